@@ -1,0 +1,74 @@
+//! The errors the library returns. Each says what was wrong in terms a user can act on.
+
+use std::fmt;
+
+/// Everything that can go wrong in a memory operation.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// An input broke a documented limit or rule; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The thing asked for does not exist in this namespace.
+    #[error("{kind} `{id}` not found in namespace `{namespace}`")]
+    NotFound {
+        /// What was looked for, e.g. `episode`.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+        /// The namespace that was searched.
+        namespace: String,
+    },
+    /// The operation does not fit the current state (e.g. completing an episode twice).
+    #[error("{0}")]
+    Conflict(String),
+    /// The storage backend failed; the operation did not take effect.
+    #[error("storage error: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data could not be decoded.
+    #[error("stored {what} is unreadable: {detail}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+}
+
+impl MemoryError {
+    /// Wraps a backend error.
+    pub fn storage(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        MemoryError::Storage(Box::new(err))
+    }
+
+    /// An episode that does not exist.
+    pub fn episode_not_found(namespace: &str, id: impl fmt::Display) -> Self {
+        MemoryError::NotFound {
+            kind: "episode",
+            id: id.to_string(),
+            namespace: namespace.to_string(),
+        }
+    }
+}
+
+/// An input that broke a limit or rule: names the field, the limit and what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid `{field}`: {problem}")]
+pub struct ValidationError {
+    /// The field, in the dotted form a user would write (e.g. `context.tags[3]`).
+    pub field: String,
+    /// What is wrong, with the limit (e.g. "is 5000 characters; the limit is 4096").
+    pub problem: String,
+}
+
+impl ValidationError {
+    /// A validation error for `field`.
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        ValidationError {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = MemoryError> = std::result::Result<T, E>;

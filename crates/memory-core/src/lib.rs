@@ -1,0 +1,20 @@
+//! The heart of self-learning-memory: the domain model, the learning and ranking logic, and
+//! the [`SelfLearningMemory`] facade that ties them to a storage backend.
+//!
+//! This crate does no I/O of its own. It knows storage only through the [`StorageBackend`]
+//! trait, so the same logic runs on a local libSQL file, a remote server, or an in-memory
+//! test double.
+
+pub mod clock;
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod storage;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{MemoryError, Result, ValidationError};
+pub use limits::Limits;
+pub use model::*;
+pub use storage::{
+    Completion, EpisodeCost, EpisodeFilter, EpisodeStatus, StorageBackend, TextMatch,
+};
