@@ -18,3 +18,9 @@ pub use model::*;
 pub use storage::{
     Completion, EpisodeCost, EpisodeFilter, EpisodeStatus, StorageBackend, TextMatch,
 };
+pub mod learning;
+pub mod memory;
+pub mod retrieval;
+
+pub use memory::{MemoryConfig, SelfLearningMemory};
+pub use retrieval::{ContextPack, RetrievalQuery, RetrievedEpisode, ScoreBreakdown};

@@ -1,0 +1,244 @@
+//! The command-line grammar of `memory`: every command, flag and environment variable.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Self-learning memory for AI agents: record what an agent did, learn from it, and hand the
+/// most relevant experience back for the next task.
+#[derive(Debug, Parser)]
+#[command(name = "memory", version, propagate_version = true)]
+pub struct Cli {
+    /// Database file [default: memory.db in the OS data directory].
+    #[arg(long, global = true, env = "MEMORY_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Namespace (agent, project or tenant) every command works in.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
+
+    /// Output format.
+    #[arg(long, global = true, env = "MEMORY_FORMAT", value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable text.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record and inspect episodes (one attempt at one task).
+    #[command(subcommand)]
+    Episode(EpisodeCommand),
+    /// Print the past experience most relevant to a new task, as a Markdown context pack.
+    Retrieve(RetrieveArgs),
+    /// Record a dozen realistic episodes and retrieve experience for a new task: the whole loop.
+    Demo(DemoArgs),
+    /// Show the configuration in force.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `memory episode …`
+#[derive(Debug, Subcommand)]
+pub enum EpisodeCommand {
+    /// Start an episode for a new task; prints its id.
+    Start(StartArgs),
+    /// Log one step (a tool call and its result) of a running episode.
+    Step(StepArgs),
+    /// Complete an episode with its outcome; prints its reward and reflection.
+    Complete(CompleteArgs),
+    /// Show an episode with all its steps.
+    Show(IdArg),
+    /// List episodes, newest first.
+    List(ListArgs),
+    /// Delete an episode, its steps and its index entries for good.
+    Delete(IdArg),
+}
+
+/// An episode id.
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// Episode id (as printed by `episode start`).
+    pub id: String,
+}
+
+/// Context flags shared by `episode start` and `retrieve`.
+#[derive(Debug, Args, Default)]
+pub struct ContextArgs {
+    /// Problem area, e.g. web-api.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Main programming language.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Main framework or library.
+    #[arg(long)]
+    pub framework: Option<String>,
+    /// Context tag (repeatable).
+    #[arg(long = "context-tag", value_name = "TAG")]
+    pub context_tags: Vec<String>,
+}
+
+/// `memory episode start`
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// What the agent is asked to do.
+    #[arg(long)]
+    pub task: String,
+    /// code_generation, debugging, refactoring, testing, analysis, documentation or other.
+    #[arg(long, default_value = "other")]
+    pub task_type: String,
+    /// simple, moderate or complex.
+    #[arg(long)]
+    pub complexity: Option<String>,
+    #[command(flatten)]
+    pub context: ContextArgs,
+    /// Episode tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// JSON object of free key/values.
+    #[arg(long)]
+    pub metadata: Option<String>,
+}
+
+/// `memory episode step`
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// Episode id.
+    pub id: String,
+    /// The tool used, e.g. `cargo test`.
+    #[arg(long)]
+    pub tool: String,
+    /// What the step was meant to do.
+    #[arg(long, default_value = "")]
+    pub action: String,
+    /// success, error or timeout.
+    #[arg(long, default_value = "success")]
+    pub status: String,
+    /// The tool's output (success) or error message (error).
+    #[arg(long, default_value = "")]
+    pub output: String,
+    /// The tool's arguments as JSON.
+    #[arg(long)]
+    pub params: Option<String>,
+    /// How long the step took, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Model tokens spent on the step.
+    #[arg(long)]
+    pub tokens: Option<u32>,
+    /// JSON object of free key/values.
+    #[arg(long)]
+    pub metadata: Option<String>,
+}
+
+/// `memory episode complete`
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// Episode id.
+    pub id: String,
+    /// success, partial, failure or abstained.
+    #[arg(long)]
+    pub outcome: String,
+    /// What was achieved (success, partial).
+    #[arg(long)]
+    pub verdict: Option<String>,
+    /// What was produced (success; repeatable).
+    #[arg(long = "artifact")]
+    pub artifacts: Vec<String>,
+    /// A part that was done (partial; repeatable).
+    #[arg(long = "done")]
+    pub completed: Vec<String>,
+    /// A part that was not done (partial; repeatable).
+    #[arg(long = "not-done")]
+    pub failed: Vec<String>,
+    /// Why it failed or was abandoned (failure, abstained).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// More detail on a failure.
+    #[arg(long)]
+    pub details: Option<String>,
+}
+
+/// `memory episode list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Only this language.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Only this task type.
+    #[arg(long)]
+    pub task_type: Option<String>,
+    /// Only this outcome: success, partial, failure or abstained.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Only running or only completed episodes.
+    #[arg(long, value_parser = ["running", "completed"])]
+    pub status: Option<String>,
+    /// Only episodes with this tag (repeatable; all must match).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only episodes started at or after: RFC 3339, YYYY-MM-DD, or an age like 7d, 12h, 30m.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only episodes started before: same forms as --since.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Page size.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Episodes to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+}
+
+/// `memory retrieve`
+#[derive(Debug, Args)]
+pub struct RetrieveArgs {
+    /// The new task, in words.
+    pub query: String,
+    #[command(flatten)]
+    pub context: ContextArgs,
+    /// The new task's type.
+    #[arg(long)]
+    pub task_type: Option<String>,
+    /// Most episodes to return.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    /// Token budget of the Markdown pack.
+    #[arg(long, default_value_t = 1_500)]
+    pub budget: usize,
+    /// Also print each hit's score breakdown.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// `memory demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {}
+
+/// `memory config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved configuration: database, namespace, limits, ranking.
+    Show,
+}

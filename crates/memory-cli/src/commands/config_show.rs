@@ -1,0 +1,61 @@
+//! `memory config show`: what the CLI would use, and where each value came from.
+
+use crate::config::DbLocation;
+use crate::output::Printer;
+use memory_core::MemoryConfig;
+use serde_json::json;
+
+pub fn run(db: &DbLocation, ns: &str, out: Printer) -> anyhow::Result<()> {
+    let cfg = MemoryConfig::default();
+    let l = &cfg.limits;
+    let r = &cfg.ranking;
+    let value = json!({
+        "db": { "path": db.path, "source": db.source, "exists": db.path.exists() },
+        "namespace": ns,
+        "limits": {
+            "namespace_chars": l.namespace_chars,
+            "task_chars": l.task_chars,
+            "label_chars": l.label_chars,
+            "tags": l.tags,
+            "steps_per_episode": l.steps_per_episode,
+            "tool_chars": l.tool_chars,
+            "action_chars": l.action_chars,
+            "result_bytes": l.result_bytes,
+            "json_bytes": l.json_bytes,
+            "json_depth": l.json_depth,
+            "outcome_chars": l.outcome_chars,
+            "outcome_items": l.outcome_items,
+            "query_chars": l.query_chars,
+            "retrieve_limit": l.retrieve_limit,
+            "token_budget": [l.token_budget.0, l.token_budget.1],
+            "list_limit": l.list_limit,
+        },
+        "ranking": r,
+        "baseline_window": cfg.baseline_window,
+        "text_candidates": cfg.text_candidates,
+        "context_candidates": cfg.context_candidates,
+    });
+    out.either(&value, || {
+        let mut s = format!(
+            "database:   {} ({}{})\nnamespace:  {ns}\n",
+            db.path.display(),
+            db.source,
+            if db.path.exists() {
+                ""
+            } else {
+                ", not created yet"
+            }
+        );
+        s.push_str(&format!(
+            "ranking:    text {} · context {} · reward {} · recency {} (half-life {} d)\n",
+            r.w_text, r.w_context, r.w_reward, r.w_recency, r.recency_half_life_days
+        ));
+        s.push_str("limits:\n");
+        if let Some(obj) = value["limits"].as_object() {
+            for (k, v) in obj {
+                s.push_str(&format!("  {k:<18} {v}\n"));
+            }
+        }
+        s
+    })
+}

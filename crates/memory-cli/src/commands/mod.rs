@@ -1,0 +1,37 @@
+//! One module per command family; `run` dispatches a parsed command line to it.
+
+mod config_show;
+mod demo;
+mod episode;
+mod retrieve;
+
+use crate::cli::{Cli, Command, ConfigCommand, EpisodeCommand};
+use crate::config::{db_location, open_memory};
+use crate::output::Printer;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = Printer { format: cli.format };
+    let ns = cli.namespace.as_str();
+    match cli.command {
+        Command::Demo(_) => demo::run(cli.db.as_deref(), ns, out).await,
+        Command::Config(ConfigCommand::Show) => {
+            config_show::run(&db_location(cli.db.as_deref())?, ns, out)
+        }
+        Command::Retrieve(args) => {
+            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            retrieve::run(&memory, ns, &args, out).await
+        }
+        Command::Episode(cmd) => {
+            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            match cmd {
+                EpisodeCommand::Start(a) => episode::start(&memory, ns, &a, out).await,
+                EpisodeCommand::Step(a) => episode::step(&memory, ns, &a, out).await,
+                EpisodeCommand::Complete(a) => episode::complete(&memory, ns, &a, out).await,
+                EpisodeCommand::Show(a) => episode::show(&memory, ns, &a.id, out).await,
+                EpisodeCommand::List(a) => episode::list(&memory, ns, &a, out).await,
+                EpisodeCommand::Delete(a) => episode::delete(&memory, ns, &a.id, out).await,
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! `memory retrieve`: the context pack for a new task.
+
+use super::episode::context_from;
+use crate::cli::RetrieveArgs;
+use crate::output::Printer;
+use crate::parse;
+use memory_core::{ContextPack, RetrievalQuery, SelfLearningMemory};
+use std::fmt::Write as _;
+
+pub async fn run(
+    memory: &SelfLearningMemory,
+    ns: &str,
+    args: &RetrieveArgs,
+    out: Printer,
+) -> anyhow::Result<()> {
+    let query = RetrievalQuery {
+        namespace: ns.to_string(),
+        text: args.query.clone(),
+        context: context_from(&args.context),
+        task_type: parse::task_type(args.task_type.as_deref())?,
+        limit: args.limit,
+        token_budget: args.budget,
+    };
+    let pack = memory.retrieve_context(&query).await?;
+    out.either(&pack, || {
+        let mut s = pack.markdown.clone();
+        if args.explain {
+            s.push_str(&explain(&pack));
+        }
+        s
+    })
+}
+
+/// A table of each hit's score parts, for `--explain`.
+pub fn explain(pack: &ContextPack) -> String {
+    let mut s = format!(
+        "\n---\n{} candidates scored; pack is {} of {} tokens\n{:<4} {:>6} {:>6} {:>8} {:>7} {:>8}  {:<7} {}\n",
+        pack.candidates_considered,
+        pack.token_estimate,
+        pack.token_budget,
+        "#",
+        "SCORE",
+        "TEXT",
+        "CONTEXT",
+        "REWARD",
+        "RECENCY",
+        "IN PACK",
+        "ID"
+    );
+    for (i, h) in pack.hits.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{:<4} {:>6.3} {:>6.3} {:>8.3} {:>7.3} {:>8.3}  {:<7} {}",
+            i + 1,
+            h.score.total,
+            h.score.text,
+            h.score.context,
+            h.score.reward,
+            h.score.recency,
+            if h.in_pack { "yes" } else { "no" },
+            h.id
+        );
+    }
+    s
+}

@@ -1,0 +1,48 @@
+//! `memory`: the command-line face of self-learning-memory.
+//!
+//! Every command opens the database, does one thing through `SelfLearningMemory`, prints the
+//! result on stdout (human text or one JSON document) and exits with a code a script can act
+//! on: 0 success, 1 failure, 2 invalid input, 3 not found, 4 conflict with the current state.
+//! Logs go to stderr (`MEMORY_LOG=debug` for more).
+
+mod cli;
+mod commands;
+mod config;
+mod demo_data;
+mod exit;
+mod output;
+mod parse;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::code_for(&err))
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("MEMORY_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
