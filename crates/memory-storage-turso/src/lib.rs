@@ -1,1 +1,37 @@
-//! x
+//! A libSQL (SQLite) storage backend for self-learning-memory.
+//!
+//! [`TursoStorage`] implements [`memory_core::StorageBackend`] on a local database file: zero
+//! set-up, no credentials, and safe to share between processes (the CLI and an MCP server can
+//! have the same file open). Episodes are stored as JSON records with their queried fields
+//! copied into indexed columns, steps in their own rows so that logging one is a single
+//! insert, and an FTS5 index for BM25 text search.
+//!
+//! ```no_run
+//! use memory_core::{EpisodeFilter, StorageBackend};
+//! use memory_storage_turso::TursoStorage;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let storage = TursoStorage::open("/tmp/memory/memory.db").await?;
+//! let recent = storage.list_episodes(&EpisodeFilter::new("default")).await?;
+//! # let _ = recent;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Module map: `connection` opens the file and hands out the writer and reader connections;
+//! `schema` holds the versioned migrations; `codec` converts rows to and from the model;
+//! `episodes` implements the trait's queries; `fts` builds the full-text index and its
+//! queries; `error` defines [`TursoError`]; `storage` defines [`TursoStorage`] itself.
+
+mod codec;
+mod connection;
+mod episodes;
+mod error;
+mod fts;
+mod schema;
+mod storage;
+
+pub use connection::TursoConfig;
+pub use error::TursoError;
+pub use schema::SCHEMA_VERSION;
+pub use storage::{RowCounts, TursoStorage};

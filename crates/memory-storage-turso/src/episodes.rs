@@ -1,0 +1,606 @@
+//! The [`StorageBackend`] implementation: every episode query and write.
+//!
+//! Writes run on the single writer connection, each as one `BEGIN IMMEDIATE` transaction:
+//! the write lock is taken up front, so the checks a write makes (does the episode exist, is
+//! it still running, how many steps does it have) cannot be invalidated by another process
+//! before it commits. A write that fails is rolled back whole; a write whose future is
+//! dropped half-way is rolled back by the transaction's destructor.
+//!
+//! Reads run on a reader connection. `get_episode` reads its two tables inside one read
+//! transaction so that the episode and its steps come from the same snapshot.
+
+use crate::codec::{
+    self, EpisodeColumns, clamp_i64, decode_episode, decode_step, decode_summary, micros,
+    outcome_kind, step_record, tag_set,
+};
+use crate::error::{SqlContext, TursoError};
+use crate::fts::{self, BM25_WEIGHTS, FtsDocument, match_expression};
+use crate::storage::TursoStorage;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use libsql::{Connection, Rows, Transaction, TransactionBehavior, Value};
+use memory_core::{
+    Completion, Episode, EpisodeCost, EpisodeFilter, EpisodeStatus, EpisodeSummary, ExecutionStep,
+    MemoryError, Result, StepInput, StorageBackend, TaskType, TextMatch, ValidationError,
+};
+use uuid::Uuid;
+
+#[async_trait]
+impl StorageBackend for TursoStorage {
+    async fn store_episode(&self, episode: &Episode) -> Result<()> {
+        check_step_seqs(episode)?;
+        // Encode everything before taking the write lock, so the lock is held only for I/O.
+        let columns = EpisodeColumns::of(episode)?;
+        let steps = episode
+            .steps
+            .iter()
+            .map(|s| Ok((s, step_record(&columns.id, s)?)))
+            .collect::<Result<Vec<_>, TursoError>>()?;
+        let doc = FtsDocument::new(episode, &episode.steps);
+
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = insert_episode(&tx, episode, &columns, &steps, &doc).await;
+        finish(tx, result).await
+    }
+
+    async fn append_step(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        step: StepInput,
+        at: DateTime<Utc>,
+        max_steps: u32,
+    ) -> Result<ExecutionStep> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = append_step_tx(&tx, namespace, episode_id, step, at, max_steps).await;
+        finish(tx, result).await
+    }
+
+    async fn complete_episode(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        completion: &Completion,
+    ) -> Result<()> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = complete_tx(&tx, namespace, episode_id, completion).await;
+        finish(tx, result).await
+    }
+
+    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Episode>> {
+        let conn = self.conns.reader().await;
+        // A read transaction: the episode row and its steps come from one snapshot.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .await
+            .ctx("begin read")?;
+        let result = load_episode(&tx, namespace, &episode_id.to_string()).await;
+        finish(tx, result).await
+    }
+
+    async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>> {
+        let (sql, params) = list_query(filter);
+        let conn = self.conns.reader().await;
+        let mut rows = conn
+            .query(&sql, libsql::params_from_iter(params))
+            .await
+            .ctx("list episodes")?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.ctx("list episodes")? {
+            let id = codec::text(&row, 0, "listed episode")?;
+            let what = format!("episode {id}");
+            let record = codec::text(&row, 1, &what)?;
+            let step_count = codec::int(&row, 2, &what)?;
+            out.push(decode_summary(&id, &record, step_count)?);
+        }
+        Ok(out)
+    }
+
+    async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<bool> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = delete_tx(&tx, namespace, &episode_id.to_string()).await;
+        finish(tx, result).await
+    }
+
+    async fn comparable_costs(
+        &self,
+        namespace: &str,
+        task_type: TaskType,
+        domain: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EpisodeCost>> {
+        let mut sql = String::from(
+            "SELECT id, step_count, total_latency_ms FROM episodes \
+             WHERE namespace = ? AND task_type = ? AND ended_at IS NOT NULL",
+        );
+        let mut params = vec![Value::from(namespace), Value::from(task_type.as_str())];
+        if let Some(domain) = domain {
+            sql.push_str(" AND domain = ?");
+            params.push(Value::from(domain));
+        }
+        sql.push_str(" ORDER BY ended_at DESC LIMIT ?");
+        params.push(Value::from(clamp_i64(limit as u64)));
+
+        let conn = self.conns.reader().await;
+        let mut rows = conn
+            .query(&sql, libsql::params_from_iter(params))
+            .await
+            .ctx("load comparable episode costs")?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.ctx("load comparable episode costs")? {
+            let id = codec::text(&row, 0, "episode cost")?;
+            let what = format!("episode {id}");
+            let steps = codec::to_u32(codec::int(&row, 1, &what)?, &what, "step_count")?;
+            let latency_ms = codec::to_u64(codec::int(&row, 2, &what)?, &what, "total_latency_ms")?;
+            out.push(EpisodeCost { steps, latency_ms });
+        }
+        Ok(out)
+    }
+
+    async fn search_text(
+        &self,
+        namespace: &str,
+        terms: &[String],
+        limit: usize,
+    ) -> Result<Vec<TextMatch>> {
+        let Some(expr) = match_expression(terms) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT e.id, e.record, e.step_count, -bm25(episode_fts, {BM25_WEIGHTS}) AS score \
+             FROM episode_fts JOIN episodes e ON e.rowid = episode_fts.rowid \
+             WHERE episode_fts MATCH ?1 AND e.namespace = ?2 AND e.ended_at IS NOT NULL \
+             ORDER BY score DESC LIMIT ?3"
+        );
+        let conn = self.conns.reader().await;
+        let mut rows = conn
+            .query(
+                &sql,
+                libsql::params![expr, namespace, clamp_i64(limit as u64)],
+            )
+            .await
+            .ctx("search episode text")?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.ctx("search episode text")? {
+            let id = codec::text(&row, 0, "matched episode")?;
+            let what = format!("episode {id}");
+            let record = codec::text(&row, 1, &what)?;
+            let step_count = codec::int(&row, 2, &what)?;
+            let bm25 = codec::real(&row, 3, &what)?;
+            out.push(TextMatch {
+                summary: decode_summary(&id, &record, step_count)?,
+                bm25,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Starts a write transaction, taking the database's write lock at once.
+async fn begin_write(conn: &Connection) -> Result<Transaction, TursoError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .await
+        .ctx("begin write transaction")
+}
+
+/// Commits `tx` if `result` is a success, rolls it back otherwise, and passes `result` on.
+async fn finish<T>(tx: Transaction, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(value) => {
+            tx.commit().await.ctx("commit")?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback after a failed operation failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Reads the rest of `rows`, so that the statement behind it is finished before the
+/// transaction commits (a write with `RETURNING` is only complete once fully stepped).
+async fn drain(rows: &mut Rows, context: &'static str) -> Result<(), TursoError> {
+    while rows.next().await.ctx(context)?.is_some() {}
+    Ok(())
+}
+
+/// Checks that an episode's steps are numbered 1, 2, 3, … in order, as stored steps must be
+/// (the next appended step takes `step_count + 1`).
+fn check_step_seqs(episode: &Episode) -> Result<(), ValidationError> {
+    for (i, step) in episode.steps.iter().enumerate() {
+        let expected = i as u64 + 1;
+        if u64::from(step.seq) != expected {
+            return Err(ValidationError::new(
+                format!("steps[{i}].seq"),
+                format!(
+                    "is {}; steps must be numbered 1, 2, 3, … in order, so it should be {expected}",
+                    step.seq
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The body of `store_episode`.
+async fn insert_episode(
+    conn: &Connection,
+    episode: &Episode,
+    cols: &EpisodeColumns,
+    steps: &[(&ExecutionStep, String)],
+    doc: &FtsDocument,
+) -> Result<()> {
+    let mut existing = conn
+        .query("SELECT 1 FROM episodes WHERE id = ?1", [cols.id.as_str()])
+        .await
+        .ctx("check for an existing episode")?;
+    if existing
+        .next()
+        .await
+        .ctx("check for an existing episode")?
+        .is_some()
+    {
+        return Err(MemoryError::Conflict(format!(
+            "episode {} already exists",
+            cols.id
+        )));
+    }
+    drop(existing);
+
+    conn.execute(
+        "INSERT INTO episodes (id, namespace, task_type, domain, language, framework, \
+         outcome_kind, reward, started_at, ended_at, step_count, total_latency_ms, record) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        libsql::params![
+            cols.id.as_str(),
+            cols.namespace.as_str(),
+            cols.task_type,
+            cols.domain.clone(),
+            cols.language.clone(),
+            cols.framework.clone(),
+            cols.outcome_kind,
+            cols.reward,
+            cols.started_at,
+            cols.ended_at,
+            cols.step_count,
+            cols.total_latency_ms,
+            cols.record.as_str()
+        ],
+    )
+    .await
+    .ctx("insert episode")?;
+    let rowid = conn.last_insert_rowid();
+
+    if !steps.is_empty() {
+        let insert = conn.prepare(INSERT_STEP).await.ctx("prepare step insert")?;
+        for (step, record) in steps {
+            insert
+                .execute(step_params(rowid, step, record))
+                .await
+                .ctx("insert step")?;
+            insert.reset();
+        }
+    }
+
+    let tags = tag_set(episode);
+    if !tags.is_empty() {
+        let insert = conn
+            .prepare("INSERT INTO episode_tags (episode_rowid, tag) VALUES (?1, ?2)")
+            .await
+            .ctx("prepare tag insert")?;
+        for tag in tags {
+            insert
+                .execute(libsql::params![rowid, tag])
+                .await
+                .ctx("insert tag")?;
+            insert.reset();
+        }
+    }
+
+    doc.insert(conn, rowid).await?;
+    tracing::debug!(id = %cols.id, namespace = %cols.namespace, steps = steps.len(), "stored episode");
+    Ok(())
+}
+
+const INSERT_STEP: &str = "INSERT INTO steps (episode_rowid, seq, at, tool, status, latency_ms, \
+                           record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// The parameters of [`INSERT_STEP`].
+fn step_params(rowid: i64, step: &ExecutionStep, record: &str) -> Vec<Value> {
+    vec![
+        Value::from(rowid),
+        Value::from(i64::from(step.seq)),
+        Value::from(micros(step.at)),
+        Value::from(step.tool.as_str()),
+        Value::from(step.result.status().as_str()),
+        Value::from(clamp_i64(step.latency_ms)),
+        Value::from(record),
+    ]
+}
+
+/// The body of `append_step`.
+async fn append_step_tx(
+    conn: &Connection,
+    namespace: &str,
+    episode_id: Uuid,
+    step: StepInput,
+    at: DateTime<Utc>,
+    max_steps: u32,
+) -> Result<ExecutionStep> {
+    let id = episode_id.to_string();
+    let latency = clamp_i64(step.latency_ms);
+    // Claim the next seq and add the latency in one statement; the guard in the WHERE clause
+    // is what enforces "running" and the step limit. The sum saturates instead of
+    // overflowing into a float.
+    let mut claimed = conn
+        .query(
+            "UPDATE episodes SET step_count = step_count + 1, \
+             total_latency_ms = CASE WHEN total_latency_ms > 9223372036854775807 - ?1 \
+                 THEN 9223372036854775807 ELSE total_latency_ms + ?1 END \
+             WHERE namespace = ?2 AND id = ?3 AND ended_at IS NULL AND step_count < ?4 \
+             RETURNING step_count, rowid",
+            libsql::params![latency, namespace, id.as_str(), i64::from(max_steps)],
+        )
+        .await
+        .ctx("claim step number")?;
+    let claim = match claimed.next().await.ctx("claim step number")? {
+        Some(row) => {
+            let what = format!("episode {id}");
+            Some((codec::int(&row, 0, &what)?, codec::int(&row, 1, &what)?))
+        }
+        None => None,
+    };
+    drain(&mut claimed, "claim step number").await?;
+    drop(claimed);
+
+    let Some((seq, rowid)) = claim else {
+        return Err(why_no_step(conn, namespace, &id, max_steps).await);
+    };
+    let seq = codec::to_u32(seq, &format!("episode {id}"), "step_count")?;
+    let step = step.into_step(seq, at);
+    let record = step_record(&id, &step)?;
+    conn.execute(INSERT_STEP, step_params(rowid, &step, &record))
+        .await
+        .ctx("insert step")?;
+    Ok(step)
+}
+
+/// Explains why a step could not be claimed for an episode.
+async fn why_no_step(conn: &Connection, namespace: &str, id: &str, max_steps: u32) -> MemoryError {
+    let state = async {
+        let mut rows = conn
+            .query(
+                "SELECT ended_at, step_count FROM episodes WHERE namespace = ?1 AND id = ?2",
+                [namespace, id],
+            )
+            .await
+            .ctx("load episode state")?;
+        let Some(row) = rows.next().await.ctx("load episode state")? else {
+            return Ok::<_, TursoError>(None);
+        };
+        let what = format!("episode {id}");
+        Ok(Some((
+            codec::opt_int(&row, 0, &what)?,
+            codec::int(&row, 1, &what)?,
+        )))
+    };
+    match state.await {
+        Err(e) => e.into(),
+        Ok(None) => MemoryError::episode_not_found(namespace, id),
+        Ok(Some((Some(_), _))) => MemoryError::Conflict(format!(
+            "episode {id} is already completed; steps cannot be added"
+        )),
+        Ok(Some((None, count))) => MemoryError::Conflict(format!(
+            "episode {id} already has {count} steps; the limit is {max_steps}"
+        )),
+    }
+}
+
+/// The body of `complete_episode`.
+async fn complete_tx(
+    conn: &Connection,
+    namespace: &str,
+    episode_id: Uuid,
+    completion: &Completion,
+) -> Result<()> {
+    let id = episode_id.to_string();
+    let what = format!("episode {id}");
+    let mut rows = conn
+        .query(
+            "SELECT rowid, ended_at, step_count, record FROM episodes \
+             WHERE namespace = ?1 AND id = ?2",
+            [namespace, id.as_str()],
+        )
+        .await
+        .ctx("load episode")?;
+    let Some(row) = rows.next().await.ctx("load episode")? else {
+        return Err(MemoryError::episode_not_found(namespace, &id));
+    };
+    let rowid = codec::int(&row, 0, &what)?;
+    let ended_at = codec::opt_int(&row, 1, &what)?;
+    let step_count = codec::int(&row, 2, &what)?;
+    let record = codec::text(&row, 3, &what)?;
+    drop(row);
+    drop(rows);
+
+    if ended_at.is_some() {
+        return Err(MemoryError::Conflict(format!(
+            "episode {id} is already completed"
+        )));
+    }
+    if step_count != i64::from(completion.expected_steps) {
+        return Err(MemoryError::Conflict(format!(
+            "episode {id} has {step_count} steps but the completion was computed from {}; \
+             reload it and try again",
+            completion.expected_steps
+        )));
+    }
+
+    let mut episode = decode_episode(&id, &record)?;
+    episode.steps = Vec::new();
+    episode.ended_at = Some(completion.ended_at);
+    episode.outcome = Some(completion.outcome.clone());
+    episode.reward = Some(completion.reward.clone());
+    episode.reflection = Some(completion.reflection.clone());
+    let record = codec::episode_record(&episode)?;
+
+    let changed = conn
+        .execute(
+            "UPDATE episodes SET record = ?1, outcome_kind = ?2, reward = ?3, ended_at = ?4 \
+             WHERE rowid = ?5 AND ended_at IS NULL AND step_count = ?6",
+            libsql::params![
+                record,
+                outcome_kind(&completion.outcome),
+                completion.reward.total,
+                micros(completion.ended_at),
+                rowid,
+                step_count
+            ],
+        )
+        .await
+        .ctx("complete episode")?;
+    if changed != 1 {
+        // Unreachable while we hold the write lock; kept so the guard is never silently moot.
+        return Err(MemoryError::Conflict(format!(
+            "episode {id} changed while it was being completed; reload it and try again"
+        )));
+    }
+
+    let steps = load_steps(conn, rowid, &id).await?;
+    FtsDocument::new(&episode, &steps)
+        .replace(conn, rowid)
+        .await?;
+    tracing::debug!(%id, namespace, outcome = outcome_kind(&completion.outcome), "completed episode");
+    Ok(())
+}
+
+/// Loads an episode's steps in order.
+async fn load_steps(
+    conn: &Connection,
+    rowid: i64,
+    id: &str,
+) -> Result<Vec<ExecutionStep>, TursoError> {
+    let mut rows = conn
+        .query(
+            "SELECT seq, record FROM steps WHERE episode_rowid = ?1 ORDER BY seq",
+            [rowid],
+        )
+        .await
+        .ctx("load steps")?;
+    let mut steps = Vec::new();
+    while let Some(row) = rows.next().await.ctx("load steps")? {
+        let what = format!("a step of episode {id}");
+        let seq = codec::int(&row, 0, &what)?;
+        let record = codec::text(&row, 1, &what)?;
+        steps.push(decode_step(id, seq, &record)?);
+    }
+    Ok(steps)
+}
+
+/// The body of `get_episode`.
+async fn load_episode(conn: &Connection, namespace: &str, id: &str) -> Result<Option<Episode>> {
+    let what = format!("episode {id}");
+    let mut rows = conn
+        .query(
+            "SELECT rowid, record FROM episodes WHERE namespace = ?1 AND id = ?2",
+            [namespace, id],
+        )
+        .await
+        .ctx("load episode")?;
+    let Some(row) = rows.next().await.ctx("load episode")? else {
+        return Ok(None);
+    };
+    let rowid = codec::int(&row, 0, &what)?;
+    let record = codec::text(&row, 1, &what)?;
+    drop(row);
+    drop(rows);
+
+    let mut episode = decode_episode(id, &record)?;
+    episode.steps = load_steps(conn, rowid, id).await?;
+    Ok(Some(episode))
+}
+
+/// The body of `delete_episode`.
+async fn delete_tx(conn: &Connection, namespace: &str, id: &str) -> Result<bool> {
+    let mut rows = conn
+        .query(
+            "SELECT rowid FROM episodes WHERE namespace = ?1 AND id = ?2",
+            [namespace, id],
+        )
+        .await
+        .ctx("find episode")?;
+    let Some(row) = rows.next().await.ctx("find episode")? else {
+        return Ok(false);
+    };
+    let rowid = codec::int(&row, 0, &format!("episode {id}"))?;
+    drop(row);
+    drop(rows);
+
+    // Explicit deletes rather than relying on ON DELETE CASCADE alone: the FTS table has no
+    // foreign key, and this does not depend on how the connection was configured.
+    fts::delete(conn, rowid).await?;
+    conn.execute("DELETE FROM steps WHERE episode_rowid = ?1", [rowid])
+        .await
+        .ctx("delete steps")?;
+    conn.execute("DELETE FROM episode_tags WHERE episode_rowid = ?1", [rowid])
+        .await
+        .ctx("delete tags")?;
+    conn.execute("DELETE FROM episodes WHERE rowid = ?1", [rowid])
+        .await
+        .ctx("delete episode")?;
+    tracing::debug!(%id, namespace, "deleted episode");
+    Ok(true)
+}
+
+/// The SQL and parameters of a listing: every set filter becomes a `?` condition.
+fn list_query(filter: &EpisodeFilter) -> (String, Vec<Value>) {
+    let mut sql = String::from("SELECT id, record, step_count FROM episodes WHERE namespace = ?");
+    let mut params = vec![Value::from(filter.namespace.as_str())];
+    let mut push = |cond: &str, value: Value| {
+        sql.push_str(" AND ");
+        sql.push_str(cond);
+        params.push(value);
+    };
+    if let Some(domain) = &filter.domain {
+        push("domain = ?", Value::from(domain.as_str()));
+    }
+    if let Some(language) = &filter.language {
+        push("language = ?", Value::from(language.as_str()));
+    }
+    if let Some(task_type) = filter.task_type {
+        push("task_type = ?", Value::from(task_type.as_str()));
+    }
+    if let Some(outcome) = filter.outcome {
+        push("outcome_kind = ?", Value::from(outcome.as_str()));
+    }
+    for tag in &filter.tags {
+        push(
+            "rowid IN (SELECT episode_rowid FROM episode_tags WHERE tag = ?)",
+            Value::from(tag.as_str()),
+        );
+    }
+    if let Some(after) = filter.started_after {
+        push("started_at >= ?", Value::from(micros(after)));
+    }
+    if let Some(before) = filter.started_before {
+        push("started_at < ?", Value::from(micros(before)));
+    }
+    match filter.status {
+        Some(EpisodeStatus::Running) => sql.push_str(" AND ended_at IS NULL"),
+        Some(EpisodeStatus::Completed) => sql.push_str(" AND ended_at IS NOT NULL"),
+        None => {}
+    }
+    sql.push_str(" ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?");
+    params.push(Value::from(clamp_i64(filter.limit as u64)));
+    params.push(Value::from(clamp_i64(filter.offset as u64)));
+    (sql, params)
+}

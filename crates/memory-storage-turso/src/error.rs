@@ -1,0 +1,117 @@
+//! The errors this crate returns, and how they map onto [`MemoryError`].
+//!
+//! Opening a database can fail in ways that only make sense here (a directory that cannot be
+//! created, a schema written by a newer build), so [`TursoStorage::open`] returns a
+//! [`TursoError`]. Everything that goes through the [`StorageBackend`] trait is converted:
+//! unreadable rows become [`MemoryError::Corrupt`], everything else
+//! [`MemoryError::Storage`]. `NotFound` and `Conflict` are decided by the queries themselves
+//! and never pass through this type.
+//!
+//! [`TursoStorage::open`]: crate::TursoStorage::open
+//! [`StorageBackend`]: memory_core::StorageBackend
+
+use memory_core::MemoryError;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the libSQL backend.
+#[derive(Debug, thiserror::Error)]
+pub enum TursoError {
+    /// The directory that should hold the database file could not be created.
+    #[error("cannot create directory `{}` for the database: {source}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database file could not be opened or configured.
+    #[error("cannot open database `{}`: {source}", path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// What libSQL reported.
+        #[source]
+        source: libsql::Error,
+    },
+    /// The file was written by a newer build whose schema this build does not understand.
+    #[error(
+        "database `{}` has schema version {found}, but this build only knows versions up to \
+         {supported}; upgrade the program (the file was left untouched)",
+        path.display()
+    )]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The `user_version` found in the file.
+        found: i64,
+        /// The newest version this build can read and write.
+        supported: i64,
+    },
+    /// A schema migration failed; the transaction was rolled back and nothing changed.
+    #[error("migrating the schema to version {version} failed: {source}")]
+    Migration {
+        /// The version being migrated to.
+        version: i64,
+        /// What libSQL reported.
+        #[source]
+        source: libsql::Error,
+    },
+    /// A statement failed.
+    #[error("{context}: {source}")]
+    Sql {
+        /// What was being done, e.g. `insert step`.
+        context: &'static str,
+        /// What libSQL reported.
+        #[source]
+        source: libsql::Error,
+    },
+    /// A value could not be encoded as JSON for storage.
+    #[error("cannot encode {what} as JSON: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: String,
+        /// What serde_json reported.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A stored row could not be decoded.
+    #[error("stored {what} is unreadable: {detail}")]
+    Corrupt {
+        /// Which record, e.g. `episode 0190…`.
+        what: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+}
+
+impl TursoError {
+    /// A corrupt-row error for `what`.
+    pub(crate) fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        TursoError::Corrupt {
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<TursoError> for MemoryError {
+    fn from(err: TursoError) -> Self {
+        match err {
+            TursoError::Corrupt { what, detail } => MemoryError::Corrupt { what, detail },
+            other => MemoryError::storage(other),
+        }
+    }
+}
+
+/// Attaches what was being done to a libSQL error, so that messages say which statement failed.
+pub(crate) trait SqlContext<T> {
+    /// Wraps the error as [`TursoError::Sql`] with `context`.
+    fn ctx(self, context: &'static str) -> Result<T, TursoError>;
+}
+
+impl<T> SqlContext<T> for Result<T, libsql::Error> {
+    fn ctx(self, context: &'static str) -> Result<T, TursoError> {
+        self.map_err(|source| TursoError::Sql { context, source })
+    }
+}

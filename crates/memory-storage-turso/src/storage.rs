@@ -1,0 +1,105 @@
+//! [`TursoStorage`]: opening a database file and the few operations that are not part of the
+//! [`memory_core::StorageBackend`] contract (its path, schema version and row counts).
+//!
+//! The contract itself is implemented in [`crate::episodes`].
+
+use crate::codec;
+use crate::connection::{Connections, TursoConfig};
+use crate::error::{SqlContext, TursoError};
+use crate::schema;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Episodes stored in a local libSQL (SQLite) file.
+///
+/// Cheap to share behind an `Arc`; every method takes `&self`. Several processes may open the
+/// same file at once: writes serialize through SQLite's write lock (waiting up to
+/// [`TursoConfig::busy_timeout`]) and each sees the others' committed data.
+pub struct TursoStorage {
+    path: PathBuf,
+    pub(crate) conns: Connections,
+}
+
+/// How many rows each table holds; for statistics and integrity checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RowCounts {
+    /// Rows in `episodes`.
+    pub episodes: u64,
+    /// Rows in `steps`.
+    pub steps: u64,
+    /// Rows in `episode_tags`.
+    pub tags: u64,
+    /// Rows in the full-text index.
+    pub fts: u64,
+}
+
+impl TursoStorage {
+    /// Opens (creating if needed) the database at `path` with the default [`TursoConfig`],
+    /// and brings its schema up to date.
+    pub async fn open(path: impl AsRef<Path>) -> Result<TursoStorage, TursoError> {
+        TursoStorage::open_with(path, TursoConfig::default()).await
+    }
+
+    /// Opens (creating if needed) the database at `path` with `config`, creating its parent
+    /// directory if missing and bringing its schema up to date.
+    ///
+    /// Fails with [`TursoError::SchemaTooNew`] for a file written by a newer build.
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        config: TursoConfig,
+    ) -> Result<TursoStorage, TursoError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| TursoError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conns = Connections::open(&path, &config).await?;
+        let version = {
+            let writer = conns.writer().await;
+            schema::migrate(&writer, &path).await?
+        };
+        tracing::debug!(path = %path.display(), version, readers = config.readers, "opened database");
+        Ok(TursoStorage { path, conns })
+    }
+
+    /// The database file this storage was opened on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version recorded in the file (`PRAGMA user_version`).
+    pub async fn schema_version(&self) -> Result<i64, TursoError> {
+        let conn = self.conns.reader().await;
+        schema::user_version(&conn).await
+    }
+
+    /// Counts the rows of every table, across all namespaces.
+    pub async fn row_counts(&self) -> Result<RowCounts, TursoError> {
+        const SQL: &str = "SELECT (SELECT count(*) FROM episodes), (SELECT count(*) FROM steps), \
+                           (SELECT count(*) FROM episode_tags), (SELECT count(*) FROM episode_fts)";
+        let what = "row counts";
+        let conn = self.conns.reader().await;
+        let mut rows = conn.query(SQL, ()).await.ctx("count rows")?;
+        let Some(row) = rows.next().await.ctx("count rows")? else {
+            return Err(TursoError::corrupt(what, "the count query returned no row"));
+        };
+        let count =
+            |idx| codec::int(&row, idx, what).and_then(|n| codec::to_u64(n, what, "a count"));
+        Ok(RowCounts {
+            episodes: count(0)?,
+            steps: count(1)?,
+            tags: count(2)?,
+            fts: count(3)?,
+        })
+    }
+}
+
+impl fmt::Debug for TursoStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TursoStorage")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,107 @@
+//! Helpers shared by the integration tests: a fresh database in a temporary directory and
+//! builders for episodes, steps and completions.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use memory_core::{
+    Completion, Episode, ExecutionStep, Reflection, RewardScore, StepInput, StepResult,
+    TaskContext, TaskOutcome, TaskType, to_micros,
+};
+use memory_storage_turso::TursoStorage;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+/// A new database in its own temporary directory (kept alive by the returned guard).
+pub async fn fresh() -> (TempDir, TursoStorage) {
+    let dir = TempDir::new().unwrap();
+    let storage = TursoStorage::open(dir.path().join("memory.db"))
+        .await
+        .unwrap();
+    (dir, storage)
+}
+
+/// A fixed point in time, so tests do not depend on the clock.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 15, 12, 0, 0).unwrap()
+}
+
+/// `t0()` plus `secs` seconds and a few microseconds (to check they survive).
+pub fn at(secs: i64) -> DateTime<Utc> {
+    to_micros(t0() + Duration::seconds(secs) + Duration::microseconds(123_456))
+}
+
+/// A running episode in `namespace` with no steps, started `secs` after `t0()`.
+pub fn running(namespace: &str, task: &str, secs: i64) -> Episode {
+    Episode {
+        id: Uuid::now_v7(),
+        namespace: namespace.to_string(),
+        task_description: task.to_string(),
+        task_type: TaskType::Debugging,
+        context: TaskContext::default(),
+        started_at: at(secs),
+        ended_at: None,
+        steps: Vec::new(),
+        outcome: None,
+        reward: None,
+        reflection: None,
+        pattern_ids: Vec::new(),
+        tags: Vec::new(),
+        metadata: serde_json::Map::new(),
+    }
+}
+
+/// A successful step input with the given tool, action and latency.
+pub fn step(tool: &str, action: &str, latency_ms: u64) -> StepInput {
+    StepInput::new(
+        tool,
+        action,
+        StepResult::Success {
+            output: format!("{tool} ok"),
+        },
+    )
+    .with_latency_ms(latency_ms)
+}
+
+/// A recorded step at position `seq`.
+pub fn recorded(seq: u32, tool: &str, action: &str, latency_ms: u64) -> ExecutionStep {
+    step(tool, action, latency_ms).into_step(seq, at(i64::from(seq)))
+}
+
+/// A successful outcome.
+pub fn success(verdict: &str) -> TaskOutcome {
+    TaskOutcome::Success {
+        verdict: verdict.to_string(),
+        artifacts: vec![],
+    }
+}
+
+/// A completion computed from `expected_steps` steps.
+pub fn completion(expected_steps: u32, outcome: TaskOutcome, total: f64) -> Completion {
+    Completion {
+        ended_at: at(3_600),
+        outcome,
+        reward: RewardScore {
+            total,
+            base: total,
+            efficiency: 0.5,
+            quality: 1.0,
+            breakdown: format!("total {total}"),
+        },
+        reflection: Reflection {
+            successes: vec!["ran the tests first".into()],
+            improvements: vec![],
+            insights: vec!["small steps help".into()],
+        },
+        expected_steps,
+    }
+}
+
+/// `episode` completed with `completion`, as the store should hold it (steps unchanged).
+pub fn completed_with(mut episode: Episode, completion: &Completion) -> Episode {
+    episode.ended_at = Some(completion.ended_at);
+    episode.outcome = Some(completion.outcome.clone());
+    episode.reward = Some(completion.reward.clone());
+    episode.reflection = Some(completion.reflection.clone());
+    episode
+}
