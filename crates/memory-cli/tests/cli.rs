@@ -1,6 +1,8 @@
 //! End-to-end tests of the real `memory` binary: every command as a user would run it, each
 //! in its own process, on a database in a temporary directory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

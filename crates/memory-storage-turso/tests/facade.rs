@@ -508,7 +508,10 @@ async fn retrieval_ranks_by_text_then_context_reward_and_recency() {
     let pack = f.memory.retrieve_context(&q).await.unwrap();
     assert!(pack.token_estimate <= 64, "{}", pack.token_estimate);
     assert!(pack.hits.iter().any(|h| h.in_pack), "{}", pack.markdown);
-    assert!(!pack.markdown.contains("- Why:"), "only one-line forms fit in 64 tokens");
+    assert!(
+        !pack.markdown.contains("- Why:"),
+        "only one-line forms fit in 64 tokens"
+    );
 }
 
 #[tokio::test]
