@@ -8,4 +8,27 @@
 //! The benchmarks live in `benches/`; run them from the workspace root with
 //! `cargo bench --bench storage_operations`.
 
+pub mod completion;
+pub mod learning_sim;
+mod rng;
 pub mod workload;
+
+/// How many patterns `namespace` holds, counted page by page through the public API.
+pub async fn count_patterns(
+    memory: &memory_core::SelfLearningMemory,
+    namespace: &str,
+) -> Result<usize, memory_core::MemoryError> {
+    let mut total = 0;
+    let mut filter = memory_core::PatternFilter {
+        limit: 1_000,
+        ..memory_core::PatternFilter::new(namespace)
+    };
+    loop {
+        let page = memory.list_patterns(&filter).await?.len();
+        total += page;
+        if page < filter.limit {
+            return Ok(total);
+        }
+        filter.offset += page;
+    }
+}

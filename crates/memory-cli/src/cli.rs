@@ -47,11 +47,64 @@ pub enum Command {
     Episode(EpisodeCommand),
     /// Print the past experience most relevant to a new task, as a Markdown context pack.
     Retrieve(RetrieveArgs),
+    /// Inspect the patterns learned across episodes.
+    #[command(subcommand)]
+    Pattern(PatternCommand),
+    /// Inspect the rules in words derived from well-supported patterns.
+    #[command(subcommand)]
+    Heuristic(HeuristicCommand),
+    /// Report which recommendations of a retrieval were applied and how the task ended.
+    Feedback(FeedbackArgs),
     /// Record a dozen realistic episodes and retrieve experience for a new task: the whole loop.
     Demo(DemoArgs),
     /// Show the configuration in force.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Measure the memory: simulations and benchmarks that produce the published figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `memory bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Learning curve: a simulated agent with memory against the same agent without, over a
+    /// seeded stream of tasks (uses a temporary database).
+    Learning(LearningArgs),
+    /// Cost of learning on the write path: `complete_episode` percentiles on a store of
+    /// thousands of episodes and their patterns (uses a temporary database).
+    Completion(CompletionArgs),
+}
+
+/// `memory bench completion`
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// Episodes recorded in all.
+    #[arg(long, default_value_t = 10_000)]
+    pub episodes: usize,
+    /// How many of the last completions are timed.
+    #[arg(long, default_value_t = 1_000)]
+    pub samples: usize,
+    /// Workload seed.
+    #[arg(long, default_value_t = 11)]
+    pub seed: u64,
+}
+
+/// `memory bench learning`
+#[derive(Debug, Args)]
+pub struct LearningArgs {
+    /// Tasks in the stream.
+    #[arg(long, default_value_t = 600)]
+    pub tasks: usize,
+    /// Seed of the environment and the agents.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Tasks per row of the curve.
+    #[arg(long, default_value_t = 50)]
+    pub window: usize,
+    /// Step budget per task.
+    #[arg(long, default_value_t = 12)]
+    pub max_steps: usize,
 }
 
 /// `memory episode …`
@@ -115,6 +168,10 @@ pub struct StartArgs {
     /// JSON object of free key/values.
     #[arg(long)]
     pub metadata: Option<String>,
+    /// The `session_id` of the retrieval this task works from; completing the episode then
+    /// reports feedback on that retrieval's recommendations.
+    #[arg(long)]
+    pub session: Option<String>,
 }
 
 /// `memory episode step`
@@ -230,6 +287,73 @@ pub struct RetrieveArgs {
     /// Also print each hit's score breakdown.
     #[arg(long)]
     pub explain: bool,
+}
+
+/// `memory pattern …`
+#[derive(Debug, Subcommand)]
+pub enum PatternCommand {
+    /// List learned patterns (statistics decayed to now).
+    List(PatternListArgs),
+    /// Show one pattern with its statistics, evidence and feedback.
+    Show(IdArg),
+}
+
+/// `memory heuristic …`
+#[derive(Debug, Subcommand)]
+pub enum HeuristicCommand {
+    /// List the heuristics (recommendations and anti-patterns), most confident first.
+    List(PatternListArgs),
+}
+
+/// Which patterns to list.
+#[derive(Debug, Args)]
+pub struct PatternListArgs {
+    /// tool_sequence, error_recovery, decision_point or context_pattern.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only patterns that hold in this domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Only patterns that hold for this language.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Only patterns that hold for this framework.
+    #[arg(long)]
+    pub framework: Option<String>,
+    /// Only patterns that hold for this task type.
+    #[arg(long)]
+    pub task_type: Option<String>,
+    /// Only patterns that hold with this context tag (repeatable).
+    #[arg(long = "context-tag", value_name = "TAG")]
+    pub context_tags: Vec<String>,
+    /// Only patterns seen in at least this many episodes.
+    #[arg(long, default_value_t = 1)]
+    pub min_episodes: u64,
+    /// Only patterns with at least this confidence (0–1, as of their last update).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_confidence: f64,
+    /// Sort by confidence, support, lift or recent.
+    #[arg(long, default_value = "confidence", value_parser = ["confidence", "support", "lift", "recent"])]
+    pub sort: String,
+    /// Page size.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Patterns to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+}
+
+/// `memory feedback`
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// The `session_id` printed with the context pack.
+    pub session: String,
+    /// A recommended pattern id that was applied (repeatable; none means nothing was applied).
+    #[arg(long = "applied", value_name = "PATTERN_ID")]
+    pub applied: Vec<String>,
+    /// How the task ended: success, partial, failure or abstained.
+    #[arg(long)]
+    pub outcome: String,
 }
 
 /// `memory demo`

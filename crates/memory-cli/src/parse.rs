@@ -49,6 +49,12 @@ pub fn episode_id(raw: &str) -> anyhow::Result<uuid::Uuid> {
         .map_err(|e| anyhow::Error::new(UsageError(format!("`{raw}` is not an episode id: {e}"))))
 }
 
+/// Parses an id given with `--flag` (a session or pattern id).
+pub fn uuid(flag: &str, raw: &str) -> anyhow::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw.trim())
+        .map_err(|e| usage_err(flag, format!("`{raw}` is not an id: {e}")))
+}
+
 /// Builds a step result from `--status` and `--output`.
 pub fn step_result(status: &str, output: &str) -> anyhow::Result<StepResult> {
     match status.trim().to_ascii_lowercase().as_str() {

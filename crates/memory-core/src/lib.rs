@@ -16,7 +16,8 @@ pub use error::{MemoryError, Result, ValidationError};
 pub use limits::Limits;
 pub use model::*;
 pub use storage::{
-    Completion, EpisodeCost, EpisodeFilter, EpisodeStatus, StorageBackend, TextMatch,
+    Completion, EpisodeCost, EpisodeFilter, EpisodeStatus, PatternFilter, PatternOrder,
+    StorageBackend, TextMatch,
 };
 pub mod learning;
 pub mod memory;

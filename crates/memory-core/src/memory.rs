@@ -7,16 +7,17 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{MemoryError, Result};
-use crate::learning::{Baseline, compute_reward, reflect};
+use crate::learning::{Baseline, LearningConfig, compute_reward, heuristics, mine, reflect};
 use crate::limits::Limits;
 use crate::model::{
-    Episode, EpisodeSummary, ExecutionStep, NewEpisode, StepInput, TaskOutcome, to_micros,
+    Episode, EpisodeSummary, ExecutionStep, Feedback, Heuristic, NewEpisode, OutcomeKind, Pattern,
+    RetrievalSession, StepInput, TaskOutcome, to_micros,
 };
 use crate::retrieval::{
     Candidate, ContextPack, RankingConfig, RetrievalQuery, RetrievedEpisode, estimate_tokens,
-    query_terms, rank, render_pack,
+    query_terms, rank, recommend, render_pack,
 };
-use crate::storage::{Completion, EpisodeFilter, EpisodeStatus, StorageBackend};
+use crate::storage::{Completion, EpisodeFilter, EpisodeStatus, PatternFilter, StorageBackend};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -27,6 +28,10 @@ pub struct MemoryConfig {
     pub limits: Limits,
     /// Ranking weights.
     pub ranking: RankingConfig,
+    /// Decay, support and success thresholds of pattern learning.
+    pub learning: LearningConfig,
+    /// How many patterns a retrieval considers (most confident first).
+    pub pattern_candidates: usize,
     /// How many comparable past episodes the efficiency baseline looks at.
     pub baseline_window: usize,
     /// How many full-text candidates a retrieval scores.
@@ -40,6 +45,8 @@ impl Default for MemoryConfig {
         MemoryConfig {
             limits: Limits::default(),
             ranking: RankingConfig::default(),
+            learning: LearningConfig::default(),
+            pattern_candidates: 300,
             baseline_window: 200,
             text_candidates: 100,
             context_candidates: 20,
@@ -120,6 +127,9 @@ impl SelfLearningMemory {
         let limits = &self.config.limits;
         limits.check_namespace(namespace)?;
         limits.check_new_episode(&new)?;
+        if let Some(session) = new.retrieval_session {
+            self.get_session(namespace, session).await?;
+        }
         let now = self.clock.now();
         let episode = Episode {
             id: Uuid::now_v7(),
@@ -136,6 +146,7 @@ impl SelfLearningMemory {
             pattern_ids: Vec::new(),
             tags: new.tags,
             metadata: new.metadata,
+            retrieval_session: new.retrieval_session,
         };
         self.storage.store_episode(&episode).await?;
         tracing::debug!(%namespace, id = %episode.id, "episode started");
@@ -190,24 +201,29 @@ impl SelfLearningMemory {
             let baseline = Baseline::from_costs(&costs);
             let reward = compute_reward(&outcome, &episode.steps, baseline.as_ref());
             let reflection = reflect(&outcome, &episode.steps, baseline.as_ref());
+            let ended_at = self.clock.now().max(episode.started_at);
+            episode.ended_at = Some(ended_at);
+            episode.outcome = Some(outcome.clone());
+            episode.reward = Some(reward.clone());
+            episode.reflection = Some(reflection.clone());
             let completion = Completion {
-                ended_at: self.clock.now().max(episode.started_at),
+                ended_at,
                 outcome: outcome.clone(),
                 reward,
                 reflection,
                 expected_steps: episode.steps.len() as u32,
+                learned: mine(&episode),
+                half_life_days: self.config.learning.half_life_days,
             };
             match self
                 .storage
                 .complete_episode(namespace, episode_id, &completion)
                 .await
             {
-                Ok(()) => {
-                    episode.ended_at = Some(completion.ended_at);
-                    episode.outcome = Some(completion.outcome);
-                    episode.reward = Some(completion.reward);
-                    episode.reflection = Some(completion.reflection);
-                    tracing::debug!(%namespace, id = %episode_id, "episode completed");
+                Ok(pattern_ids) => {
+                    episode.pattern_ids = pattern_ids;
+                    tracing::debug!(%namespace, id = %episode_id, patterns = episode.pattern_ids.len(), "episode completed");
+                    self.feedback_from_episode(&episode).await?;
                     return Ok(episode);
                 }
                 // A step landed between our read and our write: recompute from fresh state.
@@ -294,15 +310,168 @@ impl SelfLearningMemory {
                 ));
             }
         }
-        let markdown = render_pack(ns, &query.text, &mut hits, query.token_budget);
+        let mut pattern_filter = PatternFilter::new(ns);
+        pattern_filter.domain = query.context.domain.clone();
+        pattern_filter.language = query.context.language.clone();
+        pattern_filter.framework = query.context.framework.clone();
+        pattern_filter.task_type = query.task_type;
+        pattern_filter.tags = query.context.tags.clone();
+        pattern_filter.min_episodes = self.config.learning.min_support;
+        pattern_filter.limit = self.config.pattern_candidates;
+        let patterns = self.storage.list_patterns(&pattern_filter).await?;
+        let now = self.clock.now();
+        let recs = recommend(query, &patterns, &hits, now, &self.config.learning);
+
+        let session = RetrievalSession {
+            id: Uuid::now_v7(),
+            namespace: ns.to_string(),
+            query: query.text.clone(),
+            recommended: recs.offered_ids(),
+            created_at: now,
+            feedback: None,
+        };
+        self.storage.store_session(&session).await?;
+
+        let markdown = render_pack(
+            session.id,
+            ns,
+            &query.text,
+            &recs,
+            &mut hits,
+            query.token_budget,
+        );
         Ok(ContextPack {
+            session_id: session.id,
             namespace: ns.to_string(),
             query: query.text.clone(),
             token_estimate: estimate_tokens(&markdown),
             token_budget: query.token_budget,
             markdown,
             hits,
+            patterns: recs.patterns,
+            heuristics: recs.heuristics,
+            playbook: recs.playbook,
             candidates_considered: considered,
         })
+    }
+
+    /// Reports how a task went after using a context pack: which of the recommended patterns
+    /// the agent applied, and the outcome. Updates each applied pattern's effectiveness, which
+    /// moves its rank in later retrievals.
+    ///
+    /// Fails with `NotFound` for an unknown session, `Invalid` for a pattern that was not
+    /// recommended in that session, and `Conflict` if the session already has feedback.
+    pub async fn record_feedback(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+        applied: Vec<Uuid>,
+        outcome: OutcomeKind,
+    ) -> Result<()> {
+        self.config.limits.check_namespace(namespace)?;
+        let session = self.get_session(namespace, session_id).await?;
+        if let Some((i, id)) = applied
+            .iter()
+            .enumerate()
+            .find(|(_, id)| !session.recommended.contains(id))
+        {
+            return Err(crate::ValidationError::new(
+                format!("applied[{i}]"),
+                format!("pattern {id} was not recommended in session {session_id}"),
+            )
+            .into());
+        }
+        let mut unique: Vec<Uuid> = Vec::with_capacity(applied.len());
+        for id in applied {
+            if !unique.contains(&id) {
+                unique.push(id);
+            }
+        }
+        let feedback = Feedback {
+            applied: unique,
+            outcome,
+            recorded_at: self.clock.now(),
+        };
+        self.storage
+            .record_feedback(namespace, session_id, &feedback)
+            .await
+    }
+
+    /// A remembered retrieval.
+    pub async fn get_session(&self, namespace: &str, session_id: Uuid) -> Result<RetrievalSession> {
+        self.config.limits.check_namespace(namespace)?;
+        self.storage
+            .get_session(namespace, session_id)
+            .await?
+            .ok_or_else(|| MemoryError::NotFound {
+                kind: "retrieval session",
+                id: session_id.to_string(),
+                namespace: namespace.to_string(),
+            })
+    }
+
+    /// Lists learned patterns.
+    pub async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
+        self.config.limits.check_namespace(&filter.namespace)?;
+        self.config.limits.check_list_limit(filter.limit)?;
+        self.storage.list_patterns(filter).await
+    }
+
+    /// Loads one pattern.
+    pub async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Pattern> {
+        self.config.limits.check_namespace(namespace)?;
+        self.storage
+            .get_pattern(namespace, pattern_id)
+            .await?
+            .ok_or_else(|| MemoryError::NotFound {
+                kind: "pattern",
+                id: pattern_id.to_string(),
+                namespace: namespace.to_string(),
+            })
+    }
+
+    /// The heuristics the patterns matching `filter` justify now, most confident first.
+    pub async fn heuristics(&self, filter: &PatternFilter) -> Result<Vec<Heuristic>> {
+        let mut wide = filter.clone();
+        wide.min_episodes = wide.min_episodes.max(self.config.learning.min_support);
+        wide.limit = self.config.limits.list_limit;
+        wide.offset = 0;
+        let patterns = self.list_patterns(&wide).await?;
+        let mut rules = heuristics(&patterns, self.clock.now(), &self.config.learning);
+        rules.truncate(filter.limit);
+        Ok(rules)
+    }
+
+    /// When an episode that was started from a context pack completes, reports its outcome
+    /// as feedback on every pattern that pack offered (unless the agent already reported).
+    async fn feedback_from_episode(&self, episode: &Episode) -> Result<()> {
+        let (Some(session_id), Some(outcome)) = (episode.retrieval_session, &episode.outcome)
+        else {
+            return Ok(());
+        };
+        let Some(session) = self
+            .storage
+            .get_session(&episode.namespace, session_id)
+            .await?
+        else {
+            return Ok(());
+        };
+        if session.feedback.is_some() {
+            return Ok(());
+        }
+        let feedback = Feedback {
+            applied: session.recommended,
+            outcome: outcome.kind(),
+            recorded_at: self.clock.now(),
+        };
+        match self
+            .storage
+            .record_feedback(&episode.namespace, session_id, &feedback)
+            .await
+        {
+            // Reported concurrently by the agent itself: its report wins.
+            Err(MemoryError::Conflict(_)) => Ok(()),
+            other => other,
+        }
     }
 }

@@ -6,9 +6,10 @@
 //! whole or returns an error.
 
 use crate::error::Result;
+use crate::learning::Mined;
 use crate::model::{
-    Episode, EpisodeSummary, ExecutionStep, OutcomeKind, Reflection, RewardScore, StepInput,
-    TaskOutcome, TaskType,
+    Episode, EpisodeSummary, ExecutionStep, Feedback, OutcomeKind, Pattern, PatternKindName,
+    Reflection, RetrievalSession, RewardScore, StepInput, TaskOutcome, TaskType,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -36,7 +37,15 @@ pub trait StorageBackend: Send + Sync {
         max_steps: u32,
     ) -> Result<ExecutionStep>;
 
-    /// Marks a running episode complete with its outcome, reward and reflection.
+    /// Marks a running episode complete with its outcome, reward and reflection, and — in the
+    /// same transaction — merges what it taught into the namespace's patterns.
+    ///
+    /// For each scope in `completion.learned.contexts`, the scope's baseline statistics
+    /// record the episode (`OutcomeStats::record` with `learned.success`/`learned.reward`,
+    /// decayed with `half_life_days`, at `ended_at`). Then each observation is merged into the
+    /// pattern with the same signature (`Pattern::absorb`, with its scope's updated baseline),
+    /// or creates one (`Pattern::from_observation`). The ids of those patterns, in observation
+    /// order, become the episode's `pattern_ids` and are returned.
     ///
     /// Fails with `NotFound` for an unknown episode and `Conflict` when it is already complete
     /// or when its step count is no longer `completion.expected_steps` (a step arrived while
@@ -46,7 +55,7 @@ pub trait StorageBackend: Send + Sync {
         namespace: &str,
         episode_id: Uuid,
         completion: &Completion,
-    ) -> Result<()>;
+    ) -> Result<Vec<Uuid>>;
 
     /// Loads an episode with all its steps, or `None` when it does not exist in `namespace`.
     async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Episode>>;
@@ -74,6 +83,36 @@ pub trait StorageBackend: Send + Sync {
         terms: &[String],
         limit: usize,
     ) -> Result<Vec<TextMatch>>;
+
+    /// Patterns matching `filter`, in its order.
+    async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>>;
+
+    /// One pattern, or `None` when it does not exist in `namespace`.
+    async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Option<Pattern>>;
+
+    /// Remembers a retrieval so feedback can be tied to it. A duplicate id is a `Conflict`.
+    async fn store_session(&self, session: &RetrievalSession) -> Result<()>;
+
+    /// A remembered retrieval, or `None` when it does not exist in `namespace`.
+    async fn get_session(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+    ) -> Result<Option<RetrievalSession>>;
+
+    /// Records feedback on a retrieval, atomically: stores it on the session and updates the
+    /// effectiveness of every applied pattern (`applied += 1`; `helped += 1` when the outcome
+    /// is a success, `hindered += 1` when it is a failure).
+    ///
+    /// Fails with `NotFound` for an unknown session and `Conflict` when the session already
+    /// has feedback. The caller has checked that every applied pattern was recommended; an
+    /// applied pattern deleted since is skipped.
+    async fn record_feedback(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+        feedback: &Feedback,
+    ) -> Result<()>;
 }
 
 /// Everything recorded when an episode completes.
@@ -89,6 +128,10 @@ pub struct Completion {
     pub reflection: Reflection,
     /// The step count the reward and reflection were computed from.
     pub expected_steps: u32,
+    /// What the episode teaches, merged into the patterns in the same transaction.
+    pub learned: Mined,
+    /// Half-life of pattern and baseline statistics, in days.
+    pub half_life_days: f64,
 }
 
 /// The cost of a completed episode, for judging the efficiency of a new one.
@@ -160,6 +203,60 @@ impl EpisodeFilter {
             started_before: None,
             limit: 50,
             offset: 0,
+        }
+    }
+}
+
+/// The order of a pattern listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PatternOrder {
+    /// Highest confidence (Wilson lower bound, as of the pattern's last update) first.
+    #[default]
+    Confidence,
+    /// Most episodes first.
+    Support,
+    /// Highest lift first.
+    Lift,
+    /// Most recently seen first.
+    Recent,
+}
+
+/// Which patterns a listing returns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PatternFilter {
+    /// The namespace to list.
+    pub namespace: String,
+    /// Only this kind.
+    pub kind: Option<PatternKindName>,
+    /// Only patterns that hold in this domain (their scope's domain is unset or equal).
+    pub domain: Option<String>,
+    /// Only patterns that hold for this language (unset or equal).
+    pub language: Option<String>,
+    /// Only patterns that hold for this framework (unset or equal).
+    pub framework: Option<String>,
+    /// Only patterns that hold for this task type (unset or equal).
+    pub task_type: Option<TaskType>,
+    /// Only patterns whose tag scope is unset or one of these (no restriction when empty).
+    pub tags: Vec<String>,
+    /// Only patterns seen in at least this many episodes.
+    pub min_episodes: u64,
+    /// Only patterns with at least this confidence (as of their last update).
+    pub min_confidence: f64,
+    /// Sort order.
+    pub order: PatternOrder,
+    /// Page size.
+    pub limit: usize,
+    /// How many matching patterns to skip.
+    pub offset: usize,
+}
+
+impl PatternFilter {
+    /// Every pattern in `namespace`, most confident first, first page of 50.
+    pub fn new(namespace: impl Into<String>) -> Self {
+        PatternFilter {
+            namespace: namespace.into(),
+            limit: 50,
+            ..PatternFilter::default()
         }
     }
 }

@@ -6,13 +6,20 @@
 //! JSON, so what is read back is exactly what was written (serde_json round-trips floats and
 //! timestamps keep their microseconds); the columns are only ever an index.
 //!
+//! Patterns, context statistics and retrieval sessions follow the same rule: a JSON `record`
+//! that is the truth, plus index columns derived from it ([`PatternColumns`]).
+//!
 //! Every read of a column checks its type instead of trusting it, so a damaged row becomes a
 //! [`TursoError::Corrupt`] naming the record rather than a panic.
 
 use crate::error::TursoError;
 use chrono::{DateTime, Utc};
 use libsql::{Row, Value};
-use memory_core::{Episode, EpisodeSummary, ExecutionStep, TaskOutcome};
+use memory_core::{
+    Episode, EpisodeSummary, ExecutionStep, OutcomeStats, Pattern, RetrievalSession, TaskOutcome,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 
 /// The indexed columns of an `episodes` row, derived from an [`Episode`].
@@ -57,6 +64,106 @@ impl EpisodeColumns {
     }
 }
 
+/// The indexed columns of a `patterns` row, derived from a [`Pattern`].
+pub(crate) struct PatternColumns {
+    pub(crate) id: String,
+    pub(crate) kind: &'static str,
+    pub(crate) scope_domain: Option<String>,
+    pub(crate) scope_language: Option<String>,
+    pub(crate) scope_framework: Option<String>,
+    pub(crate) scope_task_type: Option<&'static str>,
+    pub(crate) scope_tag: Option<String>,
+    pub(crate) episodes: i64,
+    pub(crate) confidence: f64,
+    pub(crate) lift: f64,
+    pub(crate) last_seen: i64,
+    pub(crate) record: String,
+}
+
+impl PatternColumns {
+    /// The row that stores `pattern`. Scope values are lower-cased so that context filters
+    /// match regardless of case; `confidence` is the Wilson lower bound as of the pattern's
+    /// last update (a non-finite figure is indexed as 0, a non-finite lift as 1).
+    pub(crate) fn of(pattern: &Pattern) -> Result<Self, TursoError> {
+        let lower = |v: &Option<String>| v.as_deref().map(str::to_lowercase);
+        let scope = &pattern.scope;
+        let confidence = pattern.stats.confidence();
+        Ok(PatternColumns {
+            id: pattern.id.to_string(),
+            kind: pattern.kind.name().as_str(),
+            scope_domain: lower(&scope.domain),
+            scope_language: lower(&scope.language),
+            scope_framework: lower(&scope.framework),
+            scope_task_type: scope.task_type.map(|t| t.as_str()),
+            scope_tag: lower(&scope.tag),
+            episodes: clamp_i64(pattern.stats.episodes),
+            confidence: if confidence.is_finite() {
+                confidence
+            } else {
+                0.0
+            },
+            lift: if pattern.lift.is_finite() {
+                pattern.lift
+            } else {
+                1.0
+            },
+            last_seen: micros(pattern.last_seen),
+            record: to_json(pattern, || format!("pattern {}", pattern.id))?,
+        })
+    }
+}
+
+/// Encodes `value` as JSON for a `record` column; `what` names it in the error.
+pub(crate) fn to_json<T: Serialize>(
+    value: &T,
+    what: impl FnOnce() -> String,
+) -> Result<String, TursoError> {
+    serde_json::to_string(value).map_err(|source| TursoError::Encode {
+        what: what(),
+        source,
+    })
+}
+
+/// Decodes a JSON `record` column; `what` names the record in the error.
+fn from_json<T: DeserializeOwned>(
+    record: &str,
+    what: impl FnOnce() -> String,
+) -> Result<T, TursoError> {
+    serde_json::from_str(record).map_err(|e| TursoError::corrupt(what(), e.to_string()))
+}
+
+/// Decodes a pattern's `record` column; `id` is the row's id column, used to name the record
+/// in errors and checked against the decoded value.
+pub(crate) fn decode_pattern(id: &str, record: &str) -> Result<Pattern, TursoError> {
+    let what = || format!("pattern {id}");
+    let pattern: Pattern = from_json(record, what)?;
+    if pattern.id.to_string() != id {
+        return Err(TursoError::corrupt(
+            what(),
+            format!("its record carries the id {}", pattern.id),
+        ));
+    }
+    Ok(pattern)
+}
+
+/// Decodes a `context_stats` record for the context `scope_key`.
+pub(crate) fn decode_stats(scope_key: &str, record: &str) -> Result<OutcomeStats, TursoError> {
+    from_json(record, || format!("statistics of context `{scope_key}`"))
+}
+
+/// Decodes a retrieval session's `record` column, checking it is the session the row says.
+pub(crate) fn decode_session(id: &str, record: &str) -> Result<RetrievalSession, TursoError> {
+    let what = || format!("retrieval session {id}");
+    let session: RetrievalSession = from_json(record, what)?;
+    if session.id.to_string() != id {
+        return Err(TursoError::corrupt(
+            what(),
+            format!("its record carries the id {}", session.id),
+        ));
+    }
+    Ok(session)
+}
+
 /// A timestamp as stored: whole microseconds since the Unix epoch.
 pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
@@ -72,10 +179,7 @@ pub(crate) fn clamp_i64(value: u64) -> i64 {
 pub(crate) fn episode_record(episode: &Episode) -> Result<String, TursoError> {
     let mut record = episode.clone();
     record.steps = Vec::new();
-    serde_json::to_string(&record).map_err(|source| TursoError::Encode {
-        what: format!("episode {}", episode.id),
-        source,
-    })
+    to_json(&record, || format!("episode {}", episode.id))
 }
 
 /// The step as JSON for its `record` column.

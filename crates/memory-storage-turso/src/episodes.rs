@@ -1,10 +1,16 @@
-//! The [`StorageBackend`] implementation: every episode query and write.
+//! The [`StorageBackend`] implementation: every episode query and write, and the transaction
+//! handling of the pattern and session methods, whose bodies live in [`crate::patterns`] and
+//! [`crate::sessions`].
 //!
 //! Writes run on the single writer connection, each as one `BEGIN IMMEDIATE` transaction:
 //! the write lock is taken up front, so the checks a write makes (does the episode exist, is
 //! it still running, how many steps does it have) cannot be invalidated by another process
 //! before it commits. A write that fails is rolled back whole; a write whose future is
 //! dropped half-way is rolled back by the transaction's destructor.
+//!
+//! Completing an episode also merges what it taught into the namespace's patterns
+//! ([`crate::patterns::merge_learned`]) inside the same transaction, and writes the ids of
+//! those patterns into the episode's record.
 //!
 //! Reads run on a reader connection. `get_episode` reads its two tables inside one read
 //! transaction so that the episode and its steps come from the same snapshot.
@@ -16,12 +22,14 @@ use crate::codec::{
 use crate::error::{SqlContext, TursoError};
 use crate::fts::{self, BM25_WEIGHTS, FtsDocument, match_expression};
 use crate::storage::TursoStorage;
+use crate::{patterns, sessions};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use libsql::{Connection, Rows, Transaction, TransactionBehavior, Value};
 use memory_core::{
     Completion, Episode, EpisodeCost, EpisodeFilter, EpisodeStatus, EpisodeSummary, ExecutionStep,
-    MemoryError, Result, StepInput, StorageBackend, TaskType, TextMatch, ValidationError,
+    Feedback, MemoryError, Pattern, PatternFilter, Result, RetrievalSession, StepInput,
+    StorageBackend, TaskType, TextMatch, ValidationError,
 };
 use uuid::Uuid;
 
@@ -63,7 +71,8 @@ impl StorageBackend for TursoStorage {
         namespace: &str,
         episode_id: Uuid,
         completion: &Completion,
-    ) -> Result<()> {
+    ) -> Result<Vec<Uuid>> {
+        patterns::check_learned(completion)?;
         let conn = self.conns.writer().await;
         let tx = begin_write(&conn).await?;
         let result = complete_tx(&tx, namespace, episode_id, completion).await;
@@ -114,7 +123,7 @@ impl StorageBackend for TursoStorage {
         limit: usize,
     ) -> Result<Vec<EpisodeCost>> {
         let mut sql = String::from(
-            "SELECT id, step_count, total_latency_ms FROM episodes \
+            "SELECT rowid, step_count, total_latency_ms FROM episodes \
              WHERE namespace = ? AND task_type = ? AND ended_at IS NOT NULL",
         );
         let mut params = vec![Value::from(namespace), Value::from(task_type.as_str())];
@@ -132,8 +141,8 @@ impl StorageBackend for TursoStorage {
             .ctx("load comparable episode costs")?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await.ctx("load comparable episode costs")? {
-            let id = codec::text(&row, 0, "episode cost")?;
-            let what = format!("episode {id}");
+            let rowid = codec::int(&row, 0, "episode cost")?;
+            let what = format!("episode at rowid {rowid}");
             let steps = codec::to_u32(codec::int(&row, 1, &what)?, &what, "step_count")?;
             let latency_ms = codec::to_u64(codec::int(&row, 2, &what)?, &what, "total_latency_ms")?;
             out.push(EpisodeCost { steps, latency_ms });
@@ -180,6 +189,44 @@ impl StorageBackend for TursoStorage {
             });
         }
         Ok(out)
+    }
+
+    async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
+        let conn = self.conns.reader().await;
+        patterns::list(&conn, filter).await
+    }
+
+    async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Option<Pattern>> {
+        let conn = self.conns.reader().await;
+        patterns::get(&conn, namespace, pattern_id).await
+    }
+
+    async fn store_session(&self, session: &RetrievalSession) -> Result<()> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = sessions::store(&tx, session).await;
+        finish(tx, result).await
+    }
+
+    async fn get_session(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+    ) -> Result<Option<RetrievalSession>> {
+        let conn = self.conns.reader().await;
+        sessions::get(&conn, namespace, session_id).await
+    }
+
+    async fn record_feedback(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+        feedback: &Feedback,
+    ) -> Result<()> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = sessions::record_feedback(&tx, namespace, session_id, feedback).await;
+        finish(tx, result).await
     }
 }
 
@@ -306,7 +353,11 @@ async fn insert_episode(
         }
     }
 
-    doc.insert(conn, rowid).await?;
+    // A running episode is indexed when it completes: search only returns completed
+    // episodes, and indexing twice would double the index writes of every episode.
+    if episode.ended_at.is_some() {
+        doc.insert(conn, rowid).await?;
+    }
     tracing::debug!(id = %cols.id, namespace = %cols.namespace, steps = steps.len(), "stored episode");
     Ok(())
 }
@@ -405,13 +456,14 @@ async fn why_no_step(conn: &Connection, namespace: &str, id: &str, max_steps: u3
     }
 }
 
-/// The body of `complete_episode`.
+/// The body of `complete_episode`: checks, merges the lessons into the patterns, then
+/// completes the row and re-indexes the episode; returns the patterns' ids.
 async fn complete_tx(
     conn: &Connection,
     namespace: &str,
     episode_id: Uuid,
     completion: &Completion,
-) -> Result<()> {
+) -> Result<Vec<Uuid>> {
     let id = episode_id.to_string();
     let what = format!("episode {id}");
     let mut rows = conn
@@ -446,7 +498,9 @@ async fn complete_tx(
     }
 
     let mut episode = decode_episode(&id, &record)?;
+    let pattern_ids = patterns::merge_learned(conn, namespace, completion).await?;
     episode.steps = Vec::new();
+    episode.pattern_ids = pattern_ids.clone();
     episode.ended_at = Some(completion.ended_at);
     episode.outcome = Some(completion.outcome.clone());
     episode.reward = Some(completion.reward.clone());
@@ -479,8 +533,8 @@ async fn complete_tx(
     FtsDocument::new(&episode, &steps)
         .replace(conn, rowid)
         .await?;
-    tracing::debug!(%id, namespace, outcome = outcome_kind(&completion.outcome), "completed episode");
-    Ok(())
+    tracing::debug!(%id, namespace, outcome = outcome_kind(&completion.outcome), patterns = pattern_ids.len(), "completed episode");
+    Ok(pattern_ids)
 }
 
 /// Loads an episode's steps in order.

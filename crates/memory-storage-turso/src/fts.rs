@@ -6,12 +6,12 @@
 //! reflection and the tags.
 //!
 //! Indexing policy:
-//! - `store_episode` indexes the episode with everything it has at that moment (a running
-//!   episode has only its task, any imported steps and its tags).
+//! - `store_episode` indexes a completed episode with everything it has; a running one is
+//!   not indexed yet (search only returns completed episodes).
 //! - `append_step` does **not** touch the index: logging a step stays one cheap insert, and
 //!   search only returns completed episodes anyway.
-//! - `complete_episode` replaces the row (delete by rowid, then insert) with the full text of
-//!   the task, every stored step, the outcome and the reflection.
+//! - `complete_episode` indexes the full text of the task, every stored step, the outcome and
+//!   the reflection (replacing any row a database written by an earlier version may hold).
 //! - `delete_episode` removes the row in the same transaction as the episode.
 //!
 //! Queries never pass user text to FTS5 as syntax: each term becomes a quoted string (see

@@ -18,17 +18,26 @@
 //! # }
 //! ```
 //!
+//! Completing an episode merges what it taught into the namespace's learned patterns in the
+//! same transaction; patterns, per-context baseline statistics and retrieval sessions (with
+//! the agents' feedback) have their own tables.
+//!
 //! Module map: `connection` opens the file and hands out the writer and reader connections;
 //! `schema` holds the versioned migrations; `codec` converts rows to and from the model;
-//! `episodes` implements the trait's queries; `fts` builds the full-text index and its
-//! queries; `error` defines [`TursoError`]; `storage` defines [`TursoStorage`] itself.
+//! `episodes` implements the trait (the episode queries themselves, and the transactions of
+//! every write); `patterns` merges completed episodes into patterns and context statistics,
+//! lists patterns and credits them with feedback; `sessions` stores retrieval sessions and
+//! records feedback on them; `fts` builds the full-text index and its queries; `error`
+//! defines [`TursoError`]; `storage` defines [`TursoStorage`] itself.
 
 mod codec;
 mod connection;
 mod episodes;
 mod error;
 mod fts;
+mod patterns;
 mod schema;
+mod sessions;
 mod storage;
 
 pub use connection::TursoConfig;

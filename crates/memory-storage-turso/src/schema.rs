@@ -15,16 +15,28 @@
 //! - `episode_tags`: the union of an episode's own tags and its context tags, for tag filters.
 //! - `episode_fts`: an FTS5 index over task, steps, outcome, reflection and tags, keyed by the
 //!   episode's rowid (see [`crate::fts`] for when it is written).
+//!
+//! Added in version 2 (learning; see [`crate::patterns`] and [`crate::sessions`]):
+//! - `patterns`: one row per learned pattern, unique by `(namespace, signature)`. `record`
+//!   holds the whole pattern as JSON; the other columns copy what listings filter and sort on.
+//!   Scope columns are lower-cased (the record keeps the original spelling), so context
+//!   filters match case-insensitively.
+//! - `context_stats`: the decayed outcome statistics of every context (`PatternScope::key()`)
+//!   an episode belonged to, the baselines that patterns' lift is measured against.
+//! - `retrieval_sessions`: one row per retrieval, so that feedback can be tied to what was
+//!   offered.
+//!
+//! Version 2 only adds tables, so a version 1 file upgrades in place with its data untouched.
 
 use crate::error::{SqlContext, TursoError};
 use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migration `i` (0-based) takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [MIGRATION_1];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [MIGRATION_1, MIGRATION_2];
 
 const MIGRATION_1: &str = r#"
 CREATE TABLE episodes (
@@ -76,6 +88,48 @@ CREATE VIRTUAL TABLE episode_fts USING fts5 (
 );
 "#;
 
+const MIGRATION_2: &str = r#"
+CREATE TABLE patterns (
+    id              TEXT    PRIMARY KEY,
+    namespace       TEXT    NOT NULL,
+    signature       TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    scope_domain    TEXT,
+    scope_language  TEXT,
+    scope_framework TEXT,
+    scope_task_type TEXT,
+    scope_tag       TEXT,
+    episodes        INTEGER NOT NULL,
+    confidence      REAL    NOT NULL,
+    lift            REAL    NOT NULL,
+    last_seen       INTEGER NOT NULL,
+    record          TEXT    NOT NULL,
+    UNIQUE (namespace, signature)
+);
+CREATE INDEX patterns_ns_confidence ON patterns (namespace, confidence DESC);
+CREATE INDEX patterns_ns_kind ON patterns (namespace, kind);
+
+CREATE TABLE context_stats (
+    namespace TEXT NOT NULL,
+    scope_key TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (namespace, scope_key)
+);
+
+CREATE TABLE retrieval_sessions (
+    id         TEXT    PRIMARY KEY,
+    namespace  TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    record     TEXT    NOT NULL
+);
+CREATE INDEX retrieval_sessions_ns_created ON retrieval_sessions (namespace, created_at);
+
+-- Covers `comparable_costs` (the efficiency baseline read on every completion), so it reads
+-- only this index instead of one episode row per candidate.
+CREATE INDEX episodes_ns_costs ON episodes
+    (namespace, task_type, domain, ended_at DESC, step_count, total_latency_ms);
+"#;
+
 /// Reads the schema version stored in the file.
 pub(crate) async fn user_version(conn: &Connection) -> Result<i64, TursoError> {
     let mut rows = conn
@@ -104,6 +158,13 @@ pub(crate) async fn user_version(conn: &Connection) -> Result<i64, TursoError> {
 ///
 /// Returns the version the file is at afterwards. Refuses a file from a newer build.
 pub(crate) async fn migrate(conn: &Connection, path: &Path) -> Result<i64, TursoError> {
+    migrate_to(conn, path, SCHEMA_VERSION).await
+}
+
+/// Brings the schema up to `target` (at most [`SCHEMA_VERSION`]); [`migrate`] with an
+/// explicit goal, so tests can build a file as an older build left it.
+async fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<i64, TursoError> {
+    let target = target.min(SCHEMA_VERSION);
     let too_new = |found: i64| TursoError::SchemaTooNew {
         path: path.to_path_buf(),
         found,
@@ -115,7 +176,7 @@ pub(crate) async fn migrate(conn: &Connection, path: &Path) -> Result<i64, Turso
     if found > SCHEMA_VERSION {
         return Err(too_new(found));
     }
-    if found == SCHEMA_VERSION {
+    if found >= target {
         return Ok(found);
     }
 
@@ -134,7 +195,8 @@ pub(crate) async fn migrate(conn: &Connection, path: &Path) -> Result<i64, Turso
             format!("its schema version is {found}, which no build ever writes"),
         ));
     };
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(first) {
+    let last = usize::try_from(target).unwrap_or(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().take(last).skip(first) {
         let version = index as i64 + 1;
         tracing::info!(version, path = %path.display(), "migrating database schema");
         tx.execute_batch(sql)
@@ -145,9 +207,225 @@ pub(crate) async fn migrate(conn: &Connection, path: &Path) -> Result<i64, Turso
             .await
             .map_err(|source| TursoError::Migration { version, source })?;
     }
-    tx.commit().await.map_err(|source| TursoError::Migration {
-        version: SCHEMA_VERSION,
-        source,
-    })?;
-    Ok(SCHEMA_VERSION)
+    let version = found.max(target);
+    tx.commit()
+        .await
+        .map_err(|source| TursoError::Migration { version, source })?;
+    Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::TursoStorage;
+    use crate::codec::{EpisodeColumns, step_record};
+    use crate::fts::FtsDocument;
+    use chrono::{TimeZone, Utc};
+    use memory_core::{
+        EpisodeFilter, PatternFilter, StepInput, StepResult, StorageBackend, TaskContext,
+        TaskOutcome, TaskType,
+    };
+    use uuid::Uuid;
+
+    /// A completed episode with two steps, as a version 1 build would have stored it.
+    fn old_episode() -> memory_core::Episode {
+        let t = Utc.with_ymd_and_hms(2025, 6, 1, 8, 0, 0).unwrap();
+        let step = |seq, tool: &str| {
+            StepInput::new(
+                tool,
+                "work",
+                StepResult::Success {
+                    output: "ok".into(),
+                },
+            )
+            .with_latency_ms(25)
+            .into_step(seq, t)
+        };
+        memory_core::Episode {
+            id: Uuid::now_v7(),
+            namespace: "ns".into(),
+            task_description: "migrate the billing tables".into(),
+            task_type: TaskType::Refactoring,
+            context: TaskContext {
+                domain: Some("billing".into()),
+                tags: vec!["db".into()],
+                ..TaskContext::default()
+            },
+            started_at: t,
+            ended_at: Some(t + chrono::Duration::minutes(5)),
+            steps: vec![step(1, "psql"), step(2, "cargo test")],
+            outcome: Some(TaskOutcome::Success {
+                verdict: "migrated".into(),
+                artifacts: vec![],
+            }),
+            reward: None,
+            reflection: None,
+            pattern_ids: Vec::new(),
+            tags: vec!["q2".into()],
+            metadata: serde_json::Map::new(),
+            retrieval_session: None,
+        }
+    }
+
+    /// Writes `episode` into the version 1 tables the way version 1 did.
+    async fn insert_v1(conn: &Connection, episode: &memory_core::Episode) {
+        let c = EpisodeColumns::of(episode).unwrap();
+        conn.execute(
+            "INSERT INTO episodes (id, namespace, task_type, domain, language, framework, \
+             outcome_kind, reward, started_at, ended_at, step_count, total_latency_ms, record) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            libsql::params![
+                c.id.as_str(),
+                c.namespace.as_str(),
+                c.task_type,
+                c.domain.clone(),
+                c.language.clone(),
+                c.framework.clone(),
+                c.outcome_kind,
+                c.reward,
+                c.started_at,
+                c.ended_at,
+                c.step_count,
+                c.total_latency_ms,
+                c.record.as_str()
+            ],
+        )
+        .await
+        .unwrap();
+        let rowid = conn.last_insert_rowid();
+        for s in &episode.steps {
+            conn.execute(
+                "INSERT INTO steps (episode_rowid, seq, at, tool, status, latency_ms, record) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                libsql::params![
+                    rowid,
+                    i64::from(s.seq),
+                    s.at.timestamp_micros(),
+                    s.tool.as_str(),
+                    s.result.status().as_str(),
+                    25i64,
+                    step_record(&c.id, s).unwrap()
+                ],
+            )
+            .await
+            .unwrap();
+        }
+        for tag in ["db", "q2"] {
+            conn.execute(
+                "INSERT INTO episode_tags (episode_rowid, tag) VALUES (?1, ?2)",
+                libsql::params![rowid, tag],
+            )
+            .await
+            .unwrap();
+        }
+        FtsDocument::new(episode, &episode.steps)
+            .insert(conn, rowid)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_version_1_file_upgrades_in_place() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("v1.db");
+        let episode = old_episode();
+        {
+            let db = libsql::Builder::new_local(&path).build().await.unwrap();
+            let conn = db.connect().unwrap();
+            assert_eq!(migrate_to(&conn, &path, 1).await.unwrap(), 1);
+            assert_eq!(user_version(&conn).await.unwrap(), 1);
+            // Only the version 1 tables exist.
+            let mut rows = conn
+                .query(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'patterns'",
+                    (),
+                )
+                .await
+                .unwrap();
+            let row = rows.next().await.unwrap().unwrap();
+            assert_eq!(row.get::<i64>(0).unwrap(), 0);
+            drop(rows);
+            insert_v1(&conn, &episode).await;
+        }
+
+        let storage = TursoStorage::open(&path).await.unwrap();
+        assert_eq!(storage.schema_version().await.unwrap(), 2);
+        assert_eq!(
+            storage.get_episode("ns", episode.id).await.unwrap(),
+            Some(episode.clone())
+        );
+        let mut filter = EpisodeFilter::new("ns");
+        filter.tags = vec!["db".into(), "q2".into()];
+        assert_eq!(storage.list_episodes(&filter).await.unwrap().len(), 1);
+        let hits = storage
+            .search_text("ns", &["billing".to_string()], 10)
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert!(
+            storage
+                .list_patterns(&PatternFilter::new("ns"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // The new tables work, and reopening an upgraded file changes nothing.
+        let mut fresh = old_episode();
+        fresh.ended_at = None;
+        fresh.outcome = None;
+        storage.store_episode(&fresh).await.unwrap();
+        let mut done = fresh.clone();
+        done.ended_at = Some(fresh.started_at);
+        done.outcome = episode.outcome.clone();
+        let completion = memory_core::Completion {
+            ended_at: fresh.started_at,
+            outcome: episode.outcome.clone().unwrap(),
+            reward: memory_core::RewardScore {
+                total: 1.0,
+                base: 1.0,
+                efficiency: 0.5,
+                quality: 1.0,
+                breakdown: String::new(),
+            },
+            reflection: memory_core::Reflection {
+                successes: vec![],
+                improvements: vec![],
+                insights: vec![],
+            },
+            expected_steps: 2,
+            learned: memory_core::learning::mine(&done),
+            half_life_days: 30.0,
+        };
+        let ids = storage
+            .complete_episode("ns", fresh.id, &completion)
+            .await
+            .unwrap();
+        assert!(!ids.is_empty());
+        drop(storage);
+        let storage = TursoStorage::open(&path).await.unwrap();
+        assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            storage
+                .list_patterns(&PatternFilter::new("ns"))
+                .await
+                .unwrap()
+                .len(),
+            ids.len()
+        );
+        assert_eq!(storage.row_counts().await.unwrap().episodes, 2);
+    }
+
+    #[tokio::test]
+    async fn migrating_to_an_older_target_does_nothing() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("m.db");
+        let db = libsql::Builder::new_local(&path).build().await.unwrap();
+        let conn = db.connect().unwrap();
+        assert_eq!(migrate(&conn, &path).await.unwrap(), SCHEMA_VERSION);
+        assert_eq!(migrate_to(&conn, &path, 1).await.unwrap(), SCHEMA_VERSION);
+        assert_eq!(migrate(&conn, &path).await.unwrap(), SCHEMA_VERSION);
+    }
 }

@@ -1,7 +1,8 @@
 //! [`TursoStorage`]: opening a database file and the few operations that are not part of the
 //! [`memory_core::StorageBackend`] contract (its path, schema version and row counts).
 //!
-//! The contract itself is implemented in [`crate::episodes`].
+//! The contract itself is implemented in [`crate::episodes`], with the pattern and session
+//! queries in [`crate::patterns`] and [`crate::sessions`].
 
 use crate::codec;
 use crate::connection::{Connections, TursoConfig};

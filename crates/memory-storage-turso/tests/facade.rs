@@ -502,12 +502,22 @@ async fn retrieval_ranks_by_text_then_context_reward_and_recency() {
     assert_eq!(web_hit.score.text, 0.0);
     assert!(web_hit.reason.contains("chosen for its context"));
 
-    // A tight budget keeps the pack within it and says which hits made it.
+    // A tight budget keeps the pack within it and says which hits made it. (The playbook
+    // comes first and may leave no room for any episode.)
     let mut q = RetrievalQuery::new("ns", "linker error musl");
     q.token_budget = 64;
     let pack = f.memory.retrieve_context(&q).await.unwrap();
     assert!(pack.token_estimate <= 64, "{}", pack.token_estimate);
-    assert!(pack.hits.iter().any(|h| h.in_pack), "{}", pack.markdown);
+    for (i, hit) in pack.hits.iter().enumerate() {
+        let shown = pack
+            .markdown
+            .contains(&format!("{}. {}", i + 1, hit.task_description));
+        assert_eq!(
+            hit.in_pack, shown,
+            "{}\n{}",
+            hit.task_description, pack.markdown
+        );
+    }
     assert!(
         !pack.markdown.contains("- Why:"),
         "only one-line forms fit in 64 tokens"

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Utc};
+use memory_core::learning::{Mined, mine};
 use memory_core::{
     Completion, Complexity, Episode, EpisodeFilter, ExecutionStep, Reflection, RewardScore,
     StepInput, StepResult, StorageBackend, TaskContext, TaskOutcome, TaskType,
@@ -227,12 +228,13 @@ fn episode() -> BoxedStrategy<Episode> {
             prop::collection::vec(any::<u128>().prop_map(Uuid::from_u128), 0..3),
             prop::collection::vec(label(), 0..4),
             json_map(),
+            proptest::option::of(any::<u128>().prop_map(Uuid::from_u128)),
         ),
     )
         .prop_map(
             |(
                 (id, namespace, task_description, task_type, context, started_at),
-                (steps, ending, pattern_ids, tags, metadata),
+                (steps, ending, pattern_ids, tags, metadata, retrieval_session),
             )| {
                 let (ended_at, outcome, reward, reflection) = match ending {
                     Some((at, o, r, f)) => (Some(at), Some(o), r, f),
@@ -253,6 +255,7 @@ fn episode() -> BoxedStrategy<Episode> {
                     pattern_ids,
                     tags,
                     metadata,
+                    retrieval_session,
                 }
             },
         )
@@ -346,21 +349,34 @@ fn the_lifecycle_reads_back_as_the_model_predicts() {
                         prop_assert_eq!(&stored, &input.into_step(seq, at));
                         expected.steps.push(stored);
                     }
-                    let completion = Completion {
+                    let mut completion = Completion {
                         ended_at,
                         outcome,
                         reward,
                         reflection,
                         expected_steps: expected.steps.len() as u32,
+                        learned: Mined::default(),
+                        half_life_days: 30.0,
                     };
-                    storage
+                    expected.ended_at = Some(completion.ended_at);
+                    expected.outcome = Some(completion.outcome.clone());
+                    expected.reflection = Some(completion.reflection.clone());
+                    // Mined without the generated reward, which may be any finite float:
+                    // the facade's rewards are in [0, 1], and sums of huge ones overflow.
+                    completion.learned = mine(&expected);
+                    expected.reward = Some(completion.reward.clone());
+
+                    let pattern_ids = storage
                         .complete_episode(&ns, start.id, &completion)
                         .await
                         .map_err(fail)?;
-                    expected.ended_at = Some(completion.ended_at);
-                    expected.outcome = Some(completion.outcome);
-                    expected.reward = Some(completion.reward);
-                    expected.reflection = Some(completion.reflection);
+                    prop_assert_eq!(pattern_ids.len(), completion.learned.observations.len());
+                    for id in &pattern_ids {
+                        let pattern = storage.get_pattern(&ns, *id).await.map_err(fail)?;
+                        let pattern = pattern.ok_or_else(|| fail("pattern not stored"))?;
+                        prop_assert_eq!(pattern.evidence.last(), Some(&start.id));
+                    }
+                    expected.pattern_ids = pattern_ids;
 
                     let back = storage.get_episode(&ns, start.id).await.map_err(fail)?;
                     prop_assert_eq!(back, Some(expected));

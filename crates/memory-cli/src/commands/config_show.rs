@@ -31,6 +31,7 @@ pub fn run(db: &DbLocation, ns: &str, out: Printer) -> anyhow::Result<()> {
             "list_limit": l.list_limit,
         },
         "ranking": r,
+        "learning": cfg.learning,
         "baseline_window": cfg.baseline_window,
         "text_candidates": cfg.text_candidates,
         "context_candidates": cfg.context_candidates,

@@ -96,6 +96,7 @@ async fn record_all(memory: &SelfLearningMemory, ns: &str) -> anyhow::Result<usi
             },
             tags: vec!["demo".into()],
             metadata: serde_json::Map::new(),
+            retrieval_session: None,
         };
         let id = memory.start_episode(ns, new).await?;
         for &(tool, action, status, output, latency_ms) in ep.steps {

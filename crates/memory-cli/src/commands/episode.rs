@@ -39,6 +39,11 @@ pub async fn start(
         context,
         tags: args.tags.clone(),
         metadata: parse::json_object("metadata", args.metadata.as_deref())?,
+        retrieval_session: args
+            .session
+            .as_deref()
+            .map(|s| parse::uuid("session", s))
+            .transpose()?,
     };
     let id = memory.start_episode(ns, new).await?;
     out.either(&json!({ "id": id, "namespace": ns }), || id.to_string())

@@ -1,11 +1,15 @@
 //! One module per command family; `run` dispatches a parsed command line to it.
 
+mod bench;
 mod config_show;
 mod demo;
 mod episode;
+mod patterns;
 mod retrieve;
 
-use crate::cli::{Cli, Command, ConfigCommand, EpisodeCommand};
+use crate::cli::{
+    BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, HeuristicCommand, PatternCommand,
+};
 use crate::config::{db_location, open_memory};
 use crate::output::Printer;
 
@@ -14,6 +18,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Printer { format: cli.format };
     let ns = cli.namespace.as_str();
     match cli.command {
+        Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
+        Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
         Command::Demo(_) => demo::run(cli.db.as_deref(), ns, out).await,
         Command::Config(ConfigCommand::Show) => {
             config_show::run(&db_location(cli.db.as_deref())?, ns, out)
@@ -21,6 +27,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retrieve(args) => {
             let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
             retrieve::run(&memory, ns, &args, out).await
+        }
+        Command::Pattern(cmd) => {
+            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            match cmd {
+                PatternCommand::List(a) => patterns::list(&memory, ns, &a, out).await,
+                PatternCommand::Show(a) => patterns::show(&memory, ns, &a.id, out).await,
+            }
+        }
+        Command::Heuristic(HeuristicCommand::List(a)) => {
+            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            patterns::heuristics(&memory, ns, &a, out).await
+        }
+        Command::Feedback(a) => {
+            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            patterns::feedback(&memory, ns, &a, out).await
         }
         Command::Episode(cmd) => {
             let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;

@@ -61,5 +61,27 @@ pub fn explain(pack: &ContextPack) -> String {
             h.id
         );
     }
+    if !pack.patterns.is_empty() {
+        let _ = write!(
+            s,
+            "\nrecommended patterns (report applied ones with `memory feedback {} --applied ID`)\n{:<4} {:>6} {:>6} {:>6} {:>9} {:>8} {:>5}  {:<36} PATTERN\n",
+            pack.session_id, "#", "SCORE", "CONF", "LIFT", "RELEVANCE", "FEEDBACK", "EPIS", "ID",
+        );
+        for (i, p) in pack.patterns.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "{:<4} {:>6.3} {:>6.3} {:>6.2} {:>9.2} {:>8.2} {:>5}  {:<36} {}",
+                i + 1,
+                p.score,
+                p.confidence,
+                p.lift,
+                p.relevance,
+                p.feedback,
+                p.episodes,
+                p.id,
+                memory_core::learning::shorten(&p.description, 70)
+            );
+        }
+    }
     s
 }

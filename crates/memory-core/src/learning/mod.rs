@@ -4,11 +4,21 @@
 //! comparable past episodes: no LLM, no network, no clock. It runs on the completion path,
 //! so it must stay cheap (microseconds for a typical episode).
 
+pub mod heuristics;
+pub mod mining;
+pub mod normalize;
+mod recovery;
 mod reflection;
 mod reward;
+pub mod stats;
 
+pub use heuristics::{LearningConfig, heuristic_for, heuristics};
+pub use mining::{Mined, Observation, mine};
+pub use normalize::error_class;
+pub use recovery::{FailedStep, failed_steps};
 pub use reflection::reflect;
 pub use reward::{Baseline, compute_reward};
+pub use stats::wilson_lower_bound;
 
 /// The distinct tools of `steps` in order, with consecutive repeats collapsed.
 pub fn tool_sequence(steps: &[crate::model::ExecutionStep]) -> Vec<&str> {

@@ -4,6 +4,7 @@
 //! context pack can act on it ("after `cargo build` failed with E0382, `edit_file` then
 //! `cargo build` fixed it"), rather than generic advice.
 
+use super::recovery::failed_steps;
 use super::{Baseline, shorten, tool_sequence};
 use crate::model::{ExecutionStep, Reflection, StepResult, TaskOutcome};
 
@@ -65,23 +66,13 @@ fn tools_that_worked(steps: &[ExecutionStep], r: &mut Reflection) {
 }
 
 fn errors_and_recoveries(steps: &[ExecutionStep], r: &mut Reflection) {
-    let mut i = 0;
-    while i < steps.len() {
-        let step = &steps[i];
+    for failed in failed_steps(steps) {
+        let step = failed.step;
         let problem = match &step.result {
-            StepResult::Success { .. } => {
-                i += 1;
-                continue;
-            }
             StepResult::Error { message } => format!("failed ({})", shorten(message, 80)),
-            StepResult::Timeout => "timed out".to_string(),
+            _ => "timed out".to_string(),
         };
-        // The recovery is the path from the failure to the next success of the same tool.
-        let recovery = steps[i + 1..]
-            .iter()
-            .position(|s| s.tool == step.tool && s.result.is_success())
-            .map(|offset| &steps[i + 1..=i + 1 + offset]);
-        match recovery {
+        match failed.recovery {
             Some(path) => {
                 let tools = tool_sequence(path);
                 let how = if tools.len() == 1 {
@@ -100,15 +91,11 @@ fn errors_and_recoveries(steps: &[ExecutionStep], r: &mut Reflection) {
                     "After `{}` {} at step {}, {how}",
                     step.tool, problem, step.seq
                 ));
-                i += 1 + path.len();
             }
-            None => {
-                r.improvements.push(format!(
-                    "`{}` {} at step {} and never succeeded afterwards",
-                    step.tool, problem, step.seq
-                ));
-                i += 1;
-            }
+            None => r.improvements.push(format!(
+                "`{}` {} at step {} and never succeeded afterwards",
+                step.tool, problem, step.seq
+            )),
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct Episode {
     /// Free key/values the agent wants kept with the episode.
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The retrieval whose context pack the agent worked from, if it said so; completing
+    /// the episode then reports feedback on that retrieval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval_session: Option<Uuid>,
 }
 
 impl Episode {
@@ -85,6 +89,9 @@ pub struct NewEpisode {
     /// Free key/values to keep with the episode.
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The retrieval (its `session_id`) whose context pack the agent is working from.
+    #[serde(default)]
+    pub retrieval_session: Option<Uuid>,
 }
 
 impl NewEpisode {

@@ -6,11 +6,16 @@
 mod context;
 mod episode;
 mod outcome;
+mod pattern;
 mod step;
 
 pub use context::{Complexity, TaskContext, TaskType};
 pub use episode::{Episode, EpisodeSummary, NewEpisode};
 pub use outcome::{OutcomeKind, Reflection, RewardScore, TaskOutcome};
+pub use pattern::{
+    Effectiveness, Feedback, Heuristic, HeuristicKind, OutcomeStats, Pattern, PatternKind,
+    PatternKindName, PatternScope, RetrievalSession,
+};
 pub use step::{ExecutionStep, StepInput, StepResult, StepStatus};
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -8,7 +8,9 @@
 mod pack;
 mod query;
 mod rank;
+mod recommend;
 
 pub use pack::{ContextPack, RetrievedEpisode, estimate_tokens, render_pack};
 pub use query::{RetrievalQuery, query_terms};
 pub use rank::{Candidate, RankingConfig, ScoreBreakdown, Scored, rank};
+pub use recommend::{Playbook, PlaybookStep, Recommendations, RecommendedPattern, recommend};

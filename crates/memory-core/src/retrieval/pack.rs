@@ -1,9 +1,9 @@
 //! The context pack: the retrieved episodes, rendered as Markdown an agent can read, within a
 //! token budget.
 
-use super::ScoreBreakdown;
+use super::{Playbook, Recommendations, RecommendedPattern, ScoreBreakdown};
 use crate::learning::shorten;
-use crate::model::{Episode, TaskContext, TaskOutcome, TaskType};
+use crate::model::{Episode, Heuristic, TaskContext, TaskOutcome, TaskType};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -12,12 +12,20 @@ use uuid::Uuid;
 /// What a retrieval returns: ranked episodes and the Markdown pack built from them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContextPack {
+    /// Identifies this retrieval; report feedback on the recommendations against it.
+    pub session_id: Uuid,
     /// The namespace searched.
     pub namespace: String,
     /// The query text.
     pub query: String,
     /// The ranked hits, best first.
     pub hits: Vec<RetrievedEpisode>,
+    /// The learned patterns that apply, best first.
+    pub patterns: Vec<RecommendedPattern>,
+    /// Rules in words that apply, most relevant first.
+    pub heuristics: Vec<Heuristic>,
+    /// The plan built from the best approach known for this kind of task.
+    pub playbook: Option<Playbook>,
     /// The pack, ready to paste into an agent's context.
     pub markdown: String,
     /// Estimated tokens of `markdown` (never above `token_budget`).
@@ -102,40 +110,107 @@ pub fn estimate_tokens(text: &str) -> usize {
     text.chars().count().div_ceil(4)
 }
 
-/// Renders `hits` as Markdown within `token_budget` and marks which hits made it in.
+/// Renders the recommendations and `hits` as Markdown within `token_budget`, and marks which
+/// hits made it in.
 ///
-/// Each hit is written in full if it fits, else in a one-line form, else left out; the result
-/// never exceeds the budget.
+/// Order: the playbook, the heuristics, then the episodes — the most compact advice first.
+/// Each block is written whole if it fits; an episode that does not fit in full gets a
+/// one-line form if that fits; the result never exceeds the budget.
 pub fn render_pack(
+    session_id: Uuid,
     namespace: &str,
     query: &str,
+    recs: &Recommendations,
     hits: &mut [RetrievedEpisode],
     token_budget: usize,
 ) -> String {
     let max_chars = token_budget.saturating_mul(4);
-    let mut out = format!("# Past experience for: {}\n\n", shorten(query, 120));
-    if hits.is_empty() {
-        let _ = writeln!(
-            out,
-            "No relevant past episodes in namespace `{namespace}` yet."
-        );
+    let mut out = Budgeted {
+        text: String::new(),
+        chars: 0,
+        max_chars,
+    };
+    out.push(&format!(
+        "# Past experience for: {}\nsession `{session_id}`\n\n",
+        shorten(query, 120)
+    ));
+    if let Some(pb) = &recs.playbook {
+        out.push(&render_playbook(pb));
     }
+    // A section heading is written only together with the first item that fits under it.
+    let mut heading = Some("## Heuristics\n");
+    for h in &recs.heuristics {
+        out.push_under(&mut heading, &format!("- {}\n", shorten(&h.text, 300)));
+    }
+    if heading.is_none() {
+        out.push("\n");
+    }
+    if hits.is_empty() {
+        out.push(&format!(
+            "No relevant past episodes in namespace `{namespace}` yet.\n"
+        ));
+    }
+    let mut heading = Some("## Similar past episodes\n\n");
     for (i, hit) in hits.iter_mut().enumerate() {
-        let used = out.chars().count();
-        let full = render_full(i + 1, hit);
-        let compact = render_compact(i + 1, hit);
-        if used + full.chars().count() <= max_chars {
-            out.push_str(&full);
-            hit.in_pack = true;
-        } else if used + compact.chars().count() <= max_chars {
-            out.push_str(&compact);
-            hit.in_pack = true;
+        hit.in_pack = out.push_under(&mut heading, &render_full(i + 1, hit))
+            || out.push_under(&mut heading, &render_compact(i + 1, hit));
+    }
+    if out.text.chars().count() > max_chars {
+        out.text = out.text.chars().take(max_chars).collect();
+    }
+    out.text
+}
+
+/// Text that only grows by whole blocks that fit the budget.
+struct Budgeted {
+    text: String,
+    chars: usize,
+    max_chars: usize,
+}
+
+impl Budgeted {
+    /// Appends `block`, preceded by `heading` if one is still pending, if both fit; says
+    /// whether it did (and the heading is then no longer pending).
+    fn push_under(&mut self, heading: &mut Option<&str>, block: &str) -> bool {
+        match heading {
+            Some(h) if self.push(&format!("{h}{block}")) => {
+                *heading = None;
+                true
+            }
+            Some(_) => false,
+            None => self.push(block),
         }
     }
-    if out.chars().count() > max_chars {
-        out = out.chars().take(max_chars).collect();
+
+    /// Appends `block` if it fits; says whether it did.
+    fn push(&mut self, block: &str) -> bool {
+        let n = block.chars().count();
+        if self.chars + n > self.max_chars {
+            return false;
+        }
+        self.text.push_str(block);
+        self.chars += n;
+        true
     }
-    out
+}
+
+fn render_playbook(pb: &Playbook) -> String {
+    let mut s = format!("## Playbook\n_{}_\n", pb.basis);
+    for (i, step) in pb.steps.iter().enumerate() {
+        let _ = write!(s, "{}. `{}`", i + 1, step.tool);
+        if let Some(f) = &step.if_it_fails {
+            let _ = write!(s, " — {f}");
+        }
+        s.push('\n');
+    }
+    if !pb.pitfalls.is_empty() {
+        s.push_str("Pitfalls:\n");
+        for p in &pb.pitfalls {
+            let _ = writeln!(s, "- {}", shorten(p, 240));
+        }
+    }
+    s.push('\n');
+    s
 }
 
 fn outcome_line(hit: &RetrievedEpisode) -> String {
@@ -164,7 +239,7 @@ fn outcome_line(hit: &RetrievedEpisode) -> String {
 }
 
 fn render_full(n: usize, hit: &RetrievedEpisode) -> String {
-    let mut s = format!("## {n}. {}\n", shorten(&hit.task_description, 160));
+    let mut s = format!("### {n}. {}\n", shorten(&hit.task_description, 160));
     let _ = writeln!(s, "- Outcome: {}", outcome_line(hit));
     let _ = writeln!(s, "- Why: {}", hit.reason);
     if !hit.tools.is_empty() {
@@ -226,7 +301,14 @@ mod tests {
     fn pack_never_exceeds_budget_and_marks_what_fits() {
         for budget in [64, 100, 150, 300, 1_000, 5_000] {
             let mut hits: Vec<_> = (0..10).map(hit).collect();
-            let md = render_pack("ns", "find the task", &mut hits, budget);
+            let md = render_pack(
+                Uuid::nil(),
+                "ns",
+                "find the task",
+                &Recommendations::default(),
+                &mut hits,
+                budget,
+            );
             assert!(
                 estimate_tokens(&md) <= budget,
                 "budget {budget}: {}",
@@ -241,14 +323,58 @@ mod tests {
             }
         }
         let mut hits: Vec<_> = (0..3).map(hit).collect();
-        let md = render_pack("ns", "q", &mut hits, 5_000);
+        let md = render_pack(
+            Uuid::nil(),
+            "ns",
+            "q",
+            &Recommendations::default(),
+            &mut hits,
+            5_000,
+        );
         assert!(hits.iter().all(|h| h.in_pack));
-        assert!(md.contains("## 1. task number 0") && md.contains("- Lessons:"));
+        assert!(md.contains("### 1. task number 0") && md.contains("- Lessons:"));
+    }
+
+    #[test]
+    fn headings_only_come_with_content() {
+        let rule = Heuristic {
+            pattern_id: Uuid::nil(),
+            kind: crate::model::HeuristicKind::Recommend,
+            condition: "In rust".into(),
+            action: "run the tests single-threaded".into(),
+            text: "In rust, run the tests single-threaded — 7/8 episodes succeeded".repeat(3),
+            confidence: 0.5,
+            episodes: 8,
+            successful_episodes: 7,
+            evidence: vec![],
+        };
+        let recs = Recommendations {
+            heuristics: vec![rule],
+            ..Recommendations::default()
+        };
+        for budget in (64..600).step_by(3) {
+            let mut hits: Vec<_> = (0..3).map(hit).collect();
+            let md = render_pack(Uuid::nil(), "ns", "q", &recs, &mut hits, budget);
+            assert!(estimate_tokens(&md) <= budget);
+            if md.contains("## Heuristics") {
+                assert!(md.contains("- In rust"), "budget {budget}: {md}");
+            }
+            if md.contains("## Similar past episodes") {
+                assert!(hits.iter().any(|h| h.in_pack), "budget {budget}: {md}");
+            }
+        }
     }
 
     #[test]
     fn empty_pack_says_so() {
-        let md = render_pack("team", "q", &mut [], 100);
+        let md = render_pack(
+            Uuid::nil(),
+            "team",
+            "q",
+            &Recommendations::default(),
+            &mut [],
+            100,
+        );
         assert!(md.contains("No relevant past episodes in namespace `team`"));
     }
 

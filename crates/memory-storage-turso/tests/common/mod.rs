@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use memory_core::learning::{Mined, mine};
 use memory_core::{
     Completion, Episode, ExecutionStep, Reflection, RewardScore, StepInput, StepResult,
     TaskContext, TaskOutcome, TaskType, to_micros,
@@ -48,6 +49,7 @@ pub fn running(namespace: &str, task: &str, secs: i64) -> Episode {
         pattern_ids: Vec::new(),
         tags: Vec::new(),
         metadata: serde_json::Map::new(),
+        retrieval_session: None,
     }
 }
 
@@ -76,7 +78,8 @@ pub fn success(verdict: &str) -> TaskOutcome {
     }
 }
 
-/// A completion computed from `expected_steps` steps.
+/// A completion computed from `expected_steps` steps, teaching nothing (see
+/// [`completion_of`] for one that carries the mined lessons).
 pub fn completion(expected_steps: u32, outcome: TaskOutcome, total: f64) -> Completion {
     Completion {
         ended_at: at(3_600),
@@ -94,7 +97,28 @@ pub fn completion(expected_steps: u32, outcome: TaskOutcome, total: f64) -> Comp
             insights: vec!["small steps help".into()],
         },
         expected_steps,
+        learned: Mined::default(),
+        half_life_days: 30.0,
     }
+}
+
+/// The completion of `episode` (with the steps it has) with `outcome` at `ended_at`,
+/// carrying what mining the completed episode teaches.
+pub fn completion_of(
+    episode: &Episode,
+    outcome: TaskOutcome,
+    ended_at: DateTime<Utc>,
+) -> Completion {
+    let total = match outcome {
+        TaskOutcome::Success { .. } => 1.0,
+        TaskOutcome::PartialSuccess { .. } => 0.5,
+        _ => 0.0,
+    };
+    let mut c = completion(episode.steps.len() as u32, outcome, total);
+    c.ended_at = ended_at;
+    let done = completed_with(episode.clone(), &c);
+    c.learned = mine(&done);
+    c
 }
 
 /// `episode` completed with `completion`, as the store should hold it (steps unchanged).

@@ -1,0 +1,31 @@
+//! `memory bench …`: the measurements behind BENCHMARKS.md, runnable by anyone.
+
+use crate::cli::{CompletionArgs, LearningArgs};
+use crate::output::Printer;
+use anyhow::Context as _;
+use memory_bench::completion::{self, CompletionConfig};
+use memory_bench::learning_sim::{SimConfig, run};
+
+pub async fn learning(args: &LearningArgs, out: Printer) -> anyhow::Result<()> {
+    let config = SimConfig {
+        tasks: args.tasks,
+        seed: args.seed,
+        window: args.window,
+        max_steps: args.max_steps,
+    };
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let report = run(&config, &dir.path().join("simulation.db")).await?;
+    out.either(&report, || report.to_markdown())
+}
+
+pub async fn completion(args: &CompletionArgs, out: Printer) -> anyhow::Result<()> {
+    let config = CompletionConfig {
+        episodes: args.episodes,
+        samples: args.samples,
+        seed: args.seed,
+        ..CompletionConfig::default()
+    };
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let report = completion::run(&config, &dir.path().join("completion.db")).await?;
+    out.either(&report, || report.to_markdown())
+}

@@ -1,0 +1,83 @@
+//! The sandbox every end-to-end test runs `memory` in: a temporary database and data
+//! directory, so nothing ever touches the user's own data.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// A temporary home for one test: a database path and a private data directory, so nothing
+/// ever touches the user's own data.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("memory.db")
+    }
+
+    /// A `memory` command with the environment cleared of MEMORY_* and the data dir sandboxed.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory"));
+        for var in [
+            "MEMORY_DB",
+            "MEMORY_NAMESPACE",
+            "MEMORY_FORMAT",
+            "MEMORY_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("HOME", self.dir.path().join("home"));
+        cmd
+    }
+
+    /// Runs `memory --db <db> --format json <args>`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command()
+            .arg("--db")
+            .arg(self.db())
+            .args(["--format", "json"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and parses stdout as JSON, asserting success.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "memory {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    pub fn start(&self, task: &str, extra: &[&str]) -> String {
+        let mut args = vec!["episode", "start", "--task", task];
+        args.extend_from_slice(extra);
+        self.json(&args)["id"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,267 @@
+//! End-to-end tests of learning from the shell: patterns mined as episodes complete, the
+//! heuristics and playbook `retrieve` offers, feedback, and the learning-curve benchmark.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Sandbox, code, stderr};
+use serde_json::Value;
+
+/// Records one debugging episode in rust/web-api: `cargo test` times out, is rerun
+/// single-threaded and passes; then the fix is applied. Returns its id.
+fn record(sb: &Sandbox, task: &str, outcome: &str, extra: &[&str]) -> String {
+    let mut start = vec![
+        "--task-type",
+        "debugging",
+        "--domain",
+        "web-api",
+        "--language",
+        "rust",
+    ];
+    start.extend_from_slice(extra);
+    let id = sb.start(task, &start);
+    for (tool, status, output) in [
+        ("cargo test", "timeout", ""),
+        ("cargo test", "success", "test result: ok"),
+        ("read_file", "success", "src/lib.rs"),
+        ("edit_file", "success", "1 file changed"),
+    ] {
+        sb.json(&[
+            "episode", "step", &id, "--tool", tool, "--status", status, "--output", output,
+            "--action", "work",
+        ]);
+    }
+    let mut complete = vec!["episode", "complete", id.as_str(), "--outcome", outcome];
+    if outcome == "success" {
+        complete.extend(["--verdict", "fixed"]);
+    } else {
+        complete.extend(["--reason", "gave up"]);
+    }
+    sb.json(&complete);
+    id
+}
+
+#[test]
+fn patterns_heuristics_playbook_and_feedback() {
+    let sb = Sandbox::new();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(record(
+            &sb,
+            &format!("flaky checkout test times out, run {i}"),
+            "success",
+            &[],
+        ));
+    }
+
+    // One pattern per signature, with all four episodes behind it.
+    let seqs = sb.json(&[
+        "pattern",
+        "list",
+        "--kind",
+        "tool_sequence",
+        "--limit",
+        "100",
+    ]);
+    let seq = seqs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"]["tools"] == serde_json::json!(["cargo test", "read_file", "edit_file"]))
+        .expect("the three-tool sequence is a pattern");
+    assert_eq!(seq["stats"]["episodes"], 4);
+    assert_eq!(seq["evidence"].as_array().unwrap().len(), 4);
+    let shown = sb.json(&["pattern", "show", seq["id"].as_str().unwrap()]);
+    assert_eq!(shown["id"], seq["id"]);
+    let episode = sb.json(&["episode", "show", &ids[0]]);
+    assert!(
+        episode["pattern_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&seq["id"])
+    );
+
+    // The timeout recovery is a pattern and a heuristic in words.
+    let recoveries = sb.json(&[
+        "pattern",
+        "list",
+        "--kind",
+        "error_recovery",
+        "--language",
+        "rust",
+    ]);
+    assert_eq!(recoveries[0]["kind"]["error_class"], "timeout");
+    let rules = sb.json(&["heuristic", "list", "--language", "rust"]);
+    let texts: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("when `cargo test` fails with \"timeout\"")
+                && t.contains("4/4 episodes")),
+        "{texts:#?}"
+    );
+
+    // Retrieval offers patterns, heuristics and a playbook, under a session id.
+    let pack = sb.json(&[
+        "retrieve",
+        "checkout test times out",
+        "--domain",
+        "web-api",
+        "--language",
+        "rust",
+        "--task-type",
+        "debugging",
+    ]);
+    let session = pack["session_id"].as_str().unwrap().to_string();
+    let playbook = &pack["playbook"];
+    let tools: Vec<&str> = playbook["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["cargo test", "read_file", "edit_file"]);
+    assert_eq!(playbook["steps"][0]["recovery"][0], "cargo test");
+    assert!(pack["markdown"].as_str().unwrap().contains("## Playbook"));
+    assert!(!pack["heuristics"].as_array().unwrap().is_empty());
+    let offered: Vec<String> = pack["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!offered.is_empty());
+
+    // Feedback: a pattern that was not offered is refused; a real report counts; twice is a conflict.
+    // Any pattern id outside the session's offer, here one that does not exist.
+    let not_offered = "01a20000-0000-7000-8000-000000000001".to_string();
+    let out = sb.run(&[
+        "feedback",
+        &session,
+        "--applied",
+        &not_offered,
+        "--outcome",
+        "success",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("was not recommended"));
+    let out = sb.run(&[
+        "feedback",
+        "01a20000-0000-7000-8000-000000000000",
+        "--outcome",
+        "success",
+    ]);
+    assert_eq!(code(&out), 3);
+    sb.json(&[
+        "feedback",
+        &session,
+        "--applied",
+        &offered[0],
+        "--outcome",
+        "success",
+    ]);
+    let p = sb.json(&["pattern", "show", &offered[0]]);
+    assert_eq!(p["effectiveness"]["applied"], 1);
+    assert_eq!(p["effectiveness"]["helped"], 1);
+    let out = sb.run(&["feedback", &session, "--outcome", "failure"]);
+    assert_eq!(code(&out), 4);
+
+    // An episode started from a pack reports feedback itself when it completes.
+    let pack = sb.json(&["retrieve", "checkout test times out", "--language", "rust"]);
+    let session = pack["session_id"].as_str().unwrap().to_string();
+    let first = pack["patterns"][0]["id"].as_str().unwrap().to_string();
+    let before = sb.json(&["pattern", "show", &first])["effectiveness"]["applied"]
+        .as_u64()
+        .unwrap();
+    record(
+        &sb,
+        "flaky checkout test times out again",
+        "failure",
+        &["--session", &session],
+    );
+    let after = sb.json(&["pattern", "show", &first])["effectiveness"].clone();
+    assert_eq!(after["applied"].as_u64().unwrap(), before + 1);
+    assert!(after["hindered"].as_u64().unwrap() >= 1);
+    let out = sb.run(&["feedback", &session, "--outcome", "success"]);
+    assert_eq!(code(&out), 4, "already reported by the completed episode");
+}
+
+#[test]
+fn failed_episodes_count_against_their_sequences() {
+    let sb = Sandbox::new();
+    for i in 0..3 {
+        record(
+            &sb,
+            &format!("deploy the billing service, attempt {i}"),
+            "failure",
+            &[],
+        );
+    }
+    let seqs = sb.json(&[
+        "pattern",
+        "list",
+        "--kind",
+        "tool_sequence",
+        "--sort",
+        "support",
+    ]);
+    let top = &seqs[0];
+    assert_eq!(top["stats"]["episodes"], 3);
+    assert_eq!(top["stats"]["successful_episodes"], 0);
+    let rules = sb.json(&["heuristic", "list"]);
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "avoid"),
+        "{rules:#}"
+    );
+}
+
+#[test]
+fn bad_pattern_arguments_exit_2() {
+    let sb = Sandbox::new();
+    assert_eq!(code(&sb.run(&["pattern", "list", "--kind", "vibes"])), 2);
+    assert_eq!(code(&sb.run(&["pattern", "show", "nope"])), 2);
+    assert_eq!(
+        code(&sb.run(&["pattern", "show", "01a20000-0000-7000-8000-000000000000"])),
+        3
+    );
+    assert_eq!(
+        code(&sb.run(&["feedback", "nope", "--outcome", "success"])),
+        2
+    );
+    let out = sb.run(&[
+        "episode",
+        "start",
+        "--task",
+        "t",
+        "--session",
+        "01a20000-0000-7000-8000-000000000000",
+    ]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+}
+
+#[test]
+fn learning_curve_benchmark_runs() {
+    let sb = Sandbox::new();
+    let out = sb
+        .command()
+        .args([
+            "--format", "json", "bench", "learning", "--tasks", "60", "--window", "20",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["windows"].as_array().unwrap().len(), 3);
+    assert_eq!(report["families"], 25);
+    assert!(report["patterns_learned"].as_u64().unwrap() > 0);
+}

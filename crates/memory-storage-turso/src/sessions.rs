@@ -1,0 +1,107 @@
+//! Retrieval sessions: what a context pack offered, remembered so that the agent's feedback
+//! can be tied to it, and the recording of that feedback.
+//!
+//! A session is one row of `retrieval_sessions` (its JSON `record` plus the namespace and
+//! creation time as index columns). Recording feedback runs in one `IMMEDIATE` transaction
+//! that stores the feedback on the session and credits every applied pattern (see
+//! [`crate::patterns::apply_feedback`]), so feedback is counted exactly once: a second report
+//! on the same session is a `Conflict`, whichever process sends it.
+
+use crate::codec::{self, decode_session, micros};
+use crate::error::SqlContext;
+use crate::patterns;
+use libsql::Connection;
+use memory_core::{Feedback, MemoryError, Result, RetrievalSession};
+use uuid::Uuid;
+
+/// The body of `store_session`; runs on a write transaction.
+pub(crate) async fn store(conn: &Connection, session: &RetrievalSession) -> Result<()> {
+    let id = session.id.to_string();
+    let mut existing = conn
+        .query(
+            "SELECT 1 FROM retrieval_sessions WHERE id = ?1",
+            [id.as_str()],
+        )
+        .await
+        .ctx("check for an existing retrieval session")?;
+    let exists = existing
+        .next()
+        .await
+        .ctx("check for an existing retrieval session")?
+        .is_some();
+    drop(existing);
+    if exists {
+        return Err(MemoryError::Conflict(format!(
+            "retrieval session {id} already exists"
+        )));
+    }
+    let record = codec::to_json(session, || format!("retrieval session {id}"))?;
+    conn.execute(
+        "INSERT INTO retrieval_sessions (id, namespace, created_at, record) \
+         VALUES (?1, ?2, ?3, ?4)",
+        libsql::params![
+            id.as_str(),
+            session.namespace.as_str(),
+            micros(session.created_at),
+            record
+        ],
+    )
+    .await
+    .ctx("insert retrieval session")?;
+    tracing::debug!(%id, namespace = %session.namespace, offered = session.recommended.len(), "stored retrieval session");
+    Ok(())
+}
+
+/// The body of `get_session`.
+pub(crate) async fn get(
+    conn: &Connection,
+    namespace: &str,
+    id: Uuid,
+) -> Result<Option<RetrievalSession>> {
+    let id = id.to_string();
+    let mut rows = conn
+        .query(
+            "SELECT record FROM retrieval_sessions WHERE namespace = ?1 AND id = ?2",
+            [namespace, id.as_str()],
+        )
+        .await
+        .ctx("load retrieval session")?;
+    let Some(row) = rows.next().await.ctx("load retrieval session")? else {
+        return Ok(None);
+    };
+    let record = codec::text(&row, 0, &format!("retrieval session {id}"))?;
+    Ok(Some(decode_session(&id, &record)?))
+}
+
+/// The body of `record_feedback`; runs on a write transaction.
+pub(crate) async fn record_feedback(
+    conn: &Connection,
+    namespace: &str,
+    session_id: Uuid,
+    feedback: &Feedback,
+) -> Result<()> {
+    let Some(mut session) = get(conn, namespace, session_id).await? else {
+        return Err(MemoryError::NotFound {
+            kind: "retrieval session",
+            id: session_id.to_string(),
+            namespace: namespace.to_string(),
+        });
+    };
+    if session.feedback.is_some() {
+        return Err(MemoryError::Conflict(format!(
+            "feedback for session {session_id} was already recorded"
+        )));
+    }
+    session.feedback = Some(feedback.clone());
+    let id = session_id.to_string();
+    let record = codec::to_json(&session, || format!("retrieval session {id}"))?;
+    conn.execute(
+        "UPDATE retrieval_sessions SET record = ?1 WHERE id = ?2",
+        libsql::params![record, id.as_str()],
+    )
+    .await
+    .ctx("save feedback")?;
+    patterns::apply_feedback(conn, namespace, feedback).await?;
+    tracing::debug!(%id, namespace, applied = feedback.applied.len(), outcome = feedback.outcome.as_str(), "recorded feedback");
+    Ok(())
+}
