@@ -42,7 +42,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
                 MemoryError::Invalid(_) => INVALID,
                 MemoryError::NotFound { .. } => NOT_FOUND,
                 MemoryError::Conflict(_) => CONFLICT,
-                MemoryError::Storage(_) | MemoryError::Corrupt { .. } => FAILURE,
+                MemoryError::Storage(_)
+                | MemoryError::Corrupt { .. }
+                | MemoryError::Embedding(_) => FAILURE,
             };
         }
     }

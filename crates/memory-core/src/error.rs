@@ -24,6 +24,9 @@ pub enum MemoryError {
     /// The storage backend failed; the operation did not take effect.
     #[error("storage error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An embedder failed; nothing was written.
+    #[error(transparent)]
+    Embedding(#[from] crate::embedding::EmbedError),
     /// Stored data could not be decoded.
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {

@@ -6,12 +6,14 @@
 //! test double.
 
 pub mod clock;
+pub mod embedding;
 pub mod error;
 pub mod limits;
 pub mod model;
 pub mod storage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use embedding::{EmbedError, Embedder, HashingEmbedder};
 pub use error::{MemoryError, Result, ValidationError};
 pub use limits::Limits;
 pub use model::*;

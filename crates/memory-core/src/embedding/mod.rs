@@ -1,0 +1,156 @@
+//! Embeddings: turning text into vectors so that retrieval can match meaning, not only words.
+//!
+//! [`Embedder`] is the one interface; [`HashingEmbedder`] is the default — local,
+//! deterministic, dependency-free and fast — and other crates provide remote or neural ones.
+//! Vectors from different embedders are never mixed: a store remembers which embedder (by
+//! [`Embedder::id`]) wrote its vectors, and switching needs an explicit re-embed.
+
+mod hashing;
+
+pub use hashing::HashingEmbedder;
+
+use async_trait::async_trait;
+use std::fmt::Debug;
+
+/// Why embedding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// The embedding service could not be reached or did not answer properly.
+    #[error("embedding request to {url} failed: {detail}")]
+    Request {
+        /// Where the request went.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The embedding service did not answer in time.
+    #[error("embedding request to {url} timed out after {seconds} s")]
+    Timeout {
+        /// Where the request went.
+        url: String,
+        /// The timeout.
+        seconds: f64,
+    },
+    /// The embedding service answered with an error status.
+    #[error("embedding service at {url} answered {status}: {body}")]
+    Status {
+        /// Where the request went.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the answer's body.
+        body: String,
+    },
+    /// A vector did not have the dimension the embedder promised.
+    #[error("embedder `{embedder}` returned a vector of dimension {got}; expected {expected}")]
+    WrongDimension {
+        /// The embedder.
+        embedder: String,
+        /// What it promised.
+        expected: usize,
+        /// What it returned.
+        got: usize,
+    },
+    /// The answer could not be understood, or the embedder is misconfigured.
+    #[error("embedder `{embedder}`: {detail}")]
+    Invalid {
+        /// The embedder.
+        embedder: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Turns texts into vectors of a fixed dimension.
+#[async_trait]
+pub trait Embedder: Send + Sync + Debug {
+    /// A stable name of the model and its settings (e.g. `hash-v1-384`,
+    /// `openai:text-embedding-3-small:1536`); vectors with different ids are never compared.
+    fn id(&self) -> &str;
+
+    /// The length of every vector.
+    fn dimension(&self) -> usize;
+
+    /// Whether embedding runs in-process without I/O (so it may run on the write path).
+    fn is_local(&self) -> bool;
+
+    /// One L2-normalised vector per text, in order.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// Cosine similarity of two vectors (their dot product when both are L2-normalised).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}
+
+/// Scales `v` to unit length (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// A 128-bit FNV-1a hash of `text`, as 32 hex digits: the key of an embedding cache entry
+/// (together with the embedder id).
+pub fn content_hash(text: &str) -> String {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    let mut h = OFFSET;
+    for b in text.as_bytes() {
+        h ^= u128::from(*b);
+        h = h.wrapping_mul(PRIME);
+    }
+    format!("{h:032x}")
+}
+
+/// The text of an episode that its vector stands for: the task, its context, the tools used,
+/// the outcome and the lessons.
+pub fn episode_text(episode: &crate::model::Episode) -> String {
+    let mut parts: Vec<String> = vec![episode.task_description.clone()];
+    let ctx = &episode.context;
+    for v in [&ctx.domain, &ctx.language, &ctx.framework]
+        .into_iter()
+        .flatten()
+    {
+        parts.push(v.clone());
+    }
+    parts.extend(ctx.tags.iter().cloned());
+    parts.push(episode.task_type.as_str().replace('_', " "));
+    parts.push(crate::learning::tool_sequence(&episode.steps).join(" "));
+    if let Some(o) = &episode.outcome {
+        parts.push(o.full_text());
+    }
+    parts.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_and_normalize() {
+        let mut v = vec![3.0, 4.0];
+        normalize(&mut v);
+        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
+        assert!((cosine(&v, &v) - 1.0).abs() < 1e-6);
+        assert_eq!(cosine(&[0.0, 0.0], &v), 0.0);
+    }
+
+    #[test]
+    fn content_hash_is_stable() {
+        assert_eq!(content_hash("abc"), content_hash("abc"));
+        assert_ne!(content_hash("abc"), content_hash("abd"));
+        assert_eq!(content_hash("").len(), 32);
+    }
+}
