@@ -25,9 +25,42 @@ pub struct Cli {
     #[arg(long, global = true, env = "MEMORY_FORMAT", value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
+    /// Which embedder vector search uses.
+    #[command(flatten)]
+    pub embedder: EmbedderArgs,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The embedder for vector search, from flags or the environment.
+#[derive(Debug, Args, Clone)]
+pub struct EmbedderArgs {
+    /// Embedder for vector search: `hash` (local, the default), `hash:DIM`, `none` (full-text
+    /// search only) or `openai:MODEL` (any OpenAI-compatible /v1/embeddings server: OpenAI,
+    /// Ollama, vLLM, LM Studio). Switching the embedder of a store takes `memory reembed`.
+    #[arg(long, global = true, env = "MEMORY_EMBEDDER", default_value = "hash")]
+    pub embedder: String,
+    /// Base URL of the OpenAI-compatible server (for `openai:MODEL`).
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_EMBEDDER_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub embedder_url: String,
+    /// Dimension of the model's vectors (required for `openai:MODEL`).
+    #[arg(long, global = true, env = "MEMORY_EMBEDDER_DIM")]
+    pub embedder_dim: Option<usize>,
+    /// API key of the server, if it needs one.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_EMBEDDER_API_KEY",
+        hide_env_values = true
+    )]
+    pub embedder_api_key: Option<String>,
 }
 
 /// How results are printed.
@@ -60,6 +93,9 @@ pub enum Command {
     /// Show the configuration in force.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Rebuild every episode's vector with the current embedder (the way to switch
+    /// embedder or dimension), or with --missing only embed episodes that have none.
+    Reembed(ReembedArgs),
     /// Measure the memory: simulations and benchmarks that produce the published figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -74,6 +110,27 @@ pub enum BenchCommand {
     /// Cost of learning on the write path: `complete_episode` percentiles on a store of
     /// thousands of episodes and their patterns (uses a temporary database).
     Completion(CompletionArgs),
+    /// Retrieval quality (Recall@5/10, MRR, nDCG@10) of full-text, vector and hybrid
+    /// retrieval on a generated corpus with paraphrased held-out queries, and latency at
+    /// larger stores (uses a temporary database; the embedder is --embedder's).
+    Retrieval(RetrievalEvalArgs),
+}
+
+/// `memory bench retrieval`
+#[derive(Debug, Args)]
+pub struct RetrievalEvalArgs {
+    /// Episodes in the evaluated store.
+    #[arg(long, default_value_t = 5_000)]
+    pub episodes: usize,
+    /// Held-out queries.
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
+    /// Seed of the corpus and queries.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Store sizes at which latency is measured again (comma-separated; 0 for none).
+    #[arg(long, default_value = "10000,100000", value_delimiter = ',')]
+    pub latency_at: Vec<usize>,
 }
 
 /// `memory bench completion`
@@ -287,6 +344,20 @@ pub struct RetrieveArgs {
     /// Also print each hit's score breakdown.
     #[arg(long)]
     pub explain: bool,
+    /// Candidate sources: hybrid (full text and vectors, fused), text or vector.
+    #[arg(long, default_value = "hybrid")]
+    pub mode: String,
+}
+
+/// `memory reembed`
+#[derive(Debug, Args)]
+pub struct ReembedArgs {
+    /// Only embed completed episodes that have no vector yet.
+    #[arg(long)]
+    pub missing: bool,
+    /// Episodes embedded per batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
 }
 
 /// `memory pattern …`

@@ -19,7 +19,7 @@ pub use limits::Limits;
 pub use model::*;
 pub use storage::{
     Completion, EpisodeCost, EpisodeFilter, EpisodeStatus, PatternFilter, PatternOrder,
-    StorageBackend, TextMatch,
+    StorageBackend, TextMatch, VectorMatch,
 };
 pub mod learning;
 pub mod memory;

@@ -6,6 +6,7 @@
 //! by a third.
 
 use crate::clock::{Clock, SystemClock};
+use crate::embedding::{Embedder, HashingEmbedder, Vectors, cosine};
 use crate::error::{MemoryError, Result};
 use crate::learning::{Baseline, LearningConfig, compute_reward, heuristics, mine, reflect};
 use crate::limits::Limits;
@@ -14,8 +15,8 @@ use crate::model::{
     RetrievalSession, StepInput, TaskOutcome, to_micros,
 };
 use crate::retrieval::{
-    Candidate, ContextPack, RankingConfig, RetrievalQuery, RetrievedEpisode, estimate_tokens,
-    query_terms, rank, recommend, render_pack,
+    Candidate, ContextPack, RankingConfig, RetrievalMode, RetrievalQuery, RetrievedEpisode, Scored,
+    estimate_tokens, mmr, query_terms, rank, recommend, render_pack,
 };
 use crate::storage::{Completion, EpisodeFilter, EpisodeStatus, PatternFilter, StorageBackend};
 use std::sync::Arc;
@@ -38,6 +39,21 @@ pub struct MemoryConfig {
     pub text_candidates: usize,
     /// How many same-domain recent episodes are added as context-only candidates.
     pub context_candidates: usize,
+    /// How many vector-search candidates a retrieval scores.
+    pub vector_candidates: usize,
+    /// Weight of relevance against novelty when diversifying the top hits (1 = no
+    /// diversification).
+    pub mmr_lambda: f64,
+    /// How many completed episodes without a vector a retrieval embeds and indexes before
+    /// searching (episodes are not indexed on the write path; the rest wait for later
+    /// retrievals or `embed_pending`). Each costs a few milliseconds of index maintenance.
+    pub index_on_read: u64,
+    /// Lowest cosine similarity at which a vector-search result becomes a candidate: below
+    /// it, "nearest" only means "least far" (in a small store every episode is someone's
+    /// nearest neighbour).
+    pub min_similarity: f64,
+    /// A vector-search result must also reach this share of the best result's similarity.
+    pub relative_similarity: f64,
 }
 
 impl Default for MemoryConfig {
@@ -50,6 +66,11 @@ impl Default for MemoryConfig {
             baseline_window: 200,
             text_candidates: 100,
             context_candidates: 20,
+            vector_candidates: 100,
+            mmr_lambda: 0.7,
+            index_on_read: 8,
+            min_similarity: 0.1,
+            relative_similarity: 0.5,
         }
     }
 }
@@ -82,6 +103,7 @@ pub struct SelfLearningMemory {
     storage: Arc<dyn StorageBackend>,
     config: Arc<MemoryConfig>,
     clock: Arc<dyn Clock>,
+    vectors: Option<Arc<Vectors>>,
 }
 
 impl std::fmt::Debug for SelfLearningMemory {
@@ -109,7 +131,20 @@ impl SelfLearningMemory {
             storage,
             config: Arc::new(config),
             clock,
+            vectors: Some(Arc::new(Vectors::new(Arc::new(HashingEmbedder::default())))),
         }
+    }
+
+    /// Uses `embedder` for vector search (`None`: full-text search only). The default is
+    /// the local [`HashingEmbedder`].
+    pub fn with_embedder(mut self, embedder: Option<Arc<dyn Embedder>>) -> Self {
+        self.vectors = embedder.map(|e| Arc::new(Vectors::new(e)));
+        self
+    }
+
+    /// The embedder in use, if any.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.vectors.as_ref().map(|v| v.embedder())
     }
 
     /// The configuration in force.
@@ -272,35 +307,13 @@ impl SelfLearningMemory {
         limits.check_context(&query.context)?;
         let ns = query.namespace.as_str();
 
-        let mut candidates: Vec<Candidate> = self
-            .storage
-            .search_text(ns, &query_terms(&query.text), self.config.text_candidates)
-            .await?
-            .into_iter()
-            .map(|m| Candidate {
-                summary: m.summary,
-                bm25: Some(m.bm25),
-            })
-            .collect();
-        if let Some(domain) = &query.context.domain {
-            let mut filter = EpisodeFilter::new(ns);
-            filter.domain = Some(domain.clone());
-            filter.status = Some(EpisodeStatus::Completed);
-            filter.limit = self.config.context_candidates;
-            for summary in self.storage.list_episodes(&filter).await? {
-                if !candidates.iter().any(|c| c.summary.id == summary.id) {
-                    candidates.push(Candidate {
-                        summary,
-                        bm25: None,
-                    });
-                }
-            }
-        }
+        let candidates = self.candidates(query).await?;
         let considered = candidates.len();
         let ranked = rank(query, candidates, self.clock.now(), &self.config.ranking);
+        let ranked = self.diversify(ns, ranked, query.limit).await?;
 
         let mut hits = Vec::with_capacity(query.limit);
-        for scored in ranked.into_iter().take(query.limit) {
+        for scored in ranked {
             // An episode deleted since the search is simply skipped.
             if let Some(ep) = self.storage.get_episode(ns, scored.summary.id).await? {
                 hits.push(RetrievedEpisode::from_episode(
@@ -352,6 +365,139 @@ impl SelfLearningMemory {
             heuristics: recs.heuristics,
             playbook: recs.playbook,
             candidates_considered: considered,
+        })
+    }
+
+    /// The candidates of a retrieval: full-text matches and nearest vectors (as the mode
+    /// asks), merged by episode with their ranks, plus recent same-domain episodes.
+    async fn candidates(&self, query: &RetrievalQuery) -> Result<Vec<Candidate>> {
+        let ns = query.namespace.as_str();
+        let mut candidates: Vec<Candidate> = Vec::new();
+        if query.mode != RetrievalMode::Vector {
+            let matches = self
+                .storage
+                .search_text(ns, &query_terms(&query.text), self.config.text_candidates)
+                .await?;
+            for (i, m) in matches.into_iter().enumerate() {
+                candidates.push(Candidate {
+                    bm25: Some(m.bm25),
+                    lexical_rank: Some(i + 1),
+                    ..Candidate::by_context(m.summary)
+                });
+            }
+        }
+        if query.mode != RetrievalMode::Text {
+            match &self.vectors {
+                Some(vectors) => {
+                    vectors
+                        .embed_up_to(self.storage.as_ref(), self.config.index_on_read)
+                        .await?;
+                    let qv = vectors
+                        .embed(self.storage.as_ref(), std::slice::from_ref(&query.text))
+                        .await?
+                        .pop()
+                        .unwrap_or_default();
+                    let matches = self
+                        .storage
+                        .vector_search(ns, &qv, self.config.vector_candidates)
+                        .await?;
+                    let best = matches.first().map_or(0.0, |m| m.similarity);
+                    let floor = self
+                        .config
+                        .min_similarity
+                        .max(best * self.config.relative_similarity);
+                    let kept = matches.into_iter().filter(|m| m.similarity >= floor);
+                    for (i, m) in kept.enumerate() {
+                        let rank = Some(i + 1);
+                        match candidates.iter_mut().find(|c| c.summary.id == m.summary.id) {
+                            Some(c) => {
+                                c.similarity = Some(m.similarity);
+                                c.semantic_rank = rank;
+                            }
+                            None => candidates.push(Candidate {
+                                similarity: Some(m.similarity),
+                                semantic_rank: rank,
+                                ..Candidate::by_context(m.summary)
+                            }),
+                        }
+                    }
+                }
+                None if query.mode == RetrievalMode::Vector => {
+                    return Err(MemoryError::Conflict(
+                        "vector retrieval needs an embedder, and none is configured".into(),
+                    ));
+                }
+                None => {}
+            }
+        }
+        if let Some(domain) = &query.context.domain {
+            let mut filter = EpisodeFilter::new(ns);
+            filter.domain = Some(domain.clone());
+            filter.status = Some(EpisodeStatus::Completed);
+            filter.limit = self.config.context_candidates;
+            for summary in self.storage.list_episodes(&filter).await? {
+                if !candidates.iter().any(|c| c.summary.id == summary.id) {
+                    candidates.push(Candidate::by_context(summary));
+                }
+            }
+        }
+        Ok(candidates)
+    }
+
+    /// The `limit` hits to return: the best of `ranked`, diversified by maximal marginal
+    /// relevance over their vectors so that near-duplicates do not crowd out other lessons.
+    async fn diversify(
+        &self,
+        ns: &str,
+        mut ranked: Vec<Scored>,
+        limit: usize,
+    ) -> Result<Vec<Scored>> {
+        let pool = (limit * 3).min(ranked.len());
+        ranked.truncate(pool);
+        if self.vectors.is_none() || self.config.mmr_lambda >= 1.0 || pool <= 1 {
+            ranked.truncate(limit);
+            return Ok(ranked);
+        }
+        let ids: Vec<Uuid> = ranked.iter().map(|s| s.summary.id).collect();
+        let stored = self.storage.vectors_of(ns, &ids).await?;
+        let vectors: Vec<Option<&Vec<f32>>> = ids
+            .iter()
+            .map(|id| stored.iter().find(|(i, _)| i == id).map(|(_, v)| v))
+            .collect();
+        let best = ranked.first().map_or(1.0, |s| s.breakdown.total).max(1e-9);
+        let scores: Vec<f64> = ranked.iter().map(|s| s.breakdown.total / best).collect();
+        let order = mmr(&scores, limit, self.config.mmr_lambda, |a, b| {
+            match (vectors[a], vectors[b]) {
+                (Some(x), Some(y)) => Some(f64::from(cosine(x, y))),
+                _ => None,
+            }
+        });
+        let mut slots: Vec<Option<Scored>> = ranked.into_iter().map(Some).collect();
+        Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+    }
+
+    /// Embeds every completed episode without a vector (after a bulk import, or when the
+    /// embedder is remote), `batch` at a time; `progress(done, total)` is called after each
+    /// batch. Returns how many were embedded.
+    pub async fn embed_pending(&self, batch: usize, progress: impl FnMut(u64, u64)) -> Result<u64> {
+        let vectors = self.require_vectors()?;
+        vectors
+            .embed_pending(self.storage.as_ref(), batch, progress)
+            .await
+    }
+
+    /// Rebuilds every vector with the current embedder: the explicit way to switch
+    /// embedder or dimension. Returns how many episodes were embedded.
+    pub async fn reembed(&self, batch: usize, progress: impl FnMut(u64, u64)) -> Result<u64> {
+        let vectors = self.require_vectors()?;
+        vectors
+            .reembed(self.storage.as_ref(), batch, progress)
+            .await
+    }
+
+    fn require_vectors(&self) -> Result<&Arc<Vectors>> {
+        self.vectors.as_ref().ok_or_else(|| {
+            MemoryError::Conflict("no embedder is configured, so there are no vectors".into())
         })
     }
 

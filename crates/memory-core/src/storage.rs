@@ -100,6 +100,59 @@ pub trait StorageBackend: Send + Sync {
         session_id: Uuid,
     ) -> Result<Option<RetrievalSession>>;
 
+    /// Declares the vector space — which embedder wrote the vectors, and their dimension — of
+    /// the store. The first call creates it; a later call with the same space does nothing;
+    /// a call with another space fails with `Conflict` naming both (switching takes
+    /// [`StorageBackend::reset_vector_space`] and re-embedding, never a mix).
+    async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()>;
+
+    /// Drops every stored vector and declares a new vector space, for a re-embed.
+    async fn reset_vector_space(&self, embedder: &str, dimension: usize) -> Result<()>;
+
+    /// The current vector space, if one was declared: embedder id and dimension.
+    async fn vector_space(&self) -> Result<Option<(String, usize)>>;
+
+    /// Stores (or replaces) the vectors of episodes made by `embedder`, in one transaction.
+    /// The store's vector space must be `embedder`'s (else `Conflict`: another process may
+    /// have re-embedded since) and each vector must have its dimension; an unknown episode
+    /// is `NotFound`.
+    async fn store_vectors(
+        &self,
+        embedder: &str,
+        namespace: &str,
+        vectors: &[(Uuid, Vec<f32>)],
+    ) -> Result<()>;
+
+    /// The completed episodes of `namespace` nearest to `vector` by cosine, best first, at
+    /// most `limit`.
+    async fn vector_search(
+        &self,
+        namespace: &str,
+        vector: &[f32],
+        limit: usize,
+    ) -> Result<Vec<VectorMatch>>;
+
+    /// The stored vectors of the given episodes of `namespace` (missing ones left out).
+    async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>>;
+
+    /// Completed episodes (of any namespace) that have no vector yet, oldest first, at most
+    /// `limit`: the work list of a re-embed.
+    async fn episodes_without_vectors(&self, limit: usize) -> Result<Vec<Episode>>;
+
+    /// How many completed episodes (of any namespace) have no vector yet.
+    async fn count_without_vectors(&self) -> Result<u64>;
+
+    /// Cached embeddings of texts by content hash for `embedder`, in the order asked (`None`
+    /// where there is none).
+    async fn cached_embeddings(
+        &self,
+        embedder: &str,
+        hashes: &[String],
+    ) -> Result<Vec<Option<Vec<f32>>>>;
+
+    /// Caches embeddings by content hash for `embedder`.
+    async fn cache_embeddings(&self, embedder: &str, entries: &[(String, Vec<f32>)]) -> Result<()>;
+
     /// Records feedback on a retrieval, atomically: stores it on the session and updates the
     /// effectiveness of every applied pattern (`applied += 1`; `helped += 1` when the outcome
     /// is a success, `hindered += 1` when it is a failure).
@@ -150,6 +203,15 @@ pub struct TextMatch {
     pub summary: EpisodeSummary,
     /// BM25 relevance; larger is better (the backend flips SQLite's sign).
     pub bm25: f64,
+}
+
+/// A vector-search match and its similarity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorMatch {
+    /// The matching episode.
+    pub summary: EpisodeSummary,
+    /// Cosine similarity to the query vector, in `[-1, 1]`; larger is better.
+    pub similarity: f64,
 }
 
 /// Whether an episode is still running.

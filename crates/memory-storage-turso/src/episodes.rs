@@ -12,8 +12,10 @@
 //! ([`crate::patterns::merge_learned`]) inside the same transaction, and writes the ids of
 //! those patterns into the episode's record.
 //!
+//!
 //! Reads run on a reader connection. `get_episode` reads its two tables inside one read
-//! transaction so that the episode and its steps come from the same snapshot.
+//! transaction so that the episode and its steps come from the same snapshot; so do the
+//! vector reads, whose table a concurrent re-embed may drop and recreate.
 
 use crate::codec::{
     self, EpisodeColumns, clamp_i64, decode_episode, decode_step, decode_summary, micros,
@@ -22,14 +24,14 @@ use crate::codec::{
 use crate::error::{SqlContext, TursoError};
 use crate::fts::{self, BM25_WEIGHTS, FtsDocument, match_expression};
 use crate::storage::TursoStorage;
-use crate::{patterns, sessions};
+use crate::{patterns, sessions, vectors};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use libsql::{Connection, Rows, Transaction, TransactionBehavior, Value};
 use memory_core::{
     Completion, Episode, EpisodeCost, EpisodeFilter, EpisodeStatus, EpisodeSummary, ExecutionStep,
     Feedback, MemoryError, Pattern, PatternFilter, Result, RetrievalSession, StepInput,
-    StorageBackend, TaskType, TextMatch, ValidationError,
+    StorageBackend, TaskType, TextMatch, ValidationError, VectorMatch,
 };
 use uuid::Uuid;
 
@@ -82,10 +84,7 @@ impl StorageBackend for TursoStorage {
     async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Episode>> {
         let conn = self.conns.reader().await;
         // A read transaction: the episode row and its steps come from one snapshot.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .await
-            .ctx("begin read")?;
+        let tx = begin_read(&conn).await?;
         let result = load_episode(&tx, namespace, &episode_id.to_string()).await;
         finish(tx, result).await
     }
@@ -162,31 +161,38 @@ impl StorageBackend for TursoStorage {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT e.id, e.record, e.step_count, -bm25(episode_fts, {BM25_WEIGHTS}) AS score \
-             FROM episode_fts JOIN episodes e ON e.rowid = episode_fts.rowid \
-             WHERE episode_fts MATCH ?1 AND e.namespace = ?2 AND e.ended_at IS NOT NULL \
-             ORDER BY score DESC LIMIT ?3"
-        );
         let conn = self.conns.reader().await;
-        let mut rows = conn
-            .query(
-                &sql,
-                libsql::params![expr, namespace, clamp_i64(limit as u64)],
-            )
-            .await
-            .ctx("search episode text")?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.ctx("search episode text")? {
-            let id = codec::text(&row, 0, "matched episode")?;
-            let what = format!("episode {id}");
-            let record = codec::text(&row, 1, &what)?;
-            let step_count = codec::int(&row, 2, &what)?;
-            let bm25 = codec::real(&row, 3, &what)?;
-            out.push(TextMatch {
-                summary: decode_summary(&id, &record, step_count)?,
-                bm25,
-            });
+        // Rank inside the full-text index first and read only the best rows' records: a
+        // common word can match most of a large store, and reading every match's record
+        // before sorting is what made this slow. The index knows no namespaces, so it is
+        // asked for more than `limit`; when the namespace's share falls short, the exact
+        // query (every match, filtered, then sorted) runs instead.
+        let oversample = (limit * 4).max(200);
+        let fast = format!(
+            "SELECT e.id, e.record, e.step_count, f.score FROM \
+             (SELECT rowid, -bm25(episode_fts, {BM25_WEIGHTS}) AS score FROM episode_fts \
+              WHERE episode_fts MATCH ?1 ORDER BY score DESC LIMIT ?4) AS f \
+             JOIN episodes e ON e.rowid = f.rowid \
+             WHERE e.namespace = ?2 AND e.ended_at IS NOT NULL \
+             ORDER BY f.score DESC LIMIT ?3"
+        );
+        let fast_params = libsql::params![
+            expr.as_str(),
+            namespace,
+            clamp_i64(limit as u64),
+            clamp_i64(oversample as u64)
+        ];
+        let mut out = text_matches(&conn, &fast, fast_params).await?;
+        if out.len() < limit {
+            let exact = format!(
+                "SELECT e.id, e.record, e.step_count, \
+                 -bm25(episode_fts, {BM25_WEIGHTS}) AS score \
+                 FROM episode_fts JOIN episodes e ON e.rowid = episode_fts.rowid \
+                 WHERE episode_fts MATCH ?1 AND e.namespace = ?2 AND e.ended_at IS NOT NULL \
+                 ORDER BY score DESC LIMIT ?3"
+            );
+            let exact_params = libsql::params![expr.as_str(), namespace, clamp_i64(limit as u64)];
+            out = text_matches(&conn, &exact, exact_params).await?;
         }
         Ok(out)
     }
@@ -228,6 +234,131 @@ impl StorageBackend for TursoStorage {
         let result = sessions::record_feedback(&tx, namespace, session_id, feedback).await;
         finish(tx, result).await
     }
+
+    async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
+        vectors::check_space(embedder, dimension)?;
+        // The usual case (the space is already this one) needs no write lock.
+        {
+            let conn = self.conns.reader().await;
+            if let Some(space) = vectors::space(&conn).await? {
+                if space.embedder == embedder && space.dimension == dimension {
+                    return Ok(());
+                }
+            }
+        }
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = vectors::ensure(&tx, embedder, dimension).await;
+        finish(tx, result).await
+    }
+
+    async fn reset_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
+        vectors::check_space(embedder, dimension)?;
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = vectors::reset(&tx, embedder, dimension).await;
+        finish(tx, result).await
+    }
+
+    async fn vector_space(&self) -> Result<Option<(String, usize)>> {
+        let conn = self.conns.reader().await;
+        Ok(vectors::space(&conn)
+            .await?
+            .map(|s| (s.embedder, s.dimension)))
+    }
+
+    async fn store_vectors(
+        &self,
+        embedder: &str,
+        namespace: &str,
+        list: &[(Uuid, Vec<f32>)],
+    ) -> Result<()> {
+        for (i, (_, v)) in list.iter().enumerate() {
+            vectors::check_vector(|| format!("vectors[{i}]"), v)?;
+        }
+        if list.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = vectors::store(&tx, embedder, namespace, list).await;
+        finish(tx, result).await
+    }
+
+    async fn vector_search(
+        &self,
+        namespace: &str,
+        vector: &[f32],
+        limit: usize,
+    ) -> Result<Vec<VectorMatch>> {
+        let conn = self.conns.reader().await;
+        let tx = begin_read(&conn).await?;
+        let result = vectors::search(&tx, namespace, vector, limit).await;
+        finish(tx, result).await
+    }
+
+    async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>> {
+        let conn = self.conns.reader().await;
+        let tx = begin_read(&conn).await?;
+        let result = vectors::of(&tx, namespace, ids).await;
+        finish(tx, result).await
+    }
+
+    async fn episodes_without_vectors(&self, limit: usize) -> Result<Vec<Episode>> {
+        let conn = self.conns.reader().await;
+        let tx = begin_read(&conn).await?;
+        let result = vectors::episodes_without(&tx, limit).await;
+        finish(tx, result).await
+    }
+
+    async fn count_without_vectors(&self) -> Result<u64> {
+        let conn = self.conns.reader().await;
+        vectors::count_without(&conn).await
+    }
+
+    async fn cached_embeddings(
+        &self,
+        embedder: &str,
+        hashes: &[String],
+    ) -> Result<Vec<Option<Vec<f32>>>> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.conns.reader().await;
+        vectors::cached(&conn, embedder, hashes).await
+    }
+
+    async fn cache_embeddings(&self, embedder: &str, entries: &[(String, Vec<f32>)]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = vectors::cache(&tx, embedder, entries).await;
+        finish(tx, result).await
+    }
+}
+
+/// Runs a full-text search query whose rows are (id, record, step_count, score).
+async fn text_matches(
+    conn: &Connection,
+    sql: &str,
+    params: impl libsql::params::IntoParams,
+) -> Result<Vec<TextMatch>> {
+    let mut rows = conn.query(sql, params).await.ctx("search episode text")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await.ctx("search episode text")? {
+        let id = codec::text(&row, 0, "matched episode")?;
+        let what = format!("episode {id}");
+        let record = codec::text(&row, 1, &what)?;
+        let step_count = codec::int(&row, 2, &what)?;
+        let bm25 = codec::real(&row, 3, &what)?;
+        out.push(TextMatch {
+            summary: decode_summary(&id, &record, step_count)?,
+            bm25,
+        });
+    }
+    Ok(out)
 }
 
 /// Starts a write transaction, taking the database's write lock at once.
@@ -235,6 +366,13 @@ async fn begin_write(conn: &Connection) -> Result<Transaction, TursoError> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .await
         .ctx("begin write transaction")
+}
+
+/// Starts a read transaction: everything read in it comes from one snapshot.
+async fn begin_read(conn: &Connection) -> Result<Transaction, TursoError> {
+    conn.transaction_with_behavior(TransactionBehavior::Deferred)
+        .await
+        .ctx("begin read")
 }
 
 /// Commits `tx` if `result` is a success, rolls it back otherwise, and passes `result` on.
@@ -538,7 +676,7 @@ async fn complete_tx(
 }
 
 /// Loads an episode's steps in order.
-async fn load_steps(
+pub(crate) async fn load_steps(
     conn: &Connection,
     rowid: i64,
     id: &str,
@@ -602,6 +740,7 @@ async fn delete_tx(conn: &Connection, namespace: &str, id: &str) -> Result<bool>
     // Explicit deletes rather than relying on ON DELETE CASCADE alone: the FTS table has no
     // foreign key, and this does not depend on how the connection was configured.
     fts::delete(conn, rowid).await?;
+    vectors::delete(conn, rowid).await?;
     conn.execute("DELETE FROM steps WHERE episode_rowid = ?1", [rowid])
         .await
         .ctx("delete steps")?;

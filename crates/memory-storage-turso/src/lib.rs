@@ -4,7 +4,8 @@
 //! set-up, no credentials, and safe to share between processes (the CLI and an MCP server can
 //! have the same file open). Episodes are stored as JSON records with their queried fields
 //! copied into indexed columns, steps in their own rows so that logging one is a single
-//! insert, and an FTS5 index for BM25 text search.
+//! insert, an FTS5 index for BM25 text search, and libSQL's native vector index (DiskANN over
+//! an `F32_BLOB` column, queried with `vector_top_k`) for semantic search.
 //!
 //! ```no_run
 //! use memory_core::{EpisodeFilter, StorageBackend};
@@ -19,16 +20,20 @@
 //! ```
 //!
 //! Completing an episode merges what it taught into the namespace's learned patterns in the
-//! same transaction; patterns, per-context baseline statistics and retrieval sessions (with
-//! the agents' feedback) have their own tables.
+//! same transaction, and stores the episode's vector when the completion carries one;
+//! patterns, per-context baseline statistics and retrieval sessions (with the agents'
+//! feedback) have their own tables. Vectors live in a table created when the store's vector
+//! space (embedder and dimension) is first declared, and a re-embed replaces them all.
 //!
 //! Module map: `connection` opens the file and hands out the writer and reader connections;
 //! `schema` holds the versioned migrations; `codec` converts rows to and from the model;
 //! `episodes` implements the trait (the episode queries themselves, and the transactions of
 //! every write); `patterns` merges completed episodes into patterns and context statistics,
 //! lists patterns and credits them with feedback; `sessions` stores retrieval sessions and
-//! records feedback on them; `fts` builds the full-text index and its queries; `error`
-//! defines [`TursoError`]; `storage` defines [`TursoStorage`] itself.
+//! records feedback on them; `fts` builds the full-text index and its queries; `vectors`
+//! declares the vector space, stores and searches episode vectors (approximate, with an
+//! exact fallback) and keeps the embedding cache; `error` defines [`TursoError`]; `storage`
+//! defines [`TursoStorage`] itself.
 
 mod codec;
 mod connection;
@@ -39,6 +44,7 @@ mod patterns;
 mod schema;
 mod sessions;
 mod storage;
+mod vectors;
 
 pub use connection::TursoConfig;
 pub use error::TursoError;

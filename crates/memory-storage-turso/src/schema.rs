@@ -27,16 +27,27 @@
 //!   offered.
 //!
 //! Version 2 only adds tables, so a version 1 file upgrades in place with its data untouched.
+//!
+//! Added in version 3 (vectors; see [`crate::vectors`]):
+//! - `vector_space`: at most one row, the embedder id and dimension of the store's vectors.
+//! - `embedding_cache`: vectors by `(embedder, content_hash)`, little-endian `f32` blobs.
+//! - `episodes.has_vector` (0 or 1) and the partial index `episodes_without_vector` over
+//!   completed episodes without a vector: the re-embed work list.
+//!
+//! The vector table itself (`episode_vectors`, with its libSQL vector index) depends on the
+//! dimension, so it is created when a vector space is first declared, not here. Version 3
+//! adds tables and a defaulted column: a version 2 file upgrades in place, and its completed
+//! episodes are listed by `episodes_without_vectors` until they are embedded.
 
 use crate::error::{SqlContext, TursoError};
 use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` (0-based) takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 const MIGRATION_1: &str = r#"
 CREATE TABLE episodes (
@@ -128,6 +139,28 @@ CREATE INDEX retrieval_sessions_ns_created ON retrieval_sessions (namespace, cre
 -- only this index instead of one episode row per candidate.
 CREATE INDEX episodes_ns_costs ON episodes
     (namespace, task_type, domain, ended_at DESC, step_count, total_latency_ms);
+"#;
+
+const MIGRATION_3: &str = r#"
+CREATE TABLE vector_space (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    embedder  TEXT    NOT NULL,
+    dimension INTEGER NOT NULL
+);
+
+CREATE TABLE embedding_cache (
+    embedder     TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vector       BLOB NOT NULL,
+    PRIMARY KEY (embedder, content_hash)
+) WITHOUT ROWID;
+
+-- Whether the episode has a row in `episode_vectors` (kept by crate::vectors). No episode
+-- has one yet, so every existing row starts at 0.
+ALTER TABLE episodes ADD COLUMN has_vector INTEGER NOT NULL DEFAULT 0;
+-- The re-embed work list, in the order it is worked through.
+CREATE INDEX episodes_without_vector ON episodes (rowid)
+    WHERE ended_at IS NOT NULL AND has_vector = 0;
 "#;
 
 /// Reads the schema version stored in the file.
@@ -351,7 +384,7 @@ mod tests {
         }
 
         let storage = TursoStorage::open(&path).await.unwrap();
-        assert_eq!(storage.schema_version().await.unwrap(), 2);
+        assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
         assert_eq!(
             storage.get_episode("ns", episode.id).await.unwrap(),
             Some(episode.clone())
@@ -416,6 +449,78 @@ mod tests {
             ids.len()
         );
         assert_eq!(storage.row_counts().await.unwrap().episodes, 2);
+    }
+
+    #[tokio::test]
+    async fn a_version_2_file_upgrades_in_place() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("v2.db");
+        let episode = old_episode();
+        {
+            let db = libsql::Builder::new_local(&path).build().await.unwrap();
+            let conn = db.connect().unwrap();
+            assert_eq!(migrate_to(&conn, &path, 2).await.unwrap(), 2);
+            let mut rows = conn
+                .query(
+                    "SELECT count(*) FROM sqlite_master \
+                     WHERE name IN ('vector_space', 'embedding_cache')",
+                    (),
+                )
+                .await
+                .unwrap();
+            let row = rows.next().await.unwrap().unwrap();
+            assert_eq!(row.get::<i64>(0).unwrap(), 0, "no version 3 tables yet");
+            drop(rows);
+            // Version 2 left the episode tables as version 1 made them.
+            insert_v1(&conn, &episode).await;
+        }
+
+        let storage = TursoStorage::open(&path).await.unwrap();
+        assert_eq!(storage.schema_version().await.unwrap(), 3);
+        assert_eq!(
+            storage.get_episode("ns", episode.id).await.unwrap(),
+            Some(episode.clone())
+        );
+        // The old episode has no vector: it is on the re-embed work list.
+        assert_eq!(storage.vector_space().await.unwrap(), None);
+        assert_eq!(storage.count_without_vectors().await.unwrap(), 1);
+        assert_eq!(
+            storage.episodes_without_vectors(10).await.unwrap(),
+            vec![episode.clone()]
+        );
+        storage.ensure_vector_space("axes", 3).await.unwrap();
+        storage
+            .store_vectors("axes", "ns", &[(episode.id, vec![0.0, 1.0, 0.0])])
+            .await
+            .unwrap();
+        assert_eq!(storage.count_without_vectors().await.unwrap(), 0);
+        let hits = storage
+            .vector_search("ns", &[0.0, 1.0, 0.1], 5)
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].summary.id, episode.id);
+        storage
+            .cache_embeddings("e", &[("h".to_string(), vec![1.0])])
+            .await
+            .unwrap();
+        assert_eq!(
+            storage
+                .cached_embeddings("e", &["h".to_string()])
+                .await
+                .unwrap(),
+            vec![Some(vec![1.0])]
+        );
+
+        // Reopening an upgraded file changes nothing.
+        drop(storage);
+        let storage = TursoStorage::open(&path).await.unwrap();
+        assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            storage.vector_space().await.unwrap(),
+            Some(("axes".to_string(), 3))
+        );
+        assert_eq!(storage.row_counts().await.unwrap().vectors, 1);
     }
 
     #[tokio::test]

@@ -1,13 +1,14 @@
 //! [`TursoStorage`]: opening a database file and the few operations that are not part of the
 //! [`memory_core::StorageBackend`] contract (its path, schema version and row counts).
 //!
-//! The contract itself is implemented in [`crate::episodes`], with the pattern and session
-//! queries in [`crate::patterns`] and [`crate::sessions`].
+//! The contract itself is implemented in [`crate::episodes`], with the pattern, session and
+//! vector queries in [`crate::patterns`], [`crate::sessions`] and [`crate::vectors`].
 
 use crate::codec;
 use crate::connection::{Connections, TursoConfig};
 use crate::error::{SqlContext, TursoError};
 use crate::schema;
+use crate::vectors;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,8 @@ pub struct RowCounts {
     pub tags: u64,
     /// Rows in the full-text index.
     pub fts: u64,
+    /// Stored episode vectors (0 before a vector space is declared).
+    pub vectors: u64,
 }
 
 impl TursoStorage {
@@ -82,18 +85,28 @@ impl TursoStorage {
                            (SELECT count(*) FROM episode_tags), (SELECT count(*) FROM episode_fts)";
         let what = "row counts";
         let conn = self.conns.reader().await;
-        let mut rows = conn.query(SQL, ()).await.ctx("count rows")?;
+        let tx = conn
+            .transaction_with_behavior(libsql::TransactionBehavior::Deferred)
+            .await
+            .ctx("begin read")?;
+        let mut rows = tx.query(SQL, ()).await.ctx("count rows")?;
         let Some(row) = rows.next().await.ctx("count rows")? else {
             return Err(TursoError::corrupt(what, "the count query returned no row"));
         };
         let count =
             |idx| codec::int(&row, idx, what).and_then(|n| codec::to_u64(n, what, "a count"));
-        Ok(RowCounts {
+        let mut counts = RowCounts {
             episodes: count(0)?,
             steps: count(1)?,
             tags: count(2)?,
             fts: count(3)?,
-        })
+            vectors: 0,
+        };
+        drop(row);
+        drop(rows);
+        counts.vectors = vectors::count(&tx).await?;
+        tx.commit().await.ctx("end read")?;
+        Ok(counts)
     }
 }
 

@@ -282,7 +282,8 @@ async fn delete_removes_steps_tags_and_index_entries() {
             episodes: 2,
             steps: 1,
             tags: 2,
-            fts: 1
+            fts: 1,
+            vectors: 0
         }
     );
     let terms = vec!["allocator".to_string()];
@@ -303,7 +304,8 @@ async fn delete_removes_steps_tags_and_index_entries() {
             episodes: 1,
             steps: 0,
             tags: 0,
-            fts: 0
+            fts: 0,
+            vectors: 0
         }
     );
     assert!(!storage.delete_episode(NS, episode.id).await.unwrap());

@@ -1,6 +1,6 @@
 //! `memory bench …`: the measurements behind BENCHMARKS.md, runnable by anyone.
 
-use crate::cli::{CompletionArgs, LearningArgs};
+use crate::cli::{CompletionArgs, LearningArgs, RetrievalEvalArgs};
 use crate::output::Printer;
 use anyhow::Context as _;
 use memory_bench::completion::{self, CompletionConfig};
@@ -27,5 +27,27 @@ pub async fn completion(args: &CompletionArgs, out: Printer) -> anyhow::Result<(
     };
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let report = completion::run(&config, &dir.path().join("completion.db")).await?;
+    out.either(&report, || report.to_markdown())
+}
+
+pub async fn retrieval(
+    args: &RetrievalEvalArgs,
+    embedder: Option<std::sync::Arc<dyn memory_core::Embedder>>,
+    out: Printer,
+) -> anyhow::Result<()> {
+    let Some(embedder) = embedder else {
+        crate::exit::usage!(
+            "the retrieval evaluation compares vector search too; --embedder none has none"
+        );
+    };
+    let config = memory_bench::retrieval_eval::EvalConfig {
+        episodes: args.episodes,
+        queries: args.queries,
+        seed: args.seed,
+        latency_sizes: args.latency_at.iter().copied().filter(|&n| n > 0).collect(),
+    };
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let report =
+        memory_bench::retrieval_eval::run_with_embedder(&config, dir.path(), embedder).await?;
     out.either(&report, || report.to_markdown())
 }

@@ -2,15 +2,34 @@
 
 use crate::config::DbLocation;
 use crate::output::Printer;
-use memory_core::MemoryConfig;
+use memory_core::{Embedder, MemoryConfig, SelfLearningMemory};
 use serde_json::json;
+use std::sync::Arc;
 
-pub fn run(db: &DbLocation, ns: &str, out: Printer) -> anyhow::Result<()> {
+pub async fn run(
+    memory: Option<&SelfLearningMemory>,
+    embedder: Option<&Arc<dyn Embedder>>,
+    db: &DbLocation,
+    ns: &str,
+    out: Printer,
+) -> anyhow::Result<()> {
     let cfg = MemoryConfig::default();
+    let embedder = embedder
+        .map(|e| json!({ "id": e.id(), "dimension": e.dimension(), "local": e.is_local() }));
+    let space = match memory {
+        Some(m) => m
+            .storage()
+            .vector_space()
+            .await?
+            .map(|(id, dim)| json!({ "embedder": id, "dimension": dim })),
+        None => None,
+    };
     let l = &cfg.limits;
     let r = &cfg.ranking;
     let value = json!({
         "db": { "path": db.path, "source": db.source, "exists": db.path.exists() },
+        "embedder": embedder,
+        "vector_space": space,
         "namespace": ns,
         "limits": {
             "namespace_chars": l.namespace_chars,
@@ -47,6 +66,16 @@ pub fn run(db: &DbLocation, ns: &str, out: Printer) -> anyhow::Result<()> {
                 ", not created yet"
             }
         );
+        s.push_str(&format!(
+            "embedder:   {}\nvectors:    {}\n",
+            value["embedder"]["id"]
+                .as_str()
+                .unwrap_or("none (full-text search only)"),
+            match value["vector_space"]["embedder"].as_str() {
+                Some(id) => format!("{id} ({} dimensions)", value["vector_space"]["dimension"]),
+                None => "none stored yet".to_string(),
+            }
+        ));
         s.push_str(&format!(
             "ranking:    text {} · context {} · reward {} · recency {} (half-life {} d)\n",
             r.w_text, r.w_context, r.w_reward, r.w_recency, r.recency_half_life_days

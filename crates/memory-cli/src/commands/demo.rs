@@ -14,7 +14,12 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-pub async fn run(db: Option<&Path>, ns: &str, out: Printer) -> anyhow::Result<()> {
+pub async fn run(
+    db: Option<&Path>,
+    ns: &str,
+    embedder: Option<std::sync::Arc<dyn memory_core::Embedder>>,
+    out: Printer,
+) -> anyhow::Result<()> {
     // Without --db the demo works in a temporary directory removed on exit.
     let (path, temp) = match db {
         Some(p) => (p.to_path_buf(), None),
@@ -23,7 +28,7 @@ pub async fn run(db: Option<&Path>, ns: &str, out: Printer) -> anyhow::Result<()
             (dir.path().join("demo.db"), Some(dir))
         }
     };
-    let memory = open_memory(&path).await?;
+    let memory = open_memory(&path, embedder).await?;
     let started = std::time::Instant::now();
     let recorded = record_all(&memory, ns).await?;
     let record_ms = started.elapsed().as_secs_f64() * 1000.0;

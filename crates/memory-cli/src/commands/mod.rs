@@ -5,46 +5,62 @@ mod config_show;
 mod demo;
 mod episode;
 mod patterns;
+mod reembed;
 mod retrieve;
 
 use crate::cli::{
     BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, HeuristicCommand, PatternCommand,
 };
-use crate::config::{db_location, open_memory};
+use crate::config::{db_location, embedder, open_memory};
 use crate::output::Printer;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Printer { format: cli.format };
     let ns = cli.namespace.as_str();
+    let embedder = embedder(&cli.embedder)?;
+    let open = || async {
+        let location = db_location(cli.db.as_deref())?;
+        open_memory(&location.path, embedder.clone()).await
+    };
     match cli.command {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
-        Command::Demo(_) => demo::run(cli.db.as_deref(), ns, out).await,
-        Command::Config(ConfigCommand::Show) => {
-            config_show::run(&db_location(cli.db.as_deref())?, ns, out)
+        Command::Bench(BenchCommand::Retrieval(a)) => {
+            bench::retrieval(&a, embedder.clone(), out).await
         }
+        Command::Demo(_) => demo::run(cli.db.as_deref(), ns, embedder.clone(), out).await,
+        Command::Config(ConfigCommand::Show) => {
+            let location = db_location(cli.db.as_deref())?;
+            // Showing the configuration must not create the database.
+            let memory = match location.path.exists() {
+                true => Some(open().await?),
+                false => None,
+            };
+            config_show::run(memory.as_ref(), embedder.as_ref(), &location, ns, out).await
+        }
+        Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
         Command::Retrieve(args) => {
-            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            let memory = open().await?;
             retrieve::run(&memory, ns, &args, out).await
         }
         Command::Pattern(cmd) => {
-            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            let memory = open().await?;
             match cmd {
                 PatternCommand::List(a) => patterns::list(&memory, ns, &a, out).await,
                 PatternCommand::Show(a) => patterns::show(&memory, ns, &a.id, out).await,
             }
         }
         Command::Heuristic(HeuristicCommand::List(a)) => {
-            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            let memory = open().await?;
             patterns::heuristics(&memory, ns, &a, out).await
         }
         Command::Feedback(a) => {
-            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            let memory = open().await?;
             patterns::feedback(&memory, ns, &a, out).await
         }
         Command::Episode(cmd) => {
-            let memory = open_memory(&db_location(cli.db.as_deref())?.path).await?;
+            let memory = open().await?;
             match cmd {
                 EpisodeCommand::Start(a) => episode::start(&memory, ns, &a, out).await,
                 EpisodeCommand::Step(a) => episode::step(&memory, ns, &a, out).await,

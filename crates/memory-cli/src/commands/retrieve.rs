@@ -20,6 +20,7 @@ pub async fn run(
         task_type: parse::task_type(args.task_type.as_deref())?,
         limit: args.limit,
         token_budget: args.budget,
+        mode: parse::value("mode", &args.mode)?,
     };
     let pack = memory.retrieve_context(&query).await?;
     out.either(&pack, || {
@@ -34,12 +35,15 @@ pub async fn run(
 /// A table of each hit's score parts, for `--explain`.
 pub fn explain(pack: &ContextPack) -> String {
     let mut s = format!(
-        "\n---\n{} candidates scored; pack is {} of {} tokens\n{:<4} {:>6} {:>6} {:>8} {:>7} {:>8}  {:<7} {}\n",
+        "\n---\n{} candidates scored; pack is {} of {} tokens\n{:<4} {:>6} {:>5} {:>5} {:>6} {:>6} {:>8} {:>7} {:>8}  {:<7} {}\n",
         pack.candidates_considered,
         pack.token_estimate,
         pack.token_budget,
         "#",
         "SCORE",
+        "LEX#",
+        "SEM#",
+        "COS",
         "TEXT",
         "CONTEXT",
         "REWARD",
@@ -50,9 +54,12 @@ pub fn explain(pack: &ContextPack) -> String {
     for (i, h) in pack.hits.iter().enumerate() {
         let _ = writeln!(
             s,
-            "{:<4} {:>6.3} {:>6.3} {:>8.3} {:>7.3} {:>8.3}  {:<7} {}",
+            "{:<4} {:>6.3} {:>5} {:>5} {:>6} {:>6.3} {:>8.3} {:>7.3} {:>8.3}  {:<7} {}",
             i + 1,
             h.score.total,
+            h.score.lexical_rank.map_or("-".into(), |r| r.to_string()),
+            h.score.semantic_rank.map_or("-".into(), |r| r.to_string()),
+            h.score.similarity.map_or("-".into(), |c| format!("{c:.3}")),
             h.score.text,
             h.score.context,
             h.score.reward,

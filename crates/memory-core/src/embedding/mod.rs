@@ -6,8 +6,10 @@
 //! [`Embedder::id`]) wrote its vectors, and switching needs an explicit re-embed.
 
 mod hashing;
+mod vectors;
 
 pub use hashing::HashingEmbedder;
+pub use vectors::Vectors;
 
 use async_trait::async_trait;
 use std::fmt::Debug;
@@ -114,24 +116,16 @@ pub fn content_hash(text: &str) -> String {
     format!("{h:032x}")
 }
 
-/// The text of an episode that its vector stands for: the task, its context, the tools used,
-/// the outcome and the lessons.
+/// The text of an episode that its vector stands for: what the task was and how it ended.
+///
+/// Context (domain, language, task type) and tool names are left out on purpose: they are
+/// shared by many unrelated episodes, would make those look alike, and are matched by the
+/// context signal and by full-text search already.
 pub fn episode_text(episode: &crate::model::Episode) -> String {
-    let mut parts: Vec<String> = vec![episode.task_description.clone()];
-    let ctx = &episode.context;
-    for v in [&ctx.domain, &ctx.language, &ctx.framework]
-        .into_iter()
-        .flatten()
-    {
-        parts.push(v.clone());
+    match &episode.outcome {
+        Some(o) => format!("{}\n{}", episode.task_description, o.full_text()),
+        None => episode.task_description.clone(),
     }
-    parts.extend(ctx.tags.iter().cloned());
-    parts.push(episode.task_type.as_str().replace('_', " "));
-    parts.push(crate::learning::tool_sequence(&episode.steps).join(" "));
-    if let Some(o) = &episode.outcome {
-        parts.push(o.full_text());
-    }
-    parts.join("\n")
 }
 
 #[cfg(test)]

@@ -287,6 +287,9 @@ mod tests {
             lessons: vec!["After `a` failed, `b` fixed it".repeat(3)],
             score: ScoreBreakdown {
                 text: 1.0,
+                lexical_rank: None,
+                semantic_rank: None,
+                similarity: None,
                 context: 0.0,
                 reward: 0.9,
                 recency: 1.0,

@@ -32,6 +32,37 @@ pub struct RetrievalQuery {
     /// Largest size of the Markdown pack, in estimated tokens.
     #[serde(default = "default_budget")]
     pub token_budget: usize,
+    /// Which candidate sources to use.
+    #[serde(default)]
+    pub mode: RetrievalMode,
+}
+
+/// Where retrieval candidates come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetrievalMode {
+    /// Full-text (BM25) and vector candidates, fused by reciprocal rank.
+    #[default]
+    Hybrid,
+    /// Full-text (BM25) candidates only.
+    Text,
+    /// Vector (embedding similarity) candidates only.
+    Vector,
+}
+
+impl std::str::FromStr for RetrievalMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hybrid" => Ok(RetrievalMode::Hybrid),
+            "text" | "bm25" => Ok(RetrievalMode::Text),
+            "vector" => Ok(RetrievalMode::Vector),
+            _ => Err(format!(
+                "unknown retrieval mode `{s}`; expected hybrid, text or vector"
+            )),
+        }
+    }
 }
 
 fn default_limit() -> usize {
@@ -52,6 +83,7 @@ impl RetrievalQuery {
             task_type: None,
             limit: default_limit(),
             token_budget: default_budget(),
+            mode: RetrievalMode::default(),
         }
     }
 }

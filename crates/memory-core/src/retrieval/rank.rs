@@ -2,14 +2,17 @@
 //!
 //! Score = `w_text·text + w_context·context + w_reward·reward + w_recency·recency`, each signal
 //! in `[0, 1]`:
-//! - `text`: BM25 relevance, divided by the best candidate's (0 for context-only candidates);
+//! - `text`: relevance to the query text, divided by the best candidate's (0 for
+//!   context-only candidates). In hybrid mode it is the reciprocal-rank fusion of the
+//!   candidate's BM25 rank and vector-similarity rank; in text mode its BM25 score; in vector
+//!   mode its cosine similarity;
 //! - `context`: weighted share of the query's context fields the episode matches (domain,
 //!   language, framework, task type, tags) — a boost, never a filter; 0 when the query gives
 //!   no context;
 //! - `reward`: the episode's reward;
 //! - `recency`: `0.5^(age / half-life)`, age measured from when the episode ended.
 
-use super::RetrievalQuery;
+use super::{RetrievalMode, RetrievalQuery, reciprocal_rank};
 use crate::model::EpisodeSummary;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,15 +49,57 @@ impl Default for RankingConfig {
 pub struct Candidate {
     /// The episode.
     pub summary: EpisodeSummary,
-    /// Its BM25 relevance (bigger is better), or `None` if it was found by context alone.
+    /// Its BM25 relevance (bigger is better), if full-text search found it.
     pub bm25: Option<f64>,
+    /// Its rank (1-based) in the full-text results.
+    pub lexical_rank: Option<usize>,
+    /// Its cosine similarity to the query vector, if vector search found it.
+    pub similarity: Option<f64>,
+    /// Its rank (1-based) in the vector results.
+    pub semantic_rank: Option<usize>,
+}
+
+impl Candidate {
+    /// A candidate found by context alone.
+    pub fn by_context(summary: EpisodeSummary) -> Self {
+        Candidate {
+            summary,
+            bm25: None,
+            lexical_rank: None,
+            similarity: None,
+            semantic_rank: None,
+        }
+    }
+
+    /// Whether the query text found it (by either search).
+    pub fn matched_text(&self) -> bool {
+        self.lexical_rank.is_some() || self.semantic_rank.is_some()
+    }
+
+    /// Its raw relevance in `mode`, before normalisation.
+    fn relevance(&self, mode: RetrievalMode) -> f64 {
+        match mode {
+            RetrievalMode::Text => self.bm25.unwrap_or(0.0),
+            RetrievalMode::Vector => self.similarity.unwrap_or(0.0).max(0.0),
+            RetrievalMode::Hybrid => reciprocal_rank(&[self.lexical_rank, self.semantic_rank]),
+        }
+    }
 }
 
 /// The parts of a hit's score, each in `[0, 1]` before weighting.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ScoreBreakdown {
-    /// Full-text relevance relative to the best candidate.
+    /// Relevance to the query text relative to the best candidate (see the module docs).
     pub text: f64,
+    /// Rank in the full-text (BM25) results, if found there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexical_rank: Option<usize>,
+    /// Rank in the vector results, if found there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic_rank: Option<usize>,
+    /// Cosine similarity to the query vector, if found by vector search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f64>,
     /// Context match.
     pub context: f64,
     /// The episode's reward.
@@ -83,17 +128,18 @@ pub fn rank(
     now: DateTime<Utc>,
     cfg: &RankingConfig,
 ) -> Vec<Scored> {
-    let best_bm25 = candidates
+    let best = candidates
         .iter()
-        .filter_map(|c| c.bm25)
+        .map(|c| c.relevance(query.mode))
         .fold(0.0_f64, f64::max);
     let terms = super::query_terms(&query.text);
     let mut scored: Vec<Scored> = candidates
         .into_iter()
         .map(|c| {
-            let text = match c.bm25 {
-                Some(b) if best_bm25 > 0.0 => (b / best_bm25).clamp(0.0, 1.0),
-                _ => 0.0,
+            let text = if best > 0.0 {
+                (c.relevance(query.mode) / best).clamp(0.0, 1.0)
+            } else {
+                0.0
             };
             let (context, matched) = context_match(query, &c.summary);
             let reward = c.summary.reward.unwrap_or(0.0).clamp(0.0, 1.0);
@@ -109,6 +155,9 @@ pub fn rank(
                 summary: c.summary,
                 breakdown: ScoreBreakdown {
                     text,
+                    lexical_rank: c.lexical_rank,
+                    semantic_rank: c.semantic_rank,
+                    similarity: c.similarity,
                     context,
                     reward,
                     recency,
@@ -199,10 +248,11 @@ fn reason(terms: &[String], c: &Candidate, matched: &[String], age_days: f64) ->
         .take(5)
         .map(|t| format!("'{t}'"))
         .collect();
-    match (c.bm25.is_some(), shared.is_empty()) {
-        (true, false) => parts.push(format!("task shares {}", shared.join(", "))),
-        (true, true) => parts.push("matches the query in its steps or outcome".to_string()),
-        (false, _) => parts.push("no shared words; chosen for its context".to_string()),
+    match (c.lexical_rank.is_some(), shared.is_empty(), c.similarity) {
+        (true, false, _) => parts.push(format!("task shares {}", shared.join(", "))),
+        (true, true, _) => parts.push("matches the query in its steps or outcome".to_string()),
+        (false, _, Some(sim)) => parts.push(format!("similar in meaning (cosine {sim:.2})")),
+        (false, _, None) => parts.push("no shared words; chosen for its context".to_string()),
     }
     if !matched.is_empty() {
         parts.push(format!("same {}", matched.join(", ")));
@@ -258,18 +308,27 @@ mod tests {
         }
     }
 
+    fn text_hit(summary: EpisodeSummary, bm25: f64, rank: usize) -> Candidate {
+        Candidate {
+            bm25: Some(bm25),
+            lexical_rank: Some(rank),
+            ..Candidate::by_context(summary)
+        }
+    }
+
     #[test]
     fn text_relevance_dominates_then_soft_signals_break_ties() {
         let now = Utc::now();
-        let q = RetrievalQuery::new("ns", "fix flaky timeout");
-        let strong = Candidate {
-            summary: summary("fix flaky timeout in ci", "ci", 0.5, 60, now),
-            bm25: Some(9.0),
+        let q = RetrievalQuery {
+            mode: RetrievalMode::Text,
+            ..RetrievalQuery::new("ns", "fix flaky timeout")
         };
-        let weak = Candidate {
-            summary: summary("update readme", "docs", 1.0, 0, now),
-            bm25: Some(1.0),
-        };
+        let strong = text_hit(
+            summary("fix flaky timeout in ci", "ci", 0.5, 60, now),
+            9.0,
+            1,
+        );
+        let weak = text_hit(summary("update readme", "docs", 1.0, 0, now), 1.0, 1);
         let ranked = rank(&q, vec![weak, strong], now, &RankingConfig::default());
         assert_eq!(
             ranked[0].summary.task_description,
@@ -284,14 +343,8 @@ mod tests {
         );
         assert!((ranked[0].breakdown.text - 1.0).abs() < 1e-12);
 
-        let a = Candidate {
-            summary: summary("same text", "ci", 0.2, 90, now),
-            bm25: Some(5.0),
-        };
-        let b = Candidate {
-            summary: summary("same text", "ci", 0.9, 1, now),
-            bm25: Some(5.0),
-        };
+        let a = text_hit(summary("same text", "ci", 0.2, 90, now), 5.0, 1);
+        let b = text_hit(summary("same text", "ci", 0.9, 1, now), 5.0, 1);
         let ranked = rank(&q, vec![a, b], now, &RankingConfig::default());
         assert_eq!(ranked[0].summary.reward, Some(0.9));
     }
@@ -301,14 +354,8 @@ mod tests {
         let now = Utc::now();
         let mut q = RetrievalQuery::new("ns", "deploy service");
         q.context.domain = Some("infra".into());
-        let same = Candidate {
-            summary: summary("deploy service", "infra", 0.5, 5, now),
-            bm25: Some(3.0),
-        };
-        let other = Candidate {
-            summary: summary("deploy service", "web", 0.5, 5, now),
-            bm25: Some(3.0),
-        };
+        let same = text_hit(summary("deploy service", "infra", 0.5, 5, now), 3.0, 1);
+        let other = text_hit(summary("deploy service", "web", 0.5, 5, now), 3.0, 1);
         let ranked = rank(&q, vec![other, same], now, &RankingConfig::default());
         assert_eq!(ranked.len(), 2);
         assert_eq!(ranked[0].summary.context.domain.as_deref(), Some("infra"));
@@ -321,12 +368,56 @@ mod tests {
     fn recency_halves_at_half_life() {
         let now = Utc::now();
         let q = RetrievalQuery::new("ns", "x");
-        let c = Candidate {
-            summary: summary("x", "d", 0.0, 30, now),
-            bm25: None,
-        };
+        let c = Candidate::by_context(summary("x", "d", 0.0, 30, now));
         let ranked = rank(&q, vec![c], now, &RankingConfig::default());
         assert!((ranked[0].breakdown.recency - 0.5).abs() < 1e-9);
         assert!(ranked[0].reason.contains("chosen for its context"));
+    }
+
+    #[test]
+    fn hybrid_fuses_ranks_and_vector_mode_uses_similarity() {
+        let now = Utc::now();
+        let mut q = RetrievalQuery::new("ns", "login token expired");
+        // Found by both searches at rank 2 beats found by one at rank 1.
+        let both = Candidate {
+            bm25: Some(2.0),
+            lexical_rank: Some(2),
+            similarity: Some(0.7),
+            semantic_rank: Some(2),
+            ..Candidate::by_context(summary("session expiry bug", "web", 0.5, 1, now))
+        };
+        let text_only = text_hit(summary("login token expired", "web", 0.5, 1, now), 9.0, 1);
+        let ranked = rank(
+            &q,
+            vec![text_only.clone(), both.clone()],
+            now,
+            &RankingConfig::default(),
+        );
+        assert_eq!(ranked[0].summary.task_description, "session expiry bug");
+        assert_eq!(ranked[0].breakdown.semantic_rank, Some(2));
+
+        q.mode = RetrievalMode::Text;
+        let ranked = rank(
+            &q,
+            vec![text_only.clone(), both.clone()],
+            now,
+            &RankingConfig::default(),
+        );
+        assert_eq!(ranked[0].summary.task_description, "login token expired");
+
+        q.mode = RetrievalMode::Vector;
+        let semantic = Candidate {
+            similarity: Some(0.8),
+            semantic_rank: Some(1),
+            ..Candidate::by_context(summary("auth cookie lifetime", "web", 0.5, 1, now))
+        };
+        let ranked = rank(&q, vec![semantic], now, &RankingConfig::default());
+        assert!(
+            ranked[0]
+                .reason
+                .contains("similar in meaning (cosine 0.80)"),
+            "{}",
+            ranked[0].reason
+        );
     }
 }

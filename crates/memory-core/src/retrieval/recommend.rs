@@ -544,6 +544,9 @@ mod tests {
             lessons: vec![],
             score: crate::retrieval::ScoreBreakdown {
                 text,
+                lexical_rank: None,
+                semantic_rank: None,
+                similarity: None,
                 context: 1.0,
                 reward: 1.0,
                 recency: 1.0,

@@ -1,0 +1,157 @@
+//! The memory's use of an embedder against a store: making sure the store's vectors come from
+//! that embedder, embedding episodes and queries (through the content-hash cache when the
+//! embedder is remote), and re-embedding.
+//!
+//! Episodes are never embedded on the write path. Adding a vector to libSQL's ANN index costs
+//! milliseconds (the graph is updated around it), which would multiply the cost of
+//! completing an episode; instead a retrieval first indexes a few pending episodes (see
+//! `MemoryConfig::index_on_read`), and `embed_pending`/`reembed` do the rest in batches.
+
+use super::{Embedder, content_hash, episode_text};
+use crate::error::{MemoryError, Result};
+use crate::storage::StorageBackend;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+/// An episode id and its vector.
+type EpisodeVector = (uuid::Uuid, Vec<f32>);
+
+/// An embedder bound to the store it writes vectors to.
+#[derive(Debug)]
+pub struct Vectors {
+    embedder: Arc<dyn Embedder>,
+    /// Set once the store's vector space is known to be this embedder's.
+    checked: OnceCell<()>,
+}
+
+impl Vectors {
+    /// Vectors from `embedder`.
+    pub fn new(embedder: Arc<dyn Embedder>) -> Self {
+        Vectors {
+            embedder,
+            checked: OnceCell::new(),
+        }
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Makes sure the store's vectors come from this embedder (declaring the space if the
+    /// store has none yet); a store written by another embedder is a `Conflict` that tells
+    /// how to switch.
+    pub async fn ensure_space(&self, storage: &dyn StorageBackend) -> Result<()> {
+        self.checked
+            .get_or_try_init(|| async {
+                let (id, dim) = (self.embedder.id(), self.embedder.dimension());
+                storage
+                    .ensure_vector_space(id, dim)
+                    .await
+                    .map_err(|e| match e {
+                        MemoryError::Conflict(msg) => MemoryError::Conflict(format!(
+                            "{msg}; run `memory reembed` to rebuild every vector with `{id}`"
+                        )),
+                        other => other,
+                    })
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Embeds `texts`, using the store's cache for a remote embedder.
+    pub async fn embed(
+        &self,
+        storage: &dyn StorageBackend,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>> {
+        if self.embedder.is_local() {
+            return Ok(self.embedder.embed(texts).await?);
+        }
+        let id = self.embedder.id();
+        let hashes: Vec<String> = texts.iter().map(|t| content_hash(t)).collect();
+        let mut found = storage.cached_embeddings(id, &hashes).await?;
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| found[i].is_none()).collect();
+        if !missing.is_empty() {
+            let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+            let fresh = self.embedder.embed(&todo).await?;
+            let entries: Vec<(String, Vec<f32>)> = missing
+                .iter()
+                .zip(&fresh)
+                .map(|(&i, v)| (hashes[i].clone(), v.clone()))
+                .collect();
+            storage.cache_embeddings(id, &entries).await?;
+            for (&i, v) in missing.iter().zip(fresh) {
+                found[i] = Some(v);
+            }
+        }
+        Ok(found.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    /// Embeds every completed episode that has no vector, `batch` at a time, calling
+    /// `progress(done, total)` after each batch; returns how many were embedded.
+    pub async fn embed_pending(
+        &self,
+        storage: &dyn StorageBackend,
+        batch: usize,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<u64> {
+        self.embed_some(storage, batch, u64::MAX, progress).await
+    }
+
+    /// Embeds at most `max` of the completed episodes that have no vector (oldest first).
+    pub async fn embed_up_to(&self, storage: &dyn StorageBackend, max: u64) -> Result<u64> {
+        self.embed_some(storage, max.clamp(1, 512) as usize, max, |_, _| {})
+            .await
+    }
+
+    async fn embed_some(
+        &self,
+        storage: &dyn StorageBackend,
+        batch: usize,
+        max: u64,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64> {
+        self.ensure_space(storage).await?;
+        let total = storage.count_without_vectors().await?.min(max);
+        let mut done = 0u64;
+        progress(done, total);
+        while done < max {
+            let take = (batch.max(1) as u64).min(max - done) as usize;
+            let episodes = storage.episodes_without_vectors(take).await?;
+            if episodes.is_empty() {
+                break;
+            }
+            let texts: Vec<String> = episodes.iter().map(episode_text).collect();
+            let vectors = self.embed(storage, &texts).await?;
+            // One transaction per namespace present in the batch.
+            let mut by_ns: Vec<(&str, Vec<EpisodeVector>)> = Vec::new();
+            for (ep, v) in episodes.iter().zip(vectors) {
+                match by_ns.iter_mut().find(|(ns, _)| *ns == ep.namespace) {
+                    Some((_, list)) => list.push((ep.id, v)),
+                    None => by_ns.push((ep.namespace.as_str(), vec![(ep.id, v)])),
+                }
+            }
+            for (ns, list) in &by_ns {
+                storage.store_vectors(self.embedder.id(), ns, list).await?;
+            }
+            done += episodes.len() as u64;
+            progress(done, total.max(done));
+        }
+        Ok(done)
+    }
+
+    /// Drops every vector, declares this embedder's space and embeds every completed episode.
+    pub async fn reembed(
+        &self,
+        storage: &dyn StorageBackend,
+        batch: usize,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<u64> {
+        storage
+            .reset_vector_space(self.embedder.id(), self.embedder.dimension())
+            .await?;
+        let _ = self.checked.set(());
+        self.embed_pending(storage, batch, progress).await
+    }
+}
