@@ -12,6 +12,7 @@ pub mod completion;
 pub mod learning_sim;
 pub mod retrieval_eval;
 mod rng;
+mod template;
 pub mod workload;
 
 /// How many patterns `namespace` holds, counted page by page through the public API.

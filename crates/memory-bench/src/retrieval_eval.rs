@@ -428,35 +428,9 @@ struct Vars {
 }
 
 impl Vars {
-    /// Replaces `{subject}`, `{file}`, `{line}` and `{n}` in `template`; any other brace is
-    /// kept as it is (templates quote JSON and shell snippets).
+    /// Fills `template` with this episode's subject and file (see [`crate::template::fill`]).
     fn fill(&self, template: &str, rng: &mut Rng) -> String {
-        let mut out = String::with_capacity(template.len() + 32);
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open..];
-            let placeholder = ["{subject}", "{file}", "{line}", "{n}"]
-                .into_iter()
-                .find(|p| after.starts_with(p));
-            match placeholder {
-                Some(p) => {
-                    match p {
-                        "{subject}" => out.push_str(self.subject),
-                        "{file}" => out.push_str(&self.file),
-                        "{line}" => out.push_str(&rng.range(1, 400).to_string()),
-                        _ => out.push_str(&rng.range(2, 250).to_string()),
-                    }
-                    rest = &after[p.len()..];
-                }
-                None => {
-                    out.push('{');
-                    rest = &after[1..];
-                }
-            }
-        }
-        out.push_str(rest);
-        out
+        crate::template::fill(template, self.subject, &self.file, rng)
     }
 }
 

@@ -729,27 +729,9 @@ struct Vars {
 }
 
 impl Vars {
-    /// Replaces `{subject}`, `{file}`, `{line}` and `{n}` in `template`.
+    /// Fills `template` with this episode's subject and file (see [`crate::template::fill`]).
     fn fill(&self, template: &str, rng: &mut Rng) -> String {
-        let mut out = String::with_capacity(template.len() + 32);
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open..];
-            let Some(close) = after.find('}') else {
-                break;
-            };
-            match &after[1..close] {
-                "subject" => out.push_str(self.subject),
-                "file" => out.push_str(&self.file),
-                "line" => out.push_str(&rng.range(1, 400).to_string()),
-                "n" => out.push_str(&rng.range(2, 250).to_string()),
-                _ => out.push_str(&after[..=close]),
-            }
-            rest = &after[close + 1..];
-        }
-        out.push_str(rest);
-        out
+        crate::template::fill(template, self.subject, &self.file, rng)
     }
 }
 
