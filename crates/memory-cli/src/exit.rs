@@ -41,7 +41,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             return match e {
                 MemoryError::Invalid(_) => INVALID,
                 MemoryError::NotFound { .. } => NOT_FOUND,
-                MemoryError::Conflict(_) => CONFLICT,
+                MemoryError::Conflict(_) | MemoryError::Stale(_) => CONFLICT,
                 MemoryError::Storage(_)
                 | MemoryError::Corrupt { .. }
                 | MemoryError::Embedding(_) => FAILURE,

@@ -21,6 +21,11 @@ pub enum MemoryError {
     /// The operation does not fit the current state (e.g. completing an episode twice).
     #[error("{0}")]
     Conflict(String),
+    /// The operation was computed from a state that changed before it could be written
+    /// (e.g. a step arrived while a completion was being scored); reloading and retrying
+    /// will do.
+    #[error("{0}")]
+    Stale(String),
     /// The storage backend failed; the operation did not take effect.
     #[error("storage error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -262,9 +262,7 @@ impl SelfLearningMemory {
                     return Ok(episode);
                 }
                 // A step landed between our read and our write: recompute from fresh state.
-                Err(MemoryError::Conflict(msg))
-                    if msg.contains("steps") && attempt < COMPLETE_ATTEMPTS =>
-                {
+                Err(MemoryError::Stale(_)) if attempt < COMPLETE_ATTEMPTS => {
                     tracing::debug!(%episode_id, "steps changed during completion; retrying");
                 }
                 Err(e) => return Err(e),

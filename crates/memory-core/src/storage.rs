@@ -47,9 +47,9 @@ pub trait StorageBackend: Send + Sync {
     /// or creates one (`Pattern::from_observation`). The ids of those patterns, in observation
     /// order, become the episode's `pattern_ids` and are returned.
     ///
-    /// Fails with `NotFound` for an unknown episode and `Conflict` when it is already complete
-    /// or when its step count is no longer `completion.expected_steps` (a step arrived while
-    /// the reward was being computed; the caller reloads and retries).
+    /// Fails with `NotFound` for an unknown episode, `Conflict` when it is already complete,
+    /// and `Stale` when its step count is no longer `completion.expected_steps` (a step
+    /// arrived while the reward was being computed; the caller reloads and retries).
     async fn complete_episode(
         &self,
         namespace: &str,

@@ -628,7 +628,7 @@ async fn complete_tx(
         )));
     }
     if step_count != i64::from(completion.expected_steps) {
-        return Err(MemoryError::Conflict(format!(
+        return Err(MemoryError::Stale(format!(
             "episode {id} has {step_count} steps but the completion was computed from {}; \
              reload it and try again",
             completion.expected_steps

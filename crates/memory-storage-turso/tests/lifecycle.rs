@@ -186,8 +186,8 @@ async fn complete_with_stale_step_count_is_a_conflict() {
         .await
         .unwrap_err();
     match err {
-        MemoryError::Conflict(msg) => assert!(msg.contains("2 steps"), "{msg}"),
-        other => panic!("expected a conflict, got {other:?}"),
+        MemoryError::Stale(msg) => assert!(msg.contains("2 steps"), "{msg}"),
+        other => panic!("expected a stale completion, got {other:?}"),
     }
     // Still running, so the caller can retry with the right count.
     let back = storage.get_episode(NS, episode.id).await.unwrap().unwrap();

@@ -839,7 +839,7 @@ async fn a_failed_completion_merges_nothing() {
         .complete_episode(NS, e.id, &stale)
         .await
         .unwrap_err();
-    assert!(matches!(err, MemoryError::Conflict(_)), "{err}");
+    assert!(matches!(err, MemoryError::Stale(_)), "{err}");
     // A statistic that could not be stored is refused up front.
     let mut nan = c.clone();
     nan.learned.reward = f64::NAN;
