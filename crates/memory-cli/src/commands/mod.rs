@@ -7,6 +7,7 @@ mod episode;
 mod patterns;
 mod reembed;
 mod retrieve;
+mod stats;
 
 use crate::cli::{
     BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, HeuristicCommand, PatternCommand,
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             config_show::run(memory.as_ref(), embedder.as_ref(), &location, ns, out).await
         }
+        Command::Stats(a) => stats::run(&open().await?, &a, out).await,
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
         Command::Retrieve(args) => {
             let memory = open().await?;
