@@ -27,6 +27,8 @@ type Erased = Box<dyn Any + Send>;
 type Run = Box<dyn for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, Erased> + Send>;
 
 struct Job {
+    /// Identifies the job in the queue, so its caller can make sure to carry it.
+    ticket: u64,
     run: Run,
     reply: oneshot::Sender<Result<Erased>>,
 }
@@ -35,6 +37,7 @@ struct Job {
 #[derive(Default)]
 pub(crate) struct WriteQueue {
     jobs: std::sync::Mutex<Vec<Job>>,
+    next_ticket: AtomicU64,
     max_depth: AtomicU64,
     commits: AtomicU64,
     operations: AtomicU64,
@@ -49,10 +52,15 @@ impl WriteQueue {
             .fetch_max(jobs.len() as u64, Ordering::Relaxed);
     }
 
-    fn take(&self, max: usize) -> Vec<Job> {
+    /// The job with `ticket` and up to `max - 1` others, oldest first; `None` when the
+    /// ticket's job is no longer queued.
+    fn take(&self, ticket: u64, max: usize) -> Option<Vec<Job>> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        let n = jobs.len().min(max.max(1));
-        jobs.drain(..n).collect()
+        let own = jobs.iter().position(|j| j.ticket == ticket)?;
+        let mut batch = vec![jobs.remove(own)];
+        let others = jobs.len().min(max.max(1) - 1);
+        batch.extend(jobs.drain(..others));
+        Some(batch)
     }
 
     /// The queue's counters.
@@ -80,7 +88,8 @@ impl Connections {
         let run: Run = Box::new(move |conn| {
             Box::pin(async move { op(conn).await.map(|v| Box::new(v) as Erased) })
         });
-        self.queue().push(Job { run, reply });
+        let ticket = self.queue().next_ticket.fetch_add(1, Ordering::Relaxed);
+        self.queue().push(Job { ticket, run, reply });
 
         let lease = self.writer().await;
         // Either an earlier leader already committed this job…
@@ -89,9 +98,12 @@ impl Connections {
                 drop(lease);
                 result
             }
-            // …or it is still queued, and this caller leads the next batch.
+            // …or it is still queued, and this caller leads the next batch, which always
+            // carries the leader's own job.
             Err(oneshot::error::TryRecvError::Empty) => {
-                let jobs = self.queue().take(self.max_write_batch());
+                let Some(jobs) = self.queue().take(ticket, self.max_write_batch()) else {
+                    return Err(abandoned());
+                };
                 let queue = self.queue_handle();
                 let batch = run_batch(lease, jobs, queue);
                 match tokio::runtime::Handle::try_current() {

@@ -170,3 +170,40 @@ async fn statistics_report_sizes_and_connections() {
         "nothing holds a connection between operations"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_limit_of_one_still_serves_every_writer() {
+    // With one write per transaction a leader must carry its own write, not the oldest
+    // queued one, or its caller would wait for a batch nobody leads.
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = memory_storage_turso::TursoConfig {
+        max_write_batch: 1,
+        ..memory_storage_turso::TursoConfig::default()
+    };
+    let storage = Arc::new(
+        TursoStorage::open_with(dir.path().join("m.db"), config)
+            .await
+            .unwrap(),
+    );
+    let mut tasks = Vec::new();
+    for agent in 0..8 {
+        let storage = Arc::clone(&storage);
+        tasks.push(tokio::spawn(async move {
+            for task in 0..20 {
+                let ep = episode("ns", &format!("agent {agent} task {task}"));
+                storage.store_episode(&ep).await.unwrap();
+            }
+        }));
+    }
+    let all = async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), all)
+        .await
+        .expect("every writer is answered");
+    let queue = storage.storage_stats().await.unwrap().write_queue.unwrap();
+    assert_eq!(queue.operations, 160);
+    assert_eq!(queue.commits, 160, "one write per transaction");
+}
