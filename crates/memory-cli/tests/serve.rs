@@ -325,7 +325,6 @@ fn stdio_carries_only_protocol_messages() {
                  "params": { "name": "get_episode", "arguments": { "episode_id": "nope" } } }));
     let failed: Value = serde_json::from_str(&out.next().unwrap().unwrap()).unwrap();
     assert_eq!(failed["result"]["isError"], true);
-    drop(send);
     drop(stdin);
     // Closing stdin ends the session; whatever else reached stdout must be protocol too.
     for line in out {
