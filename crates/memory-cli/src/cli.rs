@@ -96,6 +96,10 @@ pub enum Command {
     /// Rebuild every episode's vector with the current embedder (the way to switch
     /// embedder or dimension), or with --missing only embed episodes that have none.
     Reembed(ReembedArgs),
+    /// Show what the memory holds and how it performs: sizes, caches, prepared statements,
+    /// connections, the write queue and operation latencies (--prometheus for the
+    /// Prometheus text format).
+    Stats(StatsArgs),
     /// Measure the memory: simulations and benchmarks that produce the published figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -377,6 +381,14 @@ pub struct ReembedArgs {
     /// Episodes embedded per batch.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+}
+
+/// `memory stats`
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print the Prometheus text exposition format instead of a table or JSON.
+    #[arg(long)]
+    pub prometheus: bool,
 }
 
 /// `memory pattern …`

@@ -234,11 +234,11 @@ fn two_http_clients_and_the_cli_share_one_database_without_lost_writes() {
     }
 
     let stats = call(&agent(), &served.base, None, "memory_stats", json!({}));
-    assert_eq!(
-        stats["episodes"]["success"],
-        2 * EPISODES_PER_CLIENT + CLI_EPISODES
-    );
-    assert_eq!(stats["episodes"]["running"], 1);
+    let completed = 2 * EPISODES_PER_CLIENT + CLI_EPISODES;
+    assert_eq!(stats["counts"]["success"], completed);
+    assert_eq!(stats["counts"]["running"], 1);
+    let steps = completed * STEPS + 3 * SHARED_STEPS_PER_WRITER;
+    assert_eq!(stats["memory"]["storage"]["steps"], steps);
     served.terminate();
 }
 
@@ -286,7 +286,7 @@ fn token_from_the_environment_guards_every_request() {
         .unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
     let stats = call(&agent, &served.base, Some(TOKEN), "memory_stats", json!({}));
-    assert_eq!(stats["episodes"]["total"], 0);
+    assert_eq!(stats["counts"]["episodes"], 0);
     served.terminate();
 }
 

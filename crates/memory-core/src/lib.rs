@@ -9,6 +9,7 @@ pub mod clock;
 pub mod embedding;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod storage;
 

@@ -7,6 +7,7 @@
 
 use crate::error::Result;
 use crate::learning::Mined;
+use crate::metrics::StorageStats;
 use crate::model::{
     Episode, EpisodeSummary, ExecutionStep, Feedback, OutcomeKind, Pattern, PatternKindName,
     Reflection, RetrievalSession, RewardScore, StepInput, TaskOutcome, TaskType,
@@ -166,6 +167,16 @@ pub trait StorageBackend: Send + Sync {
         session_id: Uuid,
         feedback: &Feedback,
     ) -> Result<()>;
+
+    /// The backend's own figures: sizes and counts, and whatever it measures of its caches,
+    /// statements, connections and write queue. Backends that measure nothing report only
+    /// their name.
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        Ok(StorageStats {
+            backend: std::any::type_name::<Self>().to_string(),
+            ..StorageStats::default()
+        })
+    }
 }
 
 /// Everything recorded when an episode completes.

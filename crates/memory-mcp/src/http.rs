@@ -219,11 +219,11 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
                 )
             }
         },
-        ("/metrics", &Method::GET) => match state.server.stats().await {
-            Ok(report) => text(
+        ("/metrics", &Method::GET) => match state.server.prometheus().await {
+            Ok(page) => text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                report.prometheus(),
+                page,
             ),
             Err(e) => {
                 tracing::error!("metrics failed: {e}");

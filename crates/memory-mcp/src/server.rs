@@ -13,7 +13,6 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,7 +34,6 @@ pub struct MemoryServer {
 struct Inner {
     memory: SelfLearningMemory,
     namespace: String,
-    db_path: Option<PathBuf>,
     tools: Vec<Tool>,
     calls: ToolCalls,
 }
@@ -44,20 +42,17 @@ impl std::fmt::Debug for MemoryServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryServer")
             .field("namespace", &self.inner.namespace)
-            .field("db_path", &self.inner.db_path)
             .finish_non_exhaustive()
     }
 }
 
 impl MemoryServer {
-    /// A server over `memory` whose calls default to `namespace`; `db_path` is the database
-    /// file, reported by `memory_stats` (`None` when the memory is not on a local file).
+    /// A server over `memory` whose calls default to `namespace`.
     ///
     /// Fails when `namespace` breaks the library's namespace rules.
     pub fn new(
         memory: SelfLearningMemory,
         namespace: impl Into<String>,
-        db_path: Option<PathBuf>,
     ) -> Result<Self, ValidationError> {
         let namespace = namespace.into();
         memory.config().limits.check_namespace(&namespace)?;
@@ -66,7 +61,6 @@ impl MemoryServer {
             inner: Arc::new(Inner {
                 memory,
                 namespace,
-                db_path,
                 tools,
                 calls: ToolCalls::default(),
             }),
@@ -116,7 +110,6 @@ impl MemoryServer {
         let cx = Ctx {
             memory: &self.inner.memory,
             default_namespace: &self.inner.namespace,
-            db_path: self.inner.db_path.as_deref(),
             calls: &self.inner.calls,
         };
         tools::dispatch(&cx, name, arguments).await
@@ -127,15 +120,15 @@ impl MemoryServer {
         self.inner.memory.storage().vector_space().await.map(drop)
     }
 
-    /// The statistics of the server's namespace, as `memory_stats` reports them.
+    /// What `memory_stats` reports for the server's namespace.
     pub async fn stats(&self) -> Result<StatsReport, MemoryError> {
-        stats::collect(
-            &self.inner.memory,
-            &self.inner.namespace,
-            self.inner.db_path.as_deref(),
-            &self.inner.calls,
-        )
-        .await
+        stats::collect(&self.inner.memory, &self.inner.namespace, &self.inner.calls).await
+    }
+
+    /// The `/metrics` page: the memory's metrics registry and the tool-call latencies, in
+    /// the Prometheus text format.
+    pub async fn prometheus(&self) -> Result<String, MemoryError> {
+        stats::prometheus(&self.inner.memory, &self.inner.calls).await
     }
 }
 

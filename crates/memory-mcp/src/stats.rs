@@ -1,42 +1,35 @@
-//! What `memory_stats` reports and `/metrics` exposes: the contents of the memory (episodes
-//! by state and outcome, patterns, database size, vectors) and this server's own tool-call
-//! counters.
+//! What `memory_stats` reports and `/metrics` exposes.
 //!
-//! [`collect`] is the one place that gathers the figures, so both views always agree.
+//! The memory's own figures come from its metrics registry ([`SelfLearningMemory::stats`]:
+//! operation latency percentiles, store sizes, cache and prepared-statement hit rates,
+//! connection use, the write queue), rendered for Prometheus by
+//! [`memory_core::metrics::render_prometheus`]. This module adds what only the server
+//! knows — latency and errors per MCP tool — and, for `memory_stats`, the counts of the
+//! namespace asked about.
 
+use crate::tools::TOOL_NAMES;
+use memory_core::metrics::{LatencyHistogram, LatencySummary, MemoryStats, render_prometheus};
 use memory_core::{EpisodeFilter, MemoryError, OutcomeKind, PatternFilter, SelfLearningMemory};
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::tools::TOOL_NAMES;
-
-/// Calls, failures and time spent per tool since the server started.
+/// Latency and failures per tool since the server started.
 #[derive(Debug, Default)]
 pub struct ToolCalls {
-    counters: [ToolCounter; TOOL_NAMES.len()],
-}
-
-#[derive(Debug, Default)]
-struct ToolCounter {
-    calls: AtomicU64,
-    errors: AtomicU64,
-    micros: AtomicU64,
+    latency: [LatencyHistogram; TOOL_NAMES.len()],
+    errors: [AtomicU64; TOOL_NAMES.len()],
 }
 
 impl ToolCalls {
     /// Records one call of `tool` (unknown names are not counted).
     pub fn record(&self, tool: &str, elapsed: Duration, failed: bool) {
         if let Some(i) = TOOL_NAMES.iter().position(|t| *t == tool) {
-            let c = &self.counters[i];
-            c.calls.fetch_add(1, Ordering::Relaxed);
+            self.latency[i].record(elapsed);
             if failed {
-                c.errors.fetch_add(1, Ordering::Relaxed);
+                self.errors[i].fetch_add(1, Ordering::Relaxed);
             }
-            let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-            c.micros.fetch_add(micros, Ordering::Relaxed);
         }
     }
 
@@ -44,35 +37,33 @@ impl ToolCalls {
     pub fn snapshot(&self) -> Vec<ToolCallStats> {
         TOOL_NAMES
             .iter()
-            .zip(&self.counters)
-            .map(|(name, c)| ToolCallStats {
+            .enumerate()
+            .map(|(i, name)| ToolCallStats {
                 tool: name,
-                calls: c.calls.load(Ordering::Relaxed),
-                errors: c.errors.load(Ordering::Relaxed),
-                seconds: c.micros.load(Ordering::Relaxed) as f64 / 1e6,
+                errors: self.errors[i].load(Ordering::Relaxed),
+                latency: self.latency[i].summary(),
             })
             .collect()
     }
 }
 
-/// One tool's counters.
+/// One tool's calls since the server started.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolCallStats {
     /// The tool.
     pub tool: &'static str,
-    /// Calls since the server started.
-    pub calls: u64,
-    /// Of which ended in a tool error.
+    /// Calls that ended in a tool error.
     pub errors: u64,
-    /// Total time spent in them, in seconds.
-    pub seconds: f64,
+    /// Latency of all its calls (`count` is the number of calls).
+    #[serde(flatten)]
+    pub latency: LatencySummary,
 }
 
-/// Episodes of a namespace by state and outcome.
+/// Episodes and patterns of one namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct EpisodeCounts {
+pub struct NamespaceCounts {
     /// All episodes.
-    pub total: u64,
+    pub episodes: u64,
     /// Started, not completed.
     pub running: u64,
     /// Completed with outcome success.
@@ -83,17 +74,8 @@ pub struct EpisodeCounts {
     pub failure: u64,
     /// Completed with outcome abstained.
     pub abstained: u64,
-}
-
-/// The database file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DatabaseSize {
-    /// Its path.
-    pub path: String,
-    /// Bytes of the main file.
-    pub bytes: u64,
-    /// Bytes of its write-ahead log (not yet checkpointed writes).
-    pub wal_bytes: u64,
+    /// Learned patterns.
+    pub patterns: u64,
 }
 
 /// Everything `memory_stats` reports.
@@ -101,44 +83,37 @@ pub struct DatabaseSize {
 pub struct StatsReport {
     /// The namespace counted.
     pub namespace: String,
-    /// Its episodes.
-    pub episodes: EpisodeCounts,
-    /// Its learned patterns.
-    pub patterns: u64,
-    /// Embedder id and dimension of the stored vectors, if any.
-    pub vector_space: Option<(String, usize)>,
-    /// Completed episodes (all namespaces) still waiting for a vector.
-    pub episodes_without_vectors: u64,
-    /// The database file, when the memory is on a local file.
-    pub database: Option<DatabaseSize>,
+    /// Its episodes and patterns.
+    pub counts: NamespaceCounts,
+    /// The memory's registry: operation latencies and the store's figures (all namespaces).
+    pub memory: MemoryStats,
     /// This server's tool calls since it started.
-    pub tool_calls: Vec<ToolCallStats>,
+    pub tools: Vec<ToolCallStats>,
 }
 
-/// Gathers the statistics of namespace `ns`.
+/// Counts the episodes (by state and outcome) and patterns of namespace `ns`.
 ///
-/// The counts come from paging through the namespace's episodes and patterns (1,000 per
-/// query), so the cost grows with the store: a few milliseconds per thousand episodes.
-pub async fn collect(
+/// The store keeps no per-namespace counters, so this pages through the namespace's
+/// episodes and patterns, 1,000 per query: its cost grows with the namespace, which is why
+/// `/metrics` (scraped every few seconds) does not include it.
+pub async fn namespace_counts(
     memory: &SelfLearningMemory,
     ns: &str,
-    db_path: Option<&Path>,
-    calls: &ToolCalls,
-) -> Result<StatsReport, MemoryError> {
+) -> Result<NamespaceCounts, MemoryError> {
     let page = memory.config().limits.list_limit;
-    let mut episodes = EpisodeCounts::default();
+    let mut counts = NamespaceCounts::default();
     let mut filter = EpisodeFilter::new(ns);
     filter.limit = page;
     loop {
         let batch = memory.list_episodes(&filter).await?;
         for e in &batch {
-            episodes.total += 1;
+            counts.episodes += 1;
             match e.outcome_kind {
-                None => episodes.running += 1,
-                Some(OutcomeKind::Success) => episodes.success += 1,
-                Some(OutcomeKind::PartialSuccess) => episodes.partial_success += 1,
-                Some(OutcomeKind::Failure) => episodes.failure += 1,
-                Some(OutcomeKind::Abstained) => episodes.abstained += 1,
+                None => counts.running += 1,
+                Some(OutcomeKind::Success) => counts.success += 1,
+                Some(OutcomeKind::PartialSuccess) => counts.partial_success += 1,
+                Some(OutcomeKind::Failure) => counts.failure += 1,
+                Some(OutcomeKind::Abstained) => counts.abstained += 1,
             }
         }
         if batch.len() < page {
@@ -146,168 +121,166 @@ pub async fn collect(
         }
         filter.offset += page;
     }
-    let mut patterns = 0u64;
-    let mut pfilter = PatternFilter::new(ns);
-    pfilter.limit = page;
+    let mut patterns = PatternFilter::new(ns);
+    patterns.limit = page;
     loop {
-        let batch = memory.list_patterns(&pfilter).await?;
-        patterns += batch.len() as u64;
+        let batch = memory.list_patterns(&patterns).await?;
+        counts.patterns += batch.len() as u64;
         if batch.len() < page {
             break;
         }
-        pfilter.offset += page;
+        patterns.offset += page;
     }
-    let storage = memory.storage();
+    Ok(counts)
+}
+
+/// Gathers what `memory_stats` reports for namespace `ns`.
+pub async fn collect(
+    memory: &SelfLearningMemory,
+    ns: &str,
+    calls: &ToolCalls,
+) -> Result<StatsReport, MemoryError> {
+    let counts = namespace_counts(memory, ns).await?;
     Ok(StatsReport {
         namespace: ns.to_string(),
-        episodes,
-        patterns,
-        vector_space: storage.vector_space().await?,
-        episodes_without_vectors: storage.count_without_vectors().await?,
-        database: db_path.map(database_size),
-        tool_calls: calls.snapshot(),
+        counts,
+        memory: memory.stats().await?,
+        tools: calls.snapshot(),
     })
 }
 
-fn database_size(path: &Path) -> DatabaseSize {
-    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    DatabaseSize {
-        path: path.display().to_string(),
-        bytes: len(path),
-        wal_bytes: len(Path::new(&wal)),
+/// The `/metrics` page: the memory's registry, then this server's tool calls.
+pub async fn prometheus(
+    memory: &SelfLearningMemory,
+    calls: &ToolCalls,
+) -> Result<String, MemoryError> {
+    let mut text = render_prometheus(&memory.stats().await?);
+    render_tools(&mut text, &calls.snapshot());
+    Ok(text)
+}
+
+fn render_tools(text: &mut String, tools: &[ToolCallStats]) {
+    let name = "memory_mcp_tool_duration_seconds";
+    let _ = writeln!(
+        text,
+        "# HELP {name} Latency of MCP tool calls, by tool.\n# TYPE {name} summary"
+    );
+    for t in tools {
+        let l = &t.latency;
+        for (q, us) in [("0.5", l.p50_us), ("0.95", l.p95_us), ("0.99", l.p99_us)] {
+            let _ = writeln!(
+                text,
+                "{name}{{tool=\"{}\",quantile=\"{q}\"}} {}",
+                t.tool,
+                us as f64 / 1e6
+            );
+        }
+        let _ = writeln!(
+            text,
+            "{name}_sum{{tool=\"{}\"}} {}",
+            t.tool,
+            l.total_us as f64 / 1e6
+        );
+        let _ = writeln!(text, "{name}_count{{tool=\"{}\"}} {}", t.tool, l.count);
+    }
+    let errors = "memory_mcp_tool_errors_total";
+    let _ = writeln!(
+        text,
+        "# HELP {errors} MCP tool calls that ended in a tool error, by tool.\n\
+         # TYPE {errors} counter"
+    );
+    for t in tools {
+        let _ = writeln!(text, "{errors}{{tool=\"{}\"}} {}", t.tool, t.errors);
     }
 }
 
 impl StatsReport {
     /// The report in a few lines, for a model or a person.
     pub fn describe(&self) -> String {
-        let e = &self.episodes;
-        let mut s = format!(
+        let c = &self.counts;
+        let s = &self.memory.storage;
+        let mut t = format!(
             "Namespace `{}`: {} episodes ({} running; completed: {} success, {} partial, {} \
-             failure, {} abstained), {} patterns.",
+             failure, {} abstained), {} patterns.\nWhole store ({}): {} episodes, {} steps, {} \
+             patterns, {} retrieval sessions, {} vectors",
             self.namespace,
-            e.total,
-            e.running,
-            e.success,
-            e.partial_success,
-            e.failure,
-            e.abstained,
-            self.patterns
+            c.episodes,
+            c.running,
+            c.success,
+            c.partial_success,
+            c.failure,
+            c.abstained,
+            c.patterns,
+            s.backend,
+            s.episodes,
+            s.steps,
+            s.patterns,
+            s.sessions,
+            s.vectors,
         );
-        if let Some(db) = &self.database {
+        if let Some(bytes) = s.database_bytes {
+            let _ = write!(t, "; {bytes} bytes on disk");
+        }
+        t.push('.');
+        for cache in &s.caches {
             let _ = write!(
-                s,
-                "\nDatabase {}: {} bytes (+{} in the write-ahead log).",
-                db.path, db.bytes, db.wal_bytes
+                t,
+                "\nCache `{}`: {:.0}% hits ({} of {}).",
+                cache.tier,
+                cache.hit_rate() * 100.0,
+                cache.hits,
+                cache.hits + cache.misses
             );
         }
-        match &self.vector_space {
-            Some((embedder, dim)) => {
+        if let Some(st) = &s.statements {
+            let _ = write!(
+                t,
+                "\nPrepared statements: {:.0}% reused.",
+                st.hit_rate() * 100.0
+            );
+        }
+        let ops: Vec<_> = self
+            .memory
+            .operations
+            .iter()
+            .filter(|o| o.latency.count > 0)
+            .collect();
+        if !ops.is_empty() {
+            t.push_str("\nOperation latency (p50 / p95 / p99):");
+            for o in ops {
+                let l = &o.latency;
                 let _ = write!(
-                    s,
-                    "\nVectors: {embedder} ({dim} dimensions); {} completed episodes not yet \
-                     embedded.",
-                    self.episodes_without_vectors
+                    t,
+                    "\n- {}: {} calls, {} / {} / {}",
+                    o.operation,
+                    l.count,
+                    ms(l.p50_us),
+                    ms(l.p95_us),
+                    ms(l.p99_us)
                 );
             }
-            None => s.push_str("\nVectors: none stored yet."),
         }
-        let used: Vec<_> = self.tool_calls.iter().filter(|t| t.calls > 0).collect();
+        let used: Vec<_> = self.tools.iter().filter(|x| x.latency.count > 0).collect();
         if !used.is_empty() {
-            s.push_str("\nTool calls since the server started:");
-            for t in used {
+            t.push_str("\nTool calls since the server started (errors, p50 / p99):");
+            for x in used {
                 let _ = write!(
-                    s,
-                    "\n- {}: {} calls, {} errors, mean {:.1} ms",
-                    t.tool,
-                    t.calls,
-                    t.errors,
-                    t.seconds * 1e3 / t.calls as f64
+                    t,
+                    "\n- {}: {} calls, {} errors, {} / {}",
+                    x.tool,
+                    x.latency.count,
+                    x.errors,
+                    ms(x.latency.p50_us),
+                    ms(x.latency.p99_us)
                 );
             }
         }
-        s
-    }
-
-    /// The report in the Prometheus text exposition format (version 0.0.4).
-    pub fn prometheus(&self) -> String {
-        let mut s = String::new();
-        let ns = escape(&self.namespace);
-        let e = &self.episodes;
-        let _ = writeln!(
-            s,
-            "# HELP memory_episodes Episodes in the namespace, by state and outcome.\n\
-             # TYPE memory_episodes gauge"
-        );
-        for (state, n) in [
-            ("running", e.running),
-            ("success", e.success),
-            ("partial_success", e.partial_success),
-            ("failure", e.failure),
-            ("abstained", e.abstained),
-        ] {
-            let _ = writeln!(
-                s,
-                "memory_episodes{{namespace=\"{ns}\",state=\"{state}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            s,
-            "# HELP memory_patterns Learned patterns in the namespace.\n\
-             # TYPE memory_patterns gauge\nmemory_patterns{{namespace=\"{ns}\"}} {}",
-            self.patterns
-        );
-        let _ = writeln!(
-            s,
-            "# HELP memory_episodes_without_vectors Completed episodes not yet embedded.\n\
-             # TYPE memory_episodes_without_vectors gauge\nmemory_episodes_without_vectors {}",
-            self.episodes_without_vectors
-        );
-        if let Some(db) = &self.database {
-            let _ = writeln!(
-                s,
-                "# HELP memory_database_bytes Size of the database file and its write-ahead log.\n\
-                 # TYPE memory_database_bytes gauge\n\
-                 memory_database_bytes{{file=\"main\"}} {}\nmemory_database_bytes{{file=\"wal\"}} {}",
-                db.bytes, db.wal_bytes
-            );
-        }
-        for (metric, help, kind, value) in [
-            (
-                "memory_mcp_tool_calls_total",
-                "MCP tool calls since the server started.",
-                "counter",
-                (|t: &ToolCallStats| t.calls.to_string()) as fn(&ToolCallStats) -> String,
-            ),
-            (
-                "memory_mcp_tool_errors_total",
-                "MCP tool calls that ended in a tool error.",
-                "counter",
-                |t| t.errors.to_string(),
-            ),
-            (
-                "memory_mcp_tool_seconds_total",
-                "Time spent in MCP tool calls.",
-                "counter",
-                |t| format!("{:.6}", t.seconds),
-            ),
-        ] {
-            let _ = writeln!(s, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
-            for t in &self.tool_calls {
-                let _ = writeln!(s, "{metric}{{tool=\"{}\"}} {}", t.tool, value(t));
-            }
-        }
-        s
+        t
     }
 }
 
-/// Escapes a Prometheus label value.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+fn ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1e3)
 }
 
 #[cfg(test)]
@@ -322,32 +295,25 @@ mod tests {
         calls.record("no_such_tool", Duration::from_millis(1), true);
         let snap = calls.snapshot();
         let log = snap.iter().find(|t| t.tool == "log_step");
-        assert_eq!(log.map(|t| (t.calls, t.errors)), Some((2, 1)));
-        assert!(log.is_some_and(|t| (t.seconds - 0.006).abs() < 1e-9));
-        assert_eq!(snap.iter().map(|t| t.calls).sum::<u64>(), 2);
+        assert_eq!(log.map(|t| (t.latency.count, t.errors)), Some((2, 1)));
+        assert_eq!(log.map(|t| t.latency.total_us), Some(6_000));
+        assert_eq!(snap.iter().map(|t| t.latency.count).sum::<u64>(), 2);
     }
 
     #[test]
-    fn prometheus_text_has_types_and_escaped_labels() {
-        let report = StatsReport {
-            namespace: "a\"b".into(),
-            episodes: EpisodeCounts {
-                total: 3,
-                running: 1,
-                success: 2,
-                ..EpisodeCounts::default()
-            },
-            patterns: 4,
-            vector_space: None,
-            episodes_without_vectors: 0,
-            database: None,
-            tool_calls: ToolCalls::default().snapshot(),
-        };
-        let text = report.prometheus();
-        assert!(text.contains("# TYPE memory_episodes gauge"));
-        assert!(text.contains("memory_episodes{namespace=\"a\\\"b\",state=\"success\"} 2"));
-        assert!(text.contains("memory_patterns{namespace=\"a\\\"b\"} 4"));
-        assert!(text.contains("memory_mcp_tool_calls_total{tool=\"log_step\"} 0"));
+    fn tool_families_are_typed_summaries_and_counters() {
+        let calls = ToolCalls::default();
+        calls.record("retrieve_context", Duration::from_micros(1_500), false);
+        let mut text = String::new();
+        render_tools(&mut text, &calls.snapshot());
+        assert!(text.contains("# TYPE memory_mcp_tool_duration_seconds summary"));
+        assert!(
+            text.contains("memory_mcp_tool_duration_seconds_count{tool=\"retrieve_context\"} 1")
+        );
+        assert!(
+            text.contains("memory_mcp_tool_duration_seconds_sum{tool=\"retrieve_context\"} 0.0015")
+        );
+        assert!(text.contains("# TYPE memory_mcp_tool_errors_total counter"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap_or("");
             assert!(value.parse::<f64>().is_ok(), "bad sample line: {line}");

@@ -33,12 +33,7 @@ impl Running {
 async fn memory_server(dir: &tempfile::TempDir) -> MemoryServer {
     let path = dir.path().join("memory.db");
     let storage = TursoStorage::open(&path).await.unwrap();
-    MemoryServer::new(
-        SelfLearningMemory::new(Arc::new(storage)),
-        "default",
-        Some(path),
-    )
-    .unwrap()
+    MemoryServer::new(SelfLearningMemory::new(Arc::new(storage)), "default").unwrap()
 }
 
 async fn start(token: Option<&str>, max_body_bytes: usize) -> Running {
@@ -212,16 +207,14 @@ async fn mcp_health_and_metrics_over_loopback() {
             .starts_with("text/plain")
     );
     assert!(
-        metrics
-            .body
-            .contains("memory_episodes{namespace=\"default\",state=\"running\"} 1"),
+        metrics.body.contains("memory_episodes 1\n"),
         "{}",
         metrics.body
     );
     assert!(
         metrics
             .body
-            .contains("memory_mcp_tool_calls_total{tool=\"log_step\"} 1")
+            .contains("memory_mcp_tool_duration_seconds_count{tool=\"log_step\"} 1")
     );
     assert!(
         metrics

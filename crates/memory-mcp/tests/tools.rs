@@ -20,7 +20,7 @@ async fn fixture() -> Fixture {
     let path = dir.path().join("memory.db");
     let storage = TursoStorage::open(&path).await.unwrap();
     let memory = SelfLearningMemory::new(Arc::new(storage));
-    let server = MemoryServer::new(memory, "default", Some(path)).unwrap();
+    let server = MemoryServer::new(memory, "default").unwrap();
     Fixture { _dir: dir, server }
 }
 
@@ -198,18 +198,33 @@ async fn full_loop_through_every_tool() {
     assert!(first["description"].as_str().is_some());
 
     let (text, stats) = f.ok("memory_stats", json!({})).await;
-    assert_eq!(stats["episodes"]["total"], 1);
-    assert_eq!(stats["episodes"]["success"], 1);
-    assert!(stats["patterns"].as_u64().unwrap() >= 1);
-    assert!(stats["database"]["bytes"].as_u64().unwrap() > 0);
-    let log_calls = stats["tool_calls"]
+    assert_eq!(stats["counts"]["episodes"], 1);
+    assert_eq!(stats["counts"]["success"], 1);
+    assert!(stats["counts"]["patterns"].as_u64().unwrap() >= 1);
+    assert_eq!(stats["memory"]["storage"]["episodes"], 1);
+    assert!(
+        stats["memory"]["storage"]["database_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let completions = stats["memory"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["operation"] == "complete_episode")
+        .unwrap();
+    assert_eq!(completions["count"], 1);
+    let log_calls = stats["tools"]
         .as_array()
         .unwrap()
         .iter()
         .find(|t| t["tool"] == "log_step")
         .unwrap();
-    assert_eq!(log_calls["calls"], 4);
+    assert_eq!(log_calls["count"], 4);
+    assert_eq!(log_calls["errors"], 0);
     assert!(text.contains("1 episodes"), "{text}");
+    assert!(text.contains("log_step: 4 calls"), "{text}");
 
     let (text, _) = f.ok("delete_episode", json!({ "episode_id": id })).await;
     assert!(text.contains("Deleted"));
@@ -284,7 +299,8 @@ async fn start_episode_rejects_bad_input_with_the_field_named() {
     assert!(tags.contains("33 tags"), "{tags}");
     // Nothing was written by any of them.
     let (_, stats) = f.ok("memory_stats", json!({})).await;
-    assert_eq!(stats["episodes"]["total"], 0);
+    assert_eq!(stats["counts"]["episodes"], 0);
+    assert_eq!(stats["memory"]["storage"]["episodes"], 0);
 }
 
 #[tokio::test]
@@ -612,8 +628,8 @@ async fn namespaces_are_per_call_and_isolated() {
     let (_, default) = f.ok("memory_stats", json!({})).await;
     assert_eq!(
         (
-            a["episodes"]["running"].clone(),
-            default["episodes"]["total"].clone()
+            a["counts"]["running"].clone(),
+            default["counts"]["episodes"].clone()
         ),
         (json!(1), json!(0))
     );
@@ -641,7 +657,7 @@ fn server_refuses_an_invalid_default_namespace() {
         let dir = tempfile::tempdir().unwrap();
         let storage = TursoStorage::open(dir.path().join("m.db")).await.unwrap();
         let memory = SelfLearningMemory::new(Arc::new(storage));
-        let err = MemoryServer::new(memory, "no spaces allowed", None).unwrap_err();
+        let err = MemoryServer::new(memory, "no spaces allowed").unwrap_err();
         assert_eq!(err.field, "namespace");
     });
 }

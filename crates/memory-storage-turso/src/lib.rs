@@ -40,13 +40,16 @@ mod connection;
 mod episodes;
 mod error;
 mod fts;
+mod group_commit;
 mod patterns;
 mod schema;
 mod sessions;
+mod statements;
 mod storage;
 mod vectors;
 
 pub use connection::TursoConfig;
 pub use error::TursoError;
 pub use schema::SCHEMA_VERSION;
+pub use statements::DEFAULT_STATEMENT_CAPACITY;
 pub use storage::{RowCounts, TursoStorage};

@@ -8,6 +8,7 @@ mod patterns;
 mod reembed;
 mod retrieve;
 mod serve;
+mod stats;
 
 use crate::cli::{
     BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, HeuristicCommand, PatternCommand,
@@ -40,18 +41,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             config_show::run(memory.as_ref(), embedder.as_ref(), &location, ns, out).await
         }
+        Command::Stats(a) => stats::run(&open().await?, &a, out).await,
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
         Command::Mcp => {
             let location = db_location(cli.db.as_deref())?;
             let memory = open_memory(&location.path, embedder.clone()).await?;
-            serve::stdio(memory, ns, location.path).await
+            serve::stdio(memory, ns).await
         }
         Command::Serve(a) => {
             // Refuse an unsafe address before creating or opening anything.
             serve::check(&a)?;
             let location = db_location(cli.db.as_deref())?;
             let memory = open_memory(&location.path, embedder.clone()).await?;
-            serve::http(memory, ns, location.path, &a).await
+            serve::http(memory, ns, &location.path, &a).await
         }
         Command::Retrieve(args) => {
             let memory = open().await?;

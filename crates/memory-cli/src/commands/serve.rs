@@ -4,15 +4,15 @@ use crate::cli::ServeArgs;
 use crate::exit::usage;
 use memory_core::{MemoryError, SelfLearningMemory};
 use memory_mcp::{HttpConfig, HttpServer, MemoryServer, check_bind, serve_stdio};
-use std::path::PathBuf;
+use std::path::Path;
 
-fn server(memory: SelfLearningMemory, ns: &str, db: PathBuf) -> anyhow::Result<MemoryServer> {
-    MemoryServer::new(memory, ns, Some(db)).map_err(|e| MemoryError::from(e).into())
+fn server(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<MemoryServer> {
+    MemoryServer::new(memory, ns).map_err(|e| MemoryError::from(e).into())
 }
 
 /// Serves one MCP session over stdin/stdout.
-pub async fn stdio(memory: SelfLearningMemory, ns: &str, db: PathBuf) -> anyhow::Result<()> {
-    serve_stdio(server(memory, ns, db)?).await?;
+pub async fn stdio(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<()> {
+    serve_stdio(server(memory, ns)?).await?;
     Ok(())
 }
 
@@ -34,7 +34,7 @@ pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
 pub async fn http(
     memory: SelfLearningMemory,
     ns: &str,
-    db: PathBuf,
+    db: &Path,
     args: &ServeArgs,
 ) -> anyhow::Result<()> {
     let config = HttpConfig {
@@ -42,7 +42,7 @@ pub async fn http(
         auth_token: args.auth_token.clone(),
         max_body_bytes: args.max_body_bytes,
     };
-    let http = HttpServer::bind(server(memory, ns, db.clone())?, config).await?;
+    let http = HttpServer::bind(server(memory, ns)?, config).await?;
     let addr = http.local_addr()?;
     // Always shown (logs default to warnings only): where to point a client. Test harnesses
     // read this line to learn the port chosen for `--listen 127.0.0.1:0`.

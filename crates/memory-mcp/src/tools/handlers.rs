@@ -18,7 +18,6 @@ use memory_core::{
 };
 use serde_json::{Value, json};
 use std::fmt::Write as _;
-use std::path::Path;
 use std::str::FromStr;
 use uuid::Uuid;
 
@@ -41,7 +40,6 @@ pub(crate) const PATTERNS_DEFAULT_LIMIT: usize = 20;
 pub(crate) struct Ctx<'a> {
     pub memory: &'a SelfLearningMemory,
     pub default_namespace: &'a str,
-    pub db_path: Option<&'a Path>,
     pub calls: &'a stats::ToolCalls,
 }
 
@@ -561,7 +559,7 @@ pub(crate) async fn delete_episode(cx: &Ctx<'_>, a: input::EpisodeRef) -> Out {
 /// `memory_stats`.
 pub(crate) async fn memory_stats(cx: &Ctx<'_>, a: input::MemoryStats) -> Out {
     let ns = cx.ns(&a.namespace);
-    let report = stats::collect(cx.memory, ns, cx.db_path, cx.calls).await?;
+    let report = stats::collect(cx.memory, ns, cx.calls).await?;
     let structured = serde_json::to_value(&report)
         .map_err(|e| ToolError::Internal(format!("cannot encode the statistics: {e}")))?;
     Ok(ToolOutput {

@@ -79,9 +79,10 @@ const DELETE: &str = "Delete an episode, its steps and its search-index entries 
 example one recorded by mistake or holding data that must not be kept). Patterns it already \
 contributed to keep their counts. Cannot be undone.";
 
-const STATS: &str = "Report the state of the memory: how many episodes (running, completed, \
-by outcome) and patterns the namespace holds, the database size, and this server's per-tool \
-call counts, errors and latencies.";
+const STATS: &str = "Report the state of the memory: the namespace's episodes (running, and \
+completed by outcome) and patterns; the whole store's sizes; latency percentiles (p50/p95/p99) \
+of the memory's operations, cache and prepared-statement hit rates; and this server's per-tool \
+call counts, errors and latencies. For diagnosing slowness or checking what was recorded.";
 
 /// The tool definitions `tools/list` returns, with schemas bounded by `limits`.
 pub fn catalogue(limits: &Limits) -> Vec<Tool> {
