@@ -1,6 +1,6 @@
 //! The MCP face of self-learning-memory: agents record episodes, retrieve context packs and
-//! report feedback through ten tools, over stdio (`memory mcp`) or streamable HTTP
-//! (`memory serve`).
+//! report feedback through ten tools (and read episodes as resources), over stdio
+//! (`memory mcp`) or streamable HTTP (`memory serve`).
 //!
 //! The crate is a thin adapter. [`MemoryServer`] turns MCP tool calls into
 //! [`memory_core::SelfLearningMemory`] calls, with JSON schemas that carry the library's
@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod resources;
 pub mod server;
 pub mod stats;
 pub mod stdio;

@@ -178,6 +178,56 @@ async fn mcp_health_and_metrics_over_loopback() {
         .unwrap()
         .to_string();
 
+    let uri = format!("memory://default/episodes/{id}");
+    let listed = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 10, "method": "resources/list" }),
+    )
+    .await;
+    assert_eq!(listed.json()["result"]["resources"][0]["uri"], json!(uri));
+    let templates = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 11, "method": "resources/templates/list" }),
+    )
+    .await;
+    assert_eq!(
+        templates.json()["result"]["resourceTemplates"][0]["uriTemplate"],
+        "memory://{namespace}/episodes/{episode_id}"
+    );
+    let read = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 12, "method": "resources/read", "params": { "uri": uri } }),
+    )
+    .await;
+    let contents = &read.json()["result"]["contents"][0];
+    assert_eq!(contents["mimeType"], "application/json");
+    let episode: Value = serde_json::from_str(contents["text"].as_str().unwrap()).unwrap();
+    assert_eq!(episode["task_description"], "over http");
+    let unknown = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 13, "method": "resources/read",
+                "params": { "uri": "memory://default/episodes/01900000-0000-7000-8000-000000000000" } }),
+    )
+    .await;
+    assert_eq!(unknown.json()["error"]["code"], -32002, "{}", unknown.body);
+    let malformed = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 14, "method": "resources/read",
+                "params": { "uri": "file:///etc/passwd" } }),
+    )
+    .await;
+    assert_eq!(
+        malformed.json()["error"]["code"],
+        -32602,
+        "{}",
+        malformed.body
+    );
+
     let failed = rpc(
         s.addr,
         None,

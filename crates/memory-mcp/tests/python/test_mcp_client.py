@@ -137,6 +137,12 @@ async def agent_loop(session: ClientSession, transport: str) -> None:
     check(bad.is_error is True, "a bad call is a tool error")
     check("status" in bad.content[0].text, f"the error names the field: {bad.content[0].text}")
 
+    resources = await asyncio.wait_for(session.list_resources(), STEP_TIMEOUT)
+    uris = [str(r.uri) for r in resources.resources]
+    check(any(u.endswith(f"/episodes/{episode}") for u in uris), f"resources/list: {uris}")
+    read = await asyncio.wait_for(session.read_resource(uris[0]), STEP_TIMEOUT)
+    check(task in read.contents[0].text, "resources/read returns the episode")
+
     stats = await call(session, "memory_stats", {})
     check(stats["counts"]["episodes"] == 1, f"namespace counts {stats['counts']}")
     check(stats["counts"]["success"] == 1, f"namespace counts {stats['counts']}")
