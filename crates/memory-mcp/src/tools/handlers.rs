@@ -62,8 +62,11 @@ fn parsed<T: FromStr<Err = String>>(
     field: &str,
     raw: Option<&str>,
 ) -> Result<Option<T>, ToolError> {
-    raw.map(|r| r.parse::<T>().map_err(|e| ToolError::value(field, e)))
-        .transpose()
+    raw.map(|r| required(field, r)).transpose()
+}
+
+fn required<T: FromStr<Err = String>>(field: &str, raw: &str) -> Result<T, ToolError> {
+    raw.parse::<T>().map_err(|e| ToolError::value(field, e))
 }
 
 fn time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ToolError> {
@@ -196,8 +199,7 @@ pub(crate) async fn log_step(cx: &Ctx<'_>, a: input::LogStep) -> Out {
 pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) -> Out {
     let ns = cx.ns(&a.namespace);
     let id = uuid("episode_id", &a.episode_id)?;
-    let kind =
-        parsed::<OutcomeKind>("outcome", Some(a.outcome.as_str()))?.unwrap_or(OutcomeKind::Success);
+    let kind: OutcomeKind = required("outcome", &a.outcome)?;
     let need = |field: &str, v: Option<String>| {
         v.ok_or_else(|| ToolError::value(field, format!("is required with outcome `{kind}`")))
     };
@@ -531,8 +533,7 @@ pub(crate) async fn record_feedback(cx: &Ctx<'_>, a: input::RecordFeedback) -> O
         .enumerate()
         .map(|(i, p)| uuid(&format!("applied[{i}]"), p))
         .collect::<Result<Vec<_>, _>>()?;
-    let outcome =
-        parsed::<OutcomeKind>("outcome", Some(a.outcome.as_str()))?.unwrap_or(OutcomeKind::Success);
+    let outcome: OutcomeKind = required("outcome", &a.outcome)?;
     cx.memory
         .record_feedback(ns, session, applied.clone(), outcome)
         .await?;
