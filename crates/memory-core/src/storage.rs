@@ -168,6 +168,13 @@ pub trait StorageBackend: Send + Sync {
         feedback: &Feedback,
     ) -> Result<()>;
 
+    /// A number that changes whenever a writer other than this handle (another process)
+    /// commits to the store, when the backend can tell cheaply; `None` when it cannot tell
+    /// right now. Caches in front of the backend use it to notice other writers.
+    async fn external_change_marker(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// The backend's own figures: sizes and counts, and whatever it measures of its caches,
     /// statements, connections and write queue. Backends that measure nothing report only
     /// their name.

@@ -241,6 +241,12 @@ impl Connections {
         lease(guard, &self.writer_meter, started).await
     }
 
+    /// The writer connection if it is free right now.
+    pub(crate) async fn try_writer(&self) -> Option<Lease> {
+        let guard = Arc::clone(&self.writer).try_lock_owned().ok()?;
+        Some(lease(guard, &self.writer_meter, Instant::now()).await)
+    }
+
     /// A reader connection: the first idle one, or else the next in turn once it is free.
     pub(crate) async fn reader(&self) -> Lease {
         let started = Instant::now();

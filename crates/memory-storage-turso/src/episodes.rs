@@ -356,6 +356,24 @@ impl StorageBackend for TursoStorage {
         vectors::cached(&conn, embedder, hashes).await
     }
 
+    async fn external_change_marker(&self) -> Result<Option<u64>> {
+        // `data_version` changes when a connection other than the one asking commits. Asked
+        // on the writer, which makes all of this handle's commits, it changes only for
+        // other writers. A busy writer is not waited for: the caller asks again later.
+        let Some(writer) = self.conns.try_writer().await else {
+            return Ok(None);
+        };
+        let mut rows = writer
+            .query("PRAGMA data_version", ())
+            .await
+            .ctx("read the data version")?;
+        let row = rows.next().await.ctx("read the data version")?;
+        Ok(row
+            .map(|row| codec::int(&row, 0, "data version"))
+            .transpose()?
+            .map(|v| v as u64))
+    }
+
     async fn storage_stats(&self) -> Result<StorageStats> {
         self.stats().await.map_err(MemoryError::from)
     }

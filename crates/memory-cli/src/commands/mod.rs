@@ -28,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
+        Command::Bench(BenchCommand::Perf(a)) => bench::perf(&a, out).await,
         Command::Bench(BenchCommand::Retrieval(a)) => {
             bench::retrieval(&a, embedder.clone(), out).await
         }

@@ -56,9 +56,10 @@ pub fn render_table(stats: &MemoryStats) -> String {
     if let Some(st) = &s.statements {
         let _ = writeln!(
             t,
-            "\nstatements   {:.1}% reused ({} hits, {} prepared, {} evicted; {} cached, {} per connection; {:.1} ms preparing)",
+            "\nstatements   {:.1}% reused ({} hits at {:.0} ns each, {} prepared, {} evicted; {} cached, {} per connection; {:.1} ms preparing)",
             st.hit_rate() * 100.0,
             st.hits,
+            st.mean_hit_ns(),
             st.misses,
             st.evictions,
             st.cached,

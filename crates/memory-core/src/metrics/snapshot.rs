@@ -84,12 +84,23 @@ pub struct StatementCacheStats {
     pub capacity_per_connection: u64,
     /// Total time spent preparing statements, in microseconds.
     pub prepare_us: u64,
+    /// Total time spent serving statements from the cache, in nanoseconds.
+    pub hit_ns: u64,
 }
 
 impl StatementCacheStats {
     /// Share of statement acquisitions served from the cache.
     pub fn hit_rate(&self) -> f64 {
         ratio(self.hits, self.hits + self.misses)
+    }
+
+    /// Mean time to hand out a cached statement, in nanoseconds.
+    pub fn mean_hit_ns(&self) -> f64 {
+        if self.hits == 0 {
+            0.0
+        } else {
+            self.hit_ns as f64 / self.hits as f64
+        }
     }
 
     /// Adds another connection's counters to these.
@@ -102,6 +113,7 @@ impl StatementCacheStats {
             .capacity_per_connection
             .max(other.capacity_per_connection);
         self.prepare_us += other.prepare_us;
+        self.hit_ns += other.hit_ns;
     }
 }
 
