@@ -339,3 +339,59 @@ fn stdio_carries_only_protocol_messages() {
     let shown = sb.json(&["--namespace", "agent-7", "episode", "show", id]);
     assert_eq!(shown["task_description"], "via stdio");
 }
+
+#[test]
+fn an_episode_handed_between_server_and_cli_completes_with_every_step() {
+    let sb = Sandbox::new();
+    let served = Served::start(&sb, &[]);
+    let agent = agent();
+    for round in 0..5 {
+        // Started over HTTP (so the server has it cached), steps from the CLI, completed
+        // over HTTP at once: the completion must see the other process's steps.
+        let id = call(
+            &agent,
+            &served.base,
+            None,
+            "start_episode",
+            json!({ "task": format!("hand-off {round}") }),
+        )["episode_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        call(
+            &agent,
+            &served.base,
+            None,
+            "get_episode",
+            json!({ "episode_id": id }),
+        );
+        for s in 0..3 {
+            sb.json(&[
+                "episode",
+                "step",
+                &id,
+                "--tool",
+                &format!("cli{s}"),
+                "--status",
+                "success",
+            ]);
+        }
+        let done = call(
+            &agent,
+            &served.base,
+            None,
+            "complete_episode",
+            json!({ "episode_id": id, "outcome": "success", "verdict": "done" }),
+        );
+        assert_eq!(done["steps"], 3, "round {round}: {done}");
+        let shown = call(
+            &agent,
+            &served.base,
+            None,
+            "get_episode",
+            json!({ "episode_id": id }),
+        );
+        assert_eq!(shown["steps"].as_array().unwrap().len(), 3, "round {round}");
+    }
+    served.terminate();
+}
