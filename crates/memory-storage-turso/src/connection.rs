@@ -14,10 +14,13 @@
 
 use crate::error::TursoError;
 use crate::group_commit::WriteQueue;
-use crate::statements::{self, DEFAULT_STATEMENT_CAPACITY, PreparedStatementCache};
+use crate::statements::{
+    self, DEFAULT_STATEMENT_CAPACITY, PreparedStatementCache, StatementCounters,
+};
 use libsql::params::IntoParams;
 use libsql::{Connection, Database, Rows, Statement};
 use memory_core::metrics::{ConnectionStats, LatencyHistogram, PoolStats, StatementCacheStats};
+use std::future::Future as _;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
@@ -67,6 +70,9 @@ impl Default for TursoConfig {
 pub(crate) struct Conn {
     conn: Connection,
     statements: std::sync::Mutex<PreparedStatementCache>,
+    /// Where the writer notes `PRAGMA data_version` (plus one; 0 = not read yet) so that
+    /// other writers can be detected without waiting for the writer.
+    data_version: Option<Arc<AtomicU64>>,
 }
 
 impl Conn {
@@ -114,11 +120,30 @@ impl Conn {
         Conn {
             conn,
             statements: std::sync::Mutex::new(PreparedStatementCache::new(0)),
+            data_version: None,
         }
     }
 
-    fn statement_stats(&self) -> StatementCacheStats {
-        statements::lock(&self.statements).stats()
+    /// Resets every statement handed out since the connection was taken. A statement that
+    /// has not been reset counts as still running, and SQLite will not release a savepoint
+    /// or commit while a write statement is running.
+    pub(crate) fn reset_statements(&self) {
+        statements::lock(&self.statements).release();
+    }
+
+    /// Reads `PRAGMA data_version` (which changes when another connection commits) and, on
+    /// the writer, notes it for [`Connections::last_data_version`].
+    pub(crate) async fn data_version(&self) -> Result<u64, libsql::Error> {
+        let mut rows = self.query("PRAGMA data_version", ()).await?;
+        let version = match rows.next().await? {
+            Some(row) => row.get::<i64>(0)?,
+            None => 0,
+        };
+        let version = version as u64;
+        if let Some(slot) = &self.data_version {
+            slot.store(version.saturating_add(1), Ordering::Relaxed);
+        }
+        Ok(version)
     }
 
     /// Makes the connection ready for its next user: statements reset, and a transaction
@@ -178,9 +203,38 @@ impl Deref for Lease {
     }
 }
 
+impl Lease {
+    /// Notes the writer's data version at the end of a batch (best effort).
+    pub(crate) async fn note_data_version(&self) {
+        if self.guard.data_version.is_some() {
+            if let Err(err) = self.guard.data_version().await {
+                tracing::debug!(error = %err, "could not read the data version");
+            }
+        }
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         statements::lock(&self.guard.statements).release();
+        if !self.guard.conn.is_autocommit() {
+            // An operation stopped half-way (cancelled, or panicked): roll back now rather
+            // than when the connection is next used, so the database's write lock is not
+            // held meanwhile. A local libSQL statement runs to completion when first polled.
+            let rollback = self.guard.conn.execute("ROLLBACK", ());
+            let mut rollback = std::pin::pin!(rollback);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match rollback.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(Ok(_)) => {
+                    tracing::warn!("rolled back a transaction left open by a stopped operation");
+                }
+                std::task::Poll::Ready(Err(err)) => {
+                    tracing::warn!(error = %err, "rollback of an abandoned transaction failed");
+                }
+                // Left for `recycle` on the connection's next use.
+                std::task::Poll::Pending => {}
+            }
+        }
         let held = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.meter.busy_ns.fetch_add(held, Ordering::Relaxed);
         self.meter.in_use.fetch_sub(1, Ordering::Relaxed);
@@ -199,6 +253,10 @@ pub(crate) struct Connections {
     /// Writes waiting for the group commit.
     queue: Arc<WriteQueue>,
     max_write_batch: usize,
+    /// The statement caches' counters, one per connection.
+    statement_counters: Vec<Arc<StatementCounters>>,
+    /// The writer's last noted data version, plus one (0: never read).
+    writer_data_version: Arc<AtomicU64>,
     /// Kept so the database outlives every connection made from it.
     _db: Database,
 }
@@ -214,12 +272,15 @@ impl Connections {
             .build()
             .await
             .map_err(open_err)?;
-        let writer = connect(&db, config).await.map_err(open_err)?;
+        let writer_data_version = Arc::new(AtomicU64::new(0));
+        let mut writer = connect(&db, config).await.map_err(open_err)?;
+        writer.data_version = Some(Arc::clone(&writer_data_version));
+        let mut statement_counters = vec![statements::lock(&writer.statements).counters()];
         let mut readers = Vec::with_capacity(config.readers.max(1));
         for _ in 0..config.readers.max(1) {
-            readers.push(Arc::new(Mutex::new(
-                connect(&db, config).await.map_err(open_err)?,
-            )));
+            let reader = connect(&db, config).await.map_err(open_err)?;
+            statement_counters.push(statements::lock(&reader.statements).counters());
+            readers.push(Arc::new(Mutex::new(reader)));
         }
         Ok(Connections {
             writer: Arc::new(Mutex::new(writer)),
@@ -230,6 +291,8 @@ impl Connections {
             opened: Instant::now(),
             queue: Arc::default(),
             max_write_batch: config.max_write_batch,
+            statement_counters,
+            writer_data_version,
             _db: db,
         })
     }
@@ -260,6 +323,14 @@ impl Connections {
         lease(guard, &self.reader_meter, started).await
     }
 
+    /// The writer's data version as last read (after its latest batch, or by
+    /// `external_change_marker`), if it has been read.
+    pub(crate) fn last_data_version(&self) -> Option<u64> {
+        self.writer_data_version
+            .load(Ordering::Relaxed)
+            .checked_sub(1)
+    }
+
     /// The group-commit queue.
     pub(crate) fn queue(&self) -> &WriteQueue {
         &self.queue
@@ -279,12 +350,8 @@ impl Connections {
     pub(crate) async fn stats(&self) -> (ConnectionStats, StatementCacheStats) {
         let uptime = self.opened.elapsed();
         let mut statements = StatementCacheStats::default();
-        for conn in std::iter::once(&self.writer).chain(&self.readers) {
-            // A connection in use is skipped rather than waited for: statistics must not
-            // queue behind a long write.
-            if let Ok(conn) = conn.try_lock() {
-                statements.add(&conn.statement_stats());
-            }
+        for counters in &self.statement_counters {
+            statements.add(&counters.stats());
         }
         let conns = ConnectionStats {
             readers: self.reader_meter.stats(self.readers.len(), uptime),
@@ -348,5 +415,6 @@ async fn connect(db: &Database, config: &TursoConfig) -> Result<Conn, libsql::Er
         statements: std::sync::Mutex::new(PreparedStatementCache::new(
             config.statement_cache_capacity,
         )),
+        data_version: None,
     })
 }

@@ -359,19 +359,14 @@ impl StorageBackend for TursoStorage {
     async fn external_change_marker(&self) -> Result<Option<u64>> {
         // `data_version` changes when a connection other than the one asking commits. Asked
         // on the writer, which makes all of this handle's commits, it changes only for
-        // other writers. A busy writer is not waited for: the caller asks again later.
-        let Some(writer) = self.conns.try_writer().await else {
-            return Ok(None);
-        };
-        let mut rows = writer
-            .query("PRAGMA data_version", ())
-            .await
-            .ctx("read the data version")?;
-        let row = rows.next().await.ctx("read the data version")?;
-        Ok(row
-            .map(|row| codec::int(&row, 0, "data version"))
-            .transpose()?
-            .map(|v| v as u64))
+        // other writers. A busy writer is not waited for: the version it noted after its
+        // latest batch is as good.
+        match self.conns.try_writer().await {
+            Some(writer) => Ok(Some(
+                writer.data_version().await.ctx("read the data version")?,
+            )),
+            None => Ok(self.conns.last_data_version()),
+        }
     }
 
     async fn storage_stats(&self) -> Result<StorageStats> {
@@ -430,6 +425,8 @@ pub(crate) async fn begin_read(conn: &Conn) -> Result<&Conn, TursoError> {
 /// Commits the transaction on `tx` if `result` is a success, rolls it back otherwise, and
 /// passes `result` on.
 pub(crate) async fn finish<T>(tx: &Conn, result: Result<T>) -> Result<T> {
+    // A statement not yet reset still counts as running, which would block the commit.
+    tx.reset_statements();
     match result {
         Ok(value) => {
             tx.execute("COMMIT", ()).await.ctx("commit")?;

@@ -131,39 +131,67 @@ fn abandoned() -> MemoryError {
 /// Runs `jobs` in one transaction on the leased writer and answers each caller.
 async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueue>) {
     let conn: &Conn = &lease;
+    // A caller that stopped waiting (its request was cancelled) before its write started
+    // does not get it carried out behind its back.
+    let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
+    if jobs.is_empty() {
+        return;
+    }
     if let Err(err) = conn
         .execute("BEGIN IMMEDIATE", ())
         .await
         .ctx("begin write transaction")
     {
-        let message = err.to_string();
-        for job in jobs {
-            queue.failed.fetch_add(1, Ordering::Relaxed);
-            let _ = job
-                .reply
-                .send(Err(MemoryError::Storage(message.clone().into())));
-        }
+        fail_all(&queue, jobs.into_iter().map(|j| j.reply), &err.to_string());
         return;
     }
     let isolate = jobs.len() > 1;
     let mut done: Vec<(oneshot::Sender<Result<Erased>>, Result<Erased>)> =
         Vec::with_capacity(jobs.len());
-    for job in jobs {
+    let mut jobs = jobs.into_iter();
+    for job in jobs.by_ref() {
         let result = if isolate {
             run_isolated(conn, job.run).await
         } else {
             (job.run)(conn).await
         };
         done.push((job.reply, result));
+        // Some errors (disk full, I/O, out of memory) make SQLite roll back the whole
+        // transaction: nothing done so far will be committed, and what follows must not run
+        // outside a transaction.
+        if conn.raw().is_autocommit() {
+            let message = "the database rolled back the transaction after an error; nothing \
+                           in it was written";
+            let lost = done.drain(..).map(|(reply, result)| match result {
+                Err(err) => {
+                    queue.failed.fetch_add(1, Ordering::Relaxed);
+                    let _ = reply.send(Err(err));
+                    None
+                }
+                Ok(_) => Some(reply),
+            });
+            let lost: Vec<_> = lost.flatten().collect();
+            fail_all(
+                &queue,
+                lost.into_iter().chain(jobs.map(|j| j.reply)),
+                message,
+            );
+            return;
+        }
     }
-    let all_failed = done.iter().all(|(_, r)| r.is_err());
-    let end = if all_failed && !isolate {
+    // Statements stay active until reset; SQLite refuses to commit while a write is.
+    conn.reset_statements();
+    let roll_back = !isolate && done.iter().all(|(_, r)| r.is_err());
+    let end = if roll_back {
         conn.execute("ROLLBACK", ()).await.ctx("roll back")
     } else {
         conn.execute("COMMIT", ()).await.ctx("commit")
     };
-    queue.commits.fetch_add(1, Ordering::Relaxed);
-    let commit_error = end.err().map(|e| e.to_string());
+    let commit_error = end.as_ref().err().map(|e| e.to_string());
+    if end.is_ok() && !roll_back {
+        queue.commits.fetch_add(1, Ordering::Relaxed);
+    }
+    lease.note_data_version().await;
     for (reply, result) in done {
         let result = match (&commit_error, result) {
             (Some(message), Ok(_)) => Err(MemoryError::Storage(message.clone().into())),
@@ -183,12 +211,29 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
     drop(lease);
 }
 
+/// Answers every caller in `replies` with the storage error `message`.
+fn fail_all(
+    queue: &WriteQueue,
+    replies: impl Iterator<Item = oneshot::Sender<Result<Erased>>>,
+    message: &str,
+) {
+    for reply in replies {
+        queue.failed.fetch_add(1, Ordering::Relaxed);
+        let _ = reply.send(Err(MemoryError::Storage(message.to_string().into())));
+    }
+}
+
 /// Runs one job of a batch inside a savepoint, so its failure undoes only its own writes.
 async fn run_isolated(conn: &Conn, run: Run) -> Result<Erased> {
     conn.execute("SAVEPOINT queued_write", ())
         .await
         .ctx("open savepoint")?;
     let result = run(conn).await;
+    if conn.raw().is_autocommit() {
+        // The database rolled everything back; the caller sees it.
+        return result;
+    }
+    conn.reset_statements();
     if result.is_err() {
         conn.execute("ROLLBACK TO queued_write", ())
             .await

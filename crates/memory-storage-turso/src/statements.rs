@@ -11,6 +11,7 @@ use libsql::{Connection, Statement};
 use memory_core::metrics::StatementCacheStats;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Statements kept per connection unless configured otherwise.
@@ -24,12 +25,41 @@ pub(crate) struct PreparedStatementCache {
     tick: u64,
     /// Statements handed out since the connection was last given back.
     leased: Vec<Arc<Statement>>,
-    hits: u64,
-    misses: u64,
-    evictions: u64,
-    prepare_time: Duration,
+    counters: Arc<StatementCounters>,
+}
+
+/// A cache's counters, readable while its connection is in use (statistics never wait for
+/// a connection, and counters never appear to go backwards).
+#[derive(Debug, Default)]
+pub(crate) struct StatementCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+    cached: AtomicU64,
+    capacity: AtomicU64,
+    prepare_ns: AtomicU64,
     /// Time spent serving hits (lookup and reset), to show what a cached acquisition costs.
-    hit_time: Duration,
+    hit_ns: AtomicU64,
+}
+
+impl StatementCounters {
+    /// The counters as statistics.
+    pub(crate) fn stats(&self) -> StatementCacheStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StatementCacheStats {
+            hits: get(&self.hits),
+            misses: get(&self.misses),
+            evictions: get(&self.evictions),
+            cached: get(&self.cached),
+            capacity_per_connection: get(&self.capacity),
+            prepare_us: get(&self.prepare_ns) / 1_000,
+            hit_ns: get(&self.hit_ns),
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 struct Entry {
@@ -41,16 +71,14 @@ impl PreparedStatementCache {
     /// An empty cache holding at most `capacity` statements (0 disables caching: every
     /// statement is prepared for one use).
     pub(crate) fn new(capacity: usize) -> Self {
+        let counters = StatementCounters::default();
+        counters.capacity.store(capacity as u64, Ordering::Relaxed);
         PreparedStatementCache {
             capacity,
             entries: HashMap::new(),
             tick: 0,
             leased: Vec::new(),
-            hits: 0,
-            misses: 0,
-            evictions: 0,
-            prepare_time: Duration::ZERO,
-            hit_time: Duration::ZERO,
+            counters: Arc::new(counters),
         }
     }
 
@@ -61,11 +89,13 @@ impl PreparedStatementCache {
         let tick = self.tick;
         let entry = self.entries.get_mut(sql)?;
         entry.last_used = tick;
-        self.hits += 1;
         let statement = Arc::clone(&entry.statement);
         statement.reset();
         self.leased.push(Arc::clone(&statement));
-        self.hit_time += started.elapsed();
+        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .hit_ns
+            .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
         Some(statement)
     }
 
@@ -77,8 +107,10 @@ impl PreparedStatementCache {
         statement: Statement,
         took: Duration,
     ) -> Arc<Statement> {
-        self.misses += 1;
-        self.prepare_time += took;
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .prepare_ns
+            .fetch_add(nanos(took), Ordering::Relaxed);
         let statement = Arc::new(statement);
         self.leased.push(Arc::clone(&statement));
         if self.capacity == 0 {
@@ -92,7 +124,7 @@ impl PreparedStatementCache {
                 .map(|(k, _)| k.clone())
             {
                 self.entries.remove(&oldest);
-                self.evictions += 1;
+                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.entries.insert(
@@ -102,6 +134,9 @@ impl PreparedStatementCache {
                 last_used: self.tick,
             },
         );
+        self.counters
+            .cached
+            .store(self.entries.len() as u64, Ordering::Relaxed);
         statement
     }
 
@@ -112,17 +147,15 @@ impl PreparedStatementCache {
         }
     }
 
-    /// The cache's counters.
+    /// The cache's counters, shared so they can be read while the connection is busy.
+    pub(crate) fn counters(&self) -> Arc<StatementCounters> {
+        Arc::clone(&self.counters)
+    }
+
+    /// The cache's counters as statistics.
+    #[cfg(test)]
     pub(crate) fn stats(&self) -> StatementCacheStats {
-        StatementCacheStats {
-            hits: self.hits,
-            misses: self.misses,
-            evictions: self.evictions,
-            cached: self.entries.len() as u64,
-            capacity_per_connection: self.capacity as u64,
-            prepare_us: u64::try_from(self.prepare_time.as_micros()).unwrap_or(u64::MAX),
-            hit_ns: u64::try_from(self.hit_time.as_nanos()).unwrap_or(u64::MAX),
-        }
+        self.counters.stats()
     }
 }
 

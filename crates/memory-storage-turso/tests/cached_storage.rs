@@ -261,3 +261,28 @@ async fn another_writer_on_the_same_file_is_noticed() {
         .unwrap();
     assert_eq!(done.steps.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_write_still_invalidates_what_it_may_have_changed() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
+    let memory = SelfLearningMemory::new(cached.clone());
+    let id = memory
+        .start_episode("ns", NewEpisode::new("a task"))
+        .await
+        .unwrap();
+    for attempt in 0..40u64 {
+        // Cache the episode, then start a step and give up on it at some point.
+        memory.get_episode("ns", id).await.unwrap();
+        let step = StepInput::new("grep", "look", StepResult::Success { output: "x".into() });
+        let write = cached.append_step("ns", id, step, chrono::Utc::now(), 1_000);
+        let _ = tokio::time::timeout(Duration::from_micros(attempt * 5), write).await;
+        // Whatever the store ends up with, the cache must not hide it.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(
+            cached.get_episode("ns", id).await.unwrap(),
+            store.get_episode("ns", id).await.unwrap()
+        );
+    }
+}

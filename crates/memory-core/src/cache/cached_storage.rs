@@ -173,6 +173,20 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
         self.lock_generations().of(namespace)
     }
 
+    /// A guard that records a write when dropped — also when the write's future is dropped
+    /// half-way (a cancelled request), since the backend may commit it all the same.
+    fn writing<'a>(&'a self, namespace: &'a str) -> WriteMark<'a, S> {
+        WriteMark {
+            storage: self,
+            namespace,
+            episodes: true,
+            patterns: false,
+            episode: None,
+            touched: Vec::new(),
+            every_pattern: false,
+        }
+    }
+
     /// Records a write: bumps the namespace's generations and drops the given entries, under
     /// the lock that readers take to cache what they read.
     fn wrote(
@@ -197,18 +211,17 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
     /// everything cached may be stale and is dropped.
     async fn revalidate(&self) {
         {
-            let mut r = self.revalidation.lock().unwrap_or_else(|e| e.into_inner());
+            let r = self.revalidation.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
             if r.last_check
                 .is_some_and(|t| now.duration_since(t) < self.revalidate_every)
             {
                 return;
             }
-            r.last_check = Some(now);
         }
         let marker = match self.inner.external_change_marker().await {
             Ok(Some(marker)) => marker,
-            // Cannot tell now (or ever): keep what we have until the next check.
+            // Cannot tell now (or ever): keep what we have, and ask again next time.
             Ok(None) => return,
             Err(err) => {
                 tracing::debug!(error = %err, "could not check for writes by other processes");
@@ -217,12 +230,15 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
         };
         let changed = {
             let mut r = self.revalidation.lock().unwrap_or_else(|e| e.into_inner());
-            let changed = r.marker.is_some_and(|m| m != marker);
+            r.last_check = Some(Instant::now());
+            // The first marker has nothing to compare with: whatever was cached before it
+            // may predate another process's write, so it counts as a change.
+            let changed = r.marker != Some(marker);
             r.marker = Some(marker);
             changed
         };
         if changed {
-            tracing::debug!("another process wrote to the store; dropping the caches");
+            tracing::debug!("the store changed outside this process; dropping the caches");
             self.clear();
         }
     }
@@ -254,6 +270,35 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
     }
 }
 
+/// Records a write through [`CachedStorage`] when dropped; see [`CachedStorage::writing`].
+struct WriteMark<'a, S: StorageBackend + ?Sized> {
+    storage: &'a CachedStorage<S>,
+    namespace: &'a str,
+    episodes: bool,
+    patterns: bool,
+    episode: Option<Uuid>,
+    touched: Vec<Uuid>,
+    /// The patterns the write changed are not known (a completion that did not finish
+    /// here): drop every cached pattern.
+    every_pattern: bool,
+}
+
+impl<S: StorageBackend + ?Sized> Drop for WriteMark<'_, S> {
+    fn drop(&mut self) {
+        let s = self.storage;
+        s.wrote(
+            self.namespace,
+            self.episodes,
+            self.patterns,
+            self.episode,
+            &self.touched,
+        );
+        if self.every_pattern {
+            s.patterns.clear();
+        }
+    }
+}
+
 fn vector_key(vector: &[f32]) -> String {
     // Two FNV-1a passes with different offsets: a 128-bit fingerprint of the exact bits.
     let mut a: u64 = 0xcbf2_9ce4_8422_2325;
@@ -272,9 +317,9 @@ const SEP: char = '\u{1f}';
 #[async_trait]
 impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
     async fn store_episode(&self, episode: &Episode) -> Result<()> {
-        let result = self.inner.store_episode(episode).await;
-        self.wrote(&episode.namespace, true, false, Some(episode.id), &[]);
-        result
+        let mut mark = self.writing(&episode.namespace);
+        mark.episode = Some(episode.id);
+        self.inner.store_episode(episode).await
     }
 
     async fn append_step(
@@ -285,12 +330,11 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         at: DateTime<Utc>,
         max_steps: u32,
     ) -> Result<ExecutionStep> {
-        let result = self
-            .inner
+        let mut mark = self.writing(namespace);
+        mark.episode = Some(episode_id);
+        self.inner
             .append_step(namespace, episode_id, step, at, max_steps)
-            .await;
-        self.wrote(namespace, true, false, Some(episode_id), &[]);
-        result
+            .await
     }
 
     async fn complete_episode(
@@ -299,14 +343,22 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         episode_id: Uuid,
         completion: &Completion,
     ) -> Result<Vec<Uuid>> {
+        let mut mark = self.writing(namespace);
+        mark.episode = Some(episode_id);
+        mark.patterns = true;
+        // Until the result says which patterns changed (a cancelled call never says), any
+        // may have.
+        mark.every_pattern = true;
         let result = self
             .inner
             .complete_episode(namespace, episode_id, completion)
             .await;
         // On success the listed patterns changed; on failure (e.g. `Stale`: steps arrived
-        // from elsewhere) the cached episode may be what was out of date.
-        let touched = result.as_deref().unwrap_or_default();
-        self.wrote(namespace, true, true, Some(episode_id), touched);
+        // from elsewhere) none did, but the cached episode may be what was out of date.
+        mark.every_pattern = false;
+        if let Ok(ids) = &result {
+            mark.touched.clone_from(ids);
+        }
         result
     }
 
@@ -347,9 +399,10 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
     }
 
     async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<bool> {
-        let result = self.inner.delete_episode(namespace, episode_id).await;
-        self.wrote(namespace, true, true, Some(episode_id), &[]);
-        result
+        let mut mark = self.writing(namespace);
+        mark.episode = Some(episode_id);
+        mark.patterns = true;
+        self.inner.delete_episode(namespace, episode_id).await
     }
 
     async fn comparable_costs(
@@ -482,9 +535,8 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         namespace: &str,
         vectors: &[(Uuid, Vec<f32>)],
     ) -> Result<()> {
-        let result = self.inner.store_vectors(embedder, namespace, vectors).await;
-        self.wrote(namespace, true, false, None, &[]);
-        result
+        let _mark = self.writing(namespace);
+        self.inner.store_vectors(embedder, namespace, vectors).await
     }
 
     async fn vector_search(
@@ -546,12 +598,13 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         session_id: Uuid,
         feedback: &Feedback,
     ) -> Result<()> {
-        let result = self
-            .inner
+        let mut mark = self.writing(namespace);
+        mark.episodes = false;
+        mark.patterns = true;
+        mark.touched.clone_from(&feedback.applied);
+        self.inner
             .record_feedback(namespace, session_id, feedback)
-            .await;
-        self.wrote(namespace, false, true, None, &feedback.applied);
-        result
+            .await
     }
 
     async fn storage_stats(&self) -> Result<StorageStats> {

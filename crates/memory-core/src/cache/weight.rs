@@ -11,16 +11,38 @@ const STEP_OVERHEAD: u64 = 160;
 
 /// Estimated bytes of an episode with its steps.
 pub(crate) fn episode(e: &Episode) -> u64 {
-    let text = e.task_description.len()
-        + e.tags.iter().map(String::len).sum::<usize>()
-        + e.metadata.len() * 64;
-    RECORD_OVERHEAD * 2 + text as u64 + e.steps.iter().map(step).sum::<u64>()
+    let text = e.task_description.len() + e.tags.iter().map(String::len).sum::<usize>();
+    let serialized = |v: Result<Vec<u8>, serde_json::Error>| v.map_or(0, |b| b.len() as u64);
+    RECORD_OVERHEAD * 2
+        + text as u64
+        + map(&e.metadata)
+        + serialized(serde_json::to_vec(&e.outcome))
+        + serialized(serde_json::to_vec(&e.reflection))
+        + serialized(serde_json::to_vec(&e.reward))
+        + e.steps.iter().map(step).sum::<u64>()
 }
 
 fn step(s: &ExecutionStep) -> u64 {
     STEP_OVERHEAD
-        + (s.tool.len() + s.action.len() + s.result.text().len() + s.metadata.len() * 64) as u64
-        + if s.parameters.is_null() { 0 } else { 128 }
+        + (s.tool.len() + s.action.len() + s.result.text().len()) as u64
+        + json(&s.parameters)
+        + map(&s.metadata)
+}
+
+/// Bytes a JSON value holds: its strings and numbers plus a small allowance per node.
+fn json(v: &serde_json::Value) -> u64 {
+    use serde_json::Value;
+    const NODE: u64 = 32;
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => NODE,
+        Value::String(s) => NODE + s.len() as u64,
+        Value::Array(items) => NODE + items.iter().map(json).sum::<u64>(),
+        Value::Object(m) => map(m),
+    }
+}
+
+fn map(m: &serde_json::Map<String, serde_json::Value>) -> u64 {
+    32 + m.iter().map(|(k, v)| k.len() as u64 + json(v)).sum::<u64>()
 }
 
 /// Estimated bytes of an episode summary.
@@ -54,4 +76,16 @@ pub(crate) fn summaries(s: &[EpisodeSummary]) -> u64 {
 /// Estimated bytes of a list of patterns.
 pub(crate) fn patterns(p: &[Pattern]) -> u64 {
     64 + p.iter().map(pattern).sum::<u64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_parameters_weigh_what_they_hold() {
+        let big = serde_json::json!({ "blob": "x".repeat(60_000), "list": [1, 2, 3] });
+        assert!(json(&big) > 60_000);
+        assert!(json(&big) < 61_000);
+    }
 }
