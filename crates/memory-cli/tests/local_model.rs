@@ -2,6 +2,7 @@
 //! episodes by meaning, refuses a store of another embedder until `memory reembed`, and a
 //! bad model directory is a usage error naming the file at fault.
 
+#![cfg(feature = "local-model")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
