@@ -95,7 +95,11 @@ def main() -> None:
         ],
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    # One line per sentence, so the file stays readable and its diffs small.
+    sentences = doc.pop("sentences")
+    head = json.dumps(doc, ensure_ascii=False, indent=1)[:-2]
+    rows = ",\n  ".join(json.dumps(s, ensure_ascii=False) for s in sentences)
+    OUT.write_text(f'{head},\n "sentences": [\n  {rows}\n ]\n}}\n', encoding="utf-8")
     print(f"wrote {len(SENTENCES)} vectors of dimension {vectors.shape[1]} to {OUT}")
 
 
