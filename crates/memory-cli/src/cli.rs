@@ -38,8 +38,10 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct EmbedderArgs {
     /// Embedder for vector search: `hash` (local, the default), `hash:DIM`, `none` (full-text
-    /// search only) or `openai:MODEL` (any OpenAI-compatible /v1/embeddings server: OpenAI,
-    /// Ollama, vLLM, LM Studio). Switching the embedder of a store takes `memory reembed`.
+    /// search only), `local:DIR` (a sentence-embedding model such as all-MiniLM-L6-v2 run
+    /// in-process from a directory with config.json, tokenizer.json and model.safetensors)
+    /// or `openai:MODEL` (any OpenAI-compatible /v1/embeddings server: OpenAI, Ollama, vLLM,
+    /// LM Studio). Switching the embedder of a store takes `memory reembed`.
     #[arg(long, global = true, env = "MEMORY_EMBEDDER", default_value = "hash")]
     pub embedder: String,
     /// Base URL of the OpenAI-compatible server (for `openai:MODEL`).

@@ -40,8 +40,9 @@ pub fn db_location(flag: Option<&Path>) -> anyhow::Result<DbLocation> {
     })
 }
 
-/// The embedder named by `--embedder` / `MEMORY_EMBEDDER`: `hash`, `hash:DIM`, `none` or
-/// `openai:MODEL` (with `--embedder-url`, `--embedder-dim` and an optional API key).
+/// The embedder named by `--embedder` / `MEMORY_EMBEDDER`: `hash`, `hash:DIM`, `none`,
+/// `local:DIR` (a sentence-embedding model directory, loaded on first use) or `openai:MODEL`
+/// (with `--embedder-url`, `--embedder-dim` and an optional API key).
 pub fn embedder(args: &EmbedderArgs) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
     let spec = args.embedder.trim();
     match spec.split_once(':') {
@@ -51,6 +52,7 @@ pub fn embedder(args: &EmbedderArgs) -> anyhow::Result<Option<Arc<dyn Embedder>>
             Ok(d) if (16..=4096).contains(&d) => Ok(Some(Arc::new(HashingEmbedder::new(d)))),
             _ => usage!("--embedder: `{spec}`: the dimension must be a number from 16 to 4096"),
         },
+        Some(("local", dir)) => local_embedder(dir),
         Some(("openai", model)) => {
             let Some(dimension) = args.embedder_dim else {
                 usage!("--embedder-dim (or MEMORY_EMBEDDER_DIM) is required with `{spec}`");
@@ -65,9 +67,34 @@ pub fn embedder(args: &EmbedderArgs) -> anyhow::Result<Option<Arc<dyn Embedder>>
             }
         }
         _ => usage!(
-            "--embedder: unknown embedder `{spec}`; expected hash, hash:DIM, none or openai:MODEL"
+            "--embedder: unknown embedder `{spec}`; expected hash, hash:DIM, none, local:DIR or \
+             openai:MODEL"
         ),
     }
+}
+
+/// The local sentence-embedding model in `dir`: its files are checked now, its weights are
+/// loaded only when something is embedded (so `episode step` never pays for them).
+#[cfg(feature = "local-model")]
+fn local_embedder(dir: &str) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    if dir.trim().is_empty() {
+        usage!(
+            "--embedder local:DIR needs the model directory (config.json, tokenizer.json, model.safetensors)"
+        );
+    }
+    match memory_embed_local::LocalModelEmbedder::open(dir) {
+        Ok(e) => Ok(Some(Arc::new(e))),
+        Err(e) => usage!("--embedder local:{dir}: {e}"),
+    }
+}
+
+/// Without the `local-model` feature there is no local model to run.
+#[cfg(not(feature = "local-model"))]
+fn local_embedder(dir: &str) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    usage!(
+        "--embedder local:{dir}: this `memory` was built without the `local-model` feature; \
+         rebuild it with default features"
+    )
 }
 
 /// Opens the memory on the libSQL file at `path` (creating it if needed) with `embedder`.

