@@ -401,7 +401,9 @@ impl Importer {
             ExportRecord::Header(_) => return Err(at("is a second header".into())),
             ExportRecord::Heuristic(_) => self.heuristics += 1,
             ExportRecord::ContextStats(s) => {
-                self.limits.check_namespace(&s.namespace).map_err(in_field)?;
+                self.limits
+                    .check_namespace(&s.namespace)
+                    .map_err(in_field)?;
                 check_stats(&s.stats).map_err(in_field)?;
                 if s.scope_key.is_empty() {
                     return Err(at("`scope_key` must not be empty".into()));
@@ -418,7 +420,9 @@ impl Importer {
                 self.batch.context_stats.push(s);
             }
             ExportRecord::Pattern(p) => {
-                self.limits.check_namespace(&p.namespace).map_err(in_field)?;
+                self.limits
+                    .check_namespace(&p.namespace)
+                    .map_err(in_field)?;
                 check_stats(&p.stats).map_err(in_field)?;
                 if !p.lift.is_finite() {
                     return Err(at("`lift` must be a finite number".into()));
@@ -461,14 +465,18 @@ impl Importer {
                 self.batch.episodes.push(e);
             }
             ExportRecord::Session(s) => {
-                self.limits.check_namespace(&s.namespace).map_err(in_field)?;
+                self.limits
+                    .check_namespace(&s.namespace)
+                    .map_err(in_field)?;
                 if !self.sessions.insert(s.id) {
                     return Err(at(format!("repeats retrieval session {}", s.id)));
                 }
                 self.batch.sessions.push(s);
             }
             ExportRecord::Checkpoint(c) => {
-                self.limits.check_namespace(&c.namespace).map_err(in_field)?;
+                self.limits
+                    .check_namespace(&c.namespace)
+                    .map_err(in_field)?;
                 self.limits.check_note(&c.note).map_err(in_field)?;
                 if !self.checkpoints.insert(c.id) {
                     return Err(at(format!("repeats checkpoint {}", c.id)));

@@ -110,7 +110,10 @@ impl SelfLearningMemory {
     /// The hand-off pack of an episode (running or completed).
     pub async fn handoff(&self, namespace: &str, episode_id: Uuid) -> Result<HandoffPack> {
         let episode = self.get_episode(namespace, episode_id).await?;
-        let checkpoints = self.storage.checkpoints(namespace, Some(episode_id)).await?;
+        let checkpoints = self
+            .storage
+            .checkpoints(namespace, Some(episode_id))
+            .await?;
         let mut filter = PatternFilter::new(namespace);
         filter.domain = episode.context.domain.clone();
         filter.language = episode.context.language.clone();
@@ -225,7 +228,12 @@ pub fn build_pack(
             succeeded.len() - PACK_DONE
         ));
     }
-    done.extend(succeeded.iter().skip(succeeded.len().saturating_sub(PACK_DONE)).cloned());
+    done.extend(
+        succeeded
+            .iter()
+            .skip(succeeded.len().saturating_sub(PACK_DONE))
+            .cloned(),
+    );
 
     let failures = failed_steps(steps);
     let mut worked: Vec<String> = match &episode.reflection {
@@ -354,7 +362,10 @@ fn render(p: &HandoffPack) -> String {
     let ctx: Vec<String> = [
         p.context.domain.as_ref().map(|d| format!("domain {d}")),
         p.context.language.as_ref().map(|d| format!("language {d}")),
-        p.context.framework.as_ref().map(|d| format!("framework {d}")),
+        p.context
+            .framework
+            .as_ref()
+            .map(|d| format!("framework {d}")),
     ]
     .into_iter()
     .flatten()
@@ -378,7 +389,14 @@ fn render(p: &HandoffPack) -> String {
     let notes: Vec<String> = p
         .checkpoints
         .iter()
-        .map(|c| format!("{} (after step {}): {}", c.at.to_rfc3339(), c.step_count, c.note))
+        .map(|c| {
+            format!(
+                "{} (after step {}): {}",
+                c.at.to_rfc3339(),
+                c.step_count,
+                c.note
+            )
+        })
         .collect();
     section("Checkpoints", &notes);
     let mut advice: Vec<String> = p.heuristics.iter().map(|h| h.text.clone()).collect();

@@ -21,9 +21,8 @@ pub use error::{MemoryError, Result, ValidationError};
 pub use limits::Limits;
 pub use model::*;
 pub use storage::{
-    BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, EpisodeStatus,
-    ImportBatch, PatternFilter, PatternOrder, RelationshipFilter, StorageBackend, TextMatch,
-    VectorMatch,
+    BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, EpisodeStatus, ImportBatch,
+    PatternFilter, PatternOrder, RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
 };
 pub mod learning;
 pub mod memory;

@@ -173,7 +173,10 @@ impl Limits {
                 &step.metadata,
             )
             .map_err(|e| {
-                ValidationError::new(e.field.replacen("step.", &format!("steps[{i}]."), 1), e.problem)
+                ValidationError::new(
+                    e.field.replacen("step.", &format!("steps[{i}]."), 1),
+                    e.problem,
+                )
             })?;
         }
         if let Some(outcome) = &episode.outcome {
@@ -196,7 +199,10 @@ impl Limits {
         if r.from == r.to {
             return Err(ValidationError::new(
                 "to",
-                format!("is {}, the same episode as `from`; an episode cannot be related to itself", r.to),
+                format!(
+                    "is {}, the same episode as `from`; an episode cannot be related to itself",
+                    r.to
+                ),
             ));
         }
         let m = &r.metadata;

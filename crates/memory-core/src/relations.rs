@@ -141,11 +141,9 @@ impl SelfLearningMemory {
     pub async fn topological_order(&self, namespace: &str, episodes: &[Uuid]) -> Result<Vec<Uuid>> {
         self.config.limits.check_namespace(namespace)?;
         let edges = self.edges_among(namespace, episodes, &[]).await?;
-        topological_order(episodes, &edges).map_err(|left| {
-            MemoryError::Corrupt {
-                what: format!("relationships of namespace `{namespace}`"),
-                detail: format!("they form a cycle through {left:?}"),
-            }
+        topological_order(episodes, &edges).map_err(|left| MemoryError::Corrupt {
+            what: format!("relationships of namespace `{namespace}`"),
+            detail: format!("they form a cycle through {left:?}"),
         })
     }
 
@@ -163,7 +161,10 @@ impl SelfLearningMemory {
         let (nodes, edges) = match root {
             Some(root) => {
                 let mut nodes = vec![root];
-                for n in self.walk(namespace, root, Direction::Both, kinds, depth).await? {
+                for n in self
+                    .walk(namespace, root, Direction::Both, kinds, depth)
+                    .await?
+                {
                     nodes.push(n.episode);
                 }
                 let edges = self.edges_among(namespace, &nodes, kinds).await?;

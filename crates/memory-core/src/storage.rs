@@ -6,8 +6,8 @@
 //! whole or returns an error.
 
 use crate::error::Result;
-use crate::learning::Mined;
 use crate::export::ContextStatsRecord;
+use crate::learning::Mined;
 use crate::model::{
     Checkpoint, Direction, Episode, EpisodeSummary, ExecutionStep, Feedback, OutcomeKind, Pattern,
     PatternKindName, Reflection, Relationship, RelationshipKind, RetrievalSession, RewardScore,
@@ -197,8 +197,11 @@ pub trait StorageBackend: Send + Sync {
     async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint>;
 
     /// The checkpoints of one episode (or of the whole namespace when `None`), oldest first.
-    async fn checkpoints(&self, namespace: &str, episode_id: Option<Uuid>)
-    -> Result<Vec<Checkpoint>>;
+    async fn checkpoints(
+        &self,
+        namespace: &str,
+        episode_id: Option<Uuid>,
+    ) -> Result<Vec<Checkpoint>>;
 
     /// Stores complete episodes (steps, outcome and all, as an import restores them) in one
     /// transaction with multi-row statements: all of them or, on any error, none. An id

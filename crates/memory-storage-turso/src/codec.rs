@@ -16,7 +16,8 @@ use crate::error::TursoError;
 use chrono::{DateTime, Utc};
 use libsql::{Row, Value};
 use memory_core::{
-    Episode, EpisodeSummary, ExecutionStep, OutcomeStats, Pattern, RetrievalSession, TaskOutcome,
+    Checkpoint, Episode, EpisodeSummary, ExecutionStep, OutcomeStats, Pattern, Relationship,
+    RetrievalSession, TaskOutcome,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -162,6 +163,32 @@ pub(crate) fn decode_session(id: &str, record: &str) -> Result<RetrievalSession,
         ));
     }
     Ok(session)
+}
+
+/// Decodes a relationship's `record` column, checking it is the edge the row says.
+pub(crate) fn decode_relationship(id: &str, record: &str) -> Result<Relationship, TursoError> {
+    let what = || format!("relationship {id}");
+    let edge: Relationship = from_json(record, what)?;
+    if edge.id.to_string() != id {
+        return Err(TursoError::corrupt(
+            what(),
+            format!("its record carries the id {}", edge.id),
+        ));
+    }
+    Ok(edge)
+}
+
+/// Decodes a checkpoint's `record` column, checking it is the checkpoint the row says.
+pub(crate) fn decode_checkpoint(id: &str, record: &str) -> Result<Checkpoint, TursoError> {
+    let what = || format!("checkpoint {id}");
+    let checkpoint: Checkpoint = from_json(record, what)?;
+    if checkpoint.id.to_string() != id {
+        return Err(TursoError::corrupt(
+            what(),
+            format!("its record carries the id {}", checkpoint.id),
+        ));
+    }
+    Ok(checkpoint)
 }
 
 /// A timestamp as stored: whole microseconds since the Unix epoch.

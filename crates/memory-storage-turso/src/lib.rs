@@ -33,17 +33,23 @@
 //! records feedback on them; `fts` builds the full-text index and its queries; `vectors`
 //! declares the vector space, stores and searches episode vectors (approximate, with an
 //! exact fallback) and keeps the embedding cache; `error` defines [`TursoError`]; `storage`
-//! defines [`TursoStorage`] itself.
+//! defines [`TursoStorage`] itself; `relationships` stores edges between episodes (with the
+//! cycle check) and checkpoints; `batch` writes many records in one transaction with
+//! multi-row statements (import, `store_episodes`, `store_patterns`); `transfer` reads what
+//! an export writes.
 
+mod batch;
 mod codec;
 mod connection;
 mod episodes;
 mod error;
 mod fts;
 mod patterns;
+mod relationships;
 mod schema;
 mod sessions;
 mod storage;
+mod transfer;
 mod vectors;
 
 pub use connection::TursoConfig;

@@ -92,7 +92,10 @@ impl AcyclicGuard {
     /// Records an edge that is known to be fine.
     pub fn add_unchecked(&mut self, edge: &Relationship) {
         if edge.kind.is_acyclic() {
-            self.graphs.entry(edge.kind).or_default().add(edge.from, edge.to);
+            self.graphs
+                .entry(edge.kind)
+                .or_default()
+                .add(edge.from, edge.to);
         }
     }
 

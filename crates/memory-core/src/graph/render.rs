@@ -104,14 +104,22 @@ mod tests {
         let graph = GraphExport {
             namespace: "ns".into(),
             nodes: vec![node(a, "say \"hi\" \\ now"), node(b, "two")],
-            edges: vec![edge(RelationshipKind::DependsOn), edge(RelationshipKind::RelatedTo)],
+            edges: vec![
+                edge(RelationshipKind::DependsOn),
+                edge(RelationshipKind::RelatedTo),
+            ],
             order: vec![],
         };
         let dot = to_dot(&graph);
         assert!(dot.starts_with("digraph memory {"));
-        assert!(dot.contains(r#"[label="say \"hi\" \\ now\n(running)"]"#), "{dot}");
+        assert!(
+            dot.contains(r#"[label="say \"hi\" \\ now\n(running)"]"#),
+            "{dot}"
+        );
         assert!(dot.contains(&format!("\"{a}\" -> \"{b}\" [label=\"depends_on\"];")));
-        assert!(dot.contains(&format!("\"{a}\" -> \"{b}\" [label=\"related_to\", dir=none];")));
+        assert!(dot.contains(&format!(
+            "\"{a}\" -> \"{b}\" [label=\"related_to\", dir=none];"
+        )));
         assert!(dot.ends_with("}\n"));
     }
 }
