@@ -105,7 +105,8 @@ impl SelfLearningMemory {
         direction: Direction,
         kinds: &[RelationshipKind],
     ) -> Result<Vec<Neighbour>> {
-        self.walk(namespace, episode, direction, kinds, 1).await
+        self.reachable(namespace, episode, direction, kinds, 1)
+            .await
     }
 
     /// Everything that leads to `episode` along edges of `kinds`, up to `depth` edges away,
@@ -118,7 +119,7 @@ impl SelfLearningMemory {
         kinds: &[RelationshipKind],
         depth: u32,
     ) -> Result<Vec<Neighbour>> {
-        self.walk(namespace, episode, Direction::Incoming, kinds, depth)
+        self.reachable(namespace, episode, Direction::Incoming, kinds, depth)
             .await
     }
 
@@ -131,7 +132,7 @@ impl SelfLearningMemory {
         kinds: &[RelationshipKind],
         depth: u32,
     ) -> Result<Vec<Neighbour>> {
-        self.walk(namespace, episode, Direction::Outgoing, kinds, depth)
+        self.reachable(namespace, episode, Direction::Outgoing, kinds, depth)
             .await
     }
 
@@ -162,7 +163,7 @@ impl SelfLearningMemory {
             Some(root) => {
                 let mut nodes = vec![root];
                 for n in self
-                    .walk(namespace, root, Direction::Both, kinds, depth)
+                    .reachable(namespace, root, Direction::Both, kinds, depth)
                     .await?
                 {
                     nodes.push(n.episode);
@@ -203,8 +204,10 @@ impl SelfLearningMemory {
         })
     }
 
-    /// Breadth-first walk from `start` along edges of `kinds` in `direction`, up to `depth`.
-    async fn walk(
+    /// Every episode within `depth` edges of `start` along edges of `kinds` (every kind when
+    /// empty) in `direction`, breadth first: nearest first, each once, with the edge that
+    /// reached it. `NotFound` when `start` is not in the namespace.
+    pub async fn reachable(
         &self,
         namespace: &str,
         start: Uuid,
