@@ -133,7 +133,7 @@ pub(crate) async fn write(conn: &Connection, batch: &ImportBatch) -> Result<Batc
             ]);
             counts.steps += e.steps.len() as u64;
         }
-        episodes
+        let inserted = episodes
             .insert(
                 conn,
                 "INSERT INTO episodes (rowid, id, namespace, task_type, domain, language, \
@@ -142,7 +142,18 @@ pub(crate) async fn write(conn: &Connection, batch: &ImportBatch) -> Result<Batc
                 "insert episodes",
                 "an episode in this batch is already stored",
             )
-            .await?;
+            .await;
+        if let Err(MemoryError::Conflict(message)) = inserted {
+            // Name the episode: the constraint message only names the column.
+            let ids = batch.episodes.iter().map(|e| e.id.to_string());
+            return Err(match first_stored(conn, "episodes", ids).await? {
+                Some(id) => MemoryError::Conflict(format!(
+                    "episode {id} is already stored; nothing was written"
+                )),
+                None => MemoryError::Conflict(message),
+            });
+        }
+        inserted?;
         steps
             .insert(
                 conn,
@@ -194,6 +205,29 @@ pub(crate) async fn write(conn: &Connection, batch: &ImportBatch) -> Result<Batc
     counts.relationships = relationships::insert(conn, &batch.relationships).await?;
     tracing::debug!(?counts, "stored batch");
     Ok(counts)
+}
+
+/// The first of `ids` that `table` (with a unique `id` column) already holds.
+async fn first_stored(
+    conn: &Connection,
+    table: &'static str,
+    ids: impl Iterator<Item = String>,
+) -> Result<Option<String>, TursoError> {
+    let ids: Vec<String> = ids.collect();
+    for chunk in ids.chunks(MAX_ROWS) {
+        let sql = format!(
+            "SELECT id FROM {table} WHERE id IN ({}) LIMIT 1",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut rows = conn
+            .query(&sql, libsql::params_from_iter(chunk.to_vec()))
+            .await
+            .ctx("find a stored id")?;
+        if let Some(row) = rows.next().await.ctx("find a stored id")? {
+            return crate::codec::text(&row, 0, "stored id").map(Some);
+        }
+    }
+    Ok(None)
 }
 
 /// The largest episode rowid (0 in an empty table).

@@ -58,8 +58,8 @@ async fn export(memory: &SelfLearningMemory, filter: &ExportFilter) -> Vec<Strin
     lines
 }
 
-fn as_input(lines: &[String]) -> impl Iterator<Item = std::io::Result<String>> + Send + use<> {
-    lines.to_vec().into_iter().map(Ok)
+fn as_input(lines: Vec<String>) -> impl Iterator<Item = std::io::Result<String>> + Send {
+    lines.into_iter().map(Ok)
 }
 
 /// One generated episode: its task, context, steps and how (or whether) it ends.
@@ -241,7 +241,7 @@ fn export_import_export_is_byte_identical() {
                 let filter = ExportFilter::new("ns");
                 let first = export(&original.memory, &filter).await;
                 let copy = store().await;
-                let summary = copy.memory.import(as_input(&first)).await.unwrap();
+                let summary = copy.memory.import(as_input(first.clone())).await.unwrap();
                 let second = export(&copy.memory, &filter).await;
                 prop_assert_eq!(&first, &second);
                 prop_assert_eq!(summary.lines as usize, first.len());
@@ -303,7 +303,11 @@ async fn a_malformed_line_in_the_middle_is_named_and_nothing_is_imported() {
         let mut broken = lines.clone();
         broken[middle] = bad.to_string();
         let copy = store().await;
-        let err = copy.memory.import(as_input(&broken)).await.unwrap_err();
+        let err = copy
+            .memory
+            .import(as_input(broken.clone()))
+            .await
+            .unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, MemoryError::Invalid(_)), "{err:?}");
         assert!(
@@ -327,7 +331,7 @@ async fn a_malformed_line_in_the_middle_is_named_and_nothing_is_imported() {
     let copy = store().await;
     let message = copy
         .memory
-        .import(as_input(&broken))
+        .import(as_input(broken.clone()))
         .await
         .unwrap_err()
         .to_string();
@@ -339,7 +343,7 @@ async fn a_malformed_line_in_the_middle_is_named_and_nothing_is_imported() {
     assert_eq!(copy.storage.row_counts().await.unwrap().episodes, 0);
 
     // The intact file then imports whole.
-    copy.memory.import(as_input(&lines)).await.unwrap();
+    copy.memory.import(as_input(lines.clone())).await.unwrap();
     assert_eq!(export(&copy.memory, &ExportFilter::new("ns")).await, lines);
 }
 
@@ -348,9 +352,13 @@ async fn importing_twice_is_a_conflict_that_changes_nothing() {
     let original = sample().await;
     let lines = export(&original.memory, &ExportFilter::new("ns")).await;
     let copy = store().await;
-    copy.memory.import(as_input(&lines)).await.unwrap();
+    copy.memory.import(as_input(lines.clone())).await.unwrap();
     let before = copy.storage.row_counts().await.unwrap();
-    let err = copy.memory.import(as_input(&lines)).await.unwrap_err();
+    let err = copy
+        .memory
+        .import(as_input(lines.clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, MemoryError::Conflict(_)), "{err:?}");
     assert_eq!(copy.storage.row_counts().await.unwrap(), before);
 }
@@ -376,7 +384,7 @@ async fn a_cycle_in_the_file_is_refused_on_the_line_that_closes_it() {
     let copy = store().await;
     let message = copy
         .memory
-        .import(as_input(&lines))
+        .import(as_input(lines.clone()))
         .await
         .unwrap_err()
         .to_string();
@@ -404,7 +412,7 @@ async fn heuristics_are_exported_for_readers_and_recomputed_on_import() {
         .cloned()
         .collect();
     let copy = store().await;
-    let summary = copy.memory.import(as_input(&without)).await.unwrap();
+    let summary = copy.memory.import(as_input(without.clone())).await.unwrap();
     assert_eq!(summary.heuristics, 0);
     assert_eq!(export(&copy.memory, &ExportFilter::new("ns")).await, lines);
 }
@@ -436,6 +444,6 @@ async fn a_time_filter_keeps_only_edges_between_exported_episodes() {
     assert_eq!(count(&all, "relationship"), 3);
     assert_eq!(count(&part, "relationship"), 0);
     let copy = store().await;
-    copy.memory.import(as_input(&part)).await.unwrap();
+    copy.memory.import(as_input(part.clone())).await.unwrap();
     assert_eq!(export(&copy.memory, &filter).await, part);
 }

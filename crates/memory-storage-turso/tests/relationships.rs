@@ -357,6 +357,7 @@ async fn a_batch_that_conflicts_stores_nothing() {
     let before = storage.row_counts().await.unwrap();
     let err = storage.store_episodes(&all).await.unwrap_err();
     assert!(matches!(err, MemoryError::Conflict(_)), "{err:?}");
+    assert!(err.to_string().contains(&all[7].id.to_string()), "{err}");
     assert_eq!(storage.row_counts().await.unwrap(), before);
 
     // An edge to an unknown episode at the end of a mixed batch rolls back its episodes.
