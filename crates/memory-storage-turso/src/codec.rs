@@ -204,8 +204,25 @@ pub(crate) fn clamp_i64(value: u64) -> i64 {
 
 /// The episode as JSON for its `record` column, with `steps` emptied.
 pub(crate) fn episode_record(episode: &Episode) -> Result<String, TursoError> {
-    let mut record = episode.clone();
-    record.steps = Vec::new();
+    // Every field but the steps, listed in full (a new field is a compile error here, not a
+    // silent omission), so that the steps are not cloned only to be dropped.
+    let record = Episode {
+        id: episode.id,
+        namespace: episode.namespace.clone(),
+        task_description: episode.task_description.clone(),
+        task_type: episode.task_type,
+        context: episode.context.clone(),
+        started_at: episode.started_at,
+        ended_at: episode.ended_at,
+        steps: Vec::new(),
+        outcome: episode.outcome.clone(),
+        reward: episode.reward.clone(),
+        reflection: episode.reflection.clone(),
+        pattern_ids: episode.pattern_ids.clone(),
+        tags: episode.tags.clone(),
+        metadata: episode.metadata.clone(),
+        retrieval_session: episode.retrieval_session,
+    };
     to_json(&record, || format!("episode {}", episode.id))
 }
 
