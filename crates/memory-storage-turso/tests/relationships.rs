@@ -418,3 +418,49 @@ async fn store_batches_is_one_transaction_even_across_batches() {
     assert_eq!(counts.episodes, 30);
     assert_eq!(storage.row_counts().await.unwrap().episodes, 30);
 }
+
+#[tokio::test]
+async fn store_patterns_stores_exactly_what_completion_learned() {
+    let (_d1, learned) = fresh().await;
+    for i in 0..6 {
+        let mut e = running("ns", &format!("deploy {i}"), i);
+        e.steps = vec![
+            recorded(1, "terraform plan", "plan", 5),
+            recorded(2, "terraform apply", "apply", 9),
+        ];
+        learned.store_episode(&e).await.unwrap();
+        let c = completion_of(&e, success("deployed"), at(100 + i));
+        learned.complete_episode("ns", e.id, &c).await.unwrap();
+    }
+    let mut all = memory_core::PatternFilter::new("ns");
+    all.limit = 1_000;
+    let patterns = learned.list_patterns(&all).await.unwrap();
+    assert!(!patterns.is_empty());
+
+    let (_d2, copy) = fresh().await;
+    copy.store_patterns(&patterns).await.unwrap();
+    assert_eq!(copy.list_patterns(&all).await.unwrap(), patterns);
+    for p in &patterns {
+        assert_eq!(
+            copy.get_pattern("ns", p.id).await.unwrap().as_ref(),
+            Some(p)
+        );
+    }
+    // The same signature under another id is a conflict, and nothing of the batch is kept.
+    let mut again = patterns[0].clone();
+    again.id = Uuid::now_v7();
+    let mut fresh_one = patterns[0].clone();
+    fresh_one.id = Uuid::now_v7();
+    fresh_one.signature = "another".into();
+    let err = copy
+        .store_patterns(&[fresh_one.clone(), again])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MemoryError::Conflict(_)), "{err:?}");
+    assert!(
+        copy.get_pattern("ns", fresh_one.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
