@@ -10,6 +10,7 @@
 
 pub mod completion;
 pub mod learning_sim;
+pub mod perf;
 pub mod retrieval_eval;
 mod rng;
 mod template;

@@ -98,6 +98,10 @@ pub enum Command {
     /// Rebuild every episode's vector with the current embedder (the way to switch
     /// embedder or dimension), or with --missing only embed episodes that have none.
     Reembed(ReembedArgs),
+    /// Show what the memory holds and how it performs: sizes, caches, prepared statements,
+    /// connections, the write queue and operation latencies (--prometheus for the
+    /// Prometheus text format).
+    Stats(StatsArgs),
     /// Measure the memory: simulations and benchmarks that produce the published figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -256,6 +260,42 @@ pub enum BenchCommand {
     /// retrieval on a generated corpus with paraphrased held-out queries, and latency at
     /// larger stores (uses a temporary database; the embedder is --embedder's).
     Retrieval(RetrievalEvalArgs),
+    /// The performance layer against its targets: cache hit rate, get_episode latency,
+    /// bulk import and online throughput, prepared-statement reuse, each beside the same
+    /// measurement with the layer off (uses temporary databases; takes a few minutes).
+    Perf(PerfArgs),
+}
+
+/// `memory bench perf`
+#[derive(Debug, Args)]
+pub struct PerfArgs {
+    /// Episodes in the store the cache and read figures use.
+    #[arg(long, default_value_t = 100_000)]
+    pub episodes: usize,
+    /// Zipf exponent of read popularity.
+    #[arg(long, default_value_t = 1.0)]
+    pub zipf: f64,
+    /// Cache budget as a share of the store (0..1).
+    #[arg(long, default_value_t = 0.10)]
+    pub cache_fraction: f64,
+    /// Counted reads for the hit rate (after as many warm-up reads as --warmup).
+    #[arg(long, default_value_t = 500_000)]
+    pub reads: usize,
+    /// Warm-up reads before the hit rate is counted.
+    #[arg(long, default_value_t = 200_000)]
+    pub warmup: usize,
+    /// Episodes written by the bulk-import figure.
+    #[arg(long, default_value_t = 20_000)]
+    pub import_episodes: usize,
+    /// Concurrent agents in the online figure.
+    #[arg(long, default_value_t = 8)]
+    pub agents: usize,
+    /// Episodes each agent records in the online figure.
+    #[arg(long, default_value_t = 100)]
+    pub episodes_per_agent: usize,
+    /// Workload seed.
+    #[arg(long, default_value_t = 5)]
+    pub seed: u64,
 }
 
 /// `memory bench retrieval`
@@ -500,6 +540,14 @@ pub struct ReembedArgs {
     /// Episodes embedded per batch.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+}
+
+/// `memory stats`
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print the Prometheus text exposition format instead of a table or JSON.
+    #[arg(long)]
+    pub prometheus: bool,
 }
 
 /// `memory pattern …`

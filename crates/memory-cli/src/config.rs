@@ -3,6 +3,7 @@
 use crate::cli::EmbedderArgs;
 use crate::exit::usage;
 use anyhow::Context as _;
+use memory_core::cache::CachedStorage;
 use memory_core::{Embedder, HashingEmbedder, SelfLearningMemory};
 use memory_embed_http::{OpenAiConfig, OpenAiEmbedder};
 use memory_storage_turso::TursoStorage;
@@ -77,5 +78,8 @@ pub async fn open_memory(
     let storage = TursoStorage::open(path)
         .await
         .with_context(|| format!("cannot open the database {}", path.display()))?;
+    // The cache tier matters for long-running processes (`memory serve`, `memory mcp`); for
+    // one-shot commands it costs nothing and keeps one code path.
+    let storage = CachedStorage::new(Arc::new(storage));
     Ok(SelfLearningMemory::new(Arc::new(storage)).with_embedder(embedder))
 }

@@ -5,6 +5,7 @@
 //! trait, so the same logic runs on a local libSQL file, a remote server, or an in-memory
 //! test double.
 
+pub mod cache;
 pub mod clock;
 pub mod embedding;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod export;
 pub mod graph;
 pub mod handoff;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod storage;
 

@@ -10,6 +10,7 @@ use crate::embedding::{Embedder, HashingEmbedder, Vectors, cosine};
 use crate::error::{MemoryError, Result};
 use crate::learning::{Baseline, LearningConfig, compute_reward, heuristics, mine, reflect};
 use crate::limits::Limits;
+use crate::metrics::{LatencyRegistry, MemoryStats};
 use crate::model::{
     Episode, EpisodeSummary, ExecutionStep, Feedback, Heuristic, NewEpisode, OutcomeKind, Pattern,
     RetrievalSession, StepInput, TaskOutcome, to_micros,
@@ -19,7 +20,9 @@ use crate::retrieval::{
     estimate_tokens, mmr, query_terms, recommend, render_pack,
 };
 use crate::storage::{Completion, EpisodeFilter, EpisodeStatus, PatternFilter, StorageBackend};
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 use uuid::Uuid;
 
 /// Tunables of a memory instance.
@@ -115,6 +118,8 @@ pub struct SelfLearningMemory {
     pub(crate) config: Arc<MemoryConfig>,
     pub(crate) clock: Arc<dyn Clock>,
     vectors: Option<Arc<Vectors>>,
+    latencies: Arc<LatencyRegistry>,
+    started: Instant,
 }
 
 impl std::fmt::Debug for SelfLearningMemory {
@@ -143,6 +148,8 @@ impl SelfLearningMemory {
             config: Arc::new(config),
             clock,
             vectors: Some(Arc::new(Vectors::new(Arc::new(HashingEmbedder::default())))),
+            latencies: Arc::new(LatencyRegistry::new()),
+            started: Instant::now(),
         }
     }
 
@@ -168,35 +175,58 @@ impl SelfLearningMemory {
         &self.storage
     }
 
+    /// What this memory has been doing: the latency of each operation called on this
+    /// instance (clones share it) and the storage's figures — sizes, caches, prepared
+    /// statements, connections, write queue.
+    pub async fn stats(&self) -> Result<MemoryStats> {
+        Ok(MemoryStats {
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+            operations: self.latencies.snapshot(),
+            storage: self.storage.storage_stats().await?,
+        })
+    }
+
+    /// Runs `work`, recording its latency under `operation`. Latency is measured on the
+    /// monotonic clock, not through [`Clock`]: it is an observation, not domain time.
+    async fn timed<T>(&self, operation: &'static str, work: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let out = work.await;
+        self.latencies.record(operation, started.elapsed());
+        out
+    }
+
     /// Starts an episode for a new task and returns its id.
     pub async fn start_episode(&self, namespace: &str, new: NewEpisode) -> Result<Uuid> {
-        let limits = &self.config.limits;
-        limits.check_namespace(namespace)?;
-        limits.check_new_episode(&new)?;
-        if let Some(session) = new.retrieval_session {
-            self.get_session(namespace, session).await?;
-        }
-        let now = self.clock.now();
-        let episode = Episode {
-            id: Uuid::now_v7(),
-            namespace: namespace.to_string(),
-            task_description: new.task_description,
-            task_type: new.task_type,
-            context: new.context,
-            started_at: now,
-            ended_at: None,
-            steps: Vec::new(),
-            outcome: None,
-            reward: None,
-            reflection: None,
-            pattern_ids: Vec::new(),
-            tags: new.tags,
-            metadata: new.metadata,
-            retrieval_session: new.retrieval_session,
-        };
-        self.storage.store_episode(&episode).await?;
-        tracing::debug!(%namespace, id = %episode.id, "episode started");
-        Ok(episode.id)
+        self.timed("start_episode", async {
+            let limits = &self.config.limits;
+            limits.check_namespace(namespace)?;
+            limits.check_new_episode(&new)?;
+            if let Some(session) = new.retrieval_session {
+                self.get_session(namespace, session).await?;
+            }
+            let now = self.clock.now();
+            let episode = Episode {
+                id: Uuid::now_v7(),
+                namespace: namespace.to_string(),
+                task_description: new.task_description,
+                task_type: new.task_type,
+                context: new.context,
+                started_at: now,
+                ended_at: None,
+                steps: Vec::new(),
+                outcome: None,
+                reward: None,
+                reflection: None,
+                pattern_ids: Vec::new(),
+                tags: new.tags,
+                metadata: new.metadata,
+                retrieval_session: new.retrieval_session,
+            };
+            self.storage.store_episode(&episode).await?;
+            tracing::debug!(%namespace, id = %episode.id, "episode started");
+            Ok(episode.id)
+        })
+        .await
     }
 
     /// Records one step of a running episode and returns it as stored (with its `seq`).
@@ -206,13 +236,16 @@ impl SelfLearningMemory {
         episode_id: Uuid,
         step: StepInput,
     ) -> Result<ExecutionStep> {
-        let limits = &self.config.limits;
-        limits.check_namespace(namespace)?;
-        limits.check_step(&step)?;
-        let at = to_micros(self.clock.now());
-        self.storage
-            .append_step(namespace, episode_id, step, at, limits.steps_per_episode)
-            .await
+        self.timed("log_step", async {
+            let limits = &self.config.limits;
+            limits.check_namespace(namespace)?;
+            limits.check_step(&step)?;
+            let at = to_micros(self.clock.now());
+            self.storage
+                .append_step(namespace, episode_id, step, at, limits.steps_per_episode)
+                .await
+        })
+        .await
     }
 
     /// Completes a running episode: scores it, reflects on it, stores the result and returns
@@ -223,155 +256,176 @@ impl SelfLearningMemory {
         episode_id: Uuid,
         outcome: TaskOutcome,
     ) -> Result<Episode> {
-        let limits = &self.config.limits;
-        limits.check_namespace(namespace)?;
-        limits.check_outcome(&outcome)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut episode = self.get_episode(namespace, episode_id).await?;
-            if episode.is_complete() {
-                return Err(MemoryError::Conflict(format!(
-                    "episode {episode_id} is already completed"
-                )));
-            }
-            let costs = self
-                .storage
-                .comparable_costs(
-                    namespace,
-                    episode.task_type,
-                    episode.context.domain.as_deref(),
-                    self.config.baseline_window,
-                )
-                .await?;
-            let baseline = Baseline::from_costs(&costs);
-            let reward = compute_reward(&outcome, &episode.steps, baseline.as_ref());
-            let reflection = reflect(&outcome, &episode.steps, baseline.as_ref());
-            let ended_at = self.clock.now().max(episode.started_at);
-            episode.ended_at = Some(ended_at);
-            episode.outcome = Some(outcome.clone());
-            episode.reward = Some(reward.clone());
-            episode.reflection = Some(reflection.clone());
-            let completion = Completion {
-                ended_at,
-                outcome: outcome.clone(),
-                reward,
-                reflection,
-                expected_steps: episode.steps.len() as u32,
-                learned: mine(&episode),
-                half_life_days: self.config.learning.half_life_days,
-            };
-            match self
-                .storage
-                .complete_episode(namespace, episode_id, &completion)
-                .await
-            {
-                Ok(pattern_ids) => {
-                    episode.pattern_ids = pattern_ids;
-                    tracing::debug!(%namespace, id = %episode_id, patterns = episode.pattern_ids.len(), "episode completed");
-                    self.feedback_from_episode(&episode).await?;
-                    return Ok(episode);
+        self.timed("complete_episode", async {
+            let limits = &self.config.limits;
+            limits.check_namespace(namespace)?;
+            limits.check_outcome(&outcome)?;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut episode = self
+                    .storage
+                    .get_episode(namespace, episode_id)
+                    .await?
+                    .ok_or_else(|| MemoryError::episode_not_found(namespace, episode_id))?;
+                if episode.is_complete() {
+                    return Err(MemoryError::Conflict(format!(
+                        "episode {episode_id} is already completed"
+                    )));
                 }
-                // A step landed between our read and our write: recompute from fresh state.
-                Err(MemoryError::Stale(_)) if attempt < COMPLETE_ATTEMPTS => {
-                    tracing::debug!(%episode_id, "steps changed during completion; retrying");
+                let costs = self
+                    .storage
+                    .comparable_costs(
+                        namespace,
+                        episode.task_type,
+                        episode.context.domain.as_deref(),
+                        self.config.baseline_window,
+                    )
+                    .await?;
+                let baseline = Baseline::from_costs(&costs);
+                let reward = compute_reward(&outcome, &episode.steps, baseline.as_ref());
+                let reflection = reflect(&outcome, &episode.steps, baseline.as_ref());
+                let ended_at = self.clock.now().max(episode.started_at);
+                episode.ended_at = Some(ended_at);
+                episode.outcome = Some(outcome.clone());
+                episode.reward = Some(reward.clone());
+                episode.reflection = Some(reflection.clone());
+                let completion = Completion {
+                    ended_at,
+                    outcome: outcome.clone(),
+                    reward,
+                    reflection,
+                    expected_steps: episode.steps.len() as u32,
+                    learned: mine(&episode),
+                    half_life_days: self.config.learning.half_life_days,
+                };
+                match self
+                    .storage
+                    .complete_episode(namespace, episode_id, &completion)
+                    .await
+                {
+                    Ok(pattern_ids) => {
+                        episode.pattern_ids = pattern_ids;
+                        tracing::debug!(%namespace, id = %episode_id, patterns = episode.pattern_ids.len(), "episode completed");
+                        self.feedback_from_episode(&episode).await?;
+                        return Ok(episode);
+                    }
+                    // A step landed between our read and our write: recompute from fresh state.
+                    Err(MemoryError::Stale(_)) if attempt < COMPLETE_ATTEMPTS => {
+                        tracing::debug!(%episode_id, "steps changed during completion; retrying");
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
-        }
+        })
+        .await
     }
 
     /// Loads an episode with all its steps.
     pub async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Episode> {
-        self.config.limits.check_namespace(namespace)?;
-        self.storage
-            .get_episode(namespace, episode_id)
-            .await?
-            .ok_or_else(|| MemoryError::episode_not_found(namespace, episode_id))
+        self.timed("get_episode", async {
+            self.config.limits.check_namespace(namespace)?;
+            self.storage
+                .get_episode(namespace, episode_id)
+                .await?
+                .ok_or_else(|| MemoryError::episode_not_found(namespace, episode_id))
+        })
+        .await
     }
 
     /// Lists episodes matching `filter`, newest first.
     pub async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>> {
-        self.config.limits.check_namespace(&filter.namespace)?;
-        self.config.limits.check_list_limit(filter.limit)?;
-        self.storage.list_episodes(filter).await
+        self.timed("list_episodes", async {
+            self.config.limits.check_namespace(&filter.namespace)?;
+            self.config.limits.check_list_limit(filter.limit)?;
+            self.storage.list_episodes(filter).await
+        })
+        .await
     }
 
     /// Deletes an episode, its steps and its index entries for good.
     pub async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<()> {
-        self.config.limits.check_namespace(namespace)?;
-        if self.storage.delete_episode(namespace, episode_id).await? {
-            tracing::debug!(%namespace, id = %episode_id, "episode deleted");
-            Ok(())
-        } else {
-            Err(MemoryError::episode_not_found(namespace, episode_id))
-        }
+        self.timed("delete_episode", async {
+            self.config.limits.check_namespace(namespace)?;
+            if self.storage.delete_episode(namespace, episode_id).await? {
+                tracing::debug!(%namespace, id = %episode_id, "episode deleted");
+                Ok(())
+            } else {
+                Err(MemoryError::episode_not_found(namespace, episode_id))
+            }
+        })
+        .await
     }
 
     /// Finds the past episodes most relevant to a new task and renders them as a context pack.
     pub async fn retrieve_context(&self, query: &RetrievalQuery) -> Result<ContextPack> {
-        let limits = &self.config.limits;
-        limits.check_namespace(&query.namespace)?;
-        limits.check_query(&query.text, query.limit, query.token_budget)?;
-        limits.check_context(&query.context)?;
-        let ns = query.namespace.as_str();
+        self.timed("retrieve_context", async {
+            let limits = &self.config.limits;
+            limits.check_namespace(&query.namespace)?;
+            limits.check_query(&query.text, query.limit, query.token_budget)?;
+            limits.check_context(&query.context)?;
+            let ns = query.namespace.as_str();
 
-        let candidates = self.candidates(query).await?;
-        let (ranked, considered, mut related) = self.rank_with_relations(query, candidates).await?;
-        let ranked = self.diversify(ns, ranked, query.limit).await?;
+            let candidates = self.candidates(query).await?;
+            let (ranked, considered, mut related) =
+                self.rank_with_relations(query, candidates).await?;
+            let ranked = self.diversify(ns, ranked, query.limit).await?;
 
-        let mut hits = Vec::with_capacity(query.limit);
-        for scored in ranked {
-            // An episode deleted since the search is simply skipped.
-            if let Some(ep) = self.storage.get_episode(ns, scored.summary.id).await? {
-                let mut hit = RetrievedEpisode::from_episode(&ep, scored.breakdown, scored.reason);
-                hit.related = related.remove(&hit.id).unwrap_or_default();
-                hits.push(hit);
+            let mut hits = Vec::with_capacity(query.limit);
+            for scored in ranked {
+                // An episode deleted since the search is simply skipped.
+                if let Some(ep) = self.storage.get_episode(ns, scored.summary.id).await? {
+                    let mut hit =
+                        RetrievedEpisode::from_episode(&ep, scored.breakdown, scored.reason);
+                    hit.related = related.remove(&hit.id).unwrap_or_default();
+                    hits.push(hit);
+                }
             }
-        }
-        let mut pattern_filter = PatternFilter::new(ns);
-        pattern_filter.domain = query.context.domain.clone();
-        pattern_filter.language = query.context.language.clone();
-        pattern_filter.framework = query.context.framework.clone();
-        pattern_filter.task_type = query.task_type;
-        pattern_filter.tags = query.context.tags.clone();
-        pattern_filter.min_episodes = self.config.learning.min_support;
-        pattern_filter.limit = self.config.pattern_candidates;
-        let patterns = self.storage.list_patterns(&pattern_filter).await?;
-        let now = self.clock.now();
-        let recs = recommend(query, &patterns, &hits, now, &self.config.learning);
+            let mut pattern_filter = PatternFilter::new(ns);
+            pattern_filter.domain = query.context.domain.clone();
+            pattern_filter.language = query.context.language.clone();
+            pattern_filter.framework = query.context.framework.clone();
+            pattern_filter.task_type = query.task_type;
+            pattern_filter.tags = query.context.tags.clone();
+            pattern_filter.min_episodes = self.config.learning.min_support;
+            pattern_filter.limit = self.config.pattern_candidates;
+            let patterns = self.storage.list_patterns(&pattern_filter).await?;
+            let now = self.clock.now();
+            let recs = recommend(query, &patterns, &hits, now, &self.config.learning);
 
-        let session = RetrievalSession {
-            id: Uuid::now_v7(),
-            namespace: ns.to_string(),
-            query: query.text.clone(),
-            recommended: recs.offered_ids(),
-            created_at: now,
-            feedback: None,
-        };
-        self.storage.store_session(&session).await?;
+            let session = RetrievalSession {
+                id: Uuid::now_v7(),
+                namespace: ns.to_string(),
+                query: query.text.clone(),
+                recommended: recs.offered_ids(),
+                created_at: now,
+                feedback: None,
+            };
+            self.storage.store_session(&session).await?;
 
-        let markdown = render_pack(
-            session.id,
-            ns,
-            &query.text,
-            &recs,
-            &mut hits,
-            query.token_budget,
-        );
-        Ok(ContextPack {
-            session_id: session.id,
-            namespace: ns.to_string(),
-            query: query.text.clone(),
-            token_estimate: estimate_tokens(&markdown),
-            token_budget: query.token_budget,
-            markdown,
-            hits,
-            patterns: recs.patterns,
-            heuristics: recs.heuristics,
-            playbook: recs.playbook,
-            candidates_considered: considered,
+            let markdown = render_pack(
+                session.id,
+                ns,
+                &query.text,
+                &recs,
+                &mut hits,
+                query.token_budget,
+            );
+            Ok(ContextPack {
+                session_id: session.id,
+                namespace: ns.to_string(),
+                query: query.text.clone(),
+                token_estimate: estimate_tokens(&markdown),
+                token_budget: query.token_budget,
+                markdown,
+                hits,
+                patterns: recs.patterns,
+                heuristics: recs.heuristics,
+                playbook: recs.playbook,
+                candidates_considered: considered,
+            })
         })
+        .await
     }
 
     /// The candidates of a retrieval: full-text matches and nearest vectors (as the mode
@@ -486,19 +540,25 @@ impl SelfLearningMemory {
     /// embedder is remote), `batch` at a time; `progress(done, total)` is called after each
     /// batch. Returns how many were embedded.
     pub async fn embed_pending(&self, batch: usize, progress: impl FnMut(u64, u64)) -> Result<u64> {
-        let vectors = self.require_vectors()?;
-        vectors
-            .embed_pending(self.storage.as_ref(), batch, progress)
-            .await
+        self.timed("embed_pending", async {
+            let vectors = self.require_vectors()?;
+            vectors
+                .embed_pending(self.storage.as_ref(), batch, progress)
+                .await
+        })
+        .await
     }
 
     /// Rebuilds every vector with the current embedder: the explicit way to switch
     /// embedder or dimension. Returns how many episodes were embedded.
     pub async fn reembed(&self, batch: usize, progress: impl FnMut(u64, u64)) -> Result<u64> {
-        let vectors = self.require_vectors()?;
-        vectors
-            .reembed(self.storage.as_ref(), batch, progress)
-            .await
+        self.timed("reembed", async {
+            let vectors = self.require_vectors()?;
+            vectors
+                .reembed(self.storage.as_ref(), batch, progress)
+                .await
+        })
+        .await
     }
 
     fn require_vectors(&self) -> Result<&Arc<Vectors>> {
@@ -520,78 +580,93 @@ impl SelfLearningMemory {
         applied: Vec<Uuid>,
         outcome: OutcomeKind,
     ) -> Result<()> {
-        self.config.limits.check_namespace(namespace)?;
-        let session = self.get_session(namespace, session_id).await?;
-        if let Some((i, id)) = applied
-            .iter()
-            .enumerate()
-            .find(|(_, id)| !session.recommended.contains(id))
-        {
-            return Err(crate::ValidationError::new(
-                format!("applied[{i}]"),
-                format!("pattern {id} was not recommended in session {session_id}"),
-            )
-            .into());
-        }
-        let mut unique: Vec<Uuid> = Vec::with_capacity(applied.len());
-        for id in applied {
-            if !unique.contains(&id) {
-                unique.push(id);
+        self.timed("record_feedback", async {
+            self.config.limits.check_namespace(namespace)?;
+            let session = self.get_session(namespace, session_id).await?;
+            if let Some((i, id)) = applied
+                .iter()
+                .enumerate()
+                .find(|(_, id)| !session.recommended.contains(id))
+            {
+                return Err(crate::ValidationError::new(
+                    format!("applied[{i}]"),
+                    format!("pattern {id} was not recommended in session {session_id}"),
+                )
+                .into());
             }
-        }
-        let feedback = Feedback {
-            applied: unique,
-            outcome,
-            recorded_at: self.clock.now(),
-        };
-        self.storage
-            .record_feedback(namespace, session_id, &feedback)
-            .await
+            let mut unique: Vec<Uuid> = Vec::with_capacity(applied.len());
+            for id in applied {
+                if !unique.contains(&id) {
+                    unique.push(id);
+                }
+            }
+            let feedback = Feedback {
+                applied: unique,
+                outcome,
+                recorded_at: self.clock.now(),
+            };
+            self.storage
+                .record_feedback(namespace, session_id, &feedback)
+                .await
+        })
+        .await
     }
 
     /// A remembered retrieval.
     pub async fn get_session(&self, namespace: &str, session_id: Uuid) -> Result<RetrievalSession> {
-        self.config.limits.check_namespace(namespace)?;
-        self.storage
-            .get_session(namespace, session_id)
-            .await?
-            .ok_or_else(|| MemoryError::NotFound {
-                kind: "retrieval session",
-                id: session_id.to_string(),
-                namespace: namespace.to_string(),
-            })
+        self.timed("get_session", async {
+            self.config.limits.check_namespace(namespace)?;
+            self.storage
+                .get_session(namespace, session_id)
+                .await?
+                .ok_or_else(|| MemoryError::NotFound {
+                    kind: "retrieval session",
+                    id: session_id.to_string(),
+                    namespace: namespace.to_string(),
+                })
+        })
+        .await
     }
 
     /// Lists learned patterns.
     pub async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
-        self.config.limits.check_namespace(&filter.namespace)?;
-        self.config.limits.check_list_limit(filter.limit)?;
-        self.storage.list_patterns(filter).await
+        self.timed("list_patterns", async {
+            self.config.limits.check_namespace(&filter.namespace)?;
+            self.config.limits.check_list_limit(filter.limit)?;
+            self.storage.list_patterns(filter).await
+        })
+        .await
     }
 
     /// Loads one pattern.
     pub async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Pattern> {
-        self.config.limits.check_namespace(namespace)?;
-        self.storage
-            .get_pattern(namespace, pattern_id)
-            .await?
-            .ok_or_else(|| MemoryError::NotFound {
-                kind: "pattern",
-                id: pattern_id.to_string(),
-                namespace: namespace.to_string(),
-            })
+        self.timed("get_pattern", async {
+            self.config.limits.check_namespace(namespace)?;
+            self.storage
+                .get_pattern(namespace, pattern_id)
+                .await?
+                .ok_or_else(|| MemoryError::NotFound {
+                    kind: "pattern",
+                    id: pattern_id.to_string(),
+                    namespace: namespace.to_string(),
+                })
+        })
+        .await
     }
 
     /// The heuristics the patterns matching `filter` justify now, most confident first.
     pub async fn heuristics(&self, filter: &PatternFilter) -> Result<Vec<Heuristic>> {
-        let mut wide = filter.clone();
-        wide.min_episodes = wide.min_episodes.max(self.config.learning.min_support);
-        wide.limit = self.config.limits.list_limit;
-        wide.offset = 0;
-        let patterns = self.list_patterns(&wide).await?;
-        let mut rules = heuristics(&patterns, self.clock.now(), &self.config.learning);
-        rules.truncate(filter.limit);
-        Ok(rules)
+        self.timed("heuristics", async {
+            let mut wide = filter.clone();
+            wide.min_episodes = wide.min_episodes.max(self.config.learning.min_support);
+            wide.limit = self.config.limits.list_limit;
+            wide.offset = 0;
+            let patterns = self.list_patterns(&wide).await?;
+            let mut rules = heuristics(&patterns, self.clock.now(), &self.config.learning);
+            rules.truncate(filter.limit);
+            Ok(rules)
+        })
+        .await
     }
 
     /// When an episode that was started from a context pack completes, reports its outcome

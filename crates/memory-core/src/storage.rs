@@ -8,6 +8,7 @@
 use crate::error::Result;
 use crate::export::ContextStatsRecord;
 use crate::learning::Mined;
+use crate::metrics::StorageStats;
 use crate::model::{
     Checkpoint, Direction, Episode, EpisodeSummary, ExecutionStep, Feedback, OutcomeKind, Pattern,
     PatternKindName, Reflection, Relationship, RelationshipKind, RetrievalSession, RewardScore,
@@ -249,6 +250,23 @@ pub trait StorageBackend: Send + Sync {
 
     /// The baseline statistics of every context of `namespace`, by scope key.
     async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>>;
+
+    /// A number that changes whenever a writer other than this handle (another process)
+    /// commits to the store, when the backend can tell cheaply; `None` when it cannot tell
+    /// right now. Caches in front of the backend use it to notice other writers.
+    async fn external_change_marker(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// The backend's own figures: sizes and counts, and whatever it measures of its caches,
+    /// statements, connections and write queue. Backends that measure nothing report only
+    /// their name.
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        Ok(StorageStats {
+            backend: std::any::type_name::<Self>().to_string(),
+            ..StorageStats::default()
+        })
+    }
 }
 
 /// Everything recorded when an episode completes.

@@ -16,10 +16,11 @@
 use crate::codec::{
     EpisodeColumns, PatternColumns, clamp_i64, micros, step_record, tag_set, to_json,
 };
+use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::fts::FtsDocument;
 use crate::relationships;
-use libsql::{Connection, Statement, Value};
+use libsql::{Statement, Value};
 use memory_core::{BatchCounts, ImportBatch, MemoryError, Result};
 
 /// Most bound values in one statement.
@@ -28,7 +29,7 @@ const MAX_PARAMS: usize = 16_000;
 const MAX_ROWS: usize = 500;
 
 /// Writes `batch` on the caller's write transaction.
-pub(crate) async fn write(conn: &Connection, batch: &ImportBatch) -> Result<BatchCounts> {
+pub(crate) async fn write(conn: &Conn, batch: &ImportBatch) -> Result<BatchCounts> {
     let mut counts = BatchCounts::default();
 
     if !batch.context_stats.is_empty() {
@@ -209,7 +210,7 @@ pub(crate) async fn write(conn: &Connection, batch: &ImportBatch) -> Result<Batc
 
 /// The first of `ids` that `table` (with a unique `id` column) already holds.
 async fn first_stored(
-    conn: &Connection,
+    conn: &Conn,
     table: &'static str,
     ids: impl Iterator<Item = String>,
 ) -> Result<Option<String>, TursoError> {
@@ -231,7 +232,7 @@ async fn first_stored(
 }
 
 /// The largest episode rowid (0 in an empty table).
-async fn max_rowid(conn: &Connection) -> Result<i64, TursoError> {
+async fn max_rowid(conn: &Conn) -> Result<i64, TursoError> {
     let mut rows = conn
         .query("SELECT coalesce(max(rowid), 0) FROM episodes", ())
         .await
@@ -284,7 +285,7 @@ impl Rows {
     /// Inserts every row with `head VALUES (…), (…), …`.
     async fn insert(
         self,
-        conn: &Connection,
+        conn: &Conn,
         head: &str,
         context: &'static str,
         conflict: &str,
@@ -294,7 +295,7 @@ impl Rows {
             return Ok(());
         }
         let per = (MAX_PARAMS / self.cols).clamp(1, MAX_ROWS);
-        let mut full: Option<Statement> = None;
+        let mut full: Option<std::sync::Arc<Statement>> = None;
         let mut values = self.values.into_iter();
         let mut left = rows;
         while left > 0 {

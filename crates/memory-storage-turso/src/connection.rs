@@ -13,11 +13,17 @@
 //! server) share one file safely.
 
 use crate::error::TursoError;
-use libsql::{Connection, Database};
+use crate::group_commit::WriteQueue;
+use crate::statements::{self, DEFAULT_STATEMENT_CAPACITY, PreparedStatementCache};
+use libsql::params::IntoParams;
+use libsql::{Connection, Database, Rows, Statement};
+use memory_core::metrics::{ConnectionStats, LatencyHistogram, PoolStats, StatementCacheStats};
+use std::ops::Deref;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-use tokio::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// How a [`crate::TursoStorage`] uses its database file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +41,10 @@ pub struct TursoConfig {
     /// Size, in bytes, to which the WAL file is truncated after a checkpoint if it grew
     /// beyond it (`journal_size_limit`).
     pub wal_size_limit_bytes: u64,
+    /// Prepared statements each connection keeps for reuse (0: prepare every time).
+    pub statement_cache_capacity: usize,
+    /// Most queued writes committed together in one group-commit transaction.
+    pub max_write_batch: usize,
 }
 
 impl Default for TursoConfig {
@@ -44,16 +54,151 @@ impl Default for TursoConfig {
             busy_timeout: Duration::from_secs(5),
             wal_autocheckpoint_pages: 10_000,
             wal_size_limit_bytes: 64 * 1024 * 1024,
+            statement_cache_capacity: DEFAULT_STATEMENT_CAPACITY,
+            max_write_batch: 256,
         }
+    }
+}
+
+/// One database connection with its prepared-statement cache.
+///
+/// `query` and `execute` mirror [`Connection`]'s but go through the cache, so every query
+/// path of the crate reuses its prepared statements.
+pub(crate) struct Conn {
+    conn: Connection,
+    statements: std::sync::Mutex<PreparedStatementCache>,
+}
+
+impl Conn {
+    /// Runs a query through the statement cache.
+    pub(crate) async fn query(
+        &self,
+        sql: &str,
+        params: impl IntoParams,
+    ) -> Result<Rows, libsql::Error> {
+        let statement = self.prepare(sql).await?;
+        statement.query(params).await
+    }
+
+    /// Runs a statement that returns no rows through the statement cache; returns how many
+    /// rows it changed.
+    pub(crate) async fn execute(
+        &self,
+        sql: &str,
+        params: impl IntoParams,
+    ) -> Result<u64, libsql::Error> {
+        let statement = self.prepare(sql).await?;
+        statement.execute(params).await.map(|n| n as u64)
+    }
+
+    /// The cached prepared statement for `sql` (prepared now if it is not cached), reset and
+    /// ready to bind. It is reset again when the connection is given back.
+    pub(crate) async fn prepare(&self, sql: &str) -> Result<Arc<Statement>, libsql::Error> {
+        statements::acquire(&self.statements, &self.conn, sql).await
+    }
+
+    /// Rowid of the last row this connection inserted.
+    pub(crate) fn last_insert_rowid(&self) -> i64 {
+        self.conn.last_insert_rowid()
+    }
+
+    /// The underlying connection, for what does not go through prepared statements
+    /// (schema scripts, pragmas at setup).
+    pub(crate) fn raw(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Wraps a bare connection (tests that build old schemas by hand).
+    #[cfg(test)]
+    pub(crate) fn wrap(conn: Connection) -> Conn {
+        Conn {
+            conn,
+            statements: std::sync::Mutex::new(PreparedStatementCache::new(0)),
+        }
+    }
+
+    fn statement_stats(&self) -> StatementCacheStats {
+        statements::lock(&self.statements).stats()
+    }
+
+    /// Makes the connection ready for its next user: statements reset, and a transaction
+    /// left open by an operation that was cancelled half-way rolled back.
+    async fn recycle(&self) {
+        statements::lock(&self.statements).release();
+        if !self.conn.is_autocommit() {
+            tracing::warn!("rolling back a transaction left open by a cancelled operation");
+            if let Err(err) = self.conn.execute("ROLLBACK", ()).await {
+                tracing::warn!(error = %err, "rollback of an abandoned transaction failed");
+            }
+        }
+    }
+}
+
+/// Counters of one group of connections.
+#[derive(Default)]
+struct PoolMeter {
+    acquisitions: AtomicU64,
+    in_use: AtomicU64,
+    busy_ns: AtomicU64,
+    wait: LatencyHistogram,
+}
+
+impl PoolMeter {
+    fn stats(&self, connections: usize, uptime: Duration) -> PoolStats {
+        let capacity_ns = uptime.as_nanos() as f64 * connections as f64;
+        let busy = self.busy_ns.load(Ordering::Relaxed) as f64;
+        PoolStats {
+            connections: connections as u64,
+            in_use: self.in_use.load(Ordering::Relaxed),
+            acquisitions: self.acquisitions.load(Ordering::Relaxed),
+            wait: self.wait.summary(),
+            utilisation: if capacity_ns > 0.0 {
+                (busy / capacity_ns).min(1.0)
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// Exclusive use of one connection, for the duration of one operation.
+///
+/// Dropping it gives the connection back: its statements are reset (ending any read
+/// snapshot) and the time it was held is counted.
+pub(crate) struct Lease {
+    guard: OwnedMutexGuard<Conn>,
+    meter: Arc<PoolMeter>,
+    since: Instant,
+}
+
+impl Deref for Lease {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.guard
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        statements::lock(&self.guard.statements).release();
+        let held = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.meter.busy_ns.fetch_add(held, Ordering::Relaxed);
+        self.meter.in_use.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// The open database: one writer connection and a pool of reader connections.
 pub(crate) struct Connections {
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+    writer: Arc<Mutex<Conn>>,
+    readers: Vec<Arc<Mutex<Conn>>>,
     /// Round-robin cursor used when every reader is busy.
     next_reader: AtomicUsize,
+    writer_meter: Arc<PoolMeter>,
+    reader_meter: Arc<PoolMeter>,
+    opened: Instant,
+    /// Writes waiting for the group commit.
+    queue: Arc<WriteQueue>,
+    max_write_batch: usize,
     /// Kept so the database outlives every connection made from it.
     _db: Database,
 }
@@ -72,35 +217,97 @@ impl Connections {
         let writer = connect(&db, config).await.map_err(open_err)?;
         let mut readers = Vec::with_capacity(config.readers.max(1));
         for _ in 0..config.readers.max(1) {
-            readers.push(Mutex::new(connect(&db, config).await.map_err(open_err)?));
+            readers.push(Arc::new(Mutex::new(
+                connect(&db, config).await.map_err(open_err)?,
+            )));
         }
         Ok(Connections {
-            writer: Mutex::new(writer),
+            writer: Arc::new(Mutex::new(writer)),
             readers,
             next_reader: AtomicUsize::new(0),
+            writer_meter: Arc::default(),
+            reader_meter: Arc::default(),
+            opened: Instant::now(),
+            queue: Arc::default(),
+            max_write_batch: config.max_write_batch,
             _db: db,
         })
     }
 
     /// The writer connection, for the duration of one write.
-    pub(crate) async fn writer(&self) -> MutexGuard<'_, Connection> {
-        self.writer.lock().await
+    pub(crate) async fn writer(&self) -> Lease {
+        let started = Instant::now();
+        let guard = Arc::clone(&self.writer).lock_owned().await;
+        lease(guard, &self.writer_meter, started).await
+    }
+
+    /// The writer connection if it is free right now.
+    pub(crate) async fn try_writer(&self) -> Option<Lease> {
+        let guard = Arc::clone(&self.writer).try_lock_owned().ok()?;
+        Some(lease(guard, &self.writer_meter, Instant::now()).await)
     }
 
     /// A reader connection: the first idle one, or else the next in turn once it is free.
-    pub(crate) async fn reader(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) async fn reader(&self) -> Lease {
+        let started = Instant::now();
         for reader in &self.readers {
-            if let Ok(guard) = reader.try_lock() {
-                return guard;
+            if let Ok(guard) = Arc::clone(reader).try_lock_owned() {
+                return lease(guard, &self.reader_meter, started).await;
             }
         }
         let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        self.readers[turn].lock().await
+        let guard = Arc::clone(&self.readers[turn]).lock_owned().await;
+        lease(guard, &self.reader_meter, started).await
+    }
+
+    /// The group-commit queue.
+    pub(crate) fn queue(&self) -> &WriteQueue {
+        &self.queue
+    }
+
+    /// The group-commit queue, for a batch that outlives its leader's call.
+    pub(crate) fn queue_handle(&self) -> Arc<WriteQueue> {
+        Arc::clone(&self.queue)
+    }
+
+    /// Most writes committed together.
+    pub(crate) fn max_write_batch(&self) -> usize {
+        self.max_write_batch
+    }
+
+    /// How the connections have been used, and their statement caches summed.
+    pub(crate) async fn stats(&self) -> (ConnectionStats, StatementCacheStats) {
+        let uptime = self.opened.elapsed();
+        let mut statements = StatementCacheStats::default();
+        for conn in std::iter::once(&self.writer).chain(&self.readers) {
+            // A connection in use is skipped rather than waited for: statistics must not
+            // queue behind a long write.
+            if let Ok(conn) = conn.try_lock() {
+                statements.add(&conn.statement_stats());
+            }
+        }
+        let conns = ConnectionStats {
+            readers: self.reader_meter.stats(self.readers.len(), uptime),
+            writer: self.writer_meter.stats(1, uptime),
+        };
+        (conns, statements)
+    }
+}
+
+async fn lease(guard: OwnedMutexGuard<Conn>, meter: &Arc<PoolMeter>, asked: Instant) -> Lease {
+    meter.wait.record(asked.elapsed());
+    meter.acquisitions.fetch_add(1, Ordering::Relaxed);
+    meter.in_use.fetch_add(1, Ordering::Relaxed);
+    guard.recycle().await;
+    Lease {
+        guard,
+        meter: Arc::clone(meter),
+        since: Instant::now(),
     }
 }
 
 /// Opens one connection and applies the per-connection settings.
-async fn connect(db: &Database, config: &TursoConfig) -> Result<Connection, libsql::Error> {
+async fn connect(db: &Database, config: &TursoConfig) -> Result<Conn, libsql::Error> {
     let conn = db.connect()?;
     conn.busy_timeout(config.busy_timeout)?;
 
@@ -136,5 +343,10 @@ async fn connect(db: &Database, config: &TursoConfig) -> Result<Connection, libs
         let mut rows = conn.query(&pragma, ()).await?;
         while rows.next().await?.is_some() {}
     }
-    Ok(conn)
+    Ok(Conn {
+        conn,
+        statements: std::sync::Mutex::new(PreparedStatementCache::new(
+            config.statement_cache_capacity,
+        )),
+    })
 }

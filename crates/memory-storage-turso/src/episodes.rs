@@ -2,11 +2,13 @@
 //! handling of the pattern and session methods, whose bodies live in [`crate::patterns`] and
 //! [`crate::sessions`].
 //!
-//! Writes run on the single writer connection, each as one `BEGIN IMMEDIATE` transaction:
-//! the write lock is taken up front, so the checks a write makes (does the episode exist, is
-//! it still running, how many steps does it have) cannot be invalidated by another process
-//! before it commits. A write that fails is rolled back whole; a write whose future is
-//! dropped half-way is rolled back by the transaction's destructor.
+//! Writes run on the single writer connection through the group commit
+//! ([`crate::group_commit`]): concurrent writes share one `BEGIN IMMEDIATE` transaction, each
+//! in its own savepoint. The write lock is taken up front, so the checks a write makes (does
+//! the episode exist, is it still running, how many steps does it have) cannot be
+//! invalidated by another process before it commits. A write that fails is rolled back whole;
+//! a transaction abandoned half-way (its task cancelled) is rolled back before the
+//! connection is used again.
 //!
 //! Completing an episode also merges what it taught into the namespace's patterns
 //! ([`crate::patterns::merge_learned`]) inside the same transaction, and writes the ids of
@@ -21,14 +23,16 @@ use crate::codec::{
     self, EpisodeColumns, clamp_i64, decode_episode, decode_step, decode_summary, micros,
     outcome_kind, step_record, tag_set,
 };
+use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::fts::{self, BM25_WEIGHTS, FtsDocument, match_expression};
 use crate::storage::TursoStorage;
 use crate::{batch, patterns, relationships, sessions, transfer, vectors};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use libsql::{Connection, Rows, Transaction, TransactionBehavior, Value};
+use libsql::{Rows, Value};
 use memory_core::export::ContextStatsRecord;
+use memory_core::metrics::StorageStats;
 use memory_core::{
     BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodePage,
     EpisodeStatus, EpisodeSummary, ExecutionStep, Feedback, ImportBatch, MemoryError, Pattern,
@@ -43,17 +47,22 @@ impl StorageBackend for TursoStorage {
         check_step_seqs(episode)?;
         // Encode everything before taking the write lock, so the lock is held only for I/O.
         let columns = EpisodeColumns::of(episode)?;
-        let steps = episode
+        let records = episode
             .steps
             .iter()
-            .map(|s| Ok((s, step_record(&columns.id, s)?)))
+            .map(|s| step_record(&columns.id, s))
             .collect::<Result<Vec<_>, TursoError>>()?;
         let doc = FtsDocument::new(episode, &episode.steps);
-
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = insert_episode(&tx, episode, &columns, &steps, &doc).await;
-        finish(tx, result).await
+        let episode = episode.clone();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move {
+                    let steps: Vec<(&ExecutionStep, String)> =
+                        episode.steps.iter().zip(records).collect();
+                    insert_episode(conn, &episode, &columns, &steps, &doc).await
+                })
+            })
+            .await
     }
 
     async fn append_step(
@@ -64,10 +73,14 @@ impl StorageBackend for TursoStorage {
         at: DateTime<Utc>,
         max_steps: u32,
     ) -> Result<ExecutionStep> {
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = append_step_tx(&tx, namespace, episode_id, step, at, max_steps).await;
-        finish(tx, result).await
+        let namespace = namespace.to_string();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move {
+                    append_step_tx(conn, &namespace, episode_id, step, at, max_steps).await
+                })
+            })
+            .await
     }
 
     async fn complete_episode(
@@ -77,17 +90,22 @@ impl StorageBackend for TursoStorage {
         completion: &Completion,
     ) -> Result<Vec<Uuid>> {
         patterns::check_learned(completion)?;
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = complete_tx(&tx, namespace, episode_id, completion).await;
-        finish(tx, result).await
+        let namespace = namespace.to_string();
+        let completion = completion.clone();
+        self.conns
+            .write(move |conn| {
+                Box::pin(
+                    async move { complete_tx(conn, &namespace, episode_id, &completion).await },
+                )
+            })
+            .await
     }
 
     async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Episode>> {
         let conn = self.conns.reader().await;
         // A read transaction: the episode row and its steps come from one snapshot.
         let tx = begin_read(&conn).await?;
-        let result = load_episode(&tx, namespace, &episode_id.to_string()).await;
+        let result = load_episode(tx, namespace, &episode_id.to_string()).await;
         finish(tx, result).await
     }
 
@@ -110,10 +128,12 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<bool> {
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = delete_tx(&tx, namespace, &episode_id.to_string()).await;
-        finish(tx, result).await
+        let namespace = namespace.to_string();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move { delete_tx(conn, &namespace, &episode_id.to_string()).await })
+            })
+            .await
     }
 
     async fn comparable_costs(
@@ -210,10 +230,10 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn store_session(&self, session: &RetrievalSession) -> Result<()> {
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = sessions::store(&tx, session).await;
-        finish(tx, result).await
+        let session = session.clone();
+        self.conns
+            .write(move |conn| Box::pin(async move { sessions::store(conn, &session).await }))
+            .await
     }
 
     async fn get_session(
@@ -231,10 +251,15 @@ impl StorageBackend for TursoStorage {
         session_id: Uuid,
         feedback: &Feedback,
     ) -> Result<()> {
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = sessions::record_feedback(&tx, namespace, session_id, feedback).await;
-        finish(tx, result).await
+        let namespace = namespace.to_string();
+        let feedback = feedback.clone();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move {
+                    sessions::record_feedback(conn, &namespace, session_id, &feedback).await
+                })
+            })
+            .await
     }
 
     async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
@@ -250,7 +275,7 @@ impl StorageBackend for TursoStorage {
         }
         let conn = self.conns.writer().await;
         let tx = begin_write(&conn).await?;
-        let result = vectors::ensure(&tx, embedder, dimension).await;
+        let result = vectors::ensure(tx, embedder, dimension).await;
         finish(tx, result).await
     }
 
@@ -258,7 +283,7 @@ impl StorageBackend for TursoStorage {
         vectors::check_space(embedder, dimension)?;
         let conn = self.conns.writer().await;
         let tx = begin_write(&conn).await?;
-        let result = vectors::reset(&tx, embedder, dimension).await;
+        let result = vectors::reset(tx, embedder, dimension).await;
         finish(tx, result).await
     }
 
@@ -281,10 +306,13 @@ impl StorageBackend for TursoStorage {
         if list.is_empty() {
             return Ok(());
         }
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = vectors::store(&tx, embedder, namespace, list).await;
-        finish(tx, result).await
+        let (embedder, namespace, list) =
+            (embedder.to_string(), namespace.to_string(), list.to_vec());
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move { vectors::store(conn, &embedder, &namespace, &list).await })
+            })
+            .await
     }
 
     async fn vector_search(
@@ -295,21 +323,21 @@ impl StorageBackend for TursoStorage {
     ) -> Result<Vec<VectorMatch>> {
         let conn = self.conns.reader().await;
         let tx = begin_read(&conn).await?;
-        let result = vectors::search(&tx, namespace, vector, limit).await;
+        let result = vectors::search(tx, namespace, vector, limit).await;
         finish(tx, result).await
     }
 
     async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>> {
         let conn = self.conns.reader().await;
         let tx = begin_read(&conn).await?;
-        let result = vectors::of(&tx, namespace, ids).await;
+        let result = vectors::of(tx, namespace, ids).await;
         finish(tx, result).await
     }
 
     async fn episodes_without_vectors(&self, limit: usize) -> Result<Vec<Episode>> {
         let conn = self.conns.reader().await;
         let tx = begin_read(&conn).await?;
-        let result = vectors::episodes_without(&tx, limit).await;
+        let result = vectors::episodes_without(tx, limit).await;
         finish(tx, result).await
     }
 
@@ -330,20 +358,44 @@ impl StorageBackend for TursoStorage {
         vectors::cached(&conn, embedder, hashes).await
     }
 
+    async fn external_change_marker(&self) -> Result<Option<u64>> {
+        // `data_version` changes when a connection other than the one asking commits. Asked
+        // on the writer, which makes all of this handle's commits, it changes only for
+        // other writers. A busy writer is not waited for: the caller asks again later.
+        let Some(writer) = self.conns.try_writer().await else {
+            return Ok(None);
+        };
+        let mut rows = writer
+            .query("PRAGMA data_version", ())
+            .await
+            .ctx("read the data version")?;
+        let row = rows.next().await.ctx("read the data version")?;
+        Ok(row
+            .map(|row| codec::int(&row, 0, "data version"))
+            .transpose()?
+            .map(|v| v as u64))
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        self.stats().await.map_err(MemoryError::from)
+    }
+
     async fn cache_embeddings(&self, embedder: &str, entries: &[(String, Vec<f32>)]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = vectors::cache(&tx, embedder, entries).await;
-        finish(tx, result).await
+        let (embedder, entries) = (embedder.to_string(), entries.to_vec());
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move { vectors::cache(conn, &embedder, &entries).await })
+            })
+            .await
     }
 
     async fn store_relationship(&self, relationship: &Relationship) -> Result<()> {
         let conn = self.conns.writer().await;
         let tx = begin_write(&conn).await?;
-        let result = relationships::insert(&tx, std::slice::from_ref(relationship)).await;
+        let result = relationships::insert(tx, std::slice::from_ref(relationship)).await;
         finish(tx, result).await.map(|_| ())
     }
 
@@ -356,21 +408,21 @@ impl StorageBackend for TursoStorage {
     ) -> Result<u64> {
         let conn = self.conns.writer().await;
         let tx = begin_write(&conn).await?;
-        let result = relationships::delete(&tx, namespace, from, to, kind).await;
+        let result = relationships::delete(tx, namespace, from, to, kind).await;
         finish(tx, result).await
     }
 
     async fn relationships(&self, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
         let conn = self.conns.reader().await;
         let tx = begin_read(&conn).await?;
-        let result = relationships::list(&tx, filter).await;
+        let result = relationships::list(tx, filter).await;
         finish(tx, result).await
     }
 
     async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint> {
         let conn = self.conns.writer().await;
         let tx = begin_write(&conn).await?;
-        let result = relationships::checkpoint(&tx, checkpoint).await;
+        let result = relationships::checkpoint(tx, checkpoint).await;
         finish(tx, result).await
     }
 
@@ -405,7 +457,7 @@ impl StorageBackend for TursoStorage {
         }
         let conn = self.conns.writer().await;
         let tx = begin_write(&conn).await?;
-        let result = batch::write(&tx, batch).await;
+        let result = batch::write(tx, batch).await;
         finish(tx, result).await
     }
 
@@ -418,7 +470,7 @@ impl StorageBackend for TursoStorage {
         let result = async {
             let mut total = BatchCounts::default();
             for batch in batches {
-                total.add(&batch::write(&tx, &batch?).await?);
+                total.add(&batch::write(tx, &batch?).await?);
             }
             Ok(total)
         }
@@ -429,7 +481,7 @@ impl StorageBackend for TursoStorage {
     async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>> {
         let conn = self.conns.reader().await;
         let tx = begin_read(&conn).await?;
-        let result = transfer::episodes(&tx, page).await;
+        let result = transfer::episodes(tx, page).await;
         finish(tx, result).await
     }
 
@@ -446,7 +498,7 @@ impl StorageBackend for TursoStorage {
 
 /// Runs a full-text search query whose rows are (id, record, step_count, score).
 async fn text_matches(
-    conn: &Connection,
+    conn: &Conn,
     sql: &str,
     params: impl libsql::params::IntoParams,
 ) -> Result<Vec<TextMatch>> {
@@ -466,29 +518,30 @@ async fn text_matches(
     Ok(out)
 }
 
-/// Starts a write transaction, taking the database's write lock at once.
-async fn begin_write(conn: &Connection) -> Result<Transaction, TursoError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+/// Starts a write transaction on `conn`, taking the database's write lock at once.
+async fn begin_write(conn: &Conn) -> Result<&Conn, TursoError> {
+    conn.execute("BEGIN IMMEDIATE", ())
         .await
-        .ctx("begin write transaction")
+        .ctx("begin write transaction")?;
+    Ok(conn)
 }
 
-/// Starts a read transaction: everything read in it comes from one snapshot.
-async fn begin_read(conn: &Connection) -> Result<Transaction, TursoError> {
-    conn.transaction_with_behavior(TransactionBehavior::Deferred)
-        .await
-        .ctx("begin read")
+/// Starts a read transaction on `conn`: everything read in it comes from one snapshot.
+pub(crate) async fn begin_read(conn: &Conn) -> Result<&Conn, TursoError> {
+    conn.execute("BEGIN", ()).await.ctx("begin read")?;
+    Ok(conn)
 }
 
-/// Commits `tx` if `result` is a success, rolls it back otherwise, and passes `result` on.
-async fn finish<T>(tx: Transaction, result: Result<T>) -> Result<T> {
+/// Commits the transaction on `tx` if `result` is a success, rolls it back otherwise, and
+/// passes `result` on.
+pub(crate) async fn finish<T>(tx: &Conn, result: Result<T>) -> Result<T> {
     match result {
         Ok(value) => {
-            tx.commit().await.ctx("commit")?;
+            tx.execute("COMMIT", ()).await.ctx("commit")?;
             Ok(value)
         }
         Err(err) => {
-            if let Err(rollback) = tx.rollback().await {
+            if let Err(rollback) = tx.execute("ROLLBACK", ()).await {
                 tracing::warn!(error = %rollback, "rollback after a failed operation failed");
             }
             Err(err)
@@ -523,7 +576,7 @@ pub(crate) fn check_step_seqs(episode: &Episode) -> Result<(), ValidationError> 
 
 /// The body of `store_episode`.
 async fn insert_episode(
-    conn: &Connection,
+    conn: &Conn,
     episode: &Episode,
     cols: &EpisodeColumns,
     steps: &[(&ExecutionStep, String)],
@@ -623,7 +676,7 @@ fn step_params(rowid: i64, step: &ExecutionStep, record: &str) -> Vec<Value> {
 
 /// The body of `append_step`.
 async fn append_step_tx(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     episode_id: Uuid,
     step: StepInput,
@@ -669,7 +722,7 @@ async fn append_step_tx(
 }
 
 /// Explains why a step could not be claimed for an episode.
-async fn why_no_step(conn: &Connection, namespace: &str, id: &str, max_steps: u32) -> MemoryError {
+async fn why_no_step(conn: &Conn, namespace: &str, id: &str, max_steps: u32) -> MemoryError {
     let state = async {
         let mut rows = conn
             .query(
@@ -702,7 +755,7 @@ async fn why_no_step(conn: &Connection, namespace: &str, id: &str, max_steps: u3
 /// The body of `complete_episode`: checks, merges the lessons into the patterns, then
 /// completes the row and re-indexes the episode; returns the patterns' ids.
 async fn complete_tx(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     episode_id: Uuid,
     completion: &Completion,
@@ -782,7 +835,7 @@ async fn complete_tx(
 
 /// Loads an episode's steps in order.
 pub(crate) async fn load_steps(
-    conn: &Connection,
+    conn: &Conn,
     rowid: i64,
     id: &str,
 ) -> Result<Vec<ExecutionStep>, TursoError> {
@@ -804,7 +857,7 @@ pub(crate) async fn load_steps(
 }
 
 /// The body of `get_episode`.
-async fn load_episode(conn: &Connection, namespace: &str, id: &str) -> Result<Option<Episode>> {
+async fn load_episode(conn: &Conn, namespace: &str, id: &str) -> Result<Option<Episode>> {
     let what = format!("episode {id}");
     let mut rows = conn
         .query(
@@ -827,7 +880,7 @@ async fn load_episode(conn: &Connection, namespace: &str, id: &str) -> Result<Op
 }
 
 /// The body of `delete_episode`.
-async fn delete_tx(conn: &Connection, namespace: &str, id: &str) -> Result<bool> {
+async fn delete_tx(conn: &Conn, namespace: &str, id: &str) -> Result<bool> {
     let mut rows = conn
         .query(
             "SELECT rowid FROM episodes WHERE namespace = ?1 AND id = ?2",

@@ -19,8 +19,8 @@
 //! searched for literally instead of failing or changing the query's meaning.
 
 use crate::codec::tag_set;
+use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use libsql::Connection;
 use memory_core::{Episode, ExecutionStep};
 
 /// BM25 column weights, in column order: task, steps, outcome, reflection, tags.
@@ -66,7 +66,7 @@ impl FtsDocument {
     }
 
     /// Adds the row for the episode at `rowid` (which must not be indexed yet).
-    pub(crate) async fn insert(&self, conn: &Connection, rowid: i64) -> Result<(), TursoError> {
+    pub(crate) async fn insert(&self, conn: &Conn, rowid: i64) -> Result<(), TursoError> {
         conn.execute(
             "INSERT INTO episode_fts (rowid, task, steps, outcome, reflection, tags) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -97,14 +97,14 @@ impl FtsDocument {
     }
 
     /// Replaces whatever is indexed for the episode at `rowid` with this document.
-    pub(crate) async fn replace(&self, conn: &Connection, rowid: i64) -> Result<(), TursoError> {
+    pub(crate) async fn replace(&self, conn: &Conn, rowid: i64) -> Result<(), TursoError> {
         delete(conn, rowid).await?;
         self.insert(conn, rowid).await
     }
 }
 
 /// Removes the row of the episode at `rowid`, if any.
-pub(crate) async fn delete(conn: &Connection, rowid: i64) -> Result<(), TursoError> {
+pub(crate) async fn delete(conn: &Conn, rowid: i64) -> Result<(), TursoError> {
     conn.execute("DELETE FROM episode_fts WHERE rowid = ?1", [rowid])
         .await
         .ctx("remove episode text from the index")?;

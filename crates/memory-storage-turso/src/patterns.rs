@@ -16,13 +16,15 @@
 //! `get_episode` to return `None` for some evidence ids.
 
 use crate::codec::{self, PatternColumns, clamp_i64, decode_pattern, decode_stats};
+use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use libsql::{Connection, Statement, Value};
+use libsql::{Statement, Value};
 use memory_core::{
     Completion, Feedback, OutcomeKind, OutcomeStats, Pattern, PatternFilter, PatternOrder, Result,
     ValidationError,
 };
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use uuid::Uuid;
 
 const SELECT_STATS: &str =
@@ -80,7 +82,7 @@ pub(crate) fn check_learned(completion: &Completion) -> Result<(), ValidationErr
 /// Runs on the caller's write transaction. A context listed twice counts the episode once,
 /// and a second observation with an already merged signature is skipped.
 pub(crate) async fn merge_learned(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     completion: &Completion,
 ) -> Result<Vec<Uuid>> {
@@ -149,7 +151,7 @@ pub(crate) async fn merge_learned(
 /// (`helped` on success, `hindered` on failure); patterns deleted since are skipped, and an
 /// id listed twice counts once. Runs on the caller's write transaction.
 pub(crate) async fn apply_feedback(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     feedback: &Feedback,
 ) -> Result<()> {
@@ -188,7 +190,7 @@ pub(crate) async fn apply_feedback(
 }
 
 /// The body of `get_pattern`.
-pub(crate) async fn get(conn: &Connection, namespace: &str, id: Uuid) -> Result<Option<Pattern>> {
+pub(crate) async fn get(conn: &Conn, namespace: &str, id: Uuid) -> Result<Option<Pattern>> {
     let select = conn
         .prepare(SELECT_BY_ID)
         .await
@@ -197,7 +199,7 @@ pub(crate) async fn get(conn: &Connection, namespace: &str, id: Uuid) -> Result<
 }
 
 /// The body of `list_patterns`.
-pub(crate) async fn list(conn: &Connection, filter: &PatternFilter) -> Result<Vec<Pattern>> {
+pub(crate) async fn list(conn: &Conn, filter: &PatternFilter) -> Result<Vec<Pattern>> {
     let (sql, params) = list_query(filter);
     let mut rows = conn
         .query(&sql, libsql::params_from_iter(params))
@@ -295,12 +297,12 @@ async fn load_one(
 
 /// The prepared statements that read and write `context_stats` during one merge.
 struct ContextStats {
-    select: Statement,
-    upsert: Statement,
+    select: Arc<Statement>,
+    upsert: Arc<Statement>,
 }
 
 impl ContextStats {
-    async fn prepare(conn: &Connection) -> Result<Self, TursoError> {
+    async fn prepare(conn: &Conn) -> Result<Self, TursoError> {
         Ok(ContextStats {
             select: conn
                 .prepare(SELECT_STATS)
@@ -353,12 +355,12 @@ impl ContextStats {
 
 /// The prepared statements that read and write `patterns` during one merge.
 struct PatternRows {
-    select: Statement,
-    upsert: Statement,
+    select: Arc<Statement>,
+    upsert: Arc<Statement>,
 }
 
 impl PatternRows {
-    async fn prepare(conn: &Connection) -> Result<Self, TursoError> {
+    async fn prepare(conn: &Conn) -> Result<Self, TursoError> {
         Ok(PatternRows {
             select: conn
                 .prepare(SELECT_BY_SIGNATURE)

@@ -11,8 +11,9 @@
 //! is checked in order against the stored ones and those before it.
 
 use crate::codec::{self, micros, to_json};
+use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use libsql::{Connection, Statement, Value};
+use libsql::{Statement, Value};
 use memory_core::graph::AcyclicGuard;
 use memory_core::{
     Checkpoint, Direction, MemoryError, Relationship, RelationshipFilter, RelationshipKind, Result,
@@ -34,7 +35,7 @@ const KIND_EDGES: &str = "SELECT f.id, t.id FROM episode_relationships r \
 
 /// Stores `edges` in order on the caller's write transaction, with every check of
 /// `StorageBackend::store_relationship`.
-pub(crate) async fn insert(conn: &Connection, edges: &[Relationship]) -> Result<u64> {
+pub(crate) async fn insert(conn: &Conn, edges: &[Relationship]) -> Result<u64> {
     if edges.is_empty() {
         return Ok(0);
     }
@@ -103,7 +104,7 @@ pub(crate) async fn insert(conn: &Connection, edges: &[Relationship]) -> Result<
 
 /// The stored edges of `kind` in `namespace`, as a cycle guard.
 async fn load_guard(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     kind: RelationshipKind,
 ) -> Result<AcyclicGuard, TursoError> {
@@ -169,7 +170,7 @@ async fn exists(
 
 /// The body of `delete_relationships`; runs on a write transaction.
 pub(crate) async fn delete(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     from: Uuid,
     to: Uuid,
@@ -225,10 +226,7 @@ pub(crate) async fn delete(
 const IN_CHUNK: usize = 500;
 
 /// The body of `relationships`: matching edges, oldest first.
-pub(crate) async fn list(
-    conn: &Connection,
-    filter: &RelationshipFilter,
-) -> Result<Vec<Relationship>> {
+pub(crate) async fn list(conn: &Conn, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
     let mut out: Vec<Relationship> = Vec::new();
     if filter.episodes.is_empty() {
         out = query(conn, filter, &[]).await?;
@@ -247,7 +245,7 @@ pub(crate) async fn list(
 }
 
 async fn query(
-    conn: &Connection,
+    conn: &Conn,
     filter: &RelationshipFilter,
     episodes: &[Uuid],
 ) -> Result<Vec<Relationship>> {
@@ -303,10 +301,7 @@ async fn query(
 }
 
 /// Stores checkpoints exactly as given (an import) on the caller's write transaction.
-pub(crate) async fn insert_checkpoints(
-    conn: &Connection,
-    checkpoints: &[Checkpoint],
-) -> Result<u64> {
+pub(crate) async fn insert_checkpoints(conn: &Conn, checkpoints: &[Checkpoint]) -> Result<u64> {
     if checkpoints.is_empty() {
         return Ok(0);
     }
@@ -321,7 +316,7 @@ pub(crate) async fn insert_checkpoints(
     Ok(checkpoints.len() as u64)
 }
 
-async fn insert_checkpoint_row(conn: &Connection, rowid: i64, c: &Checkpoint) -> Result<()> {
+async fn insert_checkpoint_row(conn: &Conn, rowid: i64, c: &Checkpoint) -> Result<()> {
     let id = c.id.to_string();
     let record = to_json(c, || format!("checkpoint {id}"))?;
     conn.execute(
@@ -338,7 +333,7 @@ async fn insert_checkpoint_row(conn: &Connection, rowid: i64, c: &Checkpoint) ->
 }
 
 /// The body of `store_checkpoint`: checks the episode is running, records its step count.
-pub(crate) async fn checkpoint(conn: &Connection, c: &Checkpoint) -> Result<Checkpoint> {
+pub(crate) async fn checkpoint(conn: &Conn, c: &Checkpoint) -> Result<Checkpoint> {
     let key = c.episode_id.to_string();
     let mut rows = conn
         .query(
@@ -371,7 +366,7 @@ pub(crate) async fn checkpoint(conn: &Connection, c: &Checkpoint) -> Result<Chec
 
 /// The body of `checkpoints`: one episode's, or the namespace's, oldest first.
 pub(crate) async fn checkpoints(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     episode: Option<Uuid>,
 ) -> Result<Vec<Checkpoint>> {

@@ -392,7 +392,7 @@ mod tests {
             .unwrap();
         }
         FtsDocument::new(episode, &episode.steps)
-            .insert(conn, rowid)
+            .insert(&crate::connection::Conn::wrap(conn.clone()), rowid)
             .await
             .unwrap();
     }

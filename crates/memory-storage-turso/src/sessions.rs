@@ -8,14 +8,14 @@
 //! on the same session is a `Conflict`, whichever process sends it.
 
 use crate::codec::{self, decode_session, micros};
+use crate::connection::Conn;
 use crate::error::SqlContext;
 use crate::patterns;
-use libsql::Connection;
 use memory_core::{Feedback, MemoryError, Result, RetrievalSession};
 use uuid::Uuid;
 
 /// The body of `store_session`; runs on a write transaction.
-pub(crate) async fn store(conn: &Connection, session: &RetrievalSession) -> Result<()> {
+pub(crate) async fn store(conn: &Conn, session: &RetrievalSession) -> Result<()> {
     let id = session.id.to_string();
     let mut existing = conn
         .query(
@@ -54,7 +54,7 @@ pub(crate) async fn store(conn: &Connection, session: &RetrievalSession) -> Resu
 
 /// The body of `get_session`.
 pub(crate) async fn get(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     id: Uuid,
 ) -> Result<Option<RetrievalSession>> {
@@ -75,7 +75,7 @@ pub(crate) async fn get(
 
 /// The body of `record_feedback`; runs on a write transaction.
 pub(crate) async fn record_feedback(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     session_id: Uuid,
     feedback: &Feedback,

@@ -9,6 +9,7 @@ use crate::connection::{Connections, TursoConfig};
 use crate::error::{SqlContext, TursoError};
 use crate::schema;
 use crate::vectors;
+use memory_core::metrics::StorageStats;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -62,7 +63,7 @@ impl TursoStorage {
         let conns = Connections::open(&path, &config).await?;
         let version = {
             let writer = conns.writer().await;
-            schema::migrate(&writer, &path).await?
+            schema::migrate(writer.raw(), &path).await?
         };
         tracing::debug!(path = %path.display(), version, readers = config.readers, "opened database");
         Ok(TursoStorage { path, conns })
@@ -76,7 +77,7 @@ impl TursoStorage {
     /// The schema version recorded in the file (`PRAGMA user_version`).
     pub async fn schema_version(&self) -> Result<i64, TursoError> {
         let conn = self.conns.reader().await;
-        schema::user_version(&conn).await
+        schema::user_version(conn.raw()).await
     }
 
     /// Counts the rows of every table, across all namespaces.
@@ -85,10 +86,7 @@ impl TursoStorage {
                            (SELECT count(*) FROM episode_tags), (SELECT count(*) FROM episode_fts)";
         let what = "row counts";
         let conn = self.conns.reader().await;
-        let tx = conn
-            .transaction_with_behavior(libsql::TransactionBehavior::Deferred)
-            .await
-            .ctx("begin read")?;
+        let tx = crate::episodes::begin_read(&conn).await?;
         let mut rows = tx.query(SQL, ()).await.ctx("count rows")?;
         let Some(row) = rows.next().await.ctx("count rows")? else {
             return Err(TursoError::corrupt(what, "the count query returned no row"));
@@ -104,9 +102,50 @@ impl TursoStorage {
         };
         drop(row);
         drop(rows);
-        counts.vectors = vectors::count(&tx).await?;
-        tx.commit().await.ctx("end read")?;
+        counts.vectors = vectors::count(tx).await?;
+        tx.execute("COMMIT", ()).await.ctx("end read")?;
         Ok(counts)
+    }
+}
+
+impl TursoStorage {
+    /// Sizes, counts, and how the connections, statement caches and write queue are used.
+    pub(crate) async fn stats(&self) -> Result<StorageStats, TursoError> {
+        const SQL: &str = "SELECT (SELECT count(*) FROM episodes), (SELECT count(*) FROM steps), \
+                           (SELECT count(*) FROM patterns), \
+                           (SELECT count(*) FROM retrieval_sessions), \
+                           (SELECT count(*) FROM episodes WHERE has_vector = 1)";
+        let what = "storage statistics";
+        let counts = {
+            let conn = self.conns.reader().await;
+            let mut rows = conn.query(SQL, ()).await.ctx("count rows")?;
+            let Some(row) = rows.next().await.ctx("count rows")? else {
+                return Err(TursoError::corrupt(what, "the count query returned no row"));
+            };
+            let count =
+                |idx| codec::int(&row, idx, what).and_then(|n| codec::to_u64(n, what, "a count"));
+            [count(0)?, count(1)?, count(2)?, count(3)?, count(4)?]
+        };
+        let (connections, statements) = self.conns.stats().await;
+        let file_size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let database_bytes =
+            file_size(&self.path).map(|db| db + file_size(Path::new(&wal)).unwrap_or(0));
+        Ok(StorageStats {
+            backend: "libsql (local file)".into(),
+            location: Some(self.path.display().to_string()),
+            database_bytes,
+            episodes: counts[0],
+            steps: counts[1],
+            patterns: counts[2],
+            sessions: counts[3],
+            vectors: counts[4],
+            caches: Vec::new(),
+            statements: Some(statements),
+            connections: Some(connections),
+            write_queue: Some(self.conns.queue().stats()),
+        })
     }
 }
 

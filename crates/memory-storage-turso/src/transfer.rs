@@ -3,15 +3,16 @@
 //! [`crate::batch`].)
 
 use crate::codec::{self, clamp_i64, decode_episode, decode_session, decode_stats, micros};
+use crate::connection::Conn;
 use crate::episodes::load_steps;
 use crate::error::SqlContext;
-use libsql::{Connection, Value};
+use libsql::Value;
 use memory_core::export::ContextStatsRecord;
 use memory_core::{Episode, EpisodePage, Result, RetrievalSession};
 
 /// The body of `export_episodes`; runs on a read transaction so that a page and its steps
 /// come from one snapshot.
-pub(crate) async fn episodes(conn: &Connection, page: &EpisodePage) -> Result<Vec<Episode>> {
+pub(crate) async fn episodes(conn: &Conn, page: &EpisodePage) -> Result<Vec<Episode>> {
     let mut sql = String::from("SELECT rowid, id, record FROM episodes WHERE namespace = ?");
     let mut params = vec![Value::from(page.namespace.as_str())];
     if let Some(after) = page.started_after {
@@ -52,7 +53,7 @@ pub(crate) async fn episodes(conn: &Connection, page: &EpisodePage) -> Result<Ve
 }
 
 /// The body of `list_sessions`: every session of `namespace`, by id.
-pub(crate) async fn sessions(conn: &Connection, namespace: &str) -> Result<Vec<RetrievalSession>> {
+pub(crate) async fn sessions(conn: &Conn, namespace: &str) -> Result<Vec<RetrievalSession>> {
     let mut rows = conn
         .query(
             "SELECT id, record FROM retrieval_sessions WHERE namespace = ?1 ORDER BY id",
@@ -70,10 +71,7 @@ pub(crate) async fn sessions(conn: &Connection, namespace: &str) -> Result<Vec<R
 }
 
 /// The body of `list_context_stats`: every context baseline of `namespace`, by scope key.
-pub(crate) async fn context_stats(
-    conn: &Connection,
-    namespace: &str,
-) -> Result<Vec<ContextStatsRecord>> {
+pub(crate) async fn context_stats(conn: &Conn, namespace: &str) -> Result<Vec<ContextStatsRecord>> {
     let mut rows = conn
         .query(
             "SELECT scope_key, record FROM context_stats WHERE namespace = ?1 ORDER BY scope_key",

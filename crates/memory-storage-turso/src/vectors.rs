@@ -43,9 +43,10 @@
 //! the same text. It outlives vector-space resets: its keys already name the embedder.
 
 use crate::codec::{self, clamp_i64, decode_episode, decode_summary};
+use crate::connection::Conn;
 use crate::episodes::load_steps;
 use crate::error::{SqlContext, TursoError};
-use libsql::{Connection, Value};
+use libsql::Value;
 use memory_core::{Episode, MemoryError, Result, ValidationError, VectorMatch};
 use uuid::Uuid;
 
@@ -81,7 +82,7 @@ pub(crate) struct Space {
 }
 
 /// The vector space declared in the store, if any.
-pub(crate) async fn space(conn: &Connection) -> Result<Option<Space>, TursoError> {
+pub(crate) async fn space(conn: &Conn) -> Result<Option<Space>, TursoError> {
     let what = "vector space";
     let mut rows = conn
         .query(
@@ -182,7 +183,7 @@ fn create_sql(dimension: usize) -> String {
 }
 
 /// The body of `ensure_vector_space`; runs on a write transaction.
-pub(crate) async fn ensure(conn: &Connection, embedder: &str, dimension: usize) -> Result<()> {
+pub(crate) async fn ensure(conn: &Conn, embedder: &str, dimension: usize) -> Result<()> {
     match space(conn).await? {
         Some(s) if s.embedder == embedder && s.dimension == dimension => Ok(()),
         Some(s) => Err(MemoryError::Conflict(format!(
@@ -198,14 +199,15 @@ pub(crate) async fn ensure(conn: &Connection, embedder: &str, dimension: usize) 
 }
 
 /// The body of `reset_vector_space`; runs on a write transaction.
-pub(crate) async fn reset(conn: &Connection, embedder: &str, dimension: usize) -> Result<()> {
-    conn.execute_batch(
-        "DROP INDEX IF EXISTS episode_vectors_idx;
+pub(crate) async fn reset(conn: &Conn, embedder: &str, dimension: usize) -> Result<()> {
+    conn.raw()
+        .execute_batch(
+            "DROP INDEX IF EXISTS episode_vectors_idx;
          DROP TABLE IF EXISTS episode_vectors;
          UPDATE episodes SET has_vector = 0 WHERE has_vector = 1;",
-    )
-    .await
-    .ctx("drop the vector table")?;
+        )
+        .await
+        .ctx("drop the vector table")?;
     declare(conn, embedder, dimension).await?;
     tracing::info!(
         embedder,
@@ -216,7 +218,7 @@ pub(crate) async fn reset(conn: &Connection, embedder: &str, dimension: usize) -
 }
 
 /// Records the space and creates its (empty) vector table.
-async fn declare(conn: &Connection, embedder: &str, dimension: usize) -> Result<(), TursoError> {
+async fn declare(conn: &Conn, embedder: &str, dimension: usize) -> Result<(), TursoError> {
     conn.execute(
         "INSERT INTO vector_space (id, embedder, dimension) VALUES (1, ?1, ?2) \
          ON CONFLICT (id) DO UPDATE SET embedder = excluded.embedder, \
@@ -225,7 +227,8 @@ async fn declare(conn: &Connection, embedder: &str, dimension: usize) -> Result<
     )
     .await
     .ctx("record the vector space")?;
-    conn.execute_batch(&create_sql(dimension))
+    conn.raw()
+        .execute_batch(&create_sql(dimension))
         .await
         .ctx("create the vector table")?;
     Ok(())
@@ -278,12 +281,7 @@ fn blob_vector(row: &libsql::Row, idx: i32, what: &str) -> Result<Vec<f32>, Turs
 
 /// Writes (or replaces) the vector of the episode at `rowid`. The caller has checked the
 /// dimension against the space.
-async fn put(
-    conn: &Connection,
-    rowid: i64,
-    namespace: &str,
-    vector: &[f32],
-) -> Result<(), TursoError> {
+async fn put(conn: &Conn, rowid: i64, namespace: &str, vector: &[f32]) -> Result<(), TursoError> {
     // Delete and insert rather than upsert: the vector index sees a plain removal and a
     // plain insertion.
     conn.execute(
@@ -311,7 +309,7 @@ async fn put(
 /// Removes the vector of the episode at `rowid`, if any; runs on the deletion's
 /// transaction. (The foreign key's `ON DELETE CASCADE` would too; like the other tables'
 /// deletes, this one does not depend on the connection's `foreign_keys` setting.)
-pub(crate) async fn delete(conn: &Connection, rowid: i64) -> Result<(), TursoError> {
+pub(crate) async fn delete(conn: &Conn, rowid: i64) -> Result<(), TursoError> {
     if space(conn).await?.is_some() {
         conn.execute(
             "DELETE FROM episode_vectors WHERE episode_rowid = ?1",
@@ -326,7 +324,7 @@ pub(crate) async fn delete(conn: &Connection, rowid: i64) -> Result<(), TursoErr
 /// The body of `store_vectors`; runs on a write transaction. The vectors' values were
 /// checked by the caller ([`check_vector`]).
 pub(crate) async fn store(
-    conn: &Connection,
+    conn: &Conn,
     embedder: &str,
     namespace: &str,
     vectors: &[(Uuid, Vec<f32>)],
@@ -371,7 +369,7 @@ pub(crate) async fn store(
 /// The body of `vector_search`; runs on a read transaction, so the space and the vectors
 /// come from one snapshot.
 pub(crate) async fn search(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     query: &[f32],
     limit: usize,
@@ -444,7 +442,7 @@ pub(crate) async fn search(
 }
 
 /// Runs one of the search queries and decodes its rows.
-async fn run_search(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<VectorMatch>> {
+async fn run_search(conn: &Conn, sql: &str, params: Vec<Value>) -> Result<Vec<VectorMatch>> {
     let mut rows = conn
         .query(sql, libsql::params_from_iter(params))
         .await
@@ -466,7 +464,7 @@ async fn run_search(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<
 
 /// The body of `vectors_of`: the stored vectors of `ids` in `namespace`, in the order asked.
 pub(crate) async fn of(
-    conn: &Connection,
+    conn: &Conn,
     namespace: &str,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, Vec<f32>)>> {
@@ -513,7 +511,7 @@ fn placeholders(n: usize) -> String {
 const WITHOUT_VECTOR: &str = "ended_at IS NOT NULL AND has_vector = 0";
 
 /// The body of `episodes_without_vectors`; runs on a read transaction.
-pub(crate) async fn episodes_without(conn: &Connection, limit: usize) -> Result<Vec<Episode>> {
+pub(crate) async fn episodes_without(conn: &Conn, limit: usize) -> Result<Vec<Episode>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
@@ -543,7 +541,7 @@ pub(crate) async fn episodes_without(conn: &Connection, limit: usize) -> Result<
 }
 
 /// The body of `count_without_vectors`.
-pub(crate) async fn count_without(conn: &Connection) -> Result<u64> {
+pub(crate) async fn count_without(conn: &Conn) -> Result<u64> {
     let sql = format!(
         "SELECT count(*) FROM episodes INDEXED BY episodes_without_vector WHERE {WITHOUT_VECTOR}"
     );
@@ -559,7 +557,7 @@ pub(crate) async fn count_without(conn: &Connection) -> Result<u64> {
 }
 
 /// How many vectors the store holds (0 before a space is declared).
-pub(crate) async fn count(conn: &Connection) -> Result<u64, TursoError> {
+pub(crate) async fn count(conn: &Conn) -> Result<u64, TursoError> {
     if space(conn).await?.is_none() {
         return Ok(0);
     }
@@ -576,7 +574,7 @@ pub(crate) async fn count(conn: &Connection) -> Result<u64, TursoError> {
 
 /// The body of `cached_embeddings`: the cached vectors of `hashes`, in order.
 pub(crate) async fn cached(
-    conn: &Connection,
+    conn: &Conn,
     embedder: &str,
     hashes: &[String],
 ) -> Result<Vec<Option<Vec<f32>>>> {
@@ -609,7 +607,7 @@ pub(crate) async fn cached(
 
 /// The body of `cache_embeddings`; runs on a write transaction.
 pub(crate) async fn cache(
-    conn: &Connection,
+    conn: &Conn,
     embedder: &str,
     entries: &[(String, Vec<f32>)],
 ) -> Result<()> {

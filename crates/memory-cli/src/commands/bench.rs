@@ -1,6 +1,6 @@
 //! `memory bench …`: the measurements behind BENCHMARKS.md, runnable by anyone.
 
-use crate::cli::{CompletionArgs, LearningArgs, RetrievalEvalArgs};
+use crate::cli::{CompletionArgs, LearningArgs, PerfArgs, RetrievalEvalArgs};
 use crate::output::Printer;
 use anyhow::Context as _;
 use memory_bench::completion::{self, CompletionConfig};
@@ -27,6 +27,28 @@ pub async fn completion(args: &CompletionArgs, out: Printer) -> anyhow::Result<(
     };
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let report = completion::run(&config, &dir.path().join("completion.db")).await?;
+    out.either(&report, || report.to_markdown())
+}
+
+pub async fn perf(args: &PerfArgs, out: Printer) -> anyhow::Result<()> {
+    let config = memory_bench::perf::PerfConfig {
+        episodes: args.episodes,
+        zipf_s: args.zipf,
+        cache_fraction: args.cache_fraction,
+        reads: args.reads,
+        warmup_reads: args.warmup,
+        import_episodes: args.import_episodes,
+        agents: args.agents,
+        episodes_per_agent: args.episodes_per_agent,
+        seed: args.seed,
+        ..memory_bench::perf::PerfConfig::default()
+    };
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let path = dir.path().to_path_buf();
+    // The benchmark runs its own multi-threaded runtime, off this one.
+    let report = tokio::task::spawn_blocking(move || memory_bench::perf::run(&config, &path))
+        .await
+        .context("the benchmark task stopped")??;
     out.either(&report, || report.to_markdown())
 }
 

@@ -9,6 +9,7 @@ mod handoff;
 mod patterns;
 mod reembed;
 mod retrieve;
+mod stats;
 mod transfer;
 
 use crate::cli::{
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
+        Command::Bench(BenchCommand::Perf(a)) => bench::perf(&a, out).await,
         Command::Bench(BenchCommand::Retrieval(a)) => {
             bench::retrieval(&a, embedder.clone(), out).await
         }
@@ -46,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             config_show::run(memory.as_ref(), embedder.as_ref(), &location, ns, out).await
         }
+        Command::Stats(a) => stats::run(&open().await?, &a, out).await,
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
         Command::Retrieve(args) => {
             let memory = open().await?;

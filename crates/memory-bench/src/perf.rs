@@ -1,0 +1,535 @@
+//! `memory bench perf`: the performance layer measured against the targets of the project,
+//! each figure next to a *baseline*: the same measurement with the layer switched off (no
+//! cache tier, no prepared-statement reuse, one transaction per write, one insert per
+//! episode), which is how the store ran before the layer existed.
+//!
+//! Everything runs on fresh temporary databases from the seeded workload generator, on a
+//! multi-threaded runtime of its own (two workers by default, one per core here).
+
+use crate::rng::Rng;
+use crate::workload::{BENCH_NAMESPACE, WorkloadGen};
+use chrono::{Duration as Days, Utc};
+use memory_core::cache::{CacheConfig, CachedStorage, CachedStorageConfig, episode_bytes};
+use memory_core::{Episode, MemoryError, SelfLearningMemory, StorageBackend};
+use memory_storage_turso::{TursoConfig, TursoStorage};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// What `memory bench perf` runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerfConfig {
+    /// Episodes in the store the cache and read figures are measured on.
+    pub episodes: usize,
+    /// Steps per episode.
+    pub steps: usize,
+    /// Zipf exponent of the read popularity.
+    pub zipf_s: f64,
+    /// Cache budget as a share of the store's episodes (by estimated bytes).
+    pub cache_fraction: f64,
+    /// Reads before the hit rate is counted (to fill the cache).
+    pub warmup_reads: usize,
+    /// Reads whose hit rate is reported.
+    pub reads: usize,
+    /// Timed `get_episode` calls per latency figure.
+    pub latency_samples: usize,
+    /// Episodes written by the bulk-import figure.
+    pub import_episodes: usize,
+    /// Concurrent simulated agents in the online figure.
+    pub agents: usize,
+    /// Episodes each agent records in the online figure.
+    pub episodes_per_agent: usize,
+    /// Runtime worker threads.
+    pub workers: usize,
+    /// Workload seed.
+    pub seed: u64,
+}
+
+impl Default for PerfConfig {
+    fn default() -> Self {
+        PerfConfig {
+            episodes: 100_000,
+            steps: 10,
+            zipf_s: 1.0,
+            cache_fraction: 0.10,
+            warmup_reads: 200_000,
+            reads: 500_000,
+            latency_samples: 20_000,
+            import_episodes: 20_000,
+            agents: 8,
+            episodes_per_agent: 100,
+            workers: 2,
+            seed: 5,
+        }
+    }
+}
+
+/// One line of the table: a metric, its baseline, its value now and the target.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerfRow {
+    /// What is measured.
+    pub metric: String,
+    /// The same measurement with the performance layer off.
+    pub baseline: String,
+    /// The measurement now.
+    pub now: String,
+    /// The target.
+    pub target: String,
+    /// Whether "now" meets the target.
+    pub met: bool,
+}
+
+/// The figures of one `memory bench perf` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerfReport {
+    /// The configuration it ran with.
+    pub config: PerfConfig,
+    /// The table.
+    pub rows: Vec<PerfRow>,
+    /// Hit rate an ideal cache holding exactly the most popular episodes would reach with
+    /// the same budget (the ceiling for the hit-rate row).
+    pub ideal_hit_rate: f64,
+    /// Episodes the cache budget holds (estimated).
+    pub cache_entries_budget: u64,
+    /// Mean operations per group-commit transaction in the online run.
+    pub online_mean_batch: f64,
+    /// Seconds spent building the read store.
+    pub seed_seconds: f64,
+}
+
+impl PerfReport {
+    /// The table as Markdown.
+    pub fn to_markdown(&self) -> String {
+        let mut s =
+            String::from("| metric | baseline | now | target | met |\n|---|---|---|---|---|\n");
+        for r in &self.rows {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                r.metric,
+                r.baseline,
+                r.now,
+                r.target,
+                if r.met { "yes" } else { "**no**" }
+            ));
+        }
+        s.push_str(&format!(
+            "\nCache budget: {:.0}% of the store's estimated bytes, about {} of {} episodes. \
+             An ideal cache holding exactly the most popular episodes would hit {:.1}% of \
+             Zipf(s={}) reads with that budget. Online run: {:.1} writes per group commit. \
+             Building the {}-episode store took {:.0} s.\n",
+            self.config.cache_fraction * 100.0,
+            self.cache_entries_budget,
+            self.config.episodes,
+            self.ideal_hit_rate * 100.0,
+            self.config.zipf_s,
+            self.online_mean_batch,
+            self.config.episodes,
+            self.seed_seconds
+        ));
+        s
+    }
+}
+
+/// Runs every measurement in `dir` on a runtime of its own (call it off any async runtime,
+/// e.g. from `spawn_blocking`).
+pub fn run(config: &PerfConfig, dir: &Path) -> Result<PerfReport, MemoryError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.workers.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| MemoryError::Storage(Box::new(e)))?;
+    runtime.block_on(run_async(config, dir))
+}
+
+async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, MemoryError> {
+    let mut rows = Vec::new();
+
+    // The read store: `episodes` completed episodes with their steps.
+    let mut generator = WorkloadGen::new(config.seed);
+    let start = Utc::now() - Days::days(120);
+    let episodes: Vec<Episode> = (0..config.episodes)
+        .map(|i| {
+            generator.completed_episode(
+                BENCH_NAMESPACE,
+                config.steps,
+                start + Days::seconds(i as i64 * 60),
+            )
+        })
+        .collect();
+    let total_bytes: u64 = episodes.iter().map(episode_bytes).sum();
+    let ids: Vec<Uuid> = episodes.iter().map(|e| e.id).collect();
+    let store = Arc::new(open(&dir.join("read.db"), TursoConfig::default()).await?);
+    let seeding = Instant::now();
+    store_all(&store, episodes, 8).await?;
+    let seed_seconds = seeding.elapsed().as_secs_f64();
+
+    // Hit rate under Zipf reads with a cache budget of `cache_fraction` of the bytes.
+    let budget = (total_bytes as f64 * config.cache_fraction) as u64;
+    let cache = CachedStorageConfig {
+        episodes: CacheConfig::with_capacity(budget),
+        ..CachedStorageConfig::default()
+    };
+    let cached = CachedStorage::with_config(Arc::clone(&store), &cache);
+    let zipf = Zipf::new(ids.len(), config.zipf_s);
+    let mut rng = Rng(config.seed ^ 0x5eed);
+    // Popularity rank → episode: a fixed shuffle, so popularity is unrelated to insert order.
+    let mut by_rank = ids.clone();
+    for i in (1..by_rank.len()).rev() {
+        by_rank.swap(i, rng.below(i + 1));
+    }
+    for _ in 0..config.warmup_reads {
+        cached
+            .get_episode(BENCH_NAMESPACE, by_rank[zipf.sample(&mut rng)])
+            .await?;
+    }
+    let before = cache_counts(&cached).await?;
+    for _ in 0..config.reads {
+        cached
+            .get_episode(BENCH_NAMESPACE, by_rank[zipf.sample(&mut rng)])
+            .await?;
+    }
+    let after = cache_counts(&cached).await?;
+    let hits = after.0 - before.0;
+    let lookups = hits + (after.1 - before.1);
+    let hit_rate = ratio(hits, lookups);
+    let avg_bytes = total_bytes as f64 / ids.len().max(1) as f64;
+    let budget_entries = (budget as f64 / avg_bytes) as u64;
+    let ideal = zipf.mass_of_top(budget_entries as usize);
+    rows.push(PerfRow {
+        metric: format!(
+            "cache hit rate, Zipf(s={}) reads over {} episodes, cache {:.0}% of them",
+            config.zipf_s,
+            config.episodes,
+            config.cache_fraction * 100.0
+        ),
+        baseline: "0% (no cache)".into(),
+        now: format!("{:.1}% (ideal {:.1}%)", hit_rate * 100.0, ideal * 100.0),
+        target: "≥ 90%".into(),
+        met: hit_rate >= 0.90,
+    });
+
+    // get_episode on a hit: the most popular episodes, already cached.
+    let hot: Vec<Uuid> = by_rank.iter().take(64).copied().collect();
+    for id in &hot {
+        cached.get_episode(BENCH_NAMESPACE, *id).await?;
+    }
+    let hit_p50 = time_reads(&cached, &hot, config.latency_samples).await?;
+    // get_episode on a miss: random episodes, on the store itself (statements cached), and
+    // with statement reuse off (the baseline).
+    let mut sample_ids: Vec<Uuid> = (0..config.latency_samples.min(ids.len()))
+        .map(|_| ids[rng.below(ids.len())])
+        .collect();
+    sample_ids.dedup();
+    let miss_p50 = time_reads(store.as_ref(), &sample_ids, config.latency_samples).await?;
+    drop(cached);
+    drop(store);
+    let unprepared = open(
+        &dir.join("read.db"),
+        TursoConfig {
+            statement_cache_capacity: 0,
+            ..TursoConfig::default()
+        },
+    )
+    .await?;
+    let baseline_p50 = time_reads(&unprepared, &sample_ids, config.latency_samples).await?;
+    drop(unprepared);
+    rows.push(PerfRow {
+        metric: "get_episode p50, cache hit".into(),
+        baseline: format!("{} (no cache)", micros(baseline_p50)),
+        now: micros(hit_p50),
+        target: "≤ 5 µs".into(),
+        met: hit_p50 <= Duration::from_micros(5),
+    });
+    rows.push(PerfRow {
+        metric: "get_episode p50, cache miss (local file)".into(),
+        baseline: micros(baseline_p50),
+        now: micros(miss_p50),
+        target: "≤ 100 µs".into(),
+        met: miss_p50 <= Duration::from_micros(100),
+    });
+
+    // Online: concurrent agents doing start + steps + complete.
+    let baseline_online = online(config, &dir.join("online-base.db"), false).await?;
+    let now_online = online(config, &dir.join("online.db"), true).await?;
+    rows.push(PerfRow {
+        metric: format!(
+            "online throughput, {} concurrent agents, start + {} steps + complete",
+            config.agents, config.steps
+        ),
+        baseline: format!("{:.0} episodes/s", baseline_online.episodes_per_second),
+        now: format!("{:.0} episodes/s", now_online.episodes_per_second),
+        target: "≥ 2,000 episodes/s".into(),
+        met: now_online.episodes_per_second >= 2_000.0,
+    });
+    let st = &now_online.statements;
+    rows.push(PerfRow {
+        metric: "prepared statements: hit rate in steady state / cached acquisition".into(),
+        baseline: format!(
+            "0% / {} per prepare",
+            micros_f(baseline_online.prepare_mean_us)
+        ),
+        now: format!("{:.2}% / {:.2} µs", st.0 * 100.0, st.1 / 1000.0),
+        target: "≥ 99% / ≤ 1 µs".into(),
+        met: st.0 >= 0.99 && st.1 <= 1000.0,
+    });
+
+    Ok(PerfReport {
+        config: config.clone(),
+        rows,
+        ideal_hit_rate: ideal,
+        cache_entries_budget: budget_entries,
+        online_mean_batch: now_online.mean_batch,
+        seed_seconds,
+    })
+}
+
+async fn open(path: &Path, config: TursoConfig) -> Result<TursoStorage, MemoryError> {
+    TursoStorage::open_with(path, config)
+        .await
+        .map_err(MemoryError::from)
+}
+
+/// Stores `episodes` from `writers` concurrent tasks (the group commit batches them).
+async fn store_all(
+    store: &Arc<TursoStorage>,
+    episodes: Vec<Episode>,
+    writers: usize,
+) -> Result<(), MemoryError> {
+    let per = episodes.len().div_ceil(writers.max(1)).max(1);
+    let mut chunks = Vec::new();
+    let mut rest = episodes;
+    while !rest.is_empty() {
+        let tail = rest.split_off(per.min(rest.len()));
+        chunks.push(std::mem::replace(&mut rest, tail));
+    }
+    let mut tasks = Vec::new();
+    for chunk in chunks {
+        let store = Arc::clone(store);
+        tasks.push(tokio::spawn(async move {
+            for episode in chunk {
+                store.store_episode(&episode).await?;
+            }
+            Ok::<(), MemoryError>(())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .map_err(|e| MemoryError::Storage(Box::new(e)))??;
+    }
+    Ok(())
+}
+
+async fn cache_counts(cached: &CachedStorage<TursoStorage>) -> Result<(u64, u64), MemoryError> {
+    let stats = cached.storage_stats().await?;
+    let tier = stats
+        .caches
+        .iter()
+        .find(|c| c.tier == "episodes")
+        .cloned()
+        .unwrap_or_default();
+    Ok((tier.hits, tier.misses))
+}
+
+/// Median latency of `samples` `get_episode` calls cycling over `ids`.
+async fn time_reads(
+    storage: &dyn StorageBackend,
+    ids: &[Uuid],
+    samples: usize,
+) -> Result<Duration, MemoryError> {
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let id = ids[i % ids.len().max(1)];
+        let t = Instant::now();
+        storage.get_episode(BENCH_NAMESPACE, id).await?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok(times.get(times.len() / 2).copied().unwrap_or_default())
+}
+
+struct Online {
+    episodes_per_second: f64,
+    mean_batch: f64,
+    /// Statement hit rate and mean cached acquisition (ns).
+    statements: (f64, f64),
+    prepare_mean_us: f64,
+}
+
+/// `agents` concurrent agents each recording `episodes_per_agent` episodes through the
+/// public API; `layer` switches the performance layer on or off.
+async fn online(config: &PerfConfig, path: &Path, layer: bool) -> Result<Online, MemoryError> {
+    let turso = TursoConfig {
+        statement_cache_capacity: if layer {
+            memory_storage_turso::DEFAULT_STATEMENT_CAPACITY
+        } else {
+            0
+        },
+        max_write_batch: if layer {
+            TursoConfig::default().max_write_batch
+        } else {
+            1
+        },
+        ..TursoConfig::default()
+    };
+    let store = Arc::new(open(path, turso).await?);
+    let backend: Arc<dyn StorageBackend> = if layer {
+        Arc::new(CachedStorage::new(Arc::clone(&store)))
+    } else {
+        store.clone()
+    };
+    let memory = SelfLearningMemory::new(backend).with_embedder(None);
+    // Inputs are generated before the clock starts.
+    let mut generator = WorkloadGen::new(config.seed ^ 0xa9e7);
+    let mut plans = Vec::new();
+    for _ in 0..config.agents {
+        let mut plan = Vec::new();
+        for _ in 0..config.episodes_per_agent {
+            plan.push((
+                generator.new_episode(),
+                generator.steps(config.steps),
+                generator.outcome(),
+            ));
+        }
+        plans.push(plan);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for plan in plans {
+        let memory = memory.clone();
+        tasks.push(tokio::spawn(async move {
+            for (new, steps, outcome) in plan {
+                let id = memory.start_episode(BENCH_NAMESPACE, new).await?;
+                for step in steps {
+                    memory.log_step(BENCH_NAMESPACE, id, step).await?;
+                }
+                memory
+                    .complete_episode(BENCH_NAMESPACE, id, outcome)
+                    .await?;
+            }
+            Ok::<(), MemoryError>(())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .map_err(|e| MemoryError::Storage(Box::new(e)))??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = store.storage_stats().await?;
+    let queue = stats.write_queue.unwrap_or_default();
+    let st = stats.statements.unwrap_or_default();
+    let total = (config.agents * config.episodes_per_agent) as f64;
+    Ok(Online {
+        episodes_per_second: total / elapsed.max(1e-9),
+        mean_batch: queue.mean_batch(),
+        statements: (st.hit_rate(), st.mean_hit_ns()),
+        prepare_mean_us: if st.misses == 0 {
+            0.0
+        } else {
+            st.prepare_us as f64 / st.misses as f64
+        },
+    })
+}
+
+/// Zipf-distributed ranks `0..n` (rank 0 most popular), sampled by inverse CDF.
+struct Zipf {
+    cdf: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: usize, s: f64) -> Self {
+        let mut cdf = Vec::with_capacity(n);
+        let mut total = 0.0;
+        for k in 1..=n {
+            total += 1.0 / (k as f64).powf(s);
+            cdf.push(total);
+        }
+        for c in &mut cdf {
+            *c /= total;
+        }
+        Zipf { cdf }
+    }
+
+    fn sample(&self, rng: &mut Rng) -> usize {
+        let u = rng.unit();
+        self.cdf
+            .partition_point(|&c| c < u)
+            .min(self.cdf.len().saturating_sub(1))
+    }
+
+    /// Probability mass of the `k` most popular ranks.
+    fn mass_of_top(&self, k: usize) -> f64 {
+        match k {
+            0 => 0.0,
+            k => self.cdf[k.min(self.cdf.len()) - 1],
+        }
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn micros(d: Duration) -> String {
+    micros_f(d.as_secs_f64() * 1e6)
+}
+
+fn micros_f(us: f64) -> String {
+    if us < 10.0 {
+        format!("{us:.2} µs")
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zipf_mass_matches_the_harmonic_numbers() {
+        let z = Zipf::new(100_000, 1.0);
+        // H(10,000) / H(100,000) = 9.7876 / 12.0901.
+        assert!((z.mass_of_top(10_000) - 0.8096).abs() < 0.001);
+        assert_eq!(z.mass_of_top(0), 0.0);
+        assert!((z.mass_of_top(100_000) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn zipf_samples_favour_low_ranks() {
+        let z = Zipf::new(1_000, 1.0);
+        let mut rng = Rng(3);
+        let draws: Vec<usize> = (0..20_000).map(|_| z.sample(&mut rng)).collect();
+        let top = draws.iter().filter(|&&r| r < 100).count() as f64 / draws.len() as f64;
+        assert!(
+            (top - z.mass_of_top(100)).abs() < 0.02,
+            "top-100 share {top}"
+        );
+        assert!(draws.iter().all(|&r| r < 1_000));
+    }
+
+    #[test]
+    fn a_small_run_fills_every_row() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let config = PerfConfig {
+            episodes: 300,
+            warmup_reads: 500,
+            reads: 1_000,
+            latency_samples: 200,
+            import_episodes: 100,
+            agents: 2,
+            episodes_per_agent: 3,
+            ..PerfConfig::default()
+        };
+        let report = run(&config, dir.path()).unwrap();
+        assert_eq!(report.rows.len(), 5);
+        assert!(report.rows.iter().all(|r| !r.now.is_empty()));
+        let md = report.to_markdown();
+        assert!(md.contains("| metric | baseline | now | target | met |"));
+    }
+}

@@ -1,0 +1,661 @@
+//! [`CachedStorage`]: any [`StorageBackend`] behind three in-memory cache tiers.
+//!
+//! - **episodes** by id and **patterns** by id: the records themselves;
+//! - **queries**: the results of listing and search calls (full-text and vector search,
+//!   episode and pattern listings, the efficiency baseline), keyed by the call's arguments
+//!   and by the namespace's *generation*.
+//!
+//! Every write through this wrapper invalidates exactly what it can change: the episode it
+//! touched, the patterns a completion or feedback updated, and the namespace's generation
+//! for episode queries (any episode write) or pattern queries (completion, feedback,
+//! deletion). A query cached under an older generation is simply never looked up again.
+//! Caching a value read from the backend is skipped when a write to its namespace happened
+//! while it was being read, so a read after a write never returns the older data.
+//!
+//! Writes by *other* processes on the same store do not pass through this wrapper. When
+//! the backend can tell that someone else committed (libSQL's `PRAGMA data_version`), the
+//! wrapper checks at most every [`CachedStorageConfig::revalidate_every`] and drops
+//! everything when it did; that interval bounds how stale a read can be with respect to
+//! another process's writes.
+
+use super::adaptive::{AdaptiveTtlCache, CacheConfig};
+use super::weight;
+use crate::error::Result;
+use crate::export::ContextStatsRecord;
+use crate::metrics::StorageStats;
+use crate::model::{
+    Checkpoint, Episode, EpisodeSummary, ExecutionStep, Feedback, Pattern, Relationship,
+    RelationshipKind, RetrievalSession, StepInput, TaskType,
+};
+use crate::storage::{
+    BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, ImportBatch, PatternFilter,
+    RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Sizes of the cache tiers and how often other writers are checked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedStorageConfig {
+    /// The episode tier.
+    pub episodes: CacheConfig,
+    /// The pattern tier.
+    pub patterns: CacheConfig,
+    /// The query-result tier.
+    pub queries: CacheConfig,
+    /// Longest time between two checks for writes by other processes.
+    pub revalidate_every: Duration,
+}
+
+impl Default for CachedStorageConfig {
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        CachedStorageConfig {
+            episodes: CacheConfig::with_capacity(64 * MIB),
+            patterns: CacheConfig::with_capacity(16 * MIB),
+            queries: CacheConfig::with_capacity(16 * MIB),
+            revalidate_every: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A cached query result. `Arc`s keep a cache hit from copying the list twice.
+#[derive(Clone)]
+enum QueryResult {
+    Text(Arc<Vec<TextMatch>>),
+    Vector(Arc<Vec<VectorMatch>>),
+    Summaries(Arc<Vec<EpisodeSummary>>),
+    Patterns(Arc<Vec<Pattern>>),
+    Costs(Arc<Vec<EpisodeCost>>),
+}
+
+/// What a namespace's cached data was read under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Generation {
+    /// Bumped when everything is dropped (another process wrote).
+    epoch: u64,
+    /// Bumped by every episode write in the namespace.
+    episodes: u64,
+    /// Bumped by every write that changes the namespace's patterns.
+    patterns: u64,
+}
+
+#[derive(Default)]
+struct Generations {
+    epoch: u64,
+    namespaces: HashMap<String, Generation>,
+}
+
+impl Generations {
+    fn of(&self, namespace: &str) -> Generation {
+        let mut g = self.namespaces.get(namespace).copied().unwrap_or_default();
+        g.epoch = self.epoch;
+        g
+    }
+
+    fn bump(&mut self, namespace: &str, episodes: bool, patterns: bool) {
+        let g = self.namespaces.entry(namespace.to_string()).or_default();
+        g.episodes += u64::from(episodes);
+        g.patterns += u64::from(patterns);
+    }
+}
+
+struct Revalidation {
+    last_check: Option<Instant>,
+    marker: Option<u64>,
+}
+
+/// A [`StorageBackend`] that answers repeated reads from memory. See the module
+/// documentation for what is cached and how writes invalidate it.
+pub struct CachedStorage<S: ?Sized> {
+    inner: Arc<S>,
+    episodes: AdaptiveTtlCache<Uuid, Episode>,
+    patterns: AdaptiveTtlCache<Uuid, Pattern>,
+    queries: AdaptiveTtlCache<String, QueryResult>,
+    generations: Mutex<Generations>,
+    revalidation: Mutex<Revalidation>,
+    revalidate_every: Duration,
+}
+
+impl<S: ?Sized> std::fmt::Debug for CachedStorage<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedStorage")
+            .field("episodes", &self.episodes)
+            .field("patterns", &self.patterns)
+            .field("queries", &self.queries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: StorageBackend + ?Sized> CachedStorage<S> {
+    /// `inner` behind caches of the default sizes.
+    pub fn new(inner: Arc<S>) -> Self {
+        Self::with_config(inner, &CachedStorageConfig::default())
+    }
+
+    /// `inner` behind caches sized by `config`.
+    pub fn with_config(inner: Arc<S>, config: &CachedStorageConfig) -> Self {
+        CachedStorage {
+            inner,
+            episodes: AdaptiveTtlCache::new(&config.episodes),
+            patterns: AdaptiveTtlCache::new(&config.patterns),
+            queries: AdaptiveTtlCache::new(&config.queries),
+            generations: Mutex::new(Generations::default()),
+            revalidation: Mutex::new(Revalidation {
+                last_check: None,
+                marker: None,
+            }),
+            revalidate_every: config.revalidate_every,
+        }
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &Arc<S> {
+        &self.inner
+    }
+
+    /// Drops every cached entry.
+    pub fn clear(&self) {
+        let mut g = self.lock_generations();
+        g.epoch += 1;
+        self.episodes.clear();
+        self.patterns.clear();
+        self.queries.clear();
+    }
+
+    fn lock_generations(&self) -> MutexGuard<'_, Generations> {
+        self.generations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn generation(&self, namespace: &str) -> Generation {
+        self.lock_generations().of(namespace)
+    }
+
+    /// Records a write: bumps the namespace's generations and drops the given entries, under
+    /// the lock that readers take to cache what they read.
+    fn wrote(
+        &self,
+        namespace: &str,
+        episodes: bool,
+        patterns: bool,
+        drop_episode: Option<Uuid>,
+        drop_patterns: &[Uuid],
+    ) {
+        let mut g = self.lock_generations();
+        g.bump(namespace, episodes, patterns);
+        if let Some(id) = drop_episode {
+            self.episodes.invalidate(&id);
+        }
+        for id in drop_patterns {
+            self.patterns.invalidate(id);
+        }
+    }
+
+    /// Checks, at most every `revalidate_every`, whether another process committed; if so,
+    /// everything cached may be stale and is dropped.
+    async fn revalidate(&self) {
+        {
+            let mut r = self.revalidation.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if r.last_check
+                .is_some_and(|t| now.duration_since(t) < self.revalidate_every)
+            {
+                return;
+            }
+            r.last_check = Some(now);
+        }
+        let marker = match self.inner.external_change_marker().await {
+            Ok(Some(marker)) => marker,
+            // Cannot tell now (or ever): keep what we have until the next check.
+            Ok(None) => return,
+            Err(err) => {
+                tracing::debug!(error = %err, "could not check for writes by other processes");
+                return;
+            }
+        };
+        let changed = {
+            let mut r = self.revalidation.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = r.marker.is_some_and(|m| m != marker);
+            r.marker = Some(marker);
+            changed
+        };
+        if changed {
+            tracing::debug!("another process wrote to the store; dropping the caches");
+            self.clear();
+        }
+    }
+
+    /// Runs a cacheable query: from the query tier when its key is cached under the
+    /// current generation, otherwise from the backend (caching the answer).
+    async fn query<T>(
+        &self,
+        namespace: &str,
+        key: impl FnOnce(Generation) -> String,
+        unwrap: impl Fn(QueryResult) -> Option<Arc<Vec<T>>>,
+        wrap: impl FnOnce(Arc<Vec<T>>) -> (QueryResult, u64),
+        fetch: impl std::future::Future<Output = Result<Vec<T>>>,
+    ) -> Result<Vec<T>>
+    where
+        T: Clone,
+    {
+        self.revalidate().await;
+        let key = key(self.generation(namespace));
+        if let Some(found) = self.queries.get(&key).and_then(unwrap) {
+            return Ok(found.as_ref().clone());
+        }
+        let fresh = fetch.await?;
+        let (value, bytes) = wrap(Arc::new(fresh.clone()));
+        // The key carries the generation it was computed under: if a write happened
+        // meanwhile, later reads use a newer key and never see this entry.
+        self.queries.insert(key, value, bytes);
+        Ok(fresh)
+    }
+}
+
+fn vector_key(vector: &[f32]) -> String {
+    // Two FNV-1a passes with different offsets: a 128-bit fingerprint of the exact bits.
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x8422_2325_cbf2_9ce4;
+    for x in vector {
+        for byte in x.to_bits().to_le_bytes() {
+            a = (a ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3 ^ 0x10);
+        }
+    }
+    format!("{a:016x}{b:016x}:{}", vector.len())
+}
+
+const SEP: char = '\u{1f}';
+
+#[async_trait]
+impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
+    async fn store_episode(&self, episode: &Episode) -> Result<()> {
+        let result = self.inner.store_episode(episode).await;
+        self.wrote(&episode.namespace, true, false, Some(episode.id), &[]);
+        result
+    }
+
+    async fn append_step(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        step: StepInput,
+        at: DateTime<Utc>,
+        max_steps: u32,
+    ) -> Result<ExecutionStep> {
+        let result = self
+            .inner
+            .append_step(namespace, episode_id, step, at, max_steps)
+            .await;
+        self.wrote(namespace, true, false, Some(episode_id), &[]);
+        result
+    }
+
+    async fn complete_episode(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        completion: &Completion,
+    ) -> Result<Vec<Uuid>> {
+        let result = self
+            .inner
+            .complete_episode(namespace, episode_id, completion)
+            .await;
+        // On success the listed patterns changed; on failure (e.g. `Stale`: steps arrived
+        // from elsewhere) the cached episode may be what was out of date.
+        let touched = result.as_deref().unwrap_or_default();
+        self.wrote(namespace, true, true, Some(episode_id), touched);
+        result
+    }
+
+    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Episode>> {
+        self.revalidate().await;
+        if let Some(episode) = self.episodes.get(&episode_id) {
+            if episode.namespace == namespace {
+                return Ok(Some(episode));
+            }
+        }
+        let before = self.generation(namespace);
+        let found = self.inner.get_episode(namespace, episode_id).await?;
+        if let Some(episode) = &found {
+            let g = self.lock_generations();
+            if g.of(namespace) == before {
+                self.episodes
+                    .insert(episode_id, episode.clone(), weight::episode(episode));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>> {
+        self.query(
+            &filter.namespace,
+            |g| format!("list{SEP}{}.{}{SEP}{filter:?}", g.epoch, g.episodes),
+            |r| match r {
+                QueryResult::Summaries(v) => Some(v),
+                _ => None,
+            },
+            |v| {
+                let bytes = weight::summaries(&v);
+                (QueryResult::Summaries(v), bytes)
+            },
+            self.inner.list_episodes(filter),
+        )
+        .await
+    }
+
+    async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<bool> {
+        let result = self.inner.delete_episode(namespace, episode_id).await;
+        self.wrote(namespace, true, true, Some(episode_id), &[]);
+        result
+    }
+
+    async fn comparable_costs(
+        &self,
+        namespace: &str,
+        task_type: TaskType,
+        domain: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EpisodeCost>> {
+        self.query(
+            namespace,
+            |g| {
+                format!(
+                    "costs{SEP}{}.{}{SEP}{namespace}{SEP}{}{SEP}{domain:?}{SEP}{limit}",
+                    g.epoch,
+                    g.episodes,
+                    task_type.as_str()
+                )
+            },
+            |r| match r {
+                QueryResult::Costs(v) => Some(v),
+                _ => None,
+            },
+            |v| {
+                let bytes = 64 + v.len() as u64 * 16;
+                (QueryResult::Costs(v), bytes)
+            },
+            self.inner
+                .comparable_costs(namespace, task_type, domain, limit),
+        )
+        .await
+    }
+
+    async fn search_text(
+        &self,
+        namespace: &str,
+        terms: &[String],
+        limit: usize,
+    ) -> Result<Vec<TextMatch>> {
+        self.query(
+            namespace,
+            |g| {
+                format!(
+                    "text{SEP}{}.{}{SEP}{namespace}{SEP}{limit}{SEP}{}",
+                    g.epoch,
+                    g.episodes,
+                    terms.join("\u{1e}")
+                )
+            },
+            |r| match r {
+                QueryResult::Text(v) => Some(v),
+                _ => None,
+            },
+            |v| {
+                let bytes = weight::text_matches(&v);
+                (QueryResult::Text(v), bytes)
+            },
+            self.inner.search_text(namespace, terms, limit),
+        )
+        .await
+    }
+
+    async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
+        self.query(
+            &filter.namespace,
+            |g| format!("patterns{SEP}{}.{}{SEP}{filter:?}", g.epoch, g.patterns),
+            |r| match r {
+                QueryResult::Patterns(v) => Some(v),
+                _ => None,
+            },
+            |v| {
+                let bytes = weight::patterns(&v);
+                (QueryResult::Patterns(v), bytes)
+            },
+            self.inner.list_patterns(filter),
+        )
+        .await
+    }
+
+    async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Option<Pattern>> {
+        self.revalidate().await;
+        if let Some(pattern) = self.patterns.get(&pattern_id) {
+            if pattern.namespace == namespace {
+                return Ok(Some(pattern));
+            }
+        }
+        let before = self.generation(namespace);
+        let found = self.inner.get_pattern(namespace, pattern_id).await?;
+        if let Some(pattern) = &found {
+            let g = self.lock_generations();
+            if g.of(namespace) == before {
+                self.patterns
+                    .insert(pattern_id, pattern.clone(), weight::pattern(pattern));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn store_session(&self, session: &RetrievalSession) -> Result<()> {
+        // Sessions are not cached, and no cached query depends on them.
+        self.inner.store_session(session).await
+    }
+
+    async fn get_session(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+    ) -> Result<Option<RetrievalSession>> {
+        self.inner.get_session(namespace, session_id).await
+    }
+
+    async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
+        self.inner.ensure_vector_space(embedder, dimension).await
+    }
+
+    async fn reset_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
+        let result = self.inner.reset_vector_space(embedder, dimension).await;
+        // Every namespace's vector searches change.
+        self.clear();
+        result
+    }
+
+    async fn vector_space(&self) -> Result<Option<(String, usize)>> {
+        self.inner.vector_space().await
+    }
+
+    async fn store_vectors(
+        &self,
+        embedder: &str,
+        namespace: &str,
+        vectors: &[(Uuid, Vec<f32>)],
+    ) -> Result<()> {
+        let result = self.inner.store_vectors(embedder, namespace, vectors).await;
+        self.wrote(namespace, true, false, None, &[]);
+        result
+    }
+
+    async fn vector_search(
+        &self,
+        namespace: &str,
+        vector: &[f32],
+        limit: usize,
+    ) -> Result<Vec<VectorMatch>> {
+        self.query(
+            namespace,
+            |g| {
+                format!(
+                    "vector{SEP}{}.{}{SEP}{namespace}{SEP}{limit}{SEP}{}",
+                    g.epoch,
+                    g.episodes,
+                    vector_key(vector)
+                )
+            },
+            |r| match r {
+                QueryResult::Vector(v) => Some(v),
+                _ => None,
+            },
+            |v| {
+                let bytes = weight::vector_matches(&v);
+                (QueryResult::Vector(v), bytes)
+            },
+            self.inner.vector_search(namespace, vector, limit),
+        )
+        .await
+    }
+
+    async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>> {
+        self.inner.vectors_of(namespace, ids).await
+    }
+
+    async fn episodes_without_vectors(&self, limit: usize) -> Result<Vec<Episode>> {
+        self.inner.episodes_without_vectors(limit).await
+    }
+
+    async fn count_without_vectors(&self) -> Result<u64> {
+        self.inner.count_without_vectors().await
+    }
+
+    async fn cached_embeddings(
+        &self,
+        embedder: &str,
+        hashes: &[String],
+    ) -> Result<Vec<Option<Vec<f32>>>> {
+        self.inner.cached_embeddings(embedder, hashes).await
+    }
+
+    async fn cache_embeddings(&self, embedder: &str, entries: &[(String, Vec<f32>)]) -> Result<()> {
+        self.inner.cache_embeddings(embedder, entries).await
+    }
+
+    async fn record_feedback(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+        feedback: &Feedback,
+    ) -> Result<()> {
+        let result = self
+            .inner
+            .record_feedback(namespace, session_id, feedback)
+            .await;
+        self.wrote(namespace, false, true, None, &feedback.applied);
+        result
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        let mut stats = self.inner.storage_stats().await?;
+        let ours = [
+            self.episodes.stats("episodes"),
+            self.patterns.stats("patterns"),
+            self.queries.stats("queries"),
+        ];
+        stats.caches.splice(0..0, ours);
+        Ok(stats)
+    }
+
+    async fn external_change_marker(&self) -> Result<Option<u64>> {
+        self.inner.external_change_marker().await
+    }
+
+    // Relationships and checkpoints are not cached, and no cached query depends on them
+    // (retrieval reads the edges it boosts by directly), so they pass straight through.
+
+    async fn store_relationship(&self, relationship: &Relationship) -> Result<()> {
+        self.inner.store_relationship(relationship).await
+    }
+
+    async fn delete_relationships(
+        &self,
+        namespace: &str,
+        from: Uuid,
+        to: Uuid,
+        kind: Option<RelationshipKind>,
+    ) -> Result<u64> {
+        self.inner
+            .delete_relationships(namespace, from, to, kind)
+            .await
+    }
+
+    async fn relationships(&self, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
+        self.inner.relationships(filter).await
+    }
+
+    async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint> {
+        self.inner.store_checkpoint(checkpoint).await
+    }
+
+    async fn checkpoints(
+        &self,
+        namespace: &str,
+        episode_id: Option<Uuid>,
+    ) -> Result<Vec<Checkpoint>> {
+        self.inner.checkpoints(namespace, episode_id).await
+    }
+
+    async fn store_batch(&self, batch: &ImportBatch) -> Result<BatchCounts> {
+        let result = self.inner.store_batch(batch).await;
+        self.wrote_batch(batch);
+        result
+    }
+
+    async fn store_batches(
+        &self,
+        batches: &mut (dyn Iterator<Item = Result<ImportBatch>> + Send),
+    ) -> Result<BatchCounts> {
+        let result = self.inner.store_batches(batches).await;
+        // A bulk import may touch any namespace; start over rather than track it.
+        self.clear();
+        result
+    }
+
+    async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>> {
+        self.inner.export_episodes(page).await
+    }
+
+    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
+        self.inner.list_sessions(namespace).await
+    }
+
+    async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>> {
+        self.inner.list_context_stats(namespace).await
+    }
+}
+
+impl<S: StorageBackend + ?Sized> CachedStorage<S> {
+    /// Invalidates what a batch write can change: episode and pattern queries of every
+    /// namespace it wrote to, and its episodes and patterns by id.
+    fn wrote_batch(&self, batch: &ImportBatch) {
+        let mut namespaces: Vec<&str> = batch
+            .episodes
+            .iter()
+            .map(|e| e.namespace.as_str())
+            .chain(batch.patterns.iter().map(|p| p.namespace.as_str()))
+            .chain(batch.context_stats.iter().map(|c| c.namespace.as_str()))
+            .collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        for ns in namespaces {
+            self.wrote(ns, true, true, None, &[]);
+        }
+        for e in &batch.episodes {
+            self.episodes.invalidate(&e.id);
+        }
+        for p in &batch.patterns {
+            self.patterns.invalidate(&p.id);
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Prometheus text exposition (format 0.0.4) of a [`MemoryStats`] snapshot.
+
+use super::latency::LatencySummary;
+use super::snapshot::{MemoryStats, PoolStats};
+use std::fmt::Write;
+
+/// Renders `stats` in the Prometheus text format, ready to serve at `/metrics`.
+pub fn render_prometheus(stats: &MemoryStats) -> String {
+    let mut out = Exposition::default();
+    let s = &stats.storage;
+
+    out.family(
+        "memory_uptime_seconds",
+        "gauge",
+        "Seconds since the memory started.",
+    );
+    out.sample("memory_uptime_seconds", &[], stats.uptime_seconds);
+
+    out.family(
+        "memory_operation_duration_seconds",
+        "summary",
+        "Latency of each memory operation.",
+    );
+    for op in &stats.operations {
+        out.summary(
+            "memory_operation_duration_seconds",
+            &[("operation", &op.operation)],
+            &op.latency,
+        );
+    }
+
+    for (name, help, value) in [
+        ("memory_episodes", "Episodes stored.", s.episodes),
+        ("memory_steps", "Steps stored.", s.steps),
+        ("memory_patterns", "Patterns learned.", s.patterns),
+        (
+            "memory_sessions",
+            "Retrieval sessions remembered.",
+            s.sessions,
+        ),
+        (
+            "memory_vectors",
+            "Episodes with a vector in the index.",
+            s.vectors,
+        ),
+    ] {
+        out.family(name, "gauge", help);
+        out.sample(name, &[], value as f64);
+    }
+    if let Some(bytes) = s.database_bytes {
+        out.family(
+            "memory_database_bytes",
+            "gauge",
+            "Bytes on disk: database file plus write-ahead log.",
+        );
+        out.sample("memory_database_bytes", &[], bytes as f64);
+    }
+
+    if !s.caches.is_empty() {
+        type CacheField = fn(&super::CacheStats) -> f64;
+        let families: [(&str, &str, &str, CacheField); 6] = [
+            (
+                "memory_cache_hits_total",
+                "counter",
+                "Cache lookups answered from the cache.",
+                |c| c.hits as f64,
+            ),
+            (
+                "memory_cache_misses_total",
+                "counter",
+                "Cache lookups that went to storage.",
+                |c| c.misses as f64,
+            ),
+            (
+                "memory_cache_evictions_total",
+                "counter",
+                "Cache entries dropped for room.",
+                |c| c.evictions as f64,
+            ),
+            (
+                "memory_cache_entries",
+                "gauge",
+                "Entries held by the cache.",
+                |c| c.entries as f64,
+            ),
+            (
+                "memory_cache_bytes",
+                "gauge",
+                "Estimated bytes held by the cache.",
+                |c| c.bytes as f64,
+            ),
+            (
+                "memory_cache_hit_ratio",
+                "gauge",
+                "Share of lookups answered from the cache.",
+                |c| c.hit_rate(),
+            ),
+        ];
+        for (name, kind, help, field) in families {
+            out.family(name, kind, help);
+            for c in &s.caches {
+                out.sample(name, &[("tier", &c.tier)], field(c));
+            }
+        }
+    }
+
+    if let Some(st) = &s.statements {
+        for (name, kind, help, value) in [
+            (
+                "memory_statement_cache_hits_total",
+                "counter",
+                "Prepared statements reused.",
+                st.hits as f64,
+            ),
+            (
+                "memory_statement_cache_misses_total",
+                "counter",
+                "Statements prepared anew.",
+                st.misses as f64,
+            ),
+            (
+                "memory_statement_cache_evictions_total",
+                "counter",
+                "Prepared statements evicted.",
+                st.evictions as f64,
+            ),
+            (
+                "memory_statement_cache_hit_ratio",
+                "gauge",
+                "Share of statements served from the cache.",
+                st.hit_rate(),
+            ),
+            (
+                "memory_statement_prepare_seconds_total",
+                "counter",
+                "Time spent preparing statements.",
+                st.prepare_us as f64 / 1e6,
+            ),
+        ] {
+            out.family(name, kind, help);
+            out.sample(name, &[], value);
+        }
+    }
+
+    if let Some(conns) = &s.connections {
+        let roles: [(&str, &PoolStats); 2] =
+            [("reader", &conns.readers), ("writer", &conns.writer)];
+        type PoolField = fn(&PoolStats) -> f64;
+        let families: [(&str, &str, &str, PoolField); 4] = [
+            (
+                "memory_connections",
+                "gauge",
+                "Database connections.",
+                |p| p.connections as f64,
+            ),
+            (
+                "memory_connections_in_use",
+                "gauge",
+                "Connections in use now.",
+                |p| p.in_use as f64,
+            ),
+            (
+                "memory_connection_acquisitions_total",
+                "counter",
+                "Times a connection was taken.",
+                |p| p.acquisitions as f64,
+            ),
+            (
+                "memory_connection_utilisation",
+                "gauge",
+                "Share of connection time spent in use.",
+                |p| p.utilisation,
+            ),
+        ];
+        for (name, kind, help, field) in families {
+            out.family(name, kind, help);
+            for (role, pool) in roles {
+                out.sample(name, &[("role", role)], field(pool));
+            }
+        }
+        out.family(
+            "memory_connection_wait_seconds",
+            "summary",
+            "Time spent waiting for a free connection.",
+        );
+        for (role, pool) in roles {
+            out.summary(
+                "memory_connection_wait_seconds",
+                &[("role", role)],
+                &pool.wait,
+            );
+        }
+    }
+
+    if let Some(q) = &s.write_queue {
+        for (name, kind, help, value) in [
+            (
+                "memory_write_queue_depth",
+                "gauge",
+                "Writes waiting for the group commit.",
+                q.depth,
+            ),
+            (
+                "memory_write_queue_max_depth",
+                "gauge",
+                "Most writes ever waiting at once.",
+                q.max_depth,
+            ),
+            (
+                "memory_write_commits_total",
+                "counter",
+                "Group-commit transactions.",
+                q.commits,
+            ),
+            (
+                "memory_write_operations_total",
+                "counter",
+                "Writes committed.",
+                q.operations,
+            ),
+            (
+                "memory_write_failures_total",
+                "counter",
+                "Writes that failed.",
+                q.failed,
+            ),
+        ] {
+            out.family(name, kind, help);
+            out.sample(name, &[], value as f64);
+        }
+    }
+    out.text
+}
+
+#[derive(Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.text.push_str(name);
+        if !labels.is_empty() {
+            self.text.push('{');
+            for (i, (key, val)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.text.push(',');
+                }
+                let _ = write!(self.text, "{key}=\"{}\"", escape_label(val));
+            }
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {}", format_value(value));
+    }
+
+    fn summary(&mut self, name: &str, labels: &[(&str, &str)], latency: &LatencySummary) {
+        for (q, us) in [
+            ("0.5", latency.p50_us),
+            ("0.95", latency.p95_us),
+            ("0.99", latency.p99_us),
+        ] {
+            let mut with_q = labels.to_vec();
+            with_q.push(("quantile", q));
+            self.sample(name, &with_q, us as f64 / 1e6);
+        }
+        self.sample(
+            &format!("{name}_sum"),
+            labels,
+            latency.total_us as f64 / 1e6,
+        );
+        self.sample(&format!("{name}_count"), labels, latency.count as f64);
+    }
+}
+
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{CacheStats, OperationStats, StorageStats, WriteQueueStats};
+
+    fn stats() -> MemoryStats {
+        MemoryStats {
+            uptime_seconds: 12.5,
+            operations: vec![OperationStats {
+                operation: "get_episode".into(),
+                latency: LatencySummary {
+                    count: 4,
+                    mean_us: 25.0,
+                    p50_us: 20,
+                    p95_us: 40,
+                    p99_us: 40,
+                    max_us: 40,
+                    total_us: 100,
+                },
+            }],
+            storage: StorageStats {
+                backend: "test".into(),
+                episodes: 3,
+                caches: vec![CacheStats {
+                    tier: "epi\"sodes".into(),
+                    hits: 9,
+                    misses: 1,
+                    ..CacheStats::default()
+                }],
+                write_queue: Some(WriteQueueStats {
+                    commits: 2,
+                    operations: 6,
+                    ..WriteQueueStats::default()
+                }),
+                ..StorageStats::default()
+            },
+        }
+    }
+
+    #[test]
+    fn every_sample_belongs_to_a_declared_family() {
+        let text = render_prometheus(&stats());
+        let mut declared = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                declared.push(rest.split(' ').next().unwrap_or_default().to_string());
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap_or_default();
+                let base = name.trim_end_matches("_sum").trim_end_matches("_count");
+                assert!(
+                    declared.iter().any(|d| d == name || d == base),
+                    "sample {name} has no TYPE line"
+                );
+                let value = line.rsplit(' ').next().unwrap_or_default();
+                assert!(value.parse::<f64>().is_ok(), "bad value in {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn summaries_are_in_seconds_with_sum_and_count() {
+        let text = render_prometheus(&stats());
+        assert!(text.contains(
+            "memory_operation_duration_seconds{operation=\"get_episode\",quantile=\"0.5\"} 0.00002\n"
+        ));
+        assert!(
+            text.contains(
+                "memory_operation_duration_seconds_sum{operation=\"get_episode\"} 0.0001\n"
+            )
+        );
+        assert!(
+            text.contains("memory_operation_duration_seconds_count{operation=\"get_episode\"} 4\n")
+        );
+        assert!(text.contains("memory_episodes 3\n"));
+        assert!(text.contains("memory_write_commits_total 2\n"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let text = render_prometheus(&stats());
+        assert!(text.contains("memory_cache_hit_ratio{tier=\"epi\\\"sodes\"} 0.9\n"));
+    }
+}

@@ -1,0 +1,201 @@
+//! Group commit: concurrent writes share one transaction on the writer connection.
+//!
+//! A write is queued as a job. Whoever takes the writer connection next (the *leader*)
+//! takes every queued job and runs them in one `BEGIN IMMEDIATE … COMMIT`, each inside its
+//! own savepoint so that a failing job is rolled back alone. Each caller is answered only
+//! after the commit that holds its data, with its own result. While one batch commits, the
+//! next batch gathers in the queue, so the more writers there are, the more each
+//! transaction carries and the fewer commits the database pays for.
+//!
+//! The batch runs in a task of its own, so a leader whose request is cancelled (a client
+//! that hangs up) does not abandon the writes of the callers it carries.
+
+use crate::connection::{Conn, Connections, Lease};
+use crate::error::SqlContext;
+use memory_core::metrics::WriteQueueStats;
+use memory_core::{MemoryError, Result};
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::oneshot;
+
+/// The future of one queued write, borrowing the writer connection.
+pub(crate) type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
+
+type Erased = Box<dyn Any + Send>;
+type Run = Box<dyn for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, Erased> + Send>;
+
+struct Job {
+    /// Identifies the job in the queue, so its caller can make sure to carry it.
+    ticket: u64,
+    run: Run,
+    reply: oneshot::Sender<Result<Erased>>,
+}
+
+/// The queue of writes waiting for the writer, and its counters.
+#[derive(Default)]
+pub(crate) struct WriteQueue {
+    jobs: std::sync::Mutex<Vec<Job>>,
+    next_ticket: AtomicU64,
+    max_depth: AtomicU64,
+    commits: AtomicU64,
+    operations: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl WriteQueue {
+    fn push(&self, job: Job) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.push(job);
+        self.max_depth
+            .fetch_max(jobs.len() as u64, Ordering::Relaxed);
+    }
+
+    /// The job with `ticket` and up to `max - 1` others, oldest first; `None` when the
+    /// ticket's job is no longer queued.
+    fn take(&self, ticket: u64, max: usize) -> Option<Vec<Job>> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let own = jobs.iter().position(|j| j.ticket == ticket)?;
+        let mut batch = vec![jobs.remove(own)];
+        let others = jobs.len().min(max.max(1) - 1);
+        batch.extend(jobs.drain(..others));
+        Some(batch)
+    }
+
+    /// The queue's counters.
+    pub(crate) fn stats(&self) -> WriteQueueStats {
+        let depth = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+        WriteQueueStats {
+            depth,
+            max_depth: self.max_depth.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            operations: self.operations.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Connections {
+    /// Runs `op` on the writer connection inside a group-commit transaction and returns its
+    /// result once that transaction has committed. `op` must not begin or end transactions.
+    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        let (reply, mut answer) = oneshot::channel();
+        let run: Run = Box::new(move |conn| {
+            Box::pin(async move { op(conn).await.map(|v| Box::new(v) as Erased) })
+        });
+        let ticket = self.queue().next_ticket.fetch_add(1, Ordering::Relaxed);
+        self.queue().push(Job { ticket, run, reply });
+
+        let lease = self.writer().await;
+        // Either an earlier leader already committed this job…
+        let result = match answer.try_recv() {
+            Ok(result) => {
+                drop(lease);
+                result
+            }
+            // …or it is still queued, and this caller leads the next batch, which always
+            // carries the leader's own job.
+            Err(oneshot::error::TryRecvError::Empty) => {
+                let Some(jobs) = self.queue().take(ticket, self.max_write_batch()) else {
+                    return Err(abandoned());
+                };
+                let queue = self.queue_handle();
+                let batch = run_batch(lease, jobs, queue);
+                match tokio::runtime::Handle::try_current() {
+                    Ok(handle) => drop(handle.spawn(batch)),
+                    Err(_) => batch.await,
+                }
+                answer.await.map_err(|_| abandoned())?
+            }
+            Err(oneshot::error::TryRecvError::Closed) => Err(abandoned()),
+        };
+        result.and_then(|value| {
+            value.downcast::<T>().map(|v| *v).map_err(|_| {
+                MemoryError::Storage("a queued write returned a value of the wrong type".into())
+            })
+        })
+    }
+}
+
+fn abandoned() -> MemoryError {
+    MemoryError::Storage(
+        "the transaction carrying this write stopped before committing; nothing was written".into(),
+    )
+}
+
+/// Runs `jobs` in one transaction on the leased writer and answers each caller.
+async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueue>) {
+    let conn: &Conn = &lease;
+    if let Err(err) = conn
+        .execute("BEGIN IMMEDIATE", ())
+        .await
+        .ctx("begin write transaction")
+    {
+        let message = err.to_string();
+        for job in jobs {
+            queue.failed.fetch_add(1, Ordering::Relaxed);
+            let _ = job
+                .reply
+                .send(Err(MemoryError::Storage(message.clone().into())));
+        }
+        return;
+    }
+    let isolate = jobs.len() > 1;
+    let mut done: Vec<(oneshot::Sender<Result<Erased>>, Result<Erased>)> =
+        Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let result = if isolate {
+            run_isolated(conn, job.run).await
+        } else {
+            (job.run)(conn).await
+        };
+        done.push((job.reply, result));
+    }
+    let all_failed = done.iter().all(|(_, r)| r.is_err());
+    let end = if all_failed && !isolate {
+        conn.execute("ROLLBACK", ()).await.ctx("roll back")
+    } else {
+        conn.execute("COMMIT", ()).await.ctx("commit")
+    };
+    queue.commits.fetch_add(1, Ordering::Relaxed);
+    let commit_error = end.err().map(|e| e.to_string());
+    for (reply, result) in done {
+        let result = match (&commit_error, result) {
+            (Some(message), Ok(_)) => Err(MemoryError::Storage(message.clone().into())),
+            (_, result) => result,
+        };
+        if result.is_ok() {
+            queue.operations.fetch_add(1, Ordering::Relaxed);
+        } else {
+            queue.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        // A caller that stopped waiting (cancelled) simply gets no answer.
+        let _ = reply.send(result);
+    }
+    if commit_error.is_some() && !conn.raw().is_autocommit() {
+        let _ = conn.execute("ROLLBACK", ()).await;
+    }
+    drop(lease);
+}
+
+/// Runs one job of a batch inside a savepoint, so its failure undoes only its own writes.
+async fn run_isolated(conn: &Conn, run: Run) -> Result<Erased> {
+    conn.execute("SAVEPOINT queued_write", ())
+        .await
+        .ctx("open savepoint")?;
+    let result = run(conn).await;
+    if result.is_err() {
+        conn.execute("ROLLBACK TO queued_write", ())
+            .await
+            .ctx("roll back to savepoint")?;
+    }
+    conn.execute("RELEASE queued_write", ())
+        .await
+        .ctx("release savepoint")?;
+    result
+}

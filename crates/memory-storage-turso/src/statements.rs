@@ -1,0 +1,257 @@
+//! [`PreparedStatementCache`]: each connection's prepared statements, reused by SQL text.
+//!
+//! Preparing a statement parses and plans its SQL, which costs tens of microseconds for the
+//! queries this crate runs — often more than running them. Each connection keeps the
+//! statements it prepared in a small LRU keyed by SQL text; a statement is reset before
+//! every reuse, and every statement handed out during one use of the connection is reset
+//! again when the connection is given back, so no statement keeps a read snapshot open
+//! between operations.
+
+use libsql::{Connection, Statement};
+use memory_core::metrics::StatementCacheStats;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Statements kept per connection unless configured otherwise.
+pub const DEFAULT_STATEMENT_CAPACITY: usize = 128;
+
+/// An LRU of one connection's prepared statements, keyed by SQL text.
+pub(crate) struct PreparedStatementCache {
+    capacity: usize,
+    entries: HashMap<String, Entry>,
+    /// Logical time of the last acquisition, for least-recently-used eviction.
+    tick: u64,
+    /// Statements handed out since the connection was last given back.
+    leased: Vec<Arc<Statement>>,
+    hits: u64,
+    misses: u64,
+    evictions: u64,
+    prepare_time: Duration,
+    /// Time spent serving hits (lookup and reset), to show what a cached acquisition costs.
+    hit_time: Duration,
+}
+
+struct Entry {
+    statement: Arc<Statement>,
+    last_used: u64,
+}
+
+impl PreparedStatementCache {
+    /// An empty cache holding at most `capacity` statements (0 disables caching: every
+    /// statement is prepared for one use).
+    pub(crate) fn new(capacity: usize) -> Self {
+        PreparedStatementCache {
+            capacity,
+            entries: HashMap::new(),
+            tick: 0,
+            leased: Vec::new(),
+            hits: 0,
+            misses: 0,
+            evictions: 0,
+            prepare_time: Duration::ZERO,
+            hit_time: Duration::ZERO,
+        }
+    }
+
+    /// The cached statement for `sql`, reset and ready to bind, if there is one.
+    pub(crate) fn lookup(&mut self, sql: &str) -> Option<Arc<Statement>> {
+        let started = Instant::now();
+        self.tick += 1;
+        let tick = self.tick;
+        let entry = self.entries.get_mut(sql)?;
+        entry.last_used = tick;
+        self.hits += 1;
+        let statement = Arc::clone(&entry.statement);
+        statement.reset();
+        self.leased.push(Arc::clone(&statement));
+        self.hit_time += started.elapsed();
+        Some(statement)
+    }
+
+    /// Keeps `statement`, just prepared for `sql` in `took`, evicting the least recently
+    /// used statement if the cache is full.
+    pub(crate) fn insert(
+        &mut self,
+        sql: &str,
+        statement: Statement,
+        took: Duration,
+    ) -> Arc<Statement> {
+        self.misses += 1;
+        self.prepare_time += took;
+        let statement = Arc::new(statement);
+        self.leased.push(Arc::clone(&statement));
+        if self.capacity == 0 {
+            return statement;
+        }
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(sql) {
+            if let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&oldest);
+                self.evictions += 1;
+            }
+        }
+        self.entries.insert(
+            sql.to_string(),
+            Entry {
+                statement: Arc::clone(&statement),
+                last_used: self.tick,
+            },
+        );
+        statement
+    }
+
+    /// Resets every statement handed out since the last release, ending any read they hold.
+    pub(crate) fn release(&mut self) {
+        for statement in self.leased.drain(..) {
+            statement.reset();
+        }
+    }
+
+    /// The cache's counters.
+    pub(crate) fn stats(&self) -> StatementCacheStats {
+        StatementCacheStats {
+            hits: self.hits,
+            misses: self.misses,
+            evictions: self.evictions,
+            cached: self.entries.len() as u64,
+            capacity_per_connection: self.capacity as u64,
+            prepare_us: u64::try_from(self.prepare_time.as_micros()).unwrap_or(u64::MAX),
+            hit_ns: u64::try_from(self.hit_time.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// Prepares `sql` on `conn` through `cache`: the cached statement when there is one,
+/// otherwise a newly prepared one that the cache keeps.
+pub(crate) async fn acquire(
+    cache: &std::sync::Mutex<PreparedStatementCache>,
+    conn: &Connection,
+    sql: &str,
+) -> Result<Arc<Statement>, libsql::Error> {
+    if let Some(statement) = lock(cache).lookup(sql) {
+        return Ok(statement);
+    }
+    let started = Instant::now();
+    let statement = conn.prepare(sql).await?;
+    Ok(lock(cache).insert(sql, statement, started.elapsed()))
+}
+
+/// Locks the cache; it is only ever held for a lookup or an insert, never across an await.
+pub(crate) fn lock(
+    cache: &std::sync::Mutex<PreparedStatementCache>,
+) -> std::sync::MutexGuard<'_, PreparedStatementCache> {
+    cache.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn memory_db() -> Connection {
+        let db = libsql::Builder::new_local(":memory:")
+            .build()
+            .await
+            .unwrap();
+        let conn = db.connect().unwrap();
+        conn.execute("CREATE TABLE t (x INTEGER)", ())
+            .await
+            .unwrap();
+        conn
+    }
+
+    #[tokio::test]
+    async fn a_statement_is_prepared_once_and_reused() {
+        let conn = memory_db().await;
+        let cache = std::sync::Mutex::new(PreparedStatementCache::new(4));
+        for x in 0..5 {
+            let insert = acquire(&cache, &conn, "INSERT INTO t (x) VALUES (?1)")
+                .await
+                .unwrap();
+            insert.execute([x]).await.unwrap();
+            lock(&cache).release();
+        }
+        let stats = lock(&cache).stats();
+        assert_eq!((stats.hits, stats.misses, stats.cached), (4, 1, 1));
+        let count = acquire(&cache, &conn, "SELECT count(*), sum(x) FROM t")
+            .await
+            .unwrap();
+        let row = count
+            .query(())
+            .await
+            .unwrap()
+            .next()
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.get::<i64>(0).unwrap(),
+            5,
+            "every reuse inserted its own row"
+        );
+        assert_eq!(row.get::<i64>(1).unwrap(), 10, "with its own parameter");
+    }
+
+    #[tokio::test]
+    async fn the_least_recently_used_statement_is_evicted() {
+        let conn = memory_db().await;
+        let cache = std::sync::Mutex::new(PreparedStatementCache::new(2));
+        for sql in ["SELECT 1", "SELECT 2", "SELECT 1", "SELECT 3"] {
+            acquire(&cache, &conn, sql).await.unwrap();
+        }
+        // "SELECT 2" was least recently used when "SELECT 3" arrived.
+        acquire(&cache, &conn, "SELECT 1").await.unwrap();
+        let stats = lock(&cache).stats();
+        assert_eq!(stats.evictions, 1);
+        assert_eq!((stats.hits, stats.misses), (2, 3));
+        acquire(&cache, &conn, "SELECT 2").await.unwrap();
+        assert_eq!(
+            lock(&cache).stats().misses,
+            4,
+            "the evicted statement is prepared again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_zero_capacity_cache_prepares_every_time() {
+        let conn = memory_db().await;
+        let cache = std::sync::Mutex::new(PreparedStatementCache::new(0));
+        for _ in 0..3 {
+            acquire(&cache, &conn, "SELECT 1").await.unwrap();
+        }
+        let stats = lock(&cache).stats();
+        assert_eq!((stats.hits, stats.misses, stats.cached), (0, 3, 0));
+    }
+
+    #[tokio::test]
+    async fn a_half_read_statement_is_reset_on_release_and_reuse() {
+        let conn = memory_db().await;
+        conn.execute("INSERT INTO t (x) VALUES (1), (2), (3)", ())
+            .await
+            .unwrap();
+        let cache = std::sync::Mutex::new(PreparedStatementCache::new(4));
+        let select = acquire(&cache, &conn, "SELECT x FROM t ORDER BY x")
+            .await
+            .unwrap();
+        let mut rows = select.query(()).await.unwrap();
+        assert_eq!(
+            rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap(),
+            1
+        );
+        drop(rows);
+        lock(&cache).release();
+        let select = acquire(&cache, &conn, "SELECT x FROM t ORDER BY x")
+            .await
+            .unwrap();
+        let mut rows = select.query(()).await.unwrap();
+        assert_eq!(
+            rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap(),
+            1,
+            "the reused statement starts from the first row"
+        );
+    }
+}

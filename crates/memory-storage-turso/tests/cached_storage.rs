@@ -1,0 +1,263 @@
+//! CachedStorage in front of TursoStorage: reads through the cache always agree with the
+//! store after any sequence of writes, repeated reads are hits, and writes by another handle
+//! on the same file are noticed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use memory_core::cache::{CachedStorage, CachedStorageConfig};
+use memory_core::{
+    EpisodeFilter, NewEpisode, OutcomeKind, PatternFilter, RetrievalQuery, SelfLearningMemory,
+    StepInput, StepResult, StorageBackend, TaskOutcome,
+};
+use memory_storage_turso::TursoStorage;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Start(u8),
+    /// A whole successful episode (start, two steps, complete), so patterns get support.
+    Finished(u8),
+    Step(usize, u8, bool),
+    Complete(usize, bool),
+    Delete(usize),
+    Retrieve(u8),
+    Feedback(bool),
+}
+
+const TOOLS: [&str; 4] = ["cargo build", "cargo test", "git diff", "grep"];
+const TASKS: [&str; 4] = [
+    "fix the flaky login test",
+    "add pagination to the users endpoint",
+    "speed up the slow report query",
+    "migrate the config loader to toml",
+];
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => any::<u8>().prop_map(Op::Start),
+        3 => any::<u8>().prop_map(Op::Finished),
+        5 => (any::<usize>(), any::<u8>(), any::<bool>()).prop_map(|(e, t, ok)| Op::Step(e, t, ok)),
+        3 => (any::<usize>(), any::<bool>()).prop_map(|(e, ok)| Op::Complete(e, ok)),
+        1 => any::<usize>().prop_map(Op::Delete),
+        2 => any::<u8>().prop_map(Op::Retrieve),
+        1 => any::<bool>().prop_map(Op::Feedback),
+    ]
+}
+
+/// Applies `ops` through a cached memory, checking after each one that every read through
+/// the cache equals the same read on the store itself.
+async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
+    let memory = SelfLearningMemory::new(cached.clone()).with_embedder(None);
+    let ns = "ns";
+    let mut ids: Vec<Uuid> = Vec::new();
+    let mut sessions: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+    for op in ops {
+        match op {
+            Op::Start(t) => {
+                let task = TASKS[t as usize % TASKS.len()];
+                ids.push(
+                    memory
+                        .start_episode(ns, NewEpisode::new(task))
+                        .await
+                        .unwrap(),
+                );
+            }
+            Op::Finished(t) => {
+                let task = TASKS[t as usize % TASKS.len()];
+                let id = memory
+                    .start_episode(ns, NewEpisode::new(task))
+                    .await
+                    .unwrap();
+                for tool in &TOOLS[..2] {
+                    let ok = StepResult::Success {
+                        output: "ok".into(),
+                    };
+                    memory
+                        .log_step(ns, id, StepInput::new(*tool, "run", ok))
+                        .await
+                        .unwrap();
+                }
+                let done = TaskOutcome::Success {
+                    verdict: "done".into(),
+                    artifacts: vec![],
+                };
+                memory.complete_episode(ns, id, done).await.unwrap();
+                ids.push(id);
+            }
+            Op::Step(e, t, ok) if !ids.is_empty() => {
+                let result = if ok {
+                    StepResult::Success {
+                        output: "ok".into(),
+                    }
+                } else {
+                    StepResult::Error {
+                        message: "timeout after 30s".into(),
+                    }
+                };
+                let step = StepInput::new(TOOLS[t as usize % TOOLS.len()], "run", result);
+                let _ = memory.log_step(ns, ids[e % ids.len()], step).await;
+            }
+            Op::Complete(e, ok) if !ids.is_empty() => {
+                let outcome = if ok {
+                    TaskOutcome::Success {
+                        verdict: "done".into(),
+                        artifacts: vec![],
+                    }
+                } else {
+                    TaskOutcome::Failure {
+                        reason: "gave up".into(),
+                        details: None,
+                    }
+                };
+                let _ = memory
+                    .complete_episode(ns, ids[e % ids.len()], outcome)
+                    .await;
+            }
+            Op::Delete(e) if !ids.is_empty() => {
+                let id = ids.remove(e % ids.len());
+                memory.delete_episode(ns, id).await.unwrap();
+            }
+            Op::Retrieve(t) => {
+                let query = RetrievalQuery::new(ns, TASKS[t as usize % TASKS.len()]);
+                let pack = memory.retrieve_context(&query).await.unwrap();
+                let offered = pack.patterns.iter().map(|p| p.id).collect();
+                sessions.push((pack.session_id, offered));
+            }
+            Op::Feedback(ok) => {
+                if let Some((session, offered)) = sessions.pop() {
+                    let outcome = if ok {
+                        OutcomeKind::Success
+                    } else {
+                        OutcomeKind::Failure
+                    };
+                    memory
+                        .record_feedback(ns, session, offered, outcome)
+                        .await
+                        .unwrap();
+                }
+            }
+            _ => {}
+        }
+        // Every read through the cache agrees with the store.
+        for id in &ids {
+            let a = cached.get_episode(ns, *id).await.unwrap();
+            let b = store.get_episode(ns, *id).await.unwrap();
+            prop_assert_eq!(a, b);
+        }
+        let filter = EpisodeFilter::new(ns);
+        prop_assert_eq!(
+            cached.list_episodes(&filter).await.unwrap(),
+            store.list_episodes(&filter).await.unwrap()
+        );
+        let terms = vec!["test".to_string(), "query".to_string()];
+        prop_assert_eq!(
+            cached.search_text(ns, &terms, 10).await.unwrap(),
+            store.search_text(ns, &terms, 10).await.unwrap()
+        );
+        let patterns = PatternFilter::new(ns);
+        let a = cached.list_patterns(&patterns).await.unwrap();
+        let b = store.list_patterns(&patterns).await.unwrap();
+        prop_assert_eq!(&a, &b);
+        for p in a.iter().take(5) {
+            prop_assert_eq!(
+                cached.get_pattern(ns, p.id).await.unwrap(),
+                store.get_pattern(ns, p.id).await.unwrap()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn reads_through_the_cache_always_match_the_store() {
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        ..Config::default()
+    });
+    runner
+        .run(&proptest::collection::vec(op(), 1..40), |ops| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(run(ops))
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn repeated_reads_are_hits() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let cached = Arc::new(CachedStorage::new(store));
+    let memory = SelfLearningMemory::new(cached.clone());
+    let id = memory
+        .start_episode("ns", NewEpisode::new("a task"))
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        memory.get_episode("ns", id).await.unwrap();
+    }
+    let stats = memory.stats().await.unwrap();
+    let episodes = &stats.storage.caches[0];
+    assert_eq!(episodes.tier, "episodes");
+    assert_eq!((episodes.hits, episodes.misses), (9, 1));
+    assert_eq!(episodes.entries, 1);
+    assert!(
+        stats.storage.statements.is_some(),
+        "the store's own figures are kept"
+    );
+}
+
+#[tokio::test]
+async fn another_writer_on_the_same_file_is_noticed() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("m.db");
+    let ours = Arc::new(TursoStorage::open(&path).await.unwrap());
+    let config = CachedStorageConfig {
+        revalidate_every: Duration::ZERO,
+        ..CachedStorageConfig::default()
+    };
+    let cached = Arc::new(CachedStorage::with_config(ours, &config));
+    let memory = SelfLearningMemory::new(cached.clone());
+    // Another process, as far as the cache can tell.
+    let other = SelfLearningMemory::new(Arc::new(TursoStorage::open(&path).await.unwrap()));
+
+    let id = memory
+        .start_episode("ns", NewEpisode::new("shared task"))
+        .await
+        .unwrap();
+    assert_eq!(memory.get_episode("ns", id).await.unwrap().steps.len(), 0);
+    other
+        .log_step(
+            "ns",
+            id,
+            StepInput::new("grep", "look", StepResult::Success { output: "x".into() }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        memory.get_episode("ns", id).await.unwrap().steps.len(),
+        1,
+        "the step written by the other handle is seen"
+    );
+    // And completing through the cached handle works on the fresh state.
+    let done = memory
+        .complete_episode(
+            "ns",
+            id,
+            TaskOutcome::Success {
+                verdict: "ok".into(),
+                artifacts: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.steps.len(), 1);
+}
