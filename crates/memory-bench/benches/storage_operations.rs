@@ -14,6 +14,7 @@
 use chrono::{Duration as ChronoDuration, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use memory_bench::workload::{BENCH_NAMESPACE, WorkloadGen};
+use memory_core::cache::CachedStorage;
 use memory_core::{EpisodeFilter, EpisodeStatus, SelfLearningMemory, StorageBackend};
 use memory_storage_turso::TursoStorage;
 use std::sync::Arc;
@@ -124,6 +125,31 @@ fn small_db(c: &mut Criterion) {
             let memory = memory.clone();
             async move {
                 let episode = memory
+                    .get_episode(BENCH_NAMESPACE, id)
+                    .await
+                    .expect("get episode");
+                assert_eq!(episode.steps.len(), STEPS);
+                episode
+            }
+        });
+    });
+    // The same walk through the cache tier, after one pass has filled it.
+    let cached = SelfLearningMemory::new(Arc::new(CachedStorage::new(Arc::clone(&storage))));
+    rt.block_on(async {
+        for id in &ids {
+            cached
+                .get_episode(BENCH_NAMESPACE, *id)
+                .await
+                .expect("warm the cache");
+        }
+    });
+    group.bench_function("by_id_cached", |b| {
+        b.to_async(&rt).iter(|| {
+            turn = turn.wrapping_add(7_919);
+            let id = ids[turn % ids.len()];
+            let cached = cached.clone();
+            async move {
+                let episode = cached
                     .get_episode(BENCH_NAMESPACE, id)
                     .await
                     .expect("get episode");

@@ -126,6 +126,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Read a `memory export` file back; all or nothing (a bad line imports nothing).
     Import(ImportArgs),
+    /// Serve the memory to an MCP client over stdin/stdout (the client starts this command).
+    Mcp,
+    /// Serve the memory over HTTP: MCP (streamable HTTP) at /mcp, plus /health and /metrics.
+    Serve(ServeArgs),
 }
 
 /// `memory relate`
@@ -245,6 +249,21 @@ pub struct ExportArgs {
 pub struct ImportArgs {
     /// A `memory export` file, or `-` for stdin.
     pub file: PathBuf,
+}
+
+/// `memory serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Anything but loopback requires --auth-token.
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Require `Authorization: Bearer <token>` on every request (at least 16 visible ASCII
+    /// characters, e.g. from `openssl rand -hex 32`).
+    #[arg(long, env = "MEMORY_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = memory_mcp::http::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
 }
 
 /// `memory bench …`

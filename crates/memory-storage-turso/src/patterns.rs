@@ -32,8 +32,6 @@ const SELECT_STATS: &str =
 const UPSERT_STATS: &str = "INSERT INTO context_stats (namespace, scope_key, record) \
                             VALUES (?1, ?2, ?3) \
                             ON CONFLICT (namespace, scope_key) DO UPDATE SET record = excluded.record";
-const SELECT_BY_SIGNATURE: &str =
-    "SELECT id, record FROM patterns WHERE namespace = ?1 AND signature = ?2";
 const SELECT_BY_ID: &str = "SELECT id, record FROM patterns WHERE namespace = ?1 AND id = ?2";
 /// Inserts a pattern, or updates the statistics of the one with its namespace and signature.
 /// Kind and scope are not rewritten on update: the signature is a hash of them, so they
@@ -109,6 +107,14 @@ pub(crate) async fn merge_learned(
     }
 
     let patterns = PatternRows::prepare(conn).await?;
+    let mut signatures: Vec<&str> = learned
+        .observations
+        .iter()
+        .map(|o| o.signature.as_str())
+        .collect();
+    signatures.sort_unstable();
+    signatures.dedup();
+    let mut existing = by_signatures(conn, namespace, &signatures).await?;
     let mut merged: HashSet<&str> = HashSet::with_capacity(learned.observations.len());
     let mut ids = Vec::with_capacity(learned.observations.len());
     for obs in &learned.observations {
@@ -128,7 +134,7 @@ pub(crate) async fn merge_learned(
                 stats
             }
         };
-        let pattern = match patterns.by_signature(namespace, &obs.signature).await? {
+        let pattern = match existing.remove(obs.signature.as_str()) {
             Some(mut p) => {
                 p.absorb(obs, &baseline, now, half_life);
                 p
@@ -267,6 +273,48 @@ fn list_query(filter: &PatternFilter) -> (String, Vec<Value>) {
     (sql, params)
 }
 
+/// Signatures looked up per statement when loading a completion's patterns. Short lists are
+/// padded by repeating a signature, so every lookup runs the same (cached) statement.
+const SIGNATURES_PER_LOOKUP: usize = 32;
+
+static SELECT_BY_SIGNATURES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let marks: Vec<String> = (2..SIGNATURES_PER_LOOKUP + 2)
+        .map(|i| format!("?{i}"))
+        .collect();
+    format!(
+        "SELECT id, record, signature FROM patterns WHERE namespace = ?1 AND signature IN ({})",
+        marks.join(", ")
+    )
+});
+
+/// The stored patterns of `namespace` with any of `signatures`, by signature: one indexed
+/// lookup per 32 signatures instead of one per signature.
+async fn by_signatures(
+    conn: &Conn,
+    namespace: &str,
+    signatures: &[&str],
+) -> Result<HashMap<String, Pattern>, TursoError> {
+    let mut found = HashMap::with_capacity(signatures.len());
+    for chunk in signatures.chunks(SIGNATURES_PER_LOOKUP) {
+        let Some(last) = chunk.last() else { continue };
+        let mut params: Vec<Value> = Vec::with_capacity(SIGNATURES_PER_LOOKUP + 1);
+        params.push(Value::from(namespace));
+        params.extend(chunk.iter().map(|s| Value::from(*s)));
+        params.resize(SIGNATURES_PER_LOOKUP + 1, Value::from(*last));
+        let mut rows = conn
+            .query(&SELECT_BY_SIGNATURES, libsql::params_from_iter(params))
+            .await
+            .ctx("load patterns")?;
+        while let Some(row) = rows.next().await.ctx("load patterns")? {
+            let id = codec::text(&row, 0, "pattern")?;
+            let record = codec::text(&row, 1, &format!("pattern {id}"))?;
+            let signature = codec::text(&row, 2, &format!("pattern {id}"))?;
+            found.insert(signature, decode_pattern(&id, &record)?);
+        }
+    }
+    Ok(found)
+}
+
 /// Runs a prepared `SELECT id, record FROM patterns …` with `(namespace, key)` and decodes
 /// the one row it finds, if any.
 async fn load_one(
@@ -353,33 +401,19 @@ impl ContextStats {
     }
 }
 
-/// The prepared statements that read and write `patterns` during one merge.
+/// The prepared statement that writes `patterns` during one merge.
 struct PatternRows {
-    select: Arc<Statement>,
     upsert: Arc<Statement>,
 }
 
 impl PatternRows {
     async fn prepare(conn: &Conn) -> Result<Self, TursoError> {
         Ok(PatternRows {
-            select: conn
-                .prepare(SELECT_BY_SIGNATURE)
-                .await
-                .ctx("prepare pattern lookup")?,
             upsert: conn
                 .prepare(UPSERT_PATTERN)
                 .await
                 .ctx("prepare pattern upsert")?,
         })
-    }
-
-    /// The pattern with `signature` in `namespace`, if there is one.
-    async fn by_signature(
-        &self,
-        namespace: &str,
-        signature: &str,
-    ) -> Result<Option<Pattern>, TursoError> {
-        load_one(&self.select, namespace, signature).await
     }
 
     /// Inserts `pattern`, or updates the row with its namespace and signature.

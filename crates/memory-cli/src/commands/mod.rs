@@ -9,6 +9,7 @@ mod handoff;
 mod patterns;
 mod reembed;
 mod retrieve;
+mod serve;
 mod stats;
 mod transfer;
 
@@ -50,6 +51,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Stats(a) => stats::run(&open().await?, &a, out).await,
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
+        Command::Mcp => {
+            let location = db_location(cli.db.as_deref())?;
+            let memory = open_memory(&location.path, embedder.clone()).await?;
+            serve::stdio(memory, ns).await
+        }
+        Command::Serve(a) => {
+            // Refuse an unsafe address before creating or opening anything.
+            serve::check(&a)?;
+            let location = db_location(cli.db.as_deref())?;
+            let memory = open_memory(&location.path, embedder.clone()).await?;
+            serve::http(memory, ns, &location.path, &a).await
+        }
         Command::Retrieve(args) => {
             let memory = open().await?;
             retrieve::run(&memory, ns, &args, out).await

@@ -1,0 +1,84 @@
+//! `memory mcp` and `memory serve`: the memory as an MCP server, over stdio or HTTP.
+
+use crate::cli::ServeArgs;
+use crate::exit::usage;
+use memory_core::{MemoryError, SelfLearningMemory};
+use memory_mcp::{HttpConfig, HttpServer, MemoryServer, check_bind, serve_stdio};
+use std::path::Path;
+
+fn server(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<MemoryServer> {
+    MemoryServer::new(memory, ns).map_err(|e| MemoryError::from(e).into())
+}
+
+/// Serves one MCP session over stdin/stdout.
+pub async fn stdio(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<()> {
+    serve_stdio(server(memory, ns)?).await?;
+    Ok(())
+}
+
+/// Refuses an address and token the bind policy forbids (exit code 2).
+pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
+    if let Err(e) = check_bind(args.listen, args.auth_token.as_deref()) {
+        usage!("{e}");
+    }
+    if args.max_body_bytes < 1024 {
+        usage!(
+            "--max-body-bytes: {} is too small; at least 1024",
+            args.max_body_bytes
+        );
+    }
+    Ok(())
+}
+
+/// Serves MCP over HTTP until interrupted (Ctrl-C or SIGTERM).
+pub async fn http(
+    memory: SelfLearningMemory,
+    ns: &str,
+    db: &Path,
+    args: &ServeArgs,
+) -> anyhow::Result<()> {
+    let config = HttpConfig {
+        listen: args.listen,
+        auth_token: args.auth_token.clone(),
+        max_body_bytes: args.max_body_bytes,
+    };
+    let http = HttpServer::bind(server(memory, ns)?, config).await?;
+    let addr = http.local_addr()?;
+    // Always shown (logs default to warnings only): where to point a client. Test harnesses
+    // read this line to learn the port chosen for `--listen 127.0.0.1:0`.
+    eprintln!(
+        "memory: serving {} (namespace `{ns}`) at http://{addr}/mcp; also /health and /metrics{}",
+        db.display(),
+        if args.auth_token.is_some() {
+            "; bearer token required"
+        } else {
+            ""
+        }
+    );
+    http.run(shutdown_signal()).await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there is one.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

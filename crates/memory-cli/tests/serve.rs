@@ -1,0 +1,397 @@
+//! End-to-end tests of `memory serve` and `memory mcp`: the real binary, real sockets on
+//! loopback, real processes sharing one database file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Sandbox, code, stderr};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+use std::thread;
+
+const TOKEN: &str = "e2e-token-0123456789abcdef";
+
+/// A running `memory serve` and the address it reported.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Served {
+    fn start(sb: &Sandbox, extra: &[&str]) -> Served {
+        let mut child = sb
+            .command()
+            .arg("--db")
+            .arg(sb.db())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let line = lines
+            .next()
+            .expect("serve printed nothing")
+            .expect("stderr is readable");
+        let base = base_url(&line);
+        // Keep draining stderr so the server never blocks on a full pipe.
+        thread::spawn(move || lines.for_each(drop));
+        Served { child, base }
+    }
+
+    /// Stops the server the way a service manager does, and checks it exits cleanly.
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "serve exited with {exit}");
+    }
+}
+
+/// `http://ADDR` from the line `memory serve` prints on startup.
+fn base_url(line: &str) -> String {
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in: {line}"))
+        .trim_end_matches(';')
+        .trim_end_matches("/mcp")
+        .to_string()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into()
+}
+
+/// Calls an MCP tool over HTTP and returns its structured result (asserting success).
+fn call(agent: &ureq::Agent, base: &str, token: Option<&str>, tool: &str, args: Value) -> Value {
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": { "name": tool, "arguments": args } });
+    let mut req = agent
+        .post(format!("{base}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let mut resp = req.send(body.to_string()).unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let reply: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let result = &reply["result"];
+    assert_eq!(result["isError"], false, "{tool}: {reply}");
+    result["structuredContent"].clone()
+}
+
+const EPISODES_PER_CLIENT: usize = 6;
+const CLI_EPISODES: usize = 3;
+const STEPS: usize = 4;
+/// Divisible by both episode counts.
+const SHARED_STEPS_PER_WRITER: usize = 12;
+
+#[test]
+fn two_http_clients_and_the_cli_share_one_database_without_lost_writes() {
+    let sb = Sandbox::new();
+    let served = Served::start(&sb, &[]);
+    let shared = call(
+        &agent(),
+        &served.base,
+        None,
+        "start_episode",
+        json!({ "task": "one episode many writers" }),
+    )["episode_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let http_client = |c: usize| {
+        let base = served.base.clone();
+        let shared = shared.clone();
+        thread::spawn(move || {
+            let agent = agent();
+            for i in 0..EPISODES_PER_CLIENT {
+                let id = call(
+                    &agent,
+                    &base,
+                    None,
+                    "start_episode",
+                    json!({ "task": format!("client {c} task {i}: fix the build") }),
+                )["episode_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                for s in 0..STEPS {
+                    call(
+                        &agent,
+                        &base,
+                        None,
+                        "log_step",
+                        json!({ "episode_id": id, "tool": format!("tool{s}"),
+                                "status": "success", "output": "ok" }),
+                    );
+                }
+                call(
+                    &agent,
+                    &base,
+                    None,
+                    "complete_episode",
+                    json!({ "episode_id": id, "outcome": "success", "verdict": "done" }),
+                );
+                // Between episodes, steps into the episode every writer shares.
+                let per = SHARED_STEPS_PER_WRITER / EPISODES_PER_CLIENT;
+                for k in i * per..(i + 1) * per {
+                    call(
+                        &agent,
+                        &base,
+                        None,
+                        "log_step",
+                        json!({ "episode_id": shared, "tool": format!("http{c}"),
+                                "action": format!("write {k}"), "status": "success" }),
+                    );
+                }
+            }
+        })
+    };
+    let clients = [http_client(0), http_client(1)];
+
+    // Meanwhile, the CLI: whole episodes, and steps into the shared episode.
+    for i in 0..CLI_EPISODES {
+        let id = sb.start(&format!("cli task {i}: fix the build"), &[]);
+        for s in 0..STEPS {
+            sb.json(&[
+                "episode",
+                "step",
+                &id,
+                "--tool",
+                &format!("tool{s}"),
+                "--status",
+                "success",
+            ]);
+        }
+        sb.json(&[
+            "episode",
+            "complete",
+            &id,
+            "--outcome",
+            "success",
+            "--verdict",
+            "done",
+        ]);
+        let per = SHARED_STEPS_PER_WRITER / CLI_EPISODES;
+        for k in i * per..(i + 1) * per {
+            sb.json(&[
+                "episode",
+                "step",
+                &shared,
+                "--tool",
+                "cli",
+                "--action",
+                &format!("write {k}"),
+                "--status",
+                "success",
+            ]);
+        }
+    }
+    for c in clients {
+        c.join().unwrap();
+    }
+
+    let listed = sb.json(&["episode", "list", "--limit", "1000"]);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2 * EPISODES_PER_CLIENT + CLI_EPISODES + 1);
+    for e in listed.iter().filter(|e| e["id"] != json!(shared)) {
+        assert_eq!(e["step_count"], STEPS, "{e}");
+        assert_eq!(e["outcome_kind"], "success", "{e}");
+    }
+    let episode = sb.json(&["episode", "show", &shared]);
+    let steps = episode["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3 * SHARED_STEPS_PER_WRITER, "no step lost");
+    let seqs: Vec<u64> = steps.iter().map(|s| s["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=steps.len() as u64).collect::<Vec<_>>(),
+        "seq is dense and unique"
+    );
+    for writer in ["http0", "http1", "cli"] {
+        let actions: Vec<&str> = steps
+            .iter()
+            .filter(|s| s["tool"] == writer)
+            .map(|s| s["action"].as_str().unwrap())
+            .collect();
+        let expected: Vec<String> = (0..SHARED_STEPS_PER_WRITER)
+            .map(|k| format!("write {k}"))
+            .collect();
+        assert_eq!(actions, expected, "{writer}'s steps, in its order");
+    }
+
+    let stats = call(&agent(), &served.base, None, "memory_stats", json!({}));
+    let completed = 2 * EPISODES_PER_CLIENT + CLI_EPISODES;
+    assert_eq!(stats["counts"]["success"], completed);
+    assert_eq!(stats["counts"]["running"], 1);
+    let steps = completed * STEPS + 3 * SHARED_STEPS_PER_WRITER;
+    assert_eq!(stats["memory"]["storage"]["steps"], steps);
+    served.terminate();
+}
+
+#[test]
+fn non_loopback_listen_without_a_token_refuses_to_start() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["serve", "--listen", "0.0.0.0:8765"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--auth-token"), "{}", stderr(&out));
+    assert!(!sb.db().exists(), "nothing was created");
+
+    let weak = sb.run(&["serve", "--listen", "127.0.0.1:0", "--auth-token", "short"]);
+    assert_eq!(code(&weak), 2, "{}", stderr(&weak));
+}
+
+#[test]
+fn token_from_the_environment_guards_every_request() {
+    let sb = Sandbox::new();
+    let mut cmd = sb.command();
+    cmd.env("MEMORY_AUTH_TOKEN", TOKEN);
+    let mut child = cmd
+        .arg("--db")
+        .arg(sb.db())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    assert!(line.contains("bearer token required"), "{line}");
+    thread::spawn(move || lines.for_each(drop));
+    let served = Served {
+        child,
+        base: base_url(&line),
+    };
+
+    let agent = agent();
+    let anonymous = agent.get(format!("{}/health", served.base)).call().unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let wrong = agent
+        .get(format!("{}/health", served.base))
+        .header("authorization", "Bearer not-the-token-at-all")
+        .call()
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let stats = call(&agent, &served.base, Some(TOKEN), "memory_stats", json!({}));
+    assert_eq!(stats["counts"]["episodes"], 0);
+    served.terminate();
+}
+
+#[test]
+fn stdio_carries_only_protocol_messages() {
+    let sb = Sandbox::new();
+    let mut child = sb
+        .command()
+        .arg("--db")
+        .arg(sb.db())
+        .args(["--namespace", "agent-7", "mcp"])
+        .env("MEMORY_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut send = |v: Value| writeln!(stdin, "{v}").unwrap();
+    send(json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                 "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                             "clientInfo": { "name": "e2e", "version": "1" } } }));
+    let init: Value = serde_json::from_str(&out.next().unwrap().unwrap()).unwrap();
+    assert_eq!(init["id"], 1);
+    send(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }));
+    send(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                 "params": { "name": "start_episode", "arguments": { "task": "via stdio" } } }));
+    let started: Value = serde_json::from_str(&out.next().unwrap().unwrap()).unwrap();
+    assert_eq!(started["id"], 2);
+    assert_eq!(
+        started["result"]["structuredContent"]["namespace"],
+        "agent-7"
+    );
+    send(json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                 "params": { "name": "get_episode", "arguments": { "episode_id": "nope" } } }));
+    let failed: Value = serde_json::from_str(&out.next().unwrap().unwrap()).unwrap();
+    assert_eq!(failed["result"]["isError"], true);
+    drop(stdin);
+    // Closing stdin ends the session; whatever else reached stdout must be protocol too.
+    for line in out {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        assert_eq!(v["jsonrpc"], "2.0");
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let id = started["result"]["structuredContent"]["episode_id"]
+        .as_str()
+        .unwrap();
+    let shown = sb.json(&["--namespace", "agent-7", "episode", "show", id]);
+    assert_eq!(shown["task_description"], "via stdio");
+}
+
+#[test]
+fn an_episode_handed_between_server_and_cli_completes_with_every_step() {
+    let sb = Sandbox::new();
+    let served = Served::start(&sb, &[]);
+    let agent = agent();
+    for round in 0..5 {
+        // Started over HTTP (so the server has it cached), steps from the CLI, completed
+        // over HTTP at once: the completion must see the other process's steps.
+        let id = call(
+            &agent,
+            &served.base,
+            None,
+            "start_episode",
+            json!({ "task": format!("hand-off {round}") }),
+        )["episode_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        call(
+            &agent,
+            &served.base,
+            None,
+            "get_episode",
+            json!({ "episode_id": id }),
+        );
+        for s in 0..3 {
+            sb.json(&[
+                "episode",
+                "step",
+                &id,
+                "--tool",
+                &format!("cli{s}"),
+                "--status",
+                "success",
+            ]);
+        }
+        let done = call(
+            &agent,
+            &served.base,
+            None,
+            "complete_episode",
+            json!({ "episode_id": id, "outcome": "success", "verdict": "done" }),
+        );
+        assert_eq!(done["steps"], 3, "round {round}: {done}");
+        let shown = call(
+            &agent,
+            &served.base,
+            None,
+            "get_episode",
+            json!({ "episode_id": id }),
+        );
+        assert_eq!(shown["steps"].as_array().unwrap().len(), 3, "round {round}");
+    }
+    served.terminate();
+}

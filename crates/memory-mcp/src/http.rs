@@ -1,0 +1,320 @@
+//! `memory serve`: MCP over streamable HTTP at `/mcp`, plus `/health` and `/metrics`, on
+//! hyper's HTTP/1.1 server.
+//!
+//! Every request passes the same gate before it is routed: the bearer token when one is set
+//! (401 otherwise), the `Host` check when serving loopback only (so a web page cannot reach
+//! the server through DNS rebinding), and the body size limit (413). `/mcp` is rmcp's
+//! streamable HTTP service in stateless mode with JSON responses: the server keeps nothing
+//! per client, so any number of clients can call it at once and a restart loses nothing.
+
+use crate::auth::{BindPolicyError, bearer_matches, check_bind};
+use crate::server::MemoryServer;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_service::Service as _;
+
+/// Default largest request body: room for a step at every library limit (64 KiB output,
+/// parameters and metadata), even with heavy JSON escaping.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long in-flight requests get to finish once shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How `memory serve` listens.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// When set, every request must carry `Authorization: Bearer <token>`.
+    pub auth_token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl HttpConfig {
+    /// Listen on `listen` without a token, with the default body limit.
+    pub fn new(listen: SocketAddr) -> Self {
+        HttpConfig {
+            listen,
+            auth_token: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Why the HTTP server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address and token break the bind policy.
+    #[error(transparent)]
+    Policy(#[from] BindPolicyError),
+    /// The address could not be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+type McpService = StreamableHttpService<MemoryServer, LocalSessionManager>;
+
+struct State {
+    server: MemoryServer,
+    mcp: McpService,
+    token: Option<String>,
+    loopback_only: bool,
+    max_body_bytes: usize,
+}
+
+/// A bound, not yet running, HTTP server.
+pub struct HttpServer {
+    listener: TcpListener,
+    state: Arc<State>,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpServer")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpServer {
+    /// Checks the bind policy and binds `config.listen`.
+    pub async fn bind(server: MemoryServer, config: HttpConfig) -> Result<HttpServer, ServeError> {
+        check_bind(config.listen, config.auth_token.as_deref())?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let loopback_only = config.listen.ip().is_loopback();
+        let cancel = CancellationToken::new();
+        let mut mcp_config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_json_response(true)
+            .with_max_request_body_bytes(config.max_body_bytes)
+            .with_cancellation_token(cancel.clone());
+        if !loopback_only {
+            // Reached by whatever name the network gives it; the bearer token is the guard.
+            mcp_config = mcp_config.disable_allowed_hosts();
+        }
+        let factory = server.clone();
+        let mcp = StreamableHttpService::new(
+            move || Ok(factory.clone()),
+            Arc::new(LocalSessionManager::default()),
+            mcp_config,
+        );
+        Ok(HttpServer {
+            listener,
+            state: Arc::new(State {
+                server,
+                mcp,
+                token: config.auth_token,
+                loopback_only,
+                max_body_bytes: config.max_body_bytes,
+            }),
+            cancel,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then gives in-flight requests a few seconds.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let graceful = GracefulShutdown::new();
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off, do not spin.
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let state = Arc::clone(&self.state);
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = Arc::clone(&state);
+                        async move { Ok::<_, Infallible>(route(&state, req).await) }
+                    });
+                    let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(%peer, "connection ended: {e}");
+                        }
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        tracing::info!("shutting down");
+        self.cancel.cancel();
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some requests were still running after {DRAIN_TIMEOUT:?}");
+        }
+    }
+}
+
+async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
+    if let Some(refused) = gate(state, &req) {
+        return refused;
+    }
+    match (req.uri().path(), req.method()) {
+        ("/mcp", _) => match state.mcp.clone().call(req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        ("/health", &Method::GET | &Method::HEAD) => match state.server.check_storage().await {
+            Ok(()) => json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "status": "ok",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "namespace": state.server.namespace(),
+                }),
+            ),
+            Err(e) => {
+                tracing::error!("health check failed: {e}");
+                json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &serde_json::json!({ "status": "unavailable", "error": e.to_string() }),
+                )
+            }
+        },
+        ("/metrics", &Method::GET) => match state.server.prometheus().await {
+            Ok(page) => text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                page,
+            ),
+            Err(e) => {
+                tracing::error!("metrics failed: {e}");
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain; charset=utf-8",
+                    format!("cannot collect metrics: {e}\n"),
+                )
+            }
+        },
+        ("/health" | "/metrics", _) => text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            "use GET\n".into(),
+        ),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found: MCP is served at /mcp; also /health and /metrics\n".into(),
+        ),
+    }
+}
+
+/// The checks every request passes before routing; `Some` is the refusal.
+fn gate(state: &State, req: &Request<Incoming>) -> Option<Response<Body>> {
+    if let Some(token) = &state.token
+        && !bearer_matches(req.headers(), token)
+    {
+        let mut r = text(
+            StatusCode::UNAUTHORIZED,
+            "text/plain; charset=utf-8",
+            "unauthorized: send `Authorization: Bearer <token>` with the server's auth token\n"
+                .into(),
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer realm=\"memory\""),
+        );
+        return Some(r);
+    }
+    if state.loopback_only && !host_is_loopback(req) {
+        return Some(text(
+            StatusCode::FORBIDDEN,
+            "text/plain; charset=utf-8",
+            "forbidden: this server answers only to localhost, 127.0.0.1 or [::1]\n".into(),
+        ));
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
+        return Some(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text/plain; charset=utf-8",
+            format!(
+                "request body too large: the limit is {} bytes\n",
+                state.max_body_bytes
+            ),
+        ));
+    }
+    None
+}
+
+fn host_is_loopback(req: &Request<Incoming>) -> bool {
+    let Some(host) = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| http::uri::Authority::try_from(h).ok())
+    else {
+        return false;
+    };
+    let name = host.host().trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)).boxed());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    text(status, "application/json", value.to_string())
+}

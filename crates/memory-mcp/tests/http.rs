@@ -1,0 +1,376 @@
+//! The HTTP server in-process on a loopback port: MCP over streamable HTTP, `/health`,
+//! `/metrics`, the bearer token (401 without it or with a wrong one), the bind policy, the
+//! `Host` check and the body size limit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use memory_core::SelfLearningMemory;
+use memory_mcp::{BindPolicyError, HttpConfig, HttpServer, MemoryServer, ServeError};
+use memory_storage_turso::TursoStorage;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.done).await.unwrap();
+    }
+}
+
+async fn memory_server(dir: &tempfile::TempDir) -> MemoryServer {
+    let path = dir.path().join("memory.db");
+    let storage = TursoStorage::open(&path).await.unwrap();
+    MemoryServer::new(SelfLearningMemory::new(Arc::new(storage)), "default").unwrap()
+}
+
+async fn start(token: Option<&str>, max_body_bytes: usize) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let config = HttpConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        auth_token: token.map(str::to_string),
+        max_body_bytes,
+    };
+    let http = HttpServer::bind(memory_server(&dir).await, config)
+        .await
+        .unwrap();
+    let addr = http.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let done = tokio::spawn(http.run(async {
+        let _ = rx.await;
+    }));
+    Running {
+        addr,
+        stop: Some(tx),
+        done,
+        _dir: dir,
+    }
+}
+
+/// What a request got back.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One blocking HTTP exchange (ureq on the blocking pool, no proxy, statuses as values).
+async fn request(
+    method: &'static str,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: Option<String>,
+) -> Reply {
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .into();
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        let mut resp = agent
+            .run(req.body(body.unwrap_or_default()).unwrap())
+            .unwrap();
+        Reply {
+            status: resp.status().as_u16(),
+            headers: resp
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
+            body: resp.body_mut().read_to_string().unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn bearer(token: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {token}"))
+}
+
+/// A JSON-RPC POST to /mcp.
+async fn rpc(addr: SocketAddr, token: Option<&str>, message: Value) -> Reply {
+    let mut headers = vec![
+        ("content-type", "application/json".to_string()),
+        ("accept", "application/json, text/event-stream".to_string()),
+    ];
+    if let Some(t) = token {
+        headers.push(bearer(t));
+    }
+    request(
+        "POST",
+        format!("http://{addr}/mcp"),
+        headers,
+        Some(message.to_string()),
+    )
+    .await
+}
+
+fn initialize() -> Value {
+    json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": { "name": "test", "version": "1" } } })
+}
+
+fn call(id: u64, tool: &str, arguments: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": tool, "arguments": arguments } })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_health_and_metrics_over_loopback() {
+    let s = start(None, 1 << 20).await;
+    let init = rpc(s.addr, None, initialize()).await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    assert_eq!(
+        init.json()["result"]["serverInfo"]["name"],
+        "self-learning-memory"
+    );
+
+    let list = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }),
+    )
+    .await;
+    assert_eq!(list.json()["result"]["tools"].as_array().unwrap().len(), 10);
+
+    let started = rpc(
+        s.addr,
+        None,
+        call(3, "start_episode", json!({ "task": "over http" })),
+    )
+    .await;
+    let result = &started.json()["result"];
+    assert_eq!(result["isError"], false);
+    let id = result["structuredContent"]["episode_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let uri = format!("memory://default/episodes/{id}");
+    let listed = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 10, "method": "resources/list" }),
+    )
+    .await;
+    assert_eq!(listed.json()["result"]["resources"][0]["uri"], json!(uri));
+    let templates = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 11, "method": "resources/templates/list" }),
+    )
+    .await;
+    assert_eq!(
+        templates.json()["result"]["resourceTemplates"][0]["uriTemplate"],
+        "memory://{namespace}/episodes/{episode_id}"
+    );
+    let read = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 12, "method": "resources/read", "params": { "uri": uri } }),
+    )
+    .await;
+    let contents = &read.json()["result"]["contents"][0];
+    assert_eq!(contents["mimeType"], "application/json");
+    let episode: Value = serde_json::from_str(contents["text"].as_str().unwrap()).unwrap();
+    assert_eq!(episode["task_description"], "over http");
+    let unknown = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 13, "method": "resources/read",
+                "params": { "uri": "memory://default/episodes/01900000-0000-7000-8000-000000000000" } }),
+    )
+    .await;
+    assert_eq!(unknown.json()["error"]["code"], -32002, "{}", unknown.body);
+    let malformed = rpc(
+        s.addr,
+        None,
+        json!({ "jsonrpc": "2.0", "id": 14, "method": "resources/read",
+                "params": { "uri": "file:///etc/passwd" } }),
+    )
+    .await;
+    assert_eq!(
+        malformed.json()["error"]["code"],
+        -32602,
+        "{}",
+        malformed.body
+    );
+
+    let failed = rpc(
+        s.addr,
+        None,
+        call(
+            4,
+            "log_step",
+            json!({ "episode_id": id, "tool": "t", "status": "bogus" }),
+        ),
+    )
+    .await;
+    assert_eq!(
+        failed.status, 200,
+        "a tool error is a result, not an HTTP failure"
+    );
+    assert_eq!(failed.json()["result"]["isError"], true);
+
+    let health = request("GET", format!("http://{}/health", s.addr), vec![], None).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+
+    let metrics = request("GET", format!("http://{}/metrics", s.addr), vec![], None).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        metrics.body.contains("memory_episodes 1\n"),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .contains("memory_mcp_tool_duration_seconds_count{tool=\"log_step\"} 1")
+    );
+    assert!(
+        metrics
+            .body
+            .contains("memory_mcp_tool_errors_total{tool=\"log_step\"} 1")
+    );
+
+    let missing = request("GET", format!("http://{}/nope", s.addr), vec![], None).await;
+    assert_eq!(missing.status, 404);
+    let wrong_method = request("POST", format!("http://{}/metrics", s.addr), vec![], None).await;
+    assert_eq!(wrong_method.status, 405);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_needs_the_bearer_token_when_one_is_set() {
+    let s = start(Some(TOKEN), 1 << 20).await;
+    for path in ["/mcp", "/health", "/metrics", "/nope"] {
+        let url = format!("http://{}{path}", s.addr);
+        let none = request("GET", url.clone(), vec![], None).await;
+        assert_eq!(none.status, 401, "{path} without a token");
+        assert_eq!(
+            none.header("www-authenticate"),
+            Some("Bearer realm=\"memory\"")
+        );
+        let wrong = request(
+            "GET",
+            url.clone(),
+            vec![bearer("wrong-token-0123456789")],
+            None,
+        )
+        .await;
+        assert_eq!(wrong.status, 401, "{path} with a wrong token");
+        let basic = request(
+            "GET",
+            url,
+            vec![("authorization", format!("Basic {TOKEN}"))],
+            None,
+        )
+        .await;
+        assert_eq!(basic.status, 401, "{path} with another scheme");
+    }
+    let refused = rpc(s.addr, None, initialize()).await;
+    assert_eq!(refused.status, 401);
+    let refused = rpc(s.addr, Some("wrong-token-0123456789"), initialize()).await;
+    assert_eq!(refused.status, 401);
+
+    let init = rpc(s.addr, Some(TOKEN), initialize()).await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    let health = request(
+        "GET",
+        format!("http://{}/health", s.addr),
+        vec![bearer(TOKEN)],
+        None,
+    )
+    .await;
+    assert_eq!(health.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_and_foreign_hosts_are_refused() {
+    let s = start(None, 4_096).await;
+    let big = call(1, "start_episode", json!({ "task": "x".repeat(8_000) }));
+    let reply = rpc(s.addr, None, big).await;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+
+    let rebinding = request(
+        "GET",
+        format!("http://{}/metrics", s.addr),
+        vec![("host", "evil.example:80".to_string())],
+        None,
+    )
+    .await;
+    assert_eq!(rebinding.status, 403);
+    let localhost = request(
+        "GET",
+        format!("http://{}/health", s.addr),
+        vec![("host", format!("localhost:{}", s.addr.port()))],
+        None,
+    )
+    .await;
+    assert_eq!(localhost.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn non_loopback_without_token_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = HttpConfig::new("0.0.0.0:0".parse().unwrap());
+    let err = HttpServer::bind(memory_server(&dir).await, config)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ServeError::Policy(BindPolicyError::TokenRequired(_))
+    ));
+    assert!(err.to_string().contains("--auth-token"), "{err}");
+
+    let mut weak = HttpConfig::new("127.0.0.1:0".parse().unwrap());
+    weak.auth_token = Some("123".into());
+    let err = HttpServer::bind(memory_server(&dir).await, weak)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ServeError::Policy(BindPolicyError::WeakToken)
+    ));
+}
