@@ -258,9 +258,87 @@ fn retrieval(c: &mut Criterion) {
     group.finish();
 }
 
+/// Episodes per iteration of the bulk-import benchmarks.
+const IMPORT_EPISODES: usize = 10_000;
+
+/// Bulk import into an empty database: `IMPORT_EPISODES` completed episodes of `STEPS` steps
+/// per iteration, first through the batch API (`store_episodes`: one transaction, multi-row
+/// inserts, FTS rows and tags included), then through `import` (the JSON Lines of an export
+/// parsed and validated line by line, then the same batch path). Each iteration gets a new
+/// database file; generating the episodes and opening the file are outside the timing.
+fn bulk_import(c: &mut Criterion) {
+    let rt = runtime();
+    let mut generator = WorkloadGen::new(4);
+    let now = Utc::now();
+    let mut make = || -> Vec<memory_core::Episode> {
+        (0..IMPORT_EPISODES)
+            .map(|i| {
+                generator.completed_episode(
+                    BENCH_NAMESPACE,
+                    STEPS,
+                    now - ChronoDuration::seconds(i as i64 * 37),
+                )
+            })
+            .collect()
+    };
+
+    let mut group = c.benchmark_group("bulk_import");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(criterion::Throughput::Elements(IMPORT_EPISODES as u64));
+    group.bench_function("store_episodes/10k_x_10steps", |b| {
+        b.iter_batched(
+            || (open(&rt), make()),
+            |((dir, storage, memory), episodes)| {
+                rt.block_on(memory.storage().store_episodes(&episodes))
+                    .expect("store batch");
+                (dir, storage, memory)
+            },
+            BatchSize::PerIteration,
+        );
+    });
+
+    // The lines of an export of the same kind of store, made once.
+    let lines: Vec<String> = {
+        let (_dir, _storage, memory) = open(&rt);
+        let episodes = make();
+        rt.block_on(memory.storage().store_episodes(&episodes))
+            .expect("store batch");
+        let mut lines = Vec::new();
+        rt.block_on(memory.export(
+            &memory_core::export::ExportFilter::new(BENCH_NAMESPACE),
+            &mut |line: &str| {
+                lines.push(line.to_string());
+                Ok(())
+            },
+        ))
+        .expect("export");
+        lines
+    };
+    eprintln!(
+        "bulk_import/jsonl: {} lines, {:.1} MiB",
+        lines.len(),
+        lines.iter().map(|l| l.len() + 1).sum::<usize>() as f64 / (1 << 20) as f64
+    );
+    group.bench_function("import_jsonl/10k_x_10steps", |b| {
+        b.iter_batched(
+            || (open(&rt), lines.clone()),
+            |((dir, storage, memory), lines)| {
+                let summary = rt
+                    .block_on(memory.import(lines.into_iter().map(Ok)))
+                    .expect("import");
+                assert_eq!(summary.counts.episodes, IMPORT_EPISODES as u64);
+                (dir, storage, memory)
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = configured();
-    targets = small_db, retrieval
+    targets = small_db, retrieval, bulk_import
 }
 criterion_main!(benches);

@@ -250,6 +250,44 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         met: miss_p50 <= Duration::from_micros(100),
     });
 
+    // Bulk import: the batch API (one transaction, multi-row inserts) into an empty file,
+    // against one `store_episode` transaction per episode (the baseline, on a tenth of them).
+    let mut generator = WorkloadGen::new(config.seed ^ 0x1_0000);
+    let batch: Vec<Episode> = (0..config.import_episodes)
+        .map(|i| {
+            generator.completed_episode(
+                BENCH_NAMESPACE,
+                config.steps,
+                start + Days::seconds(i as i64 * 60),
+            )
+        })
+        .collect();
+    let one_by_one = open(&dir.join("import-base.db"), TursoConfig::default()).await?;
+    let sample = &batch[..(batch.len() / 10).max(1).min(batch.len())];
+    let t = Instant::now();
+    for e in sample {
+        one_by_one.store_episode(e).await?;
+    }
+    let baseline_rate = sample.len() as f64 / t.elapsed().as_secs_f64();
+    drop(one_by_one);
+    let bulk = open(&dir.join("import.db"), TursoConfig::default()).await?;
+    let t = Instant::now();
+    bulk.store_episodes(&batch).await?;
+    let import_rate = batch.len() as f64 / t.elapsed().as_secs_f64();
+    drop(bulk);
+    rows.push(PerfRow {
+        metric: format!(
+            "bulk import throughput, {} episodes with {} steps, batch API",
+            batch.len(),
+            config.steps
+        ),
+        baseline: format!("{baseline_rate:.0} episodes/s (one transaction each)"),
+        now: format!("{import_rate:.0} episodes/s"),
+        target: "≥ 10,000 episodes/s".into(),
+        met: import_rate >= 10_000.0,
+    });
+    drop(batch);
+
     // Online: concurrent agents doing start + steps + complete.
     let baseline_online = online(config, &dir.join("online-base.db"), false).await?;
     let now_online = online(config, &dir.join("online.db"), true).await?;
@@ -527,7 +565,13 @@ mod tests {
             ..PerfConfig::default()
         };
         let report = run(&config, dir.path()).unwrap();
-        assert_eq!(report.rows.len(), 5);
+        assert_eq!(report.rows.len(), 6);
+        assert!(
+            report
+                .rows
+                .iter()
+                .any(|r| r.metric.starts_with("bulk import throughput"))
+        );
         assert!(report.rows.iter().all(|r| !r.now.is_empty()));
         let md = report.to_markdown();
         assert!(md.contains("| metric | baseline | now | target | met |"));

@@ -72,6 +72,8 @@ pub enum Format {
     Human,
     /// One JSON document on stdout.
     Json,
+    /// Graphviz DOT (`memory graph` only).
+    Dot,
 }
 
 /// The top-level commands.
@@ -105,10 +107,150 @@ pub enum Command {
     /// Measure the memory: simulations and benchmarks that produce the published figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Link two episodes: FROM --kind KIND TO (e.g. a sub-task, a dependency).
+    Relate(RelateArgs),
+    /// Remove the links from FROM to TO (of one kind with --kind).
+    Unrelate(UnrelateArgs),
+    /// List the episodes linked to one, or everything within --depth edges.
+    Related(RelatedArgs),
+    /// Print the episode graph (around --root, or the whole namespace) as text, JSON
+    /// (--format json) or Graphviz DOT (--format dot).
+    Graph(GraphArgs),
+    /// Record a checkpoint in a running episode: how far it got, and a note.
+    Checkpoint(CheckpointArgs),
+    /// Print a hand-off pack for another agent: goal, what was done, what worked and
+    /// failed, open items, and what memory knows for the context.
+    Handoff(HandoffArgs),
+    /// Start a new episode from a hand-off pack (JSON), linked to the old one by `follows`.
+    Resume(ResumeArgs),
+    /// Write the namespace as JSON Lines (episodes with steps, patterns, heuristics,
+    /// relationships, checkpoints, sessions with feedback); lossless.
+    Export(ExportArgs),
+    /// Read a `memory export` file back; all or nothing (a bad line imports nothing).
+    Import(ImportArgs),
     /// Serve the memory to an MCP client over stdin/stdout (the client starts this command).
     Mcp,
     /// Serve the memory over HTTP: MCP (streamable HTTP) at /mcp, plus /health and /metrics.
     Serve(ServeArgs),
+}
+
+/// `memory relate`
+#[derive(Debug, Args)]
+pub struct RelateArgs {
+    /// The episode the link starts from.
+    pub from: String,
+    /// The episode it points to.
+    pub to: String,
+    /// parent_child (FROM is the parent), depends_on (FROM needs TO first), follows (FROM
+    /// continues TO), related_to, blocks (FROM blocks TO), duplicates or references.
+    #[arg(long)]
+    pub kind: String,
+    /// Why they are related.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Who records the link.
+    #[arg(long)]
+    pub created_by: Option<String>,
+    /// Strength of the link, 0 to 1 (scales the retrieval boost; default 1).
+    #[arg(long)]
+    pub weight: Option<f64>,
+    /// JSON object of free key/values.
+    #[arg(long)]
+    pub metadata: Option<String>,
+}
+
+/// `memory unrelate`
+#[derive(Debug, Args)]
+pub struct UnrelateArgs {
+    /// The episode the link starts from.
+    pub from: String,
+    /// The episode it points to.
+    pub to: String,
+    /// Only links of this kind.
+    #[arg(long)]
+    pub kind: Option<String>,
+}
+
+/// `memory related`
+#[derive(Debug, Args)]
+pub struct RelatedArgs {
+    /// Episode id.
+    pub id: String,
+    /// out (links from it), in (links to it) or both.
+    #[arg(long, default_value = "both")]
+    pub direction: String,
+    /// Only links of this kind (repeatable).
+    #[arg(long = "kind")]
+    pub kinds: Vec<String>,
+    /// How many links away to go (out: descendants, in: ancestors).
+    #[arg(long, default_value_t = 1)]
+    pub depth: u32,
+    /// Print the episode and those found in an order that respects parent_child,
+    /// depends_on and blocks (what is needed first).
+    #[arg(long)]
+    pub order: bool,
+}
+
+/// `memory graph`
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Only the graph around this episode.
+    #[arg(long)]
+    pub root: Option<String>,
+    /// How many links from --root.
+    #[arg(long, default_value_t = 2)]
+    pub depth: u32,
+    /// Only links of this kind (repeatable).
+    #[arg(long = "kind")]
+    pub kinds: Vec<String>,
+}
+
+/// `memory checkpoint`
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Episode id (a running episode).
+    pub id: String,
+    /// What to remember at this point.
+    #[arg(long)]
+    pub note: String,
+}
+
+/// `memory handoff`
+#[derive(Debug, Args)]
+pub struct HandoffArgs {
+    /// Episode id.
+    pub id: String,
+    /// Also write the pack as JSON to this file (for `memory resume`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `memory resume`
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The hand-off pack as JSON (`memory --format json handoff ID`), or `-` for stdin.
+    pub pack: PathBuf,
+}
+
+/// `memory export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only episodes started at or after: RFC 3339, YYYY-MM-DD, or an age like 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only episodes started before: same forms as --since.
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+/// `memory import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A `memory export` file, or `-` for stdin.
+    pub file: PathBuf,
 }
 
 /// `memory serve`

@@ -41,7 +41,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             return match e {
                 MemoryError::Invalid(_) => INVALID,
                 MemoryError::NotFound { .. } => NOT_FOUND,
-                MemoryError::Conflict(_) | MemoryError::Stale(_) => CONFLICT,
+                MemoryError::Conflict(_) | MemoryError::Stale(_) | MemoryError::Cycle { .. } => {
+                    CONFLICT
+                }
                 MemoryError::Storage(_)
                 | MemoryError::Corrupt { .. }
                 | MemoryError::Embedding(_) => FAILURE,

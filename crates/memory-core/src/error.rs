@@ -26,6 +26,20 @@ pub enum MemoryError {
     /// will do.
     #[error("{0}")]
     Stale(String),
+    /// A new edge of an acyclic kind (`parent_child`, `depends_on`, `blocks`) would close a
+    /// cycle; nothing was written. `path` runs `from → to → … → from`.
+    #[error(
+        "a `{kind}` edge from {} to {} would close the cycle {}; nothing was written",
+        path.first().map(ToString::to_string).unwrap_or_default(),
+        path.get(1).map(ToString::to_string).unwrap_or_default(),
+        crate::graph::format_path(path)
+    )]
+    Cycle {
+        /// The kind of the refused edge.
+        kind: crate::model::RelationshipKind,
+        /// The cycle, starting and ending with the new edge's `from`.
+        path: Vec<uuid::Uuid>,
+    },
     /// The storage backend failed; the operation did not take effect.
     #[error("storage error: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -9,6 +9,9 @@ pub mod cache;
 pub mod clock;
 pub mod embedding;
 pub mod error;
+pub mod export;
+pub mod graph;
+pub mod handoff;
 pub mod limits;
 pub mod metrics;
 pub mod model;
@@ -20,12 +23,14 @@ pub use error::{MemoryError, Result, ValidationError};
 pub use limits::Limits;
 pub use model::*;
 pub use storage::{
-    Completion, EpisodeCost, EpisodeFilter, EpisodeStatus, PatternFilter, PatternOrder,
-    StorageBackend, TextMatch, VectorMatch,
+    BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, EpisodeStatus, ImportBatch,
+    PatternFilter, PatternOrder, RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
 };
 pub mod learning;
 pub mod memory;
+mod relations;
 pub mod retrieval;
 
 pub use memory::{MemoryConfig, SelfLearningMemory};
+pub use relations::Neighbour;
 pub use retrieval::{ContextPack, RetrievalQuery, RetrievedEpisode, ScoreBreakdown};

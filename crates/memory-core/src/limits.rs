@@ -5,7 +5,9 @@
 //! in the README; they can be changed per `SelfLearningMemory` through [`Limits`].
 
 use crate::error::ValidationError;
-use crate::model::{NewEpisode, StepInput, StepResult, TaskContext, TaskOutcome};
+use crate::model::{
+    Episode, NewEpisode, Relationship, StepInput, StepResult, TaskContext, TaskOutcome,
+};
 
 /// Size limits for everything an agent can send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,10 +131,111 @@ impl Limits {
 
     /// Checks a step before it is logged.
     pub fn check_step(&self, step: &StepInput) -> Check {
-        non_empty("step.tool", &step.tool)?;
-        max_chars("step.tool", &step.tool, self.tool_chars)?;
-        max_chars("step.action", &step.action, self.action_chars)?;
-        match &step.result {
+        self.check_step_fields(
+            &step.tool,
+            &step.action,
+            &step.result,
+            &step.parameters,
+            &step.metadata,
+        )
+    }
+
+    /// Checks a whole recorded episode, as an import supplies it: namespace, task,
+    /// context, tags, metadata, the number of steps and each step, and the outcome. Errors
+    /// name the step as `steps[i]`.
+    pub fn check_episode(&self, episode: &Episode) -> Check {
+        self.check_namespace(&episode.namespace)?;
+        non_empty("task_description", &episode.task_description)?;
+        max_chars(
+            "task_description",
+            &episode.task_description,
+            self.task_chars,
+        )?;
+        self.check_context(&episode.context)?;
+        self.check_tags("tags", &episode.tags)?;
+        self.check_json_map("metadata", &episode.metadata)?;
+        if episode.steps.len() > self.steps_per_episode as usize {
+            return Err(ValidationError::new(
+                "steps",
+                format!(
+                    "has {} steps; the limit is {}",
+                    episode.steps.len(),
+                    self.steps_per_episode
+                ),
+            ));
+        }
+        for (i, step) in episode.steps.iter().enumerate() {
+            self.check_step_fields(
+                &step.tool,
+                &step.action,
+                &step.result,
+                &step.parameters,
+                &step.metadata,
+            )
+            .map_err(|e| {
+                ValidationError::new(
+                    e.field.replacen("step.", &format!("steps[{i}]."), 1),
+                    e.problem,
+                )
+            })?;
+        }
+        if let Some(outcome) = &episode.outcome {
+            self.check_outcome(outcome)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a checkpoint note: 1 to `outcome_chars` characters.
+    pub fn check_note(&self, note: &str) -> Check {
+        non_empty("note", note)?;
+        max_chars("note", note, self.outcome_chars)
+    }
+
+    /// Checks an edge between episodes: its namespace, that it is not a self-link, and its
+    /// metadata (reason up to `outcome_chars`, author up to `namespace_chars`, weight from 0
+    /// to 1, free key/values as JSON).
+    pub fn check_relationship(&self, r: &Relationship) -> Check {
+        self.check_namespace(&r.namespace)?;
+        if r.from == r.to {
+            return Err(ValidationError::new(
+                "to",
+                format!(
+                    "is {}, the same episode as `from`; an episode cannot be related to itself",
+                    r.to
+                ),
+            ));
+        }
+        let m = &r.metadata;
+        if let Some(reason) = &m.reason {
+            max_chars("metadata.reason", reason, self.outcome_chars)?;
+        }
+        if let Some(by) = &m.created_by {
+            non_empty("metadata.created_by", by)?;
+            max_chars("metadata.created_by", by, self.namespace_chars)?;
+        }
+        if let Some(w) = m.weight {
+            if !(w.is_finite() && (0.0..=1.0).contains(&w)) {
+                return Err(ValidationError::new(
+                    "metadata.weight",
+                    format!("is {w}; it must be between 0 and 1"),
+                ));
+            }
+        }
+        self.check_json_map("metadata.extra", &m.extra)
+    }
+
+    fn check_step_fields(
+        &self,
+        tool: &str,
+        action: &str,
+        result: &StepResult,
+        parameters: &serde_json::Value,
+        metadata: &serde_json::Map<String, serde_json::Value>,
+    ) -> Check {
+        non_empty("step.tool", tool)?;
+        max_chars("step.tool", tool, self.tool_chars)?;
+        max_chars("step.action", action, self.action_chars)?;
+        match result {
             StepResult::Success { output } => {
                 max_bytes("step.result.output", output, self.result_bytes)?
             }
@@ -141,8 +244,8 @@ impl Limits {
             }
             StepResult::Timeout => {}
         }
-        self.check_json("step.parameters", &step.parameters)?;
-        self.check_json_map("step.metadata", &step.metadata)
+        self.check_json("step.parameters", parameters)?;
+        self.check_json_map("step.metadata", metadata)
     }
 
     /// Checks an outcome before an episode is completed with it.

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::retrieval::{
     Candidate, ContextPack, RankingConfig, RetrievalMode, RetrievalQuery, RetrievedEpisode, Scored,
-    estimate_tokens, mmr, query_terms, rank, recommend, render_pack,
+    estimate_tokens, mmr, query_terms, recommend, render_pack,
 };
 use crate::storage::{Completion, EpisodeFilter, EpisodeStatus, PatternFilter, StorageBackend};
 use std::future::Future;
@@ -57,6 +57,14 @@ pub struct MemoryConfig {
     pub min_similarity: f64,
     /// A vector-search result must also reach this share of the best result's similarity.
     pub relative_similarity: f64,
+    /// Largest score boost an episode gets for being related to a strong hit (see
+    /// `crate::relations`); 0 turns the boost off.
+    pub relation_boost: f64,
+    /// A hit is strong when it is among the first `limit` and scores at least this share of
+    /// the best hit.
+    pub strong_hit_share: f64,
+    /// How many related episodes that no search found are added as candidates.
+    pub related_candidates: usize,
 }
 
 impl Default for MemoryConfig {
@@ -74,6 +82,9 @@ impl Default for MemoryConfig {
             index_on_read: 8,
             min_similarity: 0.1,
             relative_similarity: 0.5,
+            relation_boost: 0.1,
+            strong_hit_share: 0.75,
+            related_candidates: 10,
         }
     }
 }
@@ -103,9 +114,9 @@ const COMPLETE_ATTEMPTS: usize = 3;
 /// ```
 #[derive(Clone)]
 pub struct SelfLearningMemory {
-    storage: Arc<dyn StorageBackend>,
-    config: Arc<MemoryConfig>,
-    clock: Arc<dyn Clock>,
+    pub(crate) storage: Arc<dyn StorageBackend>,
+    pub(crate) config: Arc<MemoryConfig>,
+    pub(crate) clock: Arc<dyn Clock>,
     vectors: Option<Arc<Vectors>>,
     latencies: Arc<LatencyRegistry>,
     started: Instant,
@@ -356,19 +367,18 @@ impl SelfLearningMemory {
             let ns = query.namespace.as_str();
 
             let candidates = self.candidates(query).await?;
-            let considered = candidates.len();
-            let ranked = rank(query, candidates, self.clock.now(), &self.config.ranking);
+            let (ranked, considered, mut related) =
+                self.rank_with_relations(query, candidates).await?;
             let ranked = self.diversify(ns, ranked, query.limit).await?;
 
             let mut hits = Vec::with_capacity(query.limit);
             for scored in ranked {
                 // An episode deleted since the search is simply skipped.
                 if let Some(ep) = self.storage.get_episode(ns, scored.summary.id).await? {
-                    hits.push(RetrievedEpisode::from_episode(
-                        &ep,
-                        scored.breakdown,
-                        scored.reason,
-                    ));
+                    let mut hit =
+                        RetrievedEpisode::from_episode(&ep, scored.breakdown, scored.reason);
+                    hit.related = related.remove(&hit.id).unwrap_or_default();
+                    hits.push(hit);
                 }
             }
             let mut pattern_filter = PatternFilter::new(ns);

@@ -6,11 +6,13 @@
 //! whole or returns an error.
 
 use crate::error::Result;
+use crate::export::ContextStatsRecord;
 use crate::learning::Mined;
 use crate::metrics::StorageStats;
 use crate::model::{
-    Episode, EpisodeSummary, ExecutionStep, Feedback, OutcomeKind, Pattern, PatternKindName,
-    Reflection, RetrievalSession, RewardScore, StepInput, TaskOutcome, TaskType,
+    Checkpoint, Direction, Episode, EpisodeSummary, ExecutionStep, Feedback, OutcomeKind, Pattern,
+    PatternKindName, Reflection, Relationship, RelationshipKind, RetrievalSession, RewardScore,
+    StepInput, TaskOutcome, TaskType,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -167,6 +169,87 @@ pub trait StorageBackend: Send + Sync {
         session_id: Uuid,
         feedback: &Feedback,
     ) -> Result<()>;
+
+    /// Stores an edge between two episodes of its namespace, in one transaction.
+    ///
+    /// Fails with `Invalid` for a self-link, `NotFound` when either episode is not in the
+    /// namespace, `Conflict` when the same link exists (same ends and kind, or the reverse
+    /// ends for a symmetric kind) or the id is taken, and [`crate::MemoryError::Cycle`] when
+    /// an edge of an acyclic kind would close a cycle of that kind. The checks run under the
+    /// write lock, so two processes cannot build a cycle between them.
+    async fn store_relationship(&self, relationship: &Relationship) -> Result<()>;
+
+    /// Removes the edges `from → to` of `kind` (any kind when `None`; for a symmetric kind
+    /// the reverse edge too) and returns how many were removed.
+    async fn delete_relationships(
+        &self,
+        namespace: &str,
+        from: Uuid,
+        to: Uuid,
+        kind: Option<RelationshipKind>,
+    ) -> Result<u64>;
+
+    /// The edges matching `filter`, oldest first.
+    async fn relationships(&self, filter: &RelationshipFilter) -> Result<Vec<Relationship>>;
+
+    /// Records a checkpoint of a running episode and returns it as stored: `step_count` is
+    /// set to the episode's step count at that moment. `NotFound` for an unknown episode,
+    /// `Conflict` for a completed one.
+    async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint>;
+
+    /// The checkpoints of one episode (or of the whole namespace when `None`), oldest first.
+    async fn checkpoints(
+        &self,
+        namespace: &str,
+        episode_id: Option<Uuid>,
+    ) -> Result<Vec<Checkpoint>>;
+
+    /// Stores complete episodes (steps, outcome and all, as an import restores them) in one
+    /// transaction with multi-row statements: all of them or, on any error, none. An id
+    /// already stored is a `Conflict`.
+    async fn store_episodes(&self, episodes: &[Episode]) -> Result<()> {
+        let batch = ImportBatch {
+            episodes: episodes.to_vec(),
+            ..ImportBatch::default()
+        };
+        self.store_batch(&batch).await.map(|_| ())
+    }
+
+    /// Stores patterns exactly as given, in one transaction: all or none. An id or a
+    /// `(namespace, signature)` already stored is a `Conflict`.
+    async fn store_patterns(&self, patterns: &[Pattern]) -> Result<()> {
+        let batch = ImportBatch {
+            patterns: patterns.to_vec(),
+            ..ImportBatch::default()
+        };
+        self.store_batch(&batch).await.map(|_| ())
+    }
+
+    /// Stores a mixed batch in one transaction: all of it or, on any error, none. Within the
+    /// batch, context statistics, patterns, episodes and sessions are written first, then
+    /// checkpoints and relationships (which may refer to the batch's episodes). Every record
+    /// is stored exactly as given; the checks of [`StorageBackend::store_relationship`] and
+    /// [`StorageBackend::store_episode`] apply.
+    async fn store_batch(&self, batch: &ImportBatch) -> Result<BatchCounts>;
+
+    /// Stores every batch `batches` yields in **one** transaction: if a batch fails to
+    /// store, or the iterator yields an error (a bad record in an import file), everything
+    /// is rolled back and that error returned. The iterator runs while the write lock is
+    /// held.
+    async fn store_batches(
+        &self,
+        batches: &mut (dyn Iterator<Item = Result<ImportBatch>> + Send),
+    ) -> Result<BatchCounts>;
+
+    /// One page of complete episodes (with steps) for an export, ordered by
+    /// `(started_at, id)` ascending.
+    async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>>;
+
+    /// Every retrieval session of `namespace`, by id.
+    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>>;
+
+    /// The baseline statistics of every context of `namespace`, by scope key.
+    async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>>;
 
     /// A number that changes whenever a writer other than this handle (another process)
     /// commits to the store, when the backend can tell cheaply; `None` when it cannot tell
@@ -339,4 +422,108 @@ impl PatternFilter {
             ..PatternFilter::default()
         }
     }
+}
+
+/// Which relationships a query returns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RelationshipFilter {
+    /// The namespace.
+    pub namespace: String,
+    /// Only edges touching these episodes (in `direction`); every edge when empty.
+    pub episodes: Vec<Uuid>,
+    /// Which ends of `episodes` to follow.
+    pub direction: Direction,
+    /// Only these kinds; every kind when empty.
+    pub kinds: Vec<RelationshipKind>,
+}
+
+impl RelationshipFilter {
+    /// Every edge of `namespace`.
+    pub fn new(namespace: impl Into<String>) -> Self {
+        RelationshipFilter {
+            namespace: namespace.into(),
+            ..RelationshipFilter::default()
+        }
+    }
+}
+
+/// Records written together by [`StorageBackend::store_batch`]: what an import restores.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImportBatch {
+    /// Baseline statistics of contexts.
+    pub context_stats: Vec<ContextStatsRecord>,
+    /// Learned patterns.
+    pub patterns: Vec<Pattern>,
+    /// Complete episodes with their steps.
+    pub episodes: Vec<Episode>,
+    /// Retrieval sessions with their feedback.
+    pub sessions: Vec<RetrievalSession>,
+    /// Checkpoints of (this batch's or stored) episodes.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Edges between (this batch's or stored) episodes.
+    pub relationships: Vec<Relationship>,
+}
+
+impl ImportBatch {
+    /// How many records the batch holds.
+    pub fn len(&self) -> usize {
+        self.context_stats.len()
+            + self.patterns.len()
+            + self.episodes.len()
+            + self.sessions.len()
+            + self.checkpoints.len()
+            + self.relationships.len()
+    }
+
+    /// True when the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How many records of each kind a batch write stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct BatchCounts {
+    /// Episodes.
+    pub episodes: u64,
+    /// Their steps.
+    pub steps: u64,
+    /// Patterns.
+    pub patterns: u64,
+    /// Context statistics.
+    pub context_stats: u64,
+    /// Retrieval sessions.
+    pub sessions: u64,
+    /// Checkpoints.
+    pub checkpoints: u64,
+    /// Relationships.
+    pub relationships: u64,
+}
+
+impl BatchCounts {
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: &BatchCounts) {
+        self.episodes += other.episodes;
+        self.steps += other.steps;
+        self.patterns += other.patterns;
+        self.context_stats += other.context_stats;
+        self.sessions += other.sessions;
+        self.checkpoints += other.checkpoints;
+        self.relationships += other.relationships;
+    }
+}
+
+/// One page of an export's episodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodePage {
+    /// The namespace.
+    pub namespace: String,
+    /// Only episodes started at or after this time.
+    pub started_after: Option<DateTime<Utc>>,
+    /// Only episodes started before this time.
+    pub started_before: Option<DateTime<Utc>>,
+    /// Only episodes after this `(started_at, id)` (the last one of the previous page).
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// Page size.
+    pub limit: usize,
 }

@@ -16,7 +16,8 @@ use crate::error::TursoError;
 use chrono::{DateTime, Utc};
 use libsql::{Row, Value};
 use memory_core::{
-    Episode, EpisodeSummary, ExecutionStep, OutcomeStats, Pattern, RetrievalSession, TaskOutcome,
+    Checkpoint, Episode, EpisodeSummary, ExecutionStep, OutcomeStats, Pattern, Relationship,
+    RetrievalSession, TaskOutcome,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -164,6 +165,32 @@ pub(crate) fn decode_session(id: &str, record: &str) -> Result<RetrievalSession,
     Ok(session)
 }
 
+/// Decodes a relationship's `record` column, checking it is the edge the row says.
+pub(crate) fn decode_relationship(id: &str, record: &str) -> Result<Relationship, TursoError> {
+    let what = || format!("relationship {id}");
+    let edge: Relationship = from_json(record, what)?;
+    if edge.id.to_string() != id {
+        return Err(TursoError::corrupt(
+            what(),
+            format!("its record carries the id {}", edge.id),
+        ));
+    }
+    Ok(edge)
+}
+
+/// Decodes a checkpoint's `record` column, checking it is the checkpoint the row says.
+pub(crate) fn decode_checkpoint(id: &str, record: &str) -> Result<Checkpoint, TursoError> {
+    let what = || format!("checkpoint {id}");
+    let checkpoint: Checkpoint = from_json(record, what)?;
+    if checkpoint.id.to_string() != id {
+        return Err(TursoError::corrupt(
+            what(),
+            format!("its record carries the id {}", checkpoint.id),
+        ));
+    }
+    Ok(checkpoint)
+}
+
 /// A timestamp as stored: whole microseconds since the Unix epoch.
 pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
@@ -177,8 +204,25 @@ pub(crate) fn clamp_i64(value: u64) -> i64 {
 
 /// The episode as JSON for its `record` column, with `steps` emptied.
 pub(crate) fn episode_record(episode: &Episode) -> Result<String, TursoError> {
-    let mut record = episode.clone();
-    record.steps = Vec::new();
+    // Every field but the steps, listed in full (a new field is a compile error here, not a
+    // silent omission), so that the steps are not cloned only to be dropped.
+    let record = Episode {
+        id: episode.id,
+        namespace: episode.namespace.clone(),
+        task_description: episode.task_description.clone(),
+        task_type: episode.task_type,
+        context: episode.context.clone(),
+        started_at: episode.started_at,
+        ended_at: episode.ended_at,
+        steps: Vec::new(),
+        outcome: episode.outcome.clone(),
+        reward: episode.reward.clone(),
+        reflection: episode.reflection.clone(),
+        pattern_ids: episode.pattern_ids.clone(),
+        tags: episode.tags.clone(),
+        metadata: episode.metadata.clone(),
+        retrieval_session: episode.retrieval_session,
+    };
     to_json(&record, || format!("episode {}", episode.id))
 }
 

@@ -27,15 +27,17 @@ use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::fts::{self, BM25_WEIGHTS, FtsDocument, match_expression};
 use crate::storage::TursoStorage;
-use crate::{patterns, sessions, vectors};
+use crate::{batch, patterns, relationships, sessions, transfer, vectors};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use libsql::{Rows, Value};
+use memory_core::export::ContextStatsRecord;
 use memory_core::metrics::StorageStats;
 use memory_core::{
-    Completion, Episode, EpisodeCost, EpisodeFilter, EpisodeStatus, EpisodeSummary, ExecutionStep,
-    Feedback, MemoryError, Pattern, PatternFilter, Result, RetrievalSession, StepInput,
-    StorageBackend, TaskType, TextMatch, ValidationError, VectorMatch,
+    BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodePage,
+    EpisodeStatus, EpisodeSummary, ExecutionStep, Feedback, ImportBatch, MemoryError, Pattern,
+    PatternFilter, Relationship, RelationshipFilter, RelationshipKind, Result, RetrievalSession,
+    StepInput, StorageBackend, TaskType, TextMatch, ValidationError, VectorMatch,
 };
 use uuid::Uuid;
 
@@ -384,6 +386,109 @@ impl StorageBackend for TursoStorage {
             })
             .await
     }
+
+    async fn store_relationship(&self, relationship: &Relationship) -> Result<()> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = relationships::insert(tx, std::slice::from_ref(relationship)).await;
+        finish(tx, result).await.map(|_| ())
+    }
+
+    async fn delete_relationships(
+        &self,
+        namespace: &str,
+        from: Uuid,
+        to: Uuid,
+        kind: Option<RelationshipKind>,
+    ) -> Result<u64> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = relationships::delete(tx, namespace, from, to, kind).await;
+        finish(tx, result).await
+    }
+
+    async fn relationships(&self, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
+        let conn = self.conns.reader().await;
+        let tx = begin_read(&conn).await?;
+        let result = relationships::list(tx, filter).await;
+        finish(tx, result).await
+    }
+
+    async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = relationships::checkpoint(tx, checkpoint).await;
+        finish(tx, result).await
+    }
+
+    async fn checkpoints(
+        &self,
+        namespace: &str,
+        episode_id: Option<Uuid>,
+    ) -> Result<Vec<Checkpoint>> {
+        let conn = self.conns.reader().await;
+        relationships::checkpoints(&conn, namespace, episode_id).await
+    }
+
+    async fn store_episodes(&self, episodes: &[Episode]) -> Result<()> {
+        let batch = ImportBatch {
+            episodes: episodes.to_vec(),
+            ..ImportBatch::default()
+        };
+        self.store_batch(&batch).await.map(|_| ())
+    }
+
+    async fn store_patterns(&self, patterns: &[Pattern]) -> Result<()> {
+        let batch = ImportBatch {
+            patterns: patterns.to_vec(),
+            ..ImportBatch::default()
+        };
+        self.store_batch(&batch).await.map(|_| ())
+    }
+
+    async fn store_batch(&self, batch: &ImportBatch) -> Result<BatchCounts> {
+        if batch.is_empty() {
+            return Ok(BatchCounts::default());
+        }
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = batch::write(tx, batch).await;
+        finish(tx, result).await
+    }
+
+    async fn store_batches(
+        &self,
+        batches: &mut (dyn Iterator<Item = Result<ImportBatch>> + Send),
+    ) -> Result<BatchCounts> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = async {
+            let mut total = BatchCounts::default();
+            for batch in batches {
+                total.add(&batch::write(tx, &batch?).await?);
+            }
+            Ok(total)
+        }
+        .await;
+        finish(tx, result).await
+    }
+
+    async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>> {
+        let conn = self.conns.reader().await;
+        let tx = begin_read(&conn).await?;
+        let result = transfer::episodes(tx, page).await;
+        finish(tx, result).await
+    }
+
+    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
+        let conn = self.conns.reader().await;
+        transfer::sessions(&conn, namespace).await
+    }
+
+    async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>> {
+        let conn = self.conns.reader().await;
+        transfer::context_stats(&conn, namespace).await
+    }
 }
 
 /// Runs a full-text search query whose rows are (id, record, step_count, score).
@@ -450,7 +555,7 @@ async fn drain(rows: &mut Rows, context: &'static str) -> Result<(), TursoError>
 
 /// Checks that an episode's steps are numbered 1, 2, 3, … in order, as stored steps must be
 /// (the next appended step takes `step_count + 1`).
-fn check_step_seqs(episode: &Episode) -> Result<(), ValidationError> {
+pub(crate) fn check_step_seqs(episode: &Episode) -> Result<(), ValidationError> {
     for (i, step) in episode.steps.iter().enumerate() {
         let expected = i as u64 + 1;
         if u64::from(step.seq) != expected {

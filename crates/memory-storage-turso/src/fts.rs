@@ -84,6 +84,18 @@ impl FtsDocument {
         Ok(())
     }
 
+    /// The row's values in the column order of `insert`, for multi-row inserts.
+    pub(crate) fn into_values(self, rowid: i64) -> [libsql::Value; 6] {
+        [
+            libsql::Value::from(rowid),
+            libsql::Value::from(self.task),
+            libsql::Value::from(self.steps),
+            libsql::Value::from(self.outcome),
+            libsql::Value::from(self.reflection),
+            libsql::Value::from(self.tags),
+        ]
+    }
+
     /// Replaces whatever is indexed for the episode at `rowid` with this document.
     pub(crate) async fn replace(&self, conn: &Conn, rowid: i64) -> Result<(), TursoError> {
         delete(conn, rowid).await?;

@@ -33,8 +33,12 @@
 //! records feedback on them; `fts` builds the full-text index and its queries; `vectors`
 //! declares the vector space, stores and searches episode vectors (approximate, with an
 //! exact fallback) and keeps the embedding cache; `error` defines [`TursoError`]; `storage`
-//! defines [`TursoStorage`] itself.
+//! defines [`TursoStorage`] itself; `relationships` stores edges between episodes (with the
+//! cycle check) and checkpoints; `batch` writes many records in one transaction with
+//! multi-row statements (import, `store_episodes`, `store_patterns`); `transfer` reads what
+//! an export writes.
 
+mod batch;
 mod codec;
 mod connection;
 mod episodes;
@@ -42,10 +46,12 @@ mod error;
 mod fts;
 mod group_commit;
 mod patterns;
+mod relationships;
 mod schema;
 mod sessions;
 mod statements;
 mod storage;
+mod transfer;
 mod vectors;
 
 pub use connection::TursoConfig;

@@ -38,16 +38,26 @@
 //! dimension, so it is created when a vector space is first declared, not here. Version 3
 //! adds tables and a defaulted column: a version 2 file upgrades in place, and its completed
 //! episodes are listed by `episodes_without_vectors` until they are embedded.
+//!
+//! Added in version 4 (relationships and checkpoints; see [`crate::relationships`]):
+//! - `episode_relationships`: one row per edge, its ends as foreign keys to `episodes.rowid`
+//!   with `ON DELETE CASCADE` (deleting an episode deletes its edges), unique by
+//!   `(from_rowid, to_rowid, kind)`, `record` holding the whole edge as JSON.
+//! - `episode_checkpoints`: one row per checkpoint, its episode a foreign key with
+//!   `ON DELETE CASCADE`.
+//!
+//! Version 4 only adds tables: a version 3 file upgrades in place.
 
 use crate::error::{SqlContext, TursoError};
 use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `i` (0-based) takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
+    [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 const MIGRATION_1: &str = r#"
 CREATE TABLE episodes (
@@ -161,6 +171,34 @@ ALTER TABLE episodes ADD COLUMN has_vector INTEGER NOT NULL DEFAULT 0;
 -- The re-embed work list, in the order it is worked through.
 CREATE INDEX episodes_without_vector ON episodes (rowid)
     WHERE ended_at IS NOT NULL AND has_vector = 0;
+"#;
+
+const MIGRATION_4: &str = r#"
+CREATE TABLE episode_relationships (
+    rowid      INTEGER PRIMARY KEY,
+    id         TEXT    NOT NULL UNIQUE,
+    namespace  TEXT    NOT NULL,
+    from_rowid INTEGER NOT NULL REFERENCES episodes (rowid) ON DELETE CASCADE,
+    to_rowid   INTEGER NOT NULL REFERENCES episodes (rowid) ON DELETE CASCADE,
+    kind       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    record     TEXT    NOT NULL,
+    UNIQUE (from_rowid, to_rowid, kind),
+    CHECK (from_rowid <> to_rowid)
+);
+-- Incoming edges of an episode (outgoing ones use the unique index).
+CREATE INDEX episode_relationships_to ON episode_relationships (to_rowid, kind);
+-- Every edge of a kind in a namespace: the cycle check and the graph export.
+CREATE INDEX episode_relationships_ns_kind ON episode_relationships (namespace, kind);
+
+CREATE TABLE episode_checkpoints (
+    rowid         INTEGER PRIMARY KEY,
+    id            TEXT    NOT NULL UNIQUE,
+    episode_rowid INTEGER NOT NULL REFERENCES episodes (rowid) ON DELETE CASCADE,
+    at            INTEGER NOT NULL,
+    record        TEXT    NOT NULL
+);
+CREATE INDEX episode_checkpoints_episode ON episode_checkpoints (episode_rowid, at);
 "#;
 
 /// Reads the schema version stored in the file.
@@ -476,7 +514,7 @@ mod tests {
         }
 
         let storage = TursoStorage::open(&path).await.unwrap();
-        assert_eq!(storage.schema_version().await.unwrap(), 3);
+        assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
         assert_eq!(
             storage.get_episode("ns", episode.id).await.unwrap(),
             Some(episode.clone())

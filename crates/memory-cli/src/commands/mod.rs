@@ -4,14 +4,18 @@ mod bench;
 mod config_show;
 mod demo;
 mod episode;
+mod graph;
+mod handoff;
 mod patterns;
 mod reembed;
 mod retrieve;
 mod serve;
 mod stats;
+mod transfer;
 
 use crate::cli::{
-    BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, HeuristicCommand, PatternCommand,
+    BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, Format, HeuristicCommand,
+    PatternCommand,
 };
 use crate::config::{db_location, embedder, open_memory};
 use crate::output::Printer;
@@ -19,6 +23,9 @@ use crate::output::Printer;
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Printer { format: cli.format };
+    if cli.format == Format::Dot && !matches!(cli.command, Command::Graph(_)) {
+        crate::exit::usage!("--format dot is only for `memory graph`; use human or json");
+    }
     let ns = cli.namespace.as_str();
     let embedder = embedder(&cli.embedder)?;
     let open = || async {
@@ -75,6 +82,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let memory = open().await?;
             patterns::feedback(&memory, ns, &a, out).await
         }
+        Command::Relate(a) => graph::relate(&open().await?, ns, &a, out).await,
+        Command::Unrelate(a) => graph::unrelate(&open().await?, ns, &a, out).await,
+        Command::Related(a) => graph::related(&open().await?, ns, &a, out).await,
+        Command::Graph(a) => graph::graph(&open().await?, ns, &a, out).await,
+        Command::Checkpoint(a) => handoff::checkpoint(&open().await?, ns, &a, out).await,
+        Command::Handoff(a) => handoff::handoff(&open().await?, ns, &a, out).await,
+        Command::Resume(a) => handoff::resume(&open().await?, ns, &a, out).await,
+        Command::Export(a) => transfer::export(&open().await?, ns, &a, out).await,
+        Command::Import(a) => transfer::import(&open().await?, &a, out).await,
         Command::Episode(cmd) => {
             let memory = open().await?;
             match cmd {

@@ -35,7 +35,7 @@ pub async fn run(
 /// A table of each hit's score parts, for `--explain`.
 pub fn explain(pack: &ContextPack) -> String {
     let mut s = format!(
-        "\n---\n{} candidates scored; pack is {} of {} tokens\n{:<4} {:>6} {:>5} {:>5} {:>6} {:>6} {:>8} {:>7} {:>8}  {:<7} {}\n",
+        "\n---\n{} candidates scored; pack is {} of {} tokens\n{:<4} {:>6} {:>5} {:>5} {:>6} {:>6} {:>8} {:>7} {:>8} {:>8}  {:<7} {}\n",
         pack.candidates_considered,
         pack.token_estimate,
         pack.token_budget,
@@ -48,13 +48,14 @@ pub fn explain(pack: &ContextPack) -> String {
         "CONTEXT",
         "REWARD",
         "RECENCY",
+        "RELATED",
         "IN PACK",
         "ID"
     );
     for (i, h) in pack.hits.iter().enumerate() {
         let _ = writeln!(
             s,
-            "{:<4} {:>6.3} {:>5} {:>5} {:>6} {:>6.3} {:>8.3} {:>7.3} {:>8.3}  {:<7} {}",
+            "{:<4} {:>6.3} {:>5} {:>5} {:>6} {:>6.3} {:>8.3} {:>7.3} {:>8.3} {:>8.3}  {:<7} {}",
             i + 1,
             h.score.total,
             h.score.lexical_rank.map_or("-".into(), |r| r.to_string()),
@@ -64,6 +65,7 @@ pub fn explain(pack: &ContextPack) -> String {
             h.score.context,
             h.score.reward,
             h.score.recency,
+            h.score.relation,
             if h.in_pack { "yes" } else { "no" },
             h.id
         );

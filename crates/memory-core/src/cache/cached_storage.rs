@@ -21,13 +21,15 @@
 use super::adaptive::{AdaptiveTtlCache, CacheConfig};
 use super::weight;
 use crate::error::Result;
+use crate::export::ContextStatsRecord;
 use crate::metrics::StorageStats;
 use crate::model::{
-    Episode, EpisodeSummary, ExecutionStep, Feedback, Pattern, RetrievalSession, StepInput,
-    TaskType,
+    Checkpoint, Episode, EpisodeSummary, ExecutionStep, Feedback, Pattern, Relationship,
+    RelationshipKind, RetrievalSession, StepInput, TaskType,
 };
 use crate::storage::{
-    Completion, EpisodeCost, EpisodeFilter, PatternFilter, StorageBackend, TextMatch, VectorMatch,
+    BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, ImportBatch, PatternFilter,
+    RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -620,5 +622,93 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
 
     async fn external_change_marker(&self) -> Result<Option<u64>> {
         self.inner.external_change_marker().await
+    }
+
+    // Relationships and checkpoints are not cached, and no cached query depends on them
+    // (retrieval reads the edges it boosts by directly), so they pass straight through.
+
+    async fn store_relationship(&self, relationship: &Relationship) -> Result<()> {
+        self.inner.store_relationship(relationship).await
+    }
+
+    async fn delete_relationships(
+        &self,
+        namespace: &str,
+        from: Uuid,
+        to: Uuid,
+        kind: Option<RelationshipKind>,
+    ) -> Result<u64> {
+        self.inner
+            .delete_relationships(namespace, from, to, kind)
+            .await
+    }
+
+    async fn relationships(&self, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
+        self.inner.relationships(filter).await
+    }
+
+    async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint> {
+        self.inner.store_checkpoint(checkpoint).await
+    }
+
+    async fn checkpoints(
+        &self,
+        namespace: &str,
+        episode_id: Option<Uuid>,
+    ) -> Result<Vec<Checkpoint>> {
+        self.inner.checkpoints(namespace, episode_id).await
+    }
+
+    async fn store_batch(&self, batch: &ImportBatch) -> Result<BatchCounts> {
+        let result = self.inner.store_batch(batch).await;
+        self.wrote_batch(batch);
+        result
+    }
+
+    async fn store_batches(
+        &self,
+        batches: &mut (dyn Iterator<Item = Result<ImportBatch>> + Send),
+    ) -> Result<BatchCounts> {
+        let result = self.inner.store_batches(batches).await;
+        // A bulk import may touch any namespace; start over rather than track it.
+        self.clear();
+        result
+    }
+
+    async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>> {
+        self.inner.export_episodes(page).await
+    }
+
+    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
+        self.inner.list_sessions(namespace).await
+    }
+
+    async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>> {
+        self.inner.list_context_stats(namespace).await
+    }
+}
+
+impl<S: StorageBackend + ?Sized> CachedStorage<S> {
+    /// Invalidates what a batch write can change: episode and pattern queries of every
+    /// namespace it wrote to, and its episodes and patterns by id.
+    fn wrote_batch(&self, batch: &ImportBatch) {
+        let mut namespaces: Vec<&str> = batch
+            .episodes
+            .iter()
+            .map(|e| e.namespace.as_str())
+            .chain(batch.patterns.iter().map(|p| p.namespace.as_str()))
+            .chain(batch.context_stats.iter().map(|c| c.namespace.as_str()))
+            .collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        for ns in namespaces {
+            self.wrote(ns, true, true, None, &[]);
+        }
+        for e in &batch.episodes {
+            self.episodes.invalidate(&e.id);
+        }
+        for p in &batch.patterns {
+            self.patterns.invalidate(&p.id);
+        }
     }
 }

@@ -7,6 +7,7 @@ mod context;
 mod episode;
 mod outcome;
 mod pattern;
+mod relationship;
 mod step;
 
 pub use context::{Complexity, TaskContext, TaskType};
@@ -15,6 +16,9 @@ pub use outcome::{OutcomeKind, Reflection, RewardScore, TaskOutcome};
 pub use pattern::{
     Effectiveness, Feedback, Heuristic, HeuristicKind, OutcomeStats, Pattern, PatternKind,
     PatternKindName, PatternScope, RetrievalSession,
+};
+pub use relationship::{
+    Checkpoint, Direction, Relationship, RelationshipKind, RelationshipMetadata,
 };
 pub use step::{ExecutionStep, StepInput, StepResult, StepStatus};
 

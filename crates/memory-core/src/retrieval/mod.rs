@@ -13,7 +13,7 @@ mod rank;
 mod recommend;
 
 pub use fusion::{RRF_K, mmr, reciprocal_rank};
-pub use pack::{ContextPack, RetrievedEpisode, estimate_tokens, render_pack};
+pub use pack::{ContextPack, RelatedLink, RetrievedEpisode, estimate_tokens, render_pack};
 pub use query::{RetrievalMode, RetrievalQuery, query_terms};
 pub use rank::{Candidate, RankingConfig, ScoreBreakdown, Scored, rank};
 pub use recommend::{Playbook, PlaybookStep, Recommendations, RecommendedPattern, recommend};

@@ -3,7 +3,9 @@
 
 use super::{Playbook, Recommendations, RecommendedPattern, ScoreBreakdown};
 use crate::learning::shorten;
-use crate::model::{Episode, Heuristic, TaskContext, TaskOutcome, TaskType};
+use crate::model::{
+    Direction, Episode, Heuristic, RelationshipKind, TaskContext, TaskOutcome, TaskType,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -63,8 +65,22 @@ pub struct RetrievedEpisode {
     pub score: ScoreBreakdown,
     /// Why it was chosen, in one line.
     pub reason: String,
+    /// The strong hits of this retrieval it is related to (it got a boost for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<RelatedLink>,
     /// Whether it made it into the Markdown pack (the budget may leave some out).
     pub in_pack: bool,
+}
+
+/// An edge between a retrieved episode and a strong hit of the same retrieval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelatedLink {
+    /// The strong hit.
+    pub episode: Uuid,
+    /// The edge's kind.
+    pub kind: RelationshipKind,
+    /// `outgoing` when the edge runs from this episode to the hit, `incoming` otherwise.
+    pub direction: Direction,
 }
 
 impl RetrievedEpisode {
@@ -100,6 +116,7 @@ impl RetrievedEpisode {
             lessons,
             score,
             reason,
+            related: Vec::new(),
             in_pack: false,
         }
     }
@@ -150,9 +167,10 @@ pub fn render_pack(
             "No relevant past episodes in namespace `{namespace}` yet.\n"
         ));
     }
+    let numbers: Vec<Uuid> = hits.iter().map(|h| h.id).collect();
     let mut heading = Some("## Similar past episodes\n\n");
     for (i, hit) in hits.iter_mut().enumerate() {
-        hit.in_pack = out.push_under(&mut heading, &render_full(i + 1, hit))
+        hit.in_pack = out.push_under(&mut heading, &render_full(i + 1, hit, &numbers))
             || out.push_under(&mut heading, &render_compact(i + 1, hit));
     }
     if out.text.chars().count() > max_chars {
@@ -238,10 +256,27 @@ fn outcome_line(hit: &RetrievedEpisode) -> String {
     parts.join(" · ")
 }
 
-fn render_full(n: usize, hit: &RetrievedEpisode) -> String {
+fn render_full(n: usize, hit: &RetrievedEpisode, numbers: &[Uuid]) -> String {
     let mut s = format!("### {n}. {}\n", shorten(&hit.task_description, 160));
     let _ = writeln!(s, "- Outcome: {}", outcome_line(hit));
     let _ = writeln!(s, "- Why: {}", hit.reason);
+    if !hit.related.is_empty() {
+        let links: Vec<String> = hit
+            .related
+            .iter()
+            .map(|l| {
+                let other = match numbers.iter().position(|id| *id == l.episode) {
+                    Some(i) => format!("#{}", i + 1),
+                    None => format!("episode {}", l.episode),
+                };
+                match l.direction {
+                    Direction::Incoming => format!("{other} `{}` this", l.kind),
+                    _ => format!("this `{}` {other}", l.kind),
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "- Related: {}", links.join("; "));
+    }
     if !hit.tools.is_empty() {
         let _ = writeln!(s, "- Tools: {}", shorten(&hit.tools.join(" → "), 200));
     }
@@ -293,9 +328,11 @@ mod tests {
                 context: 0.0,
                 reward: 0.9,
                 recency: 1.0,
+                relation: 0.0,
                 total: 0.8,
             },
             reason: "task shares 'task'".into(),
+            related: vec![],
             in_pack: false,
         }
     }

@@ -106,8 +106,16 @@ pub struct ScoreBreakdown {
     pub reward: f64,
     /// Recency.
     pub recency: f64,
-    /// The weighted sum.
+    /// The bounded boost for being related to a strong hit (0 when not related; see
+    /// `SelfLearningMemory::retrieve_context`). Already included in `total`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub relation: f64,
+    /// The weighted sum, plus `relation`.
     pub total: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// A ranked candidate.
@@ -161,6 +169,7 @@ pub fn rank(
                     context,
                     reward,
                     recency,
+                    relation: 0.0,
                     total,
                 },
                 reason,

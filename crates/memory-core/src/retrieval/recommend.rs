@@ -550,9 +550,11 @@ mod tests {
                 context: 1.0,
                 reward: 1.0,
                 recency: 1.0,
+                relation: 0.0,
                 total: 1.0,
             },
             reason: String::new(),
+            related: vec![],
             in_pack: true,
         }
     }

@@ -58,7 +58,9 @@ fn describe(err: &MemoryError) -> String {
                 _ => "id",
             }
         ),
-        MemoryError::Conflict(_) | MemoryError::Stale(_) => format!("conflict: {err}"),
+        MemoryError::Conflict(_) | MemoryError::Stale(_) | MemoryError::Cycle { .. } => {
+            format!("conflict: {err}")
+        }
         MemoryError::Storage(_) | MemoryError::Corrupt { .. } | MemoryError::Embedding(_) => {
             format!("the memory could not complete the operation: {err}")
         }

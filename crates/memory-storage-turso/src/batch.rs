@@ -1,0 +1,357 @@
+//! Batch writes: many episodes, patterns and the rest stored in one transaction with
+//! multi-row `INSERT` statements — the path `memory import` takes.
+//!
+//! One statement inserts up to [`MAX_ROWS`] rows (and never more than [`MAX_PARAMS`] bound
+//! values, well under SQLite's limit of 32,766), and the statement for a full chunk is
+//! prepared once per table per batch and reused. Episodes get explicit rowids (one past the
+//! largest, read under the write lock, so no other writer can take them), which lets their
+//! steps, tags and full-text rows be inserted in bulk without reading each rowid back. Every
+//! record is stored exactly as given — the same rows `store_episode`, `complete_episode`
+//! and `store_session` would have written, so reads cannot tell the two paths apart.
+//!
+//! Nothing here checks limits: the caller (the importer, the facade) validated the records;
+//! what only the database can know — an id already stored, an edge's ends, a cycle with
+//! stored edges — is checked here, and any failure rolls the caller's transaction back.
+
+use crate::codec::{
+    EpisodeColumns, PatternColumns, clamp_i64, micros, step_record, tag_set, to_json,
+};
+use crate::connection::Conn;
+use crate::error::{SqlContext, TursoError};
+use crate::fts::FtsDocument;
+use crate::relationships;
+use libsql::{Statement, Value};
+use memory_core::{BatchCounts, ImportBatch, MemoryError, Result};
+
+/// Most bound values in one statement.
+const MAX_PARAMS: usize = 16_000;
+/// Most rows in one statement.
+const MAX_ROWS: usize = 500;
+
+/// Writes `batch` on the caller's write transaction.
+pub(crate) async fn write(conn: &Conn, batch: &ImportBatch) -> Result<BatchCounts> {
+    let mut counts = BatchCounts::default();
+
+    if !batch.context_stats.is_empty() {
+        let mut rows = Rows::new(3);
+        for s in &batch.context_stats {
+            let record = to_json(&s.stats, || {
+                format!("statistics of context `{}`", s.scope_key)
+            })?;
+            rows.push([
+                Value::from(s.namespace.as_str()),
+                Value::from(s.scope_key.as_str()),
+                Value::from(record),
+            ]);
+        }
+        rows.insert(
+            conn,
+            "INSERT INTO context_stats (namespace, scope_key, record)",
+            "insert context statistics",
+            "the statistics of a context in this batch are already stored",
+        )
+        .await?;
+        counts.context_stats = batch.context_stats.len() as u64;
+    }
+
+    if !batch.patterns.is_empty() {
+        let mut rows = Rows::new(14);
+        for p in &batch.patterns {
+            let c = PatternColumns::of(p)?;
+            rows.push([
+                Value::from(c.id),
+                Value::from(p.namespace.as_str()),
+                Value::from(p.signature.as_str()),
+                Value::from(c.kind),
+                Value::from(c.scope_domain),
+                Value::from(c.scope_language),
+                Value::from(c.scope_framework),
+                Value::from(c.scope_task_type),
+                Value::from(c.scope_tag),
+                Value::from(c.episodes),
+                Value::from(c.confidence),
+                Value::from(c.lift),
+                Value::from(c.last_seen),
+                Value::from(c.record),
+            ]);
+        }
+        rows.insert(
+            conn,
+            "INSERT INTO patterns (id, namespace, signature, kind, scope_domain, scope_language, \
+             scope_framework, scope_task_type, scope_tag, episodes, confidence, lift, last_seen, \
+             record)",
+            "insert patterns",
+            "a pattern in this batch (its id, or its namespace and signature) is already stored",
+        )
+        .await?;
+        counts.patterns = batch.patterns.len() as u64;
+    }
+
+    if !batch.episodes.is_empty() {
+        let mut next = max_rowid(conn).await? + 1;
+        let mut episodes = Rows::new(14);
+        let mut steps = Rows::new(7);
+        let mut tags = Rows::new(2);
+        let mut fts = Rows::new(6);
+        for e in &batch.episodes {
+            crate::episodes::check_step_seqs(e)?;
+            let c = EpisodeColumns::of(e)?;
+            let rowid = next;
+            next += 1;
+            for s in &e.steps {
+                let record = step_record(&c.id, s)?;
+                steps.push([
+                    Value::from(rowid),
+                    Value::from(i64::from(s.seq)),
+                    Value::from(micros(s.at)),
+                    Value::from(s.tool.as_str()),
+                    Value::from(s.result.status().as_str()),
+                    Value::from(clamp_i64(s.latency_ms)),
+                    Value::from(record),
+                ]);
+            }
+            for tag in tag_set(e) {
+                tags.push([Value::from(rowid), Value::from(tag)]);
+            }
+            if e.ended_at.is_some() {
+                fts.push(FtsDocument::new(e, &e.steps).into_values(rowid));
+            }
+            episodes.push([
+                Value::from(rowid),
+                Value::from(c.id),
+                Value::from(c.namespace),
+                Value::from(c.task_type),
+                Value::from(c.domain),
+                Value::from(c.language),
+                Value::from(c.framework),
+                Value::from(c.outcome_kind),
+                Value::from(c.reward),
+                Value::from(c.started_at),
+                Value::from(c.ended_at),
+                Value::from(c.step_count),
+                Value::from(c.total_latency_ms),
+                Value::from(c.record),
+            ]);
+            counts.steps += e.steps.len() as u64;
+        }
+        let inserted = episodes
+            .insert(
+                conn,
+                "INSERT INTO episodes (rowid, id, namespace, task_type, domain, language, \
+                 framework, outcome_kind, reward, started_at, ended_at, step_count, \
+                 total_latency_ms, record)",
+                "insert episodes",
+                "an episode in this batch is already stored",
+            )
+            .await;
+        if let Err(MemoryError::Conflict(message)) = inserted {
+            // Name the episode: the constraint message only names the column.
+            let ids = batch.episodes.iter().map(|e| e.id.to_string());
+            return Err(match first_stored(conn, "episodes", ids).await? {
+                Some(id) => MemoryError::Conflict(format!(
+                    "episode {id} is already stored; nothing was written"
+                )),
+                None => MemoryError::Conflict(message),
+            });
+        }
+        inserted?;
+        steps
+            .insert(
+                conn,
+                "INSERT INTO steps (episode_rowid, seq, at, tool, status, latency_ms, record)",
+                "insert steps",
+                "a step in this batch is already stored",
+            )
+            .await?;
+        tags.insert(
+            conn,
+            "INSERT INTO episode_tags (episode_rowid, tag)",
+            "insert tags",
+            "a tag in this batch is already stored",
+        )
+        .await?;
+        fts.insert(
+            conn,
+            "INSERT INTO episode_fts (rowid, task, steps, outcome, reflection, tags)",
+            "index episode text",
+            "an episode in this batch is already indexed",
+        )
+        .await?;
+        counts.episodes = batch.episodes.len() as u64;
+    }
+
+    if !batch.sessions.is_empty() {
+        let mut rows = Rows::new(4);
+        for s in &batch.sessions {
+            let id = s.id.to_string();
+            let record = to_json(s, || format!("retrieval session {id}"))?;
+            rows.push([
+                Value::from(id),
+                Value::from(s.namespace.as_str()),
+                Value::from(micros(s.created_at)),
+                Value::from(record),
+            ]);
+        }
+        rows.insert(
+            conn,
+            "INSERT INTO retrieval_sessions (id, namespace, created_at, record)",
+            "insert retrieval sessions",
+            "a retrieval session in this batch is already stored",
+        )
+        .await?;
+        counts.sessions = batch.sessions.len() as u64;
+    }
+
+    counts.checkpoints = relationships::insert_checkpoints(conn, &batch.checkpoints).await?;
+    counts.relationships = relationships::insert(conn, &batch.relationships).await?;
+    tracing::debug!(?counts, "stored batch");
+    Ok(counts)
+}
+
+/// The first of `ids` that `table` (with a unique `id` column) already holds.
+async fn first_stored(
+    conn: &Conn,
+    table: &'static str,
+    ids: impl Iterator<Item = String>,
+) -> Result<Option<String>, TursoError> {
+    let ids: Vec<String> = ids.collect();
+    for chunk in ids.chunks(MAX_ROWS) {
+        let sql = format!(
+            "SELECT id FROM {table} WHERE id IN ({}) LIMIT 1",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut rows = conn
+            .query(&sql, libsql::params_from_iter(chunk.to_vec()))
+            .await
+            .ctx("find a stored id")?;
+        if let Some(row) = rows.next().await.ctx("find a stored id")? {
+            return crate::codec::text(&row, 0, "stored id").map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// The largest episode rowid (0 in an empty table).
+async fn max_rowid(conn: &Conn) -> Result<i64, TursoError> {
+    let mut rows = conn
+        .query("SELECT coalesce(max(rowid), 0) FROM episodes", ())
+        .await
+        .ctx("read the largest episode rowid")?;
+    match rows.next().await.ctx("read the largest episode rowid")? {
+        Some(row) => crate::codec::int(&row, 0, "largest episode rowid"),
+        None => Ok(0),
+    }
+}
+
+/// A constraint violation (a unique key taken, a foreign key missing) becomes a
+/// `Conflict` with `conflict()`'s message; any other failure a storage error.
+pub(crate) fn conflict_or(
+    err: libsql::Error,
+    context: &'static str,
+    conflict: impl FnOnce() -> String,
+) -> MemoryError {
+    const SQLITE_CONSTRAINT: i32 = 19;
+    match &err {
+        libsql::Error::SqliteFailure(code, detail) if code & 0xff == SQLITE_CONSTRAINT => {
+            MemoryError::Conflict(format!("{} ({detail}); nothing was written", conflict()))
+        }
+        _ => TursoError::Sql {
+            context,
+            source: err,
+        }
+        .into(),
+    }
+}
+
+/// Rows for one table, flattened, inserted in chunks by multi-row statements.
+struct Rows {
+    cols: usize,
+    values: Vec<Value>,
+}
+
+impl Rows {
+    fn new(cols: usize) -> Self {
+        Rows {
+            cols,
+            values: Vec::new(),
+        }
+    }
+
+    fn push<const N: usize>(&mut self, row: [Value; N]) {
+        debug_assert_eq!(N, self.cols);
+        self.values.extend(row);
+    }
+
+    /// Inserts every row with `head VALUES (…), (…), …`.
+    async fn insert(
+        self,
+        conn: &Conn,
+        head: &str,
+        context: &'static str,
+        conflict: &str,
+    ) -> Result<()> {
+        let rows = self.values.len() / self.cols;
+        if rows == 0 {
+            return Ok(());
+        }
+        let per = (MAX_PARAMS / self.cols).clamp(1, MAX_ROWS);
+        let mut full: Option<std::sync::Arc<Statement>> = None;
+        let mut values = self.values.into_iter();
+        let mut left = rows;
+        while left > 0 {
+            let n = left.min(per);
+            let chunk: Vec<Value> = values.by_ref().take(n * self.cols).collect();
+            let result = if n == per {
+                if full.is_none() {
+                    full = Some(
+                        conn.prepare(&sql(head, self.cols, per))
+                            .await
+                            .ctx(context)?,
+                    );
+                }
+                match &full {
+                    Some(stmt) => {
+                        stmt.reset();
+                        stmt.execute(libsql::params_from_iter(chunk))
+                            .await
+                            .map(|_| ())
+                    }
+                    None => Ok(()),
+                }
+            } else {
+                conn.execute(&sql(head, self.cols, n), libsql::params_from_iter(chunk))
+                    .await
+                    .map(|_| ())
+            };
+            result.map_err(|e| conflict_or(e, context, || conflict.to_string()))?;
+            left -= n;
+        }
+        Ok(())
+    }
+}
+
+/// `head VALUES (?, ?), (?, ?)` for `rows` rows of `cols` values.
+fn sql(head: &str, cols: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; cols].join(", "));
+    let mut s = String::with_capacity(head.len() + 8 + rows * (row.len() + 2));
+    s.push_str(head);
+    s.push_str(" VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&row);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sql_lists_every_row() {
+        assert_eq!(
+            super::sql("INSERT INTO t (a, b)", 2, 3),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)"
+        );
+    }
+}
