@@ -162,7 +162,10 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
     let ids: Vec<Uuid> = episodes.iter().map(|e| e.id).collect();
     let store = Arc::new(open(&dir.join("read.db"), TursoConfig::default()).await?);
     let seeding = Instant::now();
-    store_all(&store, episodes, 8).await?;
+    for chunk in episodes.chunks(5_000) {
+        store.store_episodes(chunk).await?;
+    }
+    drop(episodes);
     let seed_seconds = seeding.elapsed().as_secs_f64();
 
     // Hit rate under Zipf reads with a cache budget of `cache_fraction` of the bytes.
@@ -327,36 +330,6 @@ async fn open(path: &Path, config: TursoConfig) -> Result<TursoStorage, MemoryEr
     TursoStorage::open_with(path, config)
         .await
         .map_err(MemoryError::from)
-}
-
-/// Stores `episodes` from `writers` concurrent tasks (the group commit batches them).
-async fn store_all(
-    store: &Arc<TursoStorage>,
-    episodes: Vec<Episode>,
-    writers: usize,
-) -> Result<(), MemoryError> {
-    let per = episodes.len().div_ceil(writers.max(1)).max(1);
-    let mut chunks = Vec::new();
-    let mut rest = episodes;
-    while !rest.is_empty() {
-        let tail = rest.split_off(per.min(rest.len()));
-        chunks.push(std::mem::replace(&mut rest, tail));
-    }
-    let mut tasks = Vec::new();
-    for chunk in chunks {
-        let store = Arc::clone(store);
-        tasks.push(tokio::spawn(async move {
-            for episode in chunk {
-                store.store_episode(&episode).await?;
-            }
-            Ok::<(), MemoryError>(())
-        }));
-    }
-    for task in tasks {
-        task.await
-            .map_err(|e| MemoryError::Storage(Box::new(e)))??;
-    }
-    Ok(())
 }
 
 async fn cache_counts(cached: &CachedStorage<TursoStorage>) -> Result<(u64, u64), MemoryError> {
