@@ -3,32 +3,16 @@
 //! show statements being reused and transactions being shared.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::Utc;
-use memory_core::{
-    Episode, MemoryError, StepInput, StepResult, StorageBackend, TaskContext, TaskType,
-};
+use memory_core::{Episode, MemoryError, StepInput, StepResult, StorageBackend};
 use memory_storage_turso::TursoStorage;
 use std::sync::Arc;
 use uuid::Uuid;
 
 fn episode(namespace: &str, task: &str) -> Episode {
-    Episode {
-        id: Uuid::now_v7(),
-        namespace: namespace.into(),
-        task_description: task.into(),
-        task_type: TaskType::CodeGeneration,
-        context: TaskContext::default(),
-        started_at: Utc::now(),
-        ended_at: None,
-        steps: Vec::new(),
-        outcome: None,
-        reward: None,
-        reflection: None,
-        pattern_ids: Vec::new(),
-        tags: Vec::new(),
-        metadata: serde_json::Map::new(),
-        retrieval_session: None,
-    }
+    common::running(namespace, task, 0)
 }
 
 fn step(tool: &str) -> StepInput {
