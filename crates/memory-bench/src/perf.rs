@@ -8,7 +8,7 @@
 
 use crate::rng::Rng;
 use crate::workload::{BENCH_NAMESPACE, WorkloadGen};
-use chrono::{Duration as Days, Utc};
+use chrono::{DateTime, Duration as Days, Utc};
 use memory_core::cache::{CacheConfig, CachedStorage, CachedStorageConfig, episode_bytes};
 use memory_core::{Episode, MemoryError, SelfLearningMemory, StorageBackend};
 use memory_storage_turso::{TursoConfig, TursoStorage};
@@ -147,17 +147,8 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
     let mut rows = Vec::new();
 
     // The read store: `episodes` completed episodes with their steps.
-    let mut generator = WorkloadGen::new(config.seed);
     let start = Utc::now() - Days::days(120);
-    let episodes: Vec<Episode> = (0..config.episodes)
-        .map(|i| {
-            generator.completed_episode(
-                BENCH_NAMESPACE,
-                config.steps,
-                start + Days::seconds(i as i64 * 60),
-            )
-        })
-        .collect();
+    let episodes = completed_episodes(config.seed, config.episodes, config.steps, start);
     let total_bytes: u64 = episodes.iter().map(episode_bytes).sum();
     let ids: Vec<Uuid> = episodes.iter().map(|e| e.id).collect();
     let store = Arc::new(open(&dir.join("read.db"), TursoConfig::default()).await?);
@@ -255,16 +246,12 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
 
     // Bulk import: the batch API (one transaction, multi-row inserts) into an empty file,
     // against one `store_episode` transaction per episode (the baseline, on a tenth of them).
-    let mut generator = WorkloadGen::new(config.seed ^ 0x1_0000);
-    let batch: Vec<Episode> = (0..config.import_episodes)
-        .map(|i| {
-            generator.completed_episode(
-                BENCH_NAMESPACE,
-                config.steps,
-                start + Days::seconds(i as i64 * 60),
-            )
-        })
-        .collect();
+    let batch = completed_episodes(
+        config.seed ^ 0x1_0000,
+        config.import_episodes,
+        config.steps,
+        start,
+    );
     let one_by_one = open(&dir.join("import-base.db"), TursoConfig::default()).await?;
     let sample = &batch[..(batch.len() / 10).max(1).min(batch.len())];
     let t = Instant::now();
@@ -324,6 +311,21 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         online_mean_batch: now_online.mean_batch,
         seed_seconds,
     })
+}
+
+/// `n` completed episodes of `steps` steps from the generator seeded with `seed`, started a
+/// minute apart from `start`.
+fn completed_episodes(seed: u64, n: usize, steps: usize, start: DateTime<Utc>) -> Vec<Episode> {
+    let mut generator = WorkloadGen::new(seed);
+    (0..n)
+        .map(|i| {
+            generator.completed_episode(
+                BENCH_NAMESPACE,
+                steps,
+                start + Days::seconds(i as i64 * 60),
+            )
+        })
+        .collect()
 }
 
 async fn open(path: &Path, config: TursoConfig) -> Result<TursoStorage, MemoryError> {
