@@ -96,6 +96,21 @@ pub fn outcome(args: &crate::cli::CompleteArgs) -> anyhow::Result<TaskOutcome> {
     })
 }
 
+/// A time window: from (inclusive) and before, each open when unset.
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The `--since` / `--until` pair of a listing or export, each parsed by [`time`].
+pub fn time_range(
+    since: Option<&str>,
+    until: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<TimeRange> {
+    Ok((
+        since.map(|t| time("since", t, now)).transpose()?,
+        until.map(|t| time("until", t, now)).transpose()?,
+    ))
+}
+
 /// Parses a point in time: RFC 3339, `YYYY-MM-DD` (midnight UTC), or an age such as `7d`,
 /// `12h` or `30m` counted back from `now`.
 pub fn time(flag: &str, raw: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {

@@ -430,22 +430,6 @@ impl StorageBackend for TursoStorage {
         relationships::checkpoints(&conn, namespace, episode_id).await
     }
 
-    async fn store_episodes(&self, episodes: &[Episode]) -> Result<()> {
-        let batch = ImportBatch {
-            episodes: episodes.to_vec(),
-            ..ImportBatch::default()
-        };
-        self.store_batch(&batch).await.map(|_| ())
-    }
-
-    async fn store_patterns(&self, patterns: &[Pattern]) -> Result<()> {
-        let batch = ImportBatch {
-            patterns: patterns.to_vec(),
-            ..ImportBatch::default()
-        };
-        self.store_batch(&batch).await.map(|_| ())
-    }
-
     async fn store_batch(&self, batch: &ImportBatch) -> Result<BatchCounts> {
         if batch.is_empty() {
             return Ok(BatchCounts::default());

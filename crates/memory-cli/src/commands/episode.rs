@@ -116,6 +116,8 @@ pub async fn list(
     out: Printer,
 ) -> anyhow::Result<()> {
     let now = Utc::now();
+    let (started_after, started_before) =
+        parse::time_range(args.since.as_deref(), args.until.as_deref(), now)?;
     let filter = EpisodeFilter {
         namespace: ns.to_string(),
         domain: args.domain.clone(),
@@ -131,16 +133,8 @@ pub async fn list(
             _ => EpisodeStatus::Completed,
         }),
         tags: args.tags.clone(),
-        started_after: args
-            .since
-            .as_deref()
-            .map(|t| parse::time("since", t, now))
-            .transpose()?,
-        started_before: args
-            .until
-            .as_deref()
-            .map(|t| parse::time("until", t, now))
-            .transpose()?,
+        started_after,
+        started_before,
         limit: args.limit,
         offset: args.offset,
     };

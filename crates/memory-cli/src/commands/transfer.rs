@@ -27,18 +27,12 @@ pub async fn export(
     out: Printer,
 ) -> anyhow::Result<()> {
     let now = Utc::now();
+    let (started_after, started_before) =
+        parse::time_range(args.since.as_deref(), args.until.as_deref(), now)?;
     let filter = ExportFilter {
         namespace: ns.to_string(),
-        started_after: args
-            .since
-            .as_deref()
-            .map(|t| parse::time("since", t, now))
-            .transpose()?,
-        started_before: args
-            .until
-            .as_deref()
-            .map(|t| parse::time("until", t, now))
-            .transpose()?,
+        started_after,
+        started_before,
     };
     let started = Instant::now();
     let summary = match &args.out {
