@@ -36,7 +36,8 @@
 //! defines [`TursoStorage`] itself; `relationships` stores edges between episodes (with the
 //! cycle check) and checkpoints; `batch` writes many records in one transaction with
 //! multi-row statements (import, `store_episodes`, `store_patterns`); `transfer` reads what
-//! an export writes.
+//! an export writes; `group_commit` queues writes and commits them together; `statements`
+//! caches prepared statements per connection.
 
 mod batch;
 mod codec;

@@ -442,3 +442,53 @@ impl PatternRows {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::TursoStorage;
+    use crate::schema::RANKED_MIN_EPISODES;
+
+    /// The query plan of the listing `filter` asks for, one line per step.
+    async fn plan(storage: &TursoStorage, filter: &PatternFilter) -> String {
+        let (sql, params) = list_query(filter);
+        let conn = storage.conns.reader().await;
+        let mut rows = conn
+            .raw()
+            .query(
+                &format!("EXPLAIN QUERY PLAN {sql}"),
+                libsql::params_from_iter(params),
+            )
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.unwrap() {
+            out.push(row.get::<String>(3).unwrap());
+        }
+        out.join("\n")
+    }
+
+    /// The confidence index only holds patterns with enough support; SQLite uses it when the
+    /// bound minimum support implies that (it plans with the bound values).
+    #[tokio::test]
+    async fn recommendable_patterns_are_listed_through_the_confidence_index() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = TursoStorage::open(dir.path().join("m.db")).await.unwrap();
+        // What retrieval asks for: supported patterns of a context, most confident first.
+        let mut filter = PatternFilter::new("ns");
+        filter.domain = Some("web".into());
+        filter.tags = vec!["rust".into()];
+        filter.min_episodes = RANKED_MIN_EPISODES;
+        filter.limit = 40;
+        let plan = plan(&storage, &filter).await;
+        assert!(plan.contains("patterns_ns_confidence"), "{plan}");
+        // Retrieval asks for the learning engine's minimum support, the index's threshold.
+        assert_eq!(
+            memory_core::learning::LearningConfig::default().min_support,
+            RANKED_MIN_EPISODES
+        );
+        assert!(!plan.contains("TEMP B-TREE FOR ORDER BY"), "{plan}");
+    }
+}

@@ -47,17 +47,34 @@
 //!   `ON DELETE CASCADE`.
 //!
 //! Version 4 only adds tables: a version 3 file upgrades in place.
+//!
+//! Changed in version 5 (cheaper completions): `patterns_ns_confidence` covers only patterns
+//! seen in at least two episodes — the ones retrieval may recommend.
+//! Most patterns are seen once and never recommended, and keeping them out of the index
+//! spares every completion a random index write per new pattern. A version 4 file upgrades
+//! in place (the index is rebuilt; no data changes).
 
 use crate::error::{SqlContext, TursoError};
 use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
+
+/// Support (episodes) from which a pattern is in the confidence index (migration 5); a
+/// pattern listing that asks for at least this much support — retrieval asks for the
+/// learning engine's `min_support`, 2 by default — is served by it. Tests tie the two.
+#[cfg(test)]
+pub(crate) const RANKED_MIN_EPISODES: u64 = 2;
 
 /// Migration `i` (0-based) takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
-    [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 const MIGRATION_1: &str = r#"
 CREATE TABLE episodes (
@@ -201,6 +218,13 @@ CREATE TABLE episode_checkpoints (
 CREATE INDEX episode_checkpoints_episode ON episode_checkpoints (episode_rowid, at);
 "#;
 
+// The literal 2 is `RANKED_MIN_EPISODES` (a test checks they agree).
+const MIGRATION_5: &str = r#"
+DROP INDEX patterns_ns_confidence;
+CREATE INDEX patterns_ns_confidence ON patterns (namespace, confidence DESC)
+    WHERE episodes >= 2;
+"#;
+
 /// Reads the schema version stored in the file.
 pub(crate) async fn user_version(conn: &Connection) -> Result<i64, TursoError> {
     let mut rows = conn
@@ -299,6 +323,14 @@ mod tests {
         TaskOutcome, TaskType,
     };
     use uuid::Uuid;
+
+    #[test]
+    fn the_partial_confidence_index_matches_the_listing_threshold() {
+        assert!(
+            MIGRATION_5.contains(&format!("WHERE episodes >= {RANKED_MIN_EPISODES}")),
+            "{MIGRATION_5}"
+        );
+    }
 
     /// A completed episode with two steps, as a version 1 build would have stored it.
     fn old_episode() -> memory_core::Episode {
