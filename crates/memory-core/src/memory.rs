@@ -296,6 +296,7 @@ impl SelfLearningMemory {
                     reward,
                     reflection,
                     expected_steps: episode.steps.len() as u32,
+                    steps: Some(Arc::from(episode.steps.as_slice())),
                     learned: mine(&episode),
                     half_life_days: self.config.learning.half_life_days,
                 };

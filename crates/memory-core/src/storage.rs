@@ -282,6 +282,10 @@ pub struct Completion {
     pub reflection: Reflection,
     /// The step count the reward and reflection were computed from.
     pub expected_steps: u32,
+    /// Those steps, when the caller has them at hand, so the backend can index the episode's
+    /// text without reading them back (it must still check that the stored count is
+    /// `expected_steps`); `None`: the backend loads them.
+    pub steps: Option<std::sync::Arc<[ExecutionStep]>>,
     /// What the episode teaches, merged into the patterns in the same transaction.
     pub learned: Mined,
     /// Half-life of pattern and baseline statistics, in days.

@@ -806,10 +806,13 @@ async fn complete_tx(
         )));
     }
 
-    let steps = load_steps(conn, rowid, &id).await?;
-    FtsDocument::new(&episode, &steps)
-        .replace(conn, rowid)
-        .await?;
+    // The steps the completion was computed from are the stored ones (the count matched
+    // under the write lock, and steps are append-only), so they need not be read back.
+    let document = match &completion.steps {
+        Some(steps) if steps.len() as i64 == step_count => FtsDocument::new(&episode, steps),
+        _ => FtsDocument::new(&episode, &load_steps(conn, rowid, &id).await?),
+    };
+    document.replace(conn, rowid).await?;
     tracing::debug!(%id, namespace, outcome = outcome_kind(&completion.outcome), patterns = pattern_ids.len(), "completed episode");
     Ok(pattern_ids)
 }

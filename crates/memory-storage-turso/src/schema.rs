@@ -499,6 +499,7 @@ mod tests {
                 insights: vec![],
             },
             expected_steps: 2,
+            steps: None,
             learned: memory_core::learning::mine(&done),
             half_life_days: 30.0,
         };

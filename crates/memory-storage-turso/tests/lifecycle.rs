@@ -889,3 +889,51 @@ async fn an_unreadable_record_is_reported_as_corrupt() {
         .unwrap_err();
     assert!(matches!(err, MemoryError::Corrupt { .. }), "{err:?}");
 }
+
+/// Steps handed over with the completion are what gets indexed (the store skips reading
+/// them back), and a
+/// list that does not match the stored steps is ignored in favour of the stored ones.
+#[tokio::test]
+async fn steps_passed_with_a_completion_are_indexed_only_when_they_match_the_store() {
+    let (_dir, storage) = fresh().await;
+    let search = |word: &str| {
+        let storage = &storage;
+        let terms = vec![word.to_string()];
+        async move {
+            storage
+                .search_text(NS, &terms, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.summary.id)
+                .collect::<Vec<Uuid>>()
+        }
+    };
+
+    let ep = running(NS, "tidy the workspace", 0);
+    storage.store_episode(&ep).await.unwrap();
+    let stored = storage
+        .append_step(NS, ep.id, step("cargo", "vendor zeppelin", 5), at(10), 100)
+        .await
+        .unwrap();
+    let mut c = completion(1, success("done"), 1.0);
+    c.steps = Some(Arc::from(vec![stored]));
+    storage.complete_episode(NS, ep.id, &c).await.unwrap();
+    assert_eq!(search("zeppelin").await, vec![ep.id]);
+
+    // Two steps passed for an episode that stored one: the stored step is indexed.
+    let other = running(NS, "tidy the garage", 0);
+    storage.store_episode(&other).await.unwrap();
+    storage
+        .append_step(NS, other.id, step("shell", "sweep quokka", 5), at(10), 100)
+        .await
+        .unwrap();
+    let mut c = completion(1, success("done"), 1.0);
+    c.steps = Some(Arc::from(vec![
+        recorded(1, "shell", "sweep walrus", 5),
+        recorded(2, "shell", "sweep walrus", 5),
+    ]));
+    storage.complete_episode(NS, other.id, &c).await.unwrap();
+    assert_eq!(search("quokka").await, vec![other.id]);
+    assert!(search("walrus").await.is_empty());
+}

@@ -355,6 +355,7 @@ fn the_lifecycle_reads_back_as_the_model_predicts() {
                         reward,
                         reflection,
                         expected_steps: expected.steps.len() as u32,
+                        steps: None,
                         learned: Mined::default(),
                         half_life_days: 30.0,
                     };

@@ -97,6 +97,7 @@ pub fn completion(expected_steps: u32, outcome: TaskOutcome, total: f64) -> Comp
             insights: vec!["small steps help".into()],
         },
         expected_steps,
+        steps: None,
         learned: Mined::default(),
         half_life_days: 30.0,
     }
