@@ -323,16 +323,6 @@ impl Connections {
         lease(guard, &self.reader_meter, started).await
     }
 
-    /// A reader connection that is idle right now, if any (never waits).
-    pub(crate) async fn try_reader(&self) -> Option<Lease> {
-        for reader in &self.readers {
-            if let Ok(guard) = Arc::clone(reader).try_lock_owned() {
-                return Some(lease(guard, &self.reader_meter, Instant::now()).await);
-            }
-        }
-        None
-    }
-
     /// The writer's data version as last read (after its latest batch, or by
     /// `external_change_marker`), if it has been read.
     pub(crate) fn last_data_version(&self) -> Option<u64> {

@@ -31,16 +31,6 @@ const TOKENIZER: &str = "porter unicode61";
 /// How many terms' stems are cached.
 const CACHE_TERMS: u64 = 50_000;
 
-/// The terms a search scores.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Chosen {
-    /// The terms, in the query's order.
-    pub(crate) terms: Vec<String>,
-    /// At most how many rows they match: the sum of their document frequencies (a term whose
-    /// frequency is unknown counts as every document), capped at the document count.
-    pub(crate) rows: u64,
-}
-
 /// A query term as the index sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Stem {
@@ -73,8 +63,12 @@ impl Default for TermStats {
 
 impl TermStats {
     /// The terms of `terms` worth scoring in the store `conn` reads (see the module docs), in
-    /// their original order, and how many rows they match at most.
-    pub(crate) async fn select(&self, conn: &Conn, terms: &[String]) -> Result<Chosen, TursoError> {
+    /// their original order.
+    pub(crate) async fn select(
+        &self,
+        conn: &Conn,
+        terms: &[String],
+    ) -> Result<Vec<String>, TursoError> {
         let terms: Vec<String> = terms
             .iter()
             .filter(|t| !t.trim().is_empty())
@@ -82,7 +76,7 @@ impl TermStats {
             .collect();
         let docs = document_count(conn).await?;
         if terms.is_empty() || docs == 0 {
-            return Ok(Chosen { terms, rows: 0 });
+            return Ok(terms);
         }
         let stems = self.stems_of(conn, &terms).await?;
         let mut counted = Vec::with_capacity(terms.len());
@@ -124,7 +118,7 @@ impl TermStats {
 /// document count: every term in fewer than half of the documents or of unknown frequency;
 /// when that leaves none, the rarest term that matches anything. Terms that match nothing are
 /// dropped (they add nothing to any score). Keeps the input order.
-fn choose(counted: Vec<(String, Option<u64>)>, docs: u64) -> Chosen {
+fn choose(counted: Vec<(String, Option<u64>)>, docs: u64) -> Vec<String> {
     let weighted = |df: u64| df.saturating_mul(2) < docs;
     let mut kept: Vec<(String, Option<u64>)> = counted
         .iter()
@@ -139,15 +133,7 @@ fn choose(counted: Vec<(String, Option<u64>)>, docs: u64) -> Chosen {
             .into_iter()
             .collect();
     }
-    let rows = kept
-        .iter()
-        .map(|(_, df)| df.unwrap_or(docs))
-        .fold(0u64, u64::saturating_add)
-        .min(docs);
-    Chosen {
-        terms: kept.into_iter().map(|(t, _)| t).collect(),
-        rows,
-    }
+    kept.into_iter().map(|(t, _)| t).collect()
 }
 
 /// Documents in the full-text index: the rows of its per-document size table, which is
@@ -279,9 +265,7 @@ mod tests {
             ("test", Some(50_000)),
             ("lag", Some(49_999)),
         ]);
-        let chosen = choose(c, 100_000);
-        assert_eq!(chosen.terms, ["kafka", "lag"]);
-        assert_eq!(chosen.rows, 50_899);
+        assert_eq!(choose(c, 100_000), ["kafka", "lag"]);
     }
 
     #[test]
@@ -291,25 +275,16 @@ mod tests {
             ("fix", Some(55_000)),
             ("test", Some(70_000)),
         ]);
-        assert_eq!(choose(c, 100_000).terms, ["fix"]);
+        assert_eq!(choose(c, 100_000), ["fix"]);
         // Even when every document matches every term.
         let c = counted(&[("a1", Some(5_000)), ("b2", Some(5_000))]);
-        let chosen = choose(c, 5_000);
-        assert_eq!(chosen.terms, ["a1"]);
-        assert_eq!(chosen.rows, 5_000);
+        assert_eq!(choose(c, 5_000), ["a1"]);
     }
 
     #[test]
     fn terms_matching_nothing_are_dropped_and_unknown_ones_kept() {
         let c = counted(&[("zzz", Some(0)), ("kafka", Some(10)), ("x86_64", None)]);
-        let chosen = choose(c, 10_000);
-        assert_eq!(chosen.terms, ["kafka", "x86_64"]);
-        // An unknown frequency counts as every document.
-        assert_eq!(chosen.rows, 10_000);
-        assert!(
-            choose(counted(&[("zzz", Some(0))]), 10_000)
-                .terms
-                .is_empty()
-        );
+        assert_eq!(choose(c, 10_000), ["kafka", "x86_64"]);
+        assert!(choose(counted(&[("zzz", Some(0))]), 10_000).is_empty());
     }
 }
