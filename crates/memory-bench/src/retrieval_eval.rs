@@ -36,6 +36,7 @@
 //! queried only through its public `retrieve_context`. The labels never reach the memory.
 //! [`run`] uses the default local `HashingEmbedder`; [`run_with_embedder`] measures another.
 
+mod kept;
 pub mod metrics;
 mod topics;
 
@@ -605,6 +606,11 @@ pub struct EvalConfig {
     /// Store sizes (in episodes) at which hybrid retrieval latency is measured again; the
     /// store is grown to each in turn with more episodes of the same stream. Empty: none.
     pub latency_sizes: Vec<usize>,
+    /// Keep every store in the run's directory, one per size, and reuse a store a previous
+    /// run left there with the same seed, size and embedder instead of building it again
+    /// (see `kept`). Off: one store in the directory, grown from size to size and replaced
+    /// by the next run.
+    pub keep_stores: bool,
 }
 
 impl Default for EvalConfig {
@@ -615,6 +621,7 @@ impl Default for EvalConfig {
             queries: 200,
             seed: 42,
             latency_sizes: vec![10_000, 100_000],
+            keep_stores: false,
         }
     }
 }
@@ -986,9 +993,16 @@ pub async fn run_with_embedder(
     let now = Utc::now();
     let queries = queries(config.seed, config.queries);
     let control = control_queries(&queries);
-    let mut bench =
-        Bench::open(&dir.join("retrieval-eval.db"), config.seed, now, &embedder).await?;
-    let (seed_seconds, embed_seconds) = bench.grow_to(config.episodes).await?;
+    let (mut bench, (seed_seconds, embed_seconds)) = if config.keep_stores {
+        let (bench, provenance) =
+            Bench::kept(dir, config.seed, config.episodes, now, &embedder).await?;
+        (bench, provenance.seconds())
+    } else {
+        let mut bench =
+            Bench::open(&dir.join("retrieval-eval.db"), config.seed, now, &embedder).await?;
+        let times = bench.grow_to(config.episodes).await?;
+        (bench, times)
+    };
 
     let mut modes = Vec::with_capacity(3);
     let mut control_modes = Vec::with_capacity(3);
@@ -1018,8 +1032,15 @@ pub async fn run_with_embedder(
     sizes.dedup();
     let mut latency_at = Vec::with_capacity(sizes.len());
     for n in sizes {
-        // A size below the evaluation store's gets a store of its own.
-        let ((seed_s, embed_s), eval) = if n < config.episodes {
+        // A kept store of every size other than the evaluation store's; without keeping, a
+        // size below the evaluation store's gets a store of its own.
+        let ((seed_s, embed_s), eval) = if config.keep_stores && n != config.episodes {
+            let (sized, provenance) = Bench::kept(dir, config.seed, n, now, &embedder).await?;
+            (
+                provenance.seconds(),
+                sized.evaluate(&queries, RetrievalMode::Hybrid).await?,
+            )
+        } else if n < config.episodes {
             let path = dir.join(format!("retrieval-eval-{n}.db"));
             let mut small = Bench::open(&path, config.seed, now, &embedder).await?;
             let times = small.grow_to(n).await?;
@@ -1289,6 +1310,7 @@ mod tests {
             queries: 20,
             seed: 1,
             latency_sizes: vec![],
+            keep_stores: false,
         };
         let report = run(&config, dir.path()).await.unwrap();
         assert_eq!(report.modes.len(), 3);
@@ -1337,11 +1359,51 @@ mod tests {
             queries: 10,
             seed: 2,
             latency_sizes: vec![400, 100],
+            keep_stores: false,
         };
         let report = run(&config, dir.path()).await.unwrap();
         let sizes: Vec<usize> = report.latency_at.iter().map(|l| l.episodes).collect();
         assert_eq!(sizes, [100, 400]);
         assert!(report.latency_at.iter().all(|l| l.p95_ms > 0.0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kept_stores_are_reused_with_the_same_ground_truth() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EvalConfig {
+            episodes: 150,
+            queries: 10,
+            seed: 3,
+            latency_sizes: vec![250],
+            keep_stores: true,
+        };
+        let first = run(&config, dir.path()).await.unwrap();
+        assert!(first.seed_seconds > 0.0 && first.latency_at[0].seed_seconds > 0.0);
+        for n in [150, 250] {
+            assert!(kept::store_path(dir.path(), 3, n).exists());
+        }
+        let second = run(&config, dir.path()).await.unwrap();
+        // Nothing was stored or embedded again, and the labels replayed from the seed score
+        // the same hits the same way.
+        assert_eq!(second.seed_seconds, 0.0);
+        assert_eq!(second.embed_seconds, 0.0);
+        assert_eq!(second.latency_at[0].seed_seconds, 0.0);
+        assert_eq!(
+            second.mean_relevant_per_query,
+            first.mean_relevant_per_query
+        );
+        for (a, b) in first.modes.iter().zip(&second.modes) {
+            assert!((a.ndcg_at_10 - b.ndcg_at_10).abs() < 0.05, "{a:?} vs {b:?}");
+        }
+
+        // Another seed is another store.
+        let other = EvalConfig {
+            seed: 4,
+            latency_sizes: vec![],
+            ..config
+        };
+        let third = run(&other, dir.path()).await.unwrap();
+        assert!(third.seed_seconds > 0.0);
     }
 
     /// The medium evaluation whose numbers are quoted: 5,000 episodes, 200 queries, latency

@@ -334,6 +334,11 @@ pub struct RetrievalEvalArgs {
     /// Store sizes at which latency is measured again (comma-separated; 0 for none).
     #[arg(long, default_value = "10000,100000", value_delimiter = ',')]
     pub latency_at: Vec<usize>,
+    /// Keep the benchmark's stores in this directory (one per size) and reuse the ones a
+    /// previous run left there with the same seed, size and embedder, instead of building
+    /// them again in a temporary directory. A 100,000-episode store takes 1–2 GB.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
 }
 
 /// `memory bench completion`

@@ -227,3 +227,35 @@ fn retrieval_quality_benchmark_runs() {
         2
     );
 }
+
+#[test]
+fn retrieval_benchmark_keeps_and_reuses_its_store() {
+    let sb = Sandbox::new();
+    let store = sb.dir.path().join("bench-stores");
+    let run = || {
+        let out = sb
+            .command()
+            .args(["--format", "json", "bench", "retrieval"])
+            .args(["--episodes", "150", "--queries", "10", "--latency-at", "0"])
+            .arg("--store")
+            .arg(&store)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (report, stderr(&out))
+    };
+    let (first, log) = run();
+    assert!(!log.contains("reusing the kept store"), "{log}");
+    assert!(first["seed_seconds"].as_f64().unwrap() > 0.0);
+    assert!(store.join("retrieval-eval-seed42-150.db").exists());
+    assert!(store.join("retrieval-eval-seed42-150.json").exists());
+
+    let (second, log) = run();
+    assert!(log.contains("reusing the kept store"), "{log}");
+    assert_eq!(second["seed_seconds"].as_f64(), Some(0.0));
+    assert_eq!(
+        second["mean_relevant_per_query"],
+        first["mean_relevant_per_query"]
+    );
+}

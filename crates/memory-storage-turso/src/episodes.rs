@@ -25,7 +25,7 @@ use crate::codec::{
 };
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use crate::fts::{self, BM25_WEIGHTS, FtsDocument, match_expression};
+use crate::fts::{self, FtsDocument};
 use crate::storage::TursoStorage;
 use crate::{batch, patterns, relationships, sessions, transfer, vectors};
 use async_trait::async_trait;
@@ -177,46 +177,7 @@ impl StorageBackend for TursoStorage {
         terms: &[String],
         limit: usize,
     ) -> Result<Vec<TextMatch>> {
-        let Some(expr) = match_expression(terms) else {
-            return Ok(Vec::new());
-        };
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let conn = self.conns.reader().await;
-        // Rank inside the full-text index first and read only the best rows' records: a
-        // common word can match most of a large store, and reading every match's record
-        // before sorting is what made this slow. The index knows no namespaces, so it is
-        // asked for more than `limit`; when the namespace's share falls short, the exact
-        // query (every match, filtered, then sorted) runs instead.
-        let oversample = (limit * 4).max(200);
-        let fast = format!(
-            "SELECT e.id, e.record, e.step_count, f.score FROM \
-             (SELECT rowid, -bm25(episode_fts, {BM25_WEIGHTS}) AS score FROM episode_fts \
-              WHERE episode_fts MATCH ?1 ORDER BY score DESC LIMIT ?4) AS f \
-             JOIN episodes e ON e.rowid = f.rowid \
-             WHERE e.namespace = ?2 AND e.ended_at IS NOT NULL \
-             ORDER BY f.score DESC LIMIT ?3"
-        );
-        let fast_params = libsql::params![
-            expr.as_str(),
-            namespace,
-            clamp_i64(limit as u64),
-            clamp_i64(oversample as u64)
-        ];
-        let mut out = text_matches(&conn, &fast, fast_params).await?;
-        if out.len() < limit {
-            let exact = format!(
-                "SELECT e.id, e.record, e.step_count, \
-                 -bm25(episode_fts, {BM25_WEIGHTS}) AS score \
-                 FROM episode_fts JOIN episodes e ON e.rowid = episode_fts.rowid \
-                 WHERE episode_fts MATCH ?1 AND e.namespace = ?2 AND e.ended_at IS NOT NULL \
-                 ORDER BY score DESC LIMIT ?3"
-            );
-            let exact_params = libsql::params![expr.as_str(), namespace, clamp_i64(limit as u64)];
-            out = text_matches(&conn, &exact, exact_params).await?;
-        }
-        Ok(out)
+        crate::text_search::search(self, namespace, terms, limit).await
     }
 
     async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
@@ -473,28 +434,6 @@ impl StorageBackend for TursoStorage {
         let conn = self.conns.reader().await;
         transfer::context_stats(&conn, namespace).await
     }
-}
-
-/// Runs a full-text search query whose rows are (id, record, step_count, score).
-async fn text_matches(
-    conn: &Conn,
-    sql: &str,
-    params: impl libsql::params::IntoParams,
-) -> Result<Vec<TextMatch>> {
-    let mut rows = conn.query(sql, params).await.ctx("search episode text")?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().await.ctx("search episode text")? {
-        let id = codec::text(&row, 0, "matched episode")?;
-        let what = format!("episode {id}");
-        let record = codec::text(&row, 1, &what)?;
-        let step_count = codec::int(&row, 2, &what)?;
-        let bm25 = codec::real(&row, 3, &what)?;
-        out.push(TextMatch {
-            summary: decode_summary(&id, &record, step_count)?,
-            bm25,
-        });
-    }
-    Ok(out)
 }
 
 /// Starts a write transaction on `conn`, taking the database's write lock at once.

@@ -52,6 +52,8 @@ mod schema;
 mod sessions;
 mod statements;
 mod storage;
+mod term_stats;
+mod text_search;
 mod transfer;
 mod vectors;
 

@@ -8,6 +8,7 @@ use crate::codec;
 use crate::connection::{Connections, TursoConfig};
 use crate::error::{SqlContext, TursoError};
 use crate::schema;
+use crate::term_stats::TermStats;
 use crate::vectors;
 use memory_core::metrics::StorageStats;
 use std::fmt;
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 pub struct TursoStorage {
     path: PathBuf,
     pub(crate) conns: Connections,
+    /// Document frequencies of search terms, to choose which terms a search scores.
+    pub(crate) term_stats: TermStats,
 }
 
 /// How many rows each table holds; for statistics and integrity checks.
@@ -66,7 +69,11 @@ impl TursoStorage {
             schema::migrate(writer.raw(), &path).await?
         };
         tracing::debug!(path = %path.display(), version, readers = config.readers, "opened database");
-        Ok(TursoStorage { path, conns })
+        Ok(TursoStorage {
+            path,
+            conns,
+            term_stats: TermStats::default(),
+        })
     }
 
     /// The database file this storage was opened on.

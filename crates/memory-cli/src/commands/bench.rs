@@ -67,9 +67,18 @@ pub async fn retrieval(
         queries: args.queries,
         seed: args.seed,
         latency_sizes: args.latency_at.iter().copied().filter(|&n| n > 0).collect(),
+        keep_stores: args.store.is_some(),
     };
-    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let report =
-        memory_bench::retrieval_eval::run_with_embedder(&config, dir.path(), embedder).await?;
+    let report = match &args.store {
+        Some(store) => {
+            std::fs::create_dir_all(store)
+                .with_context(|| format!("cannot create {}", store.display()))?;
+            memory_bench::retrieval_eval::run_with_embedder(&config, store, embedder).await?
+        }
+        None => {
+            let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+            memory_bench::retrieval_eval::run_with_embedder(&config, dir.path(), embedder).await?
+        }
+    };
     out.either(&report, || report.to_markdown())
 }
