@@ -334,29 +334,38 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
     }
     let hit = time_reads(&cached, &hot, config.latency_samples).await?;
     drop(cached);
+    drop(store);
 
-    // retrieve_context as `memory` runs it by default (the default cache tier and embedder,
-    // every episode with its vector), each query with a cold query-result cache.
-    let queries = distinct_queries(
-        config.seed ^ 0x7e7,
-        RETRIEVAL_WARMUP + config.retrieval_queries,
-    );
-    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
-    let memory = SelfLearningMemory::new(cached.clone());
+    // Every episode gets its vector, as `memory` would after `embed_pending` with the
+    // default embedder. Closing the handle afterwards checkpoints the write-ahead log, so
+    // the two sides below start from the same file state, each on a handle of its own.
+    let memory = SelfLearningMemory::new(Arc::new(CachedStorage::new(Arc::new(
+        open(&read_path, TursoConfig::default()).await?,
+    ))));
     let embedding = Instant::now();
     let embedded = memory.embed_pending(512, |_, _| {}).await?;
     let embed_seconds = embedding.elapsed().as_secs_f64();
-    let (retrieval_now, mean_hits) = time_retrievals(&memory, Some(&cached), &queries).await?;
     drop(memory);
-    drop(cached);
 
-    // get_episode on a miss: random episodes, on the store itself (statements cached), and
-    // with statement reuse off (the baseline).
+    // get_episode on a miss (random episodes, on the store itself) and retrieve_context as
+    // `memory` runs it by default (the default cache tier and embedder), each query with a
+    // cold query-result cache; then both again with the layer off (the baseline: no cache
+    // tier, no statement reuse).
     let mut sample_ids: Vec<Uuid> = (0..config.latency_samples.min(ids.len()))
         .map(|_| ids[rng.below(ids.len())])
         .collect();
     sample_ids.dedup();
+    let queries = distinct_queries(
+        config.seed ^ 0x7e7,
+        RETRIEVAL_WARMUP + config.retrieval_queries,
+    );
+    let store = Arc::new(open(&read_path, TursoConfig::default()).await?);
     let miss = time_reads(store.as_ref(), &sample_ids, config.latency_samples).await?;
+    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
+    let memory = SelfLearningMemory::new(cached.clone());
+    let (retrieval_now, mean_hits) = time_retrievals(&memory, Some(&cached), &queries).await?;
+    drop(memory);
+    drop(cached);
     drop(store);
     let unprepared = Arc::new(
         open(
@@ -369,7 +378,6 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         .await?,
     );
     let baseline = time_reads(unprepared.as_ref(), &sample_ids, config.latency_samples).await?;
-    // The same queries on the store alone: no cache tier, no statement reuse.
     let memory = SelfLearningMemory::new(unprepared.clone());
     let (retrieval_base, _) = time_retrievals::<TursoStorage>(&memory, None, &queries).await?;
     drop(memory);
