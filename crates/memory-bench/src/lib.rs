@@ -11,6 +11,7 @@
 pub mod completion;
 pub mod learning_sim;
 pub mod perf;
+pub mod resident;
 pub mod retrieval_eval;
 mod rng;
 mod template;

@@ -4,16 +4,28 @@
 //! episode), which is how the store ran before the layer existed.
 //!
 //! Everything runs on fresh temporary databases from the seeded workload generator, on a
-//! multi-threaded runtime of its own (two workers by default, one per core here).
+//! multi-threaded runtime of its own (two workers by default, one per core here). Latencies
+//! are reported as p50 / p95 / p99, and every row says how many times better than its
+//! baseline the layer is.
+//!
+//! Two rows look at the whole system as a user runs it: `retrieve_context` on the read
+//! store through the default cache tier and the default (hashing) embedder, after every
+//! episode has its vector, each query with a cold query-result cache; and the resident
+//! memory of the real `memory import` process (a child; see [`crate::resident`]) importing
+//! an export of that store.
 
+use crate::resident::{self, ResidentMemory};
 use crate::rng::Rng;
 use crate::workload::{BENCH_NAMESPACE, WorkloadGen};
 use chrono::{DateTime, Duration as Days, Utc};
 use memory_core::cache::{CacheConfig, CachedStorage, CachedStorageConfig, episode_bytes};
-use memory_core::{Episode, MemoryError, SelfLearningMemory, StorageBackend};
+use memory_core::export::ExportFilter;
+use memory_core::{Episode, MemoryError, RetrievalQuery, SelfLearningMemory, StorageBackend};
 use memory_storage_turso::{TursoConfig, TursoStorage};
 use serde::Serialize;
-use std::path::Path;
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -41,6 +53,11 @@ pub struct PerfConfig {
     pub agents: usize,
     /// Episodes each agent records in the online figure.
     pub episodes_per_agent: usize,
+    /// Timed `retrieve_context` calls (distinct queries) on the read store.
+    pub retrieval_queries: usize,
+    /// The `memory` binary whose `import` the resident-memory row runs as a child process
+    /// (`memory bench perf` passes itself); without it that row is not measured.
+    pub memory_exe: Option<PathBuf>,
     /// Runtime worker threads.
     pub workers: usize,
     /// Workload seed.
@@ -60,6 +77,8 @@ impl Default for PerfConfig {
             import_episodes: 20_000,
             agents: 8,
             episodes_per_agent: 100,
+            retrieval_queries: 300,
+            memory_exe: None,
             workers: 2,
             seed: 5,
         }
@@ -79,6 +98,82 @@ pub struct PerfRow {
     pub target: String,
     /// Whether "now" meets the target.
     pub met: bool,
+    /// How many times better than the baseline "now" is (baseline ÷ now for a latency, now
+    /// ÷ baseline for a throughput); `None` where there is no baseline to divide by.
+    pub ratio: Option<f64>,
+}
+
+/// Latency percentiles of one measured operation, in microseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Percentiles {
+    /// Median.
+    pub p50_us: f64,
+    /// 95th percentile.
+    pub p95_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// Samples behind them.
+    pub samples: usize,
+}
+
+impl Percentiles {
+    /// The percentiles of `samples` (nearest rank).
+    pub fn of(mut samples: Vec<Duration>) -> Self {
+        samples.sort_unstable();
+        let at = |q: f64| {
+            if samples.is_empty() {
+                return 0.0;
+            }
+            let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+            samples[rank - 1].as_secs_f64() * 1e6
+        };
+        Percentiles {
+            p50_us: at(0.50),
+            p95_us: at(0.95),
+            p99_us: at(0.99),
+            samples: samples.len(),
+        }
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "p50 {} · p95 {} · p99 {}",
+            micros_f(self.p50_us),
+            micros_f(self.p95_us),
+            micros_f(self.p99_us)
+        )
+    }
+}
+
+/// `baseline ÷ now` (how many times faster), when both are positive.
+fn speedup(baseline: f64, now: f64) -> Option<f64> {
+    (baseline > 0.0 && now > 0.0).then(|| baseline / now)
+}
+
+/// What the retrieval row measured.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct RetrievalFigures {
+    /// With the layer (default cache tier, statement cache).
+    pub now: Percentiles,
+    /// With it off (the store alone, no statement reuse).
+    pub baseline: Percentiles,
+    /// Seconds `embed_pending` took to give every episode of the read store its vector.
+    pub embed_seconds: f64,
+    /// Episodes embedded.
+    pub embedded: u64,
+    /// Mean episodes per context pack (so an empty result would show).
+    pub mean_hits: f64,
+}
+
+/// What the resident-memory row measured.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ResidentFigures {
+    /// The child `memory import` process.
+    pub import: ResidentMemory,
+    /// Episodes it imported.
+    pub episodes: u64,
+    /// Bytes of the JSON Lines file it read.
+    pub file_bytes: u64,
 }
 
 /// The figures of one `memory bench perf` run.
@@ -97,21 +192,28 @@ pub struct PerfReport {
     pub online_mean_batch: f64,
     /// Seconds spent building the read store.
     pub seed_seconds: f64,
+    /// The retrieval row's details.
+    pub retrieval: RetrievalFigures,
+    /// The resident-memory row's details, when it was measured.
+    pub resident: Option<ResidentFigures>,
 }
 
 impl PerfReport {
     /// The table as Markdown.
     pub fn to_markdown(&self) -> String {
-        let mut s =
-            String::from("| metric | baseline | now | target | met |\n|---|---|---|---|---|\n");
+        let mut s = String::from(
+            "| metric | baseline | now | target | met | now vs baseline |\n|---|---|---|---|---|---|\n",
+        );
         for r in &self.rows {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} |\n",
                 r.metric,
                 r.baseline,
                 r.now,
                 r.target,
-                if r.met { "yes" } else { "**no**" }
+                if r.met { "yes" } else { "**no**" },
+                r.ratio
+                    .map_or_else(|| "—".to_string(), |x| format!("{x:.1}× better"))
             ));
         }
         s.push_str(&format!(
@@ -128,6 +230,25 @@ impl PerfReport {
             self.config.episodes,
             self.seed_seconds
         ));
+        let r = &self.retrieval;
+        s.push_str(&format!(
+            "Retrieval: embedding the {} episodes with the default embedder took {:.0} s; \
+             {} distinct queries, {:.1} episodes per pack on average.\n",
+            r.embedded, r.embed_seconds, r.now.samples, r.mean_hits
+        ));
+        if let Some(m) = &self.resident {
+            s.push_str(&format!(
+                "Resident memory: `memory import` of {} episodes ({:.0} MB of JSON Lines) ran \
+                 {:.1} s; peak VmHWM {:.0} MiB, VmRSS {:.0} MiB at the last of {} reads of \
+                 /proc/<pid>/status.\n",
+                m.episodes,
+                m.file_bytes as f64 / 1e6,
+                m.import.wall_ms as f64 / 1e3,
+                m.import.peak_kib as f64 / 1024.0,
+                m.import.last_rss_kib as f64 / 1024.0,
+                m.import.samples
+            ));
+        }
         s
     }
 }
@@ -151,7 +272,8 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
     let episodes = completed_episodes(config.seed, config.episodes, config.steps, start);
     let total_bytes: u64 = episodes.iter().map(episode_bytes).sum();
     let ids: Vec<Uuid> = episodes.iter().map(|e| e.id).collect();
-    let store = Arc::new(open(&dir.join("read.db"), TursoConfig::default()).await?);
+    let read_path = dir.join("read.db");
+    let store = Arc::new(open(&read_path, TursoConfig::default()).await?);
     let seeding = Instant::now();
     for chunk in episodes.chunks(5_000) {
         store.store_episodes(chunk).await?;
@@ -202,6 +324,7 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         now: format!("{:.1}% (ideal {:.1}%)", hit_rate * 100.0, ideal * 100.0),
         target: "≥ 90%".into(),
         met: hit_rate >= 0.90,
+        ratio: None,
     });
 
     // get_episode on a hit: the most popular episodes, already cached.
@@ -209,39 +332,123 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
     for id in &hot {
         cached.get_episode(BENCH_NAMESPACE, *id).await?;
     }
-    let hit_p50 = time_reads(&cached, &hot, config.latency_samples).await?;
-    // get_episode on a miss: random episodes, on the store itself (statements cached), and
-    // with statement reuse off (the baseline).
+    let hit = time_reads(&cached, &hot, config.latency_samples).await?;
+    drop(cached);
+    drop(store);
+
+    // Every episode gets its vector, as `memory` would after `embed_pending` with the
+    // default embedder. Closing the handle afterwards checkpoints the write-ahead log, so
+    // the two sides below start from the same file state, each on a handle of its own.
+    let memory = SelfLearningMemory::new(Arc::new(CachedStorage::new(Arc::new(
+        open(&read_path, TursoConfig::default()).await?,
+    ))));
+    let embedding = Instant::now();
+    let embedded = memory.embed_pending(512, |_, _| {}).await?;
+    let embed_seconds = embedding.elapsed().as_secs_f64();
+    drop(memory);
+
+    // get_episode on a miss (random episodes, on the store itself) and retrieve_context as
+    // `memory` runs it by default (the default cache tier and embedder), each query with a
+    // cold query-result cache; then both again with the layer off (the baseline: no cache
+    // tier, no statement reuse).
     let mut sample_ids: Vec<Uuid> = (0..config.latency_samples.min(ids.len()))
         .map(|_| ids[rng.below(ids.len())])
         .collect();
     sample_ids.dedup();
-    let miss_p50 = time_reads(store.as_ref(), &sample_ids, config.latency_samples).await?;
+    let queries = distinct_queries(
+        config.seed ^ 0x7e7,
+        RETRIEVAL_WARMUP + config.retrieval_queries,
+    );
+    let store = Arc::new(open(&read_path, TursoConfig::default()).await?);
+    let miss = time_reads(store.as_ref(), &sample_ids, config.latency_samples).await?;
+    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
+    let memory = SelfLearningMemory::new(cached.clone());
+    let (retrieval_now, mean_hits) = time_retrievals(&memory, Some(&cached), &queries).await?;
+    drop(memory);
     drop(cached);
     drop(store);
-    let unprepared = open(
-        &dir.join("read.db"),
-        TursoConfig {
-            statement_cache_capacity: 0,
-            ..TursoConfig::default()
-        },
-    )
-    .await?;
-    let baseline_p50 = time_reads(&unprepared, &sample_ids, config.latency_samples).await?;
+    let unprepared = Arc::new(
+        open(
+            &read_path,
+            TursoConfig {
+                statement_cache_capacity: 0,
+                ..TursoConfig::default()
+            },
+        )
+        .await?,
+    );
+    let baseline = time_reads(unprepared.as_ref(), &sample_ids, config.latency_samples).await?;
+    let memory = SelfLearningMemory::new(unprepared.clone());
+    let (retrieval_base, _) = time_retrievals::<TursoStorage>(&memory, None, &queries).await?;
+    drop(memory);
     drop(unprepared);
     rows.push(PerfRow {
-        metric: "get_episode p50, cache hit".into(),
-        baseline: format!("{} (no cache)", micros(baseline_p50)),
-        now: micros(hit_p50),
-        target: "≤ 5 µs".into(),
-        met: hit_p50 <= Duration::from_micros(5),
+        metric: "get_episode, cache hit (target on p50)".into(),
+        baseline: format!("{} (no cache)", baseline.show()),
+        now: hit.show(),
+        target: "p50 ≤ 5 µs".into(),
+        met: hit.p50_us <= 5.0,
+        ratio: speedup(baseline.p50_us, hit.p50_us),
     });
     rows.push(PerfRow {
-        metric: "get_episode p50, cache miss (local file)".into(),
-        baseline: micros(baseline_p50),
-        now: micros(miss_p50),
-        target: "≤ 100 µs".into(),
-        met: miss_p50 <= Duration::from_micros(100),
+        metric: "get_episode, cache miss, local file (target on p50)".into(),
+        baseline: baseline.show(),
+        now: miss.show(),
+        target: "p50 ≤ 100 µs".into(),
+        met: miss.p50_us <= 100.0,
+        ratio: speedup(baseline.p50_us, miss.p50_us),
+    });
+    rows.push(PerfRow {
+        metric: format!(
+            "retrieve_context at {} episodes, cold query cache, default embedder (target on p99)",
+            config.episodes
+        ),
+        baseline: retrieval_base.show(),
+        now: retrieval_now.show(),
+        target: "p99 ≤ 50 ms".into(),
+        met: retrieval_now.samples > 0 && retrieval_now.p99_us <= 50_000.0,
+        ratio: speedup(retrieval_base.p99_us, retrieval_now.p99_us),
+    });
+    let retrieval = RetrievalFigures {
+        now: retrieval_now,
+        baseline: retrieval_base,
+        embed_seconds,
+        embedded,
+        mean_hits,
+    };
+
+    // Resident memory of the real `memory import` of an export of the read store.
+    let resident = match &config.memory_exe {
+        Some(exe) => Some(import_resident(exe, &read_path, dir, config.episodes as u64).await?),
+        None => None,
+    };
+    let _ = std::fs::remove_file(&read_path);
+    rows.push(match &resident {
+        Some(m) => {
+            let peak_mib = m.import.peak_kib as f64 / 1024.0;
+            PerfRow {
+                metric: format!(
+                    "resident memory of `memory import` of {} episodes, default caches (peak VmHWM)",
+                    m.episodes
+                ),
+                baseline: "—".into(),
+                now: format!(
+                    "{peak_mib:.0} MiB peak, {:.0} MiB at the end",
+                    m.import.last_rss_kib as f64 / 1024.0
+                ),
+                target: "≤ 200 MB".into(),
+                met: m.import.peak_kib * 1024 <= 200_000_000,
+                ratio: None,
+            }
+        }
+        None => PerfRow {
+            metric: "resident memory after importing, default caches".into(),
+            baseline: "—".into(),
+            now: "not measured (no `memory` binary given)".into(),
+            target: "≤ 200 MB".into(),
+            met: false,
+            ratio: None,
+        },
     });
 
     // Bulk import: the batch API (one transaction, multi-row inserts) into an empty file,
@@ -275,6 +482,7 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         now: format!("{import_rate:.0} episodes/s"),
         target: "≥ 10,000 episodes/s".into(),
         met: import_rate >= 10_000.0,
+        ratio: speedup(import_rate, baseline_rate),
     });
     drop(batch);
 
@@ -290,6 +498,10 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         now: format!("{:.0} episodes/s", now_online.episodes_per_second),
         target: "≥ 2,000 episodes/s".into(),
         met: now_online.episodes_per_second >= 2_000.0,
+        ratio: speedup(
+            now_online.episodes_per_second,
+            baseline_online.episodes_per_second,
+        ),
     });
     let st = &now_online.statements;
     rows.push(PerfRow {
@@ -301,6 +513,8 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         now: format!("{:.2}% / {:.2} µs", st.0 * 100.0, st.1 / 1000.0),
         target: "≥ 99% / ≤ 1 µs".into(),
         met: st.0 >= 0.99 && st.1 <= 1000.0,
+        // Acquiring a cached statement against preparing it.
+        ratio: speedup(baseline_online.prepare_mean_us, st.1 / 1000.0),
     });
 
     Ok(PerfReport {
@@ -310,6 +524,8 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         cache_entries_budget: budget_entries,
         online_mean_batch: now_online.mean_batch,
         seed_seconds,
+        retrieval,
+        resident,
     })
 }
 
@@ -345,12 +561,12 @@ async fn cache_counts(cached: &CachedStorage<TursoStorage>) -> Result<(u64, u64)
     Ok((tier.hits, tier.misses))
 }
 
-/// Median latency of `samples` `get_episode` calls cycling over `ids`.
+/// Latency of `samples` `get_episode` calls cycling over `ids`.
 async fn time_reads(
     storage: &dyn StorageBackend,
     ids: &[Uuid],
     samples: usize,
-) -> Result<Duration, MemoryError> {
+) -> Result<Percentiles, MemoryError> {
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples {
         let id = ids[i % ids.len().max(1)];
@@ -358,8 +574,125 @@ async fn time_reads(
         storage.get_episode(BENCH_NAMESPACE, id).await?;
         times.push(t.elapsed());
     }
-    times.sort();
-    Ok(times.get(times.len() / 2).copied().unwrap_or_default())
+    Ok(Percentiles::of(times))
+}
+
+/// Untimed retrievals before the timed ones (the first calls load lazily built state).
+const RETRIEVAL_WARMUP: usize = 10;
+
+/// `n` generated retrieval queries, no two with the same text.
+fn distinct_queries(seed: u64, n: usize) -> Vec<RetrievalQuery> {
+    let mut generator = WorkloadGen::new(seed);
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(n);
+    // The generator has a finite vocabulary; give up rather than loop forever.
+    for _ in 0..n.saturating_mul(50) {
+        if out.len() == n {
+            break;
+        }
+        let query = generator.query();
+        if seen.insert(query.text.clone()) {
+            out.push(query);
+        }
+    }
+    out
+}
+
+/// Times `retrieve_context` over `queries` after [`RETRIEVAL_WARMUP`] untimed ones; with a
+/// cache tier, its query results are dropped before each call. Returns the latencies and
+/// the mean number of episodes per pack.
+async fn time_retrievals<S: StorageBackend + ?Sized>(
+    memory: &SelfLearningMemory,
+    cache: Option<&CachedStorage<S>>,
+    queries: &[RetrievalQuery],
+) -> Result<(Percentiles, f64), MemoryError> {
+    let (warmup, timed) = queries.split_at(RETRIEVAL_WARMUP.min(queries.len()));
+    for q in warmup {
+        memory.retrieve_context(q).await?;
+    }
+    let mut times = Vec::with_capacity(timed.len());
+    let mut hits = 0usize;
+    for q in timed {
+        if let Some(cache) = cache {
+            cache.clear_queries();
+        }
+        let t = Instant::now();
+        let pack = memory.retrieve_context(q).await?;
+        times.push(t.elapsed());
+        hits += pack.hits.len();
+    }
+    let mean_hits = hits as f64 / timed.len().max(1) as f64;
+    Ok((Percentiles::of(times), mean_hits))
+}
+
+/// Exports the read store at `read_path` to JSON Lines, then runs the real `memory import`
+/// of that file into a new database as a child process and watches its resident memory.
+async fn import_resident(
+    exe: &Path,
+    read_path: &Path,
+    dir: &Path,
+    episodes: u64,
+) -> Result<ResidentFigures, MemoryError> {
+    let file_path = dir.join("export.jsonl");
+    let source = SelfLearningMemory::new(Arc::new(open(read_path, TursoConfig::default()).await?))
+        .with_embedder(None);
+    let file = std::fs::File::create(&file_path).map_err(MemoryError::storage)?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut sink = |line: &str| -> std::io::Result<()> {
+        w.write_all(line.as_bytes())?;
+        w.write_all(b"\n")
+    };
+    source
+        .export(&ExportFilter::new(BENCH_NAMESPACE), &mut sink)
+        .await?;
+    w.flush().map_err(MemoryError::storage)?;
+    drop(w);
+    drop(source);
+    let file_bytes = std::fs::metadata(&file_path)
+        .map_err(MemoryError::storage)?
+        .len();
+    let target = dir.join("imported.db");
+    let args: Vec<std::ffi::OsString> = vec![
+        "--db".into(),
+        target.clone().into(),
+        "--format".into(),
+        "json".into(),
+        "import".into(),
+        file_path.clone().into(),
+    ];
+    let exe = exe.to_path_buf();
+    let out = dir.join("import.json");
+    let out_for_child = out.clone();
+    let import = tokio::task::spawn_blocking(move || {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        resident::watch(&exe, &args, &out_for_child)
+    })
+    .await
+    .map_err(MemoryError::storage)?
+    .map_err(MemoryError::storage)?;
+    // The import must really have stored the episodes it was timed on.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).map_err(MemoryError::storage)?)
+            .map_err(MemoryError::storage)?;
+    let imported = summary["episodes"].as_u64().unwrap_or(0);
+    if imported != episodes {
+        return Err(MemoryError::storage(std::io::Error::other(format!(
+            "`memory import` reported {imported} episodes, expected {episodes}: {summary}"
+        ))));
+    }
+    for path in [&file_path, &target] {
+        let _ = std::fs::remove_file(path);
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut p = target.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(ResidentFigures {
+        import,
+        episodes: imported,
+        file_bytes,
+    })
 }
 
 struct Online {
@@ -488,12 +821,11 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn micros(d: Duration) -> String {
-    micros_f(d.as_secs_f64() * 1e6)
-}
-
+/// A duration in microseconds, shown in µs below a millisecond and in ms above.
 fn micros_f(us: f64) -> String {
-    if us < 10.0 {
+    if us >= 1_000.0 {
+        format!("{:.1} ms", us / 1_000.0)
+    } else if us < 10.0 {
         format!("{us:.2} µs")
     } else {
         format!("{us:.0} µs")
@@ -503,6 +835,26 @@ fn micros_f(us: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let samples: Vec<Duration> = (1..=200).map(Duration::from_micros).collect();
+        let p = Percentiles::of(samples);
+        assert_eq!((p.p50_us, p.p95_us, p.p99_us), (100.0, 190.0, 198.0));
+        assert_eq!(p.samples, 200);
+        assert_eq!(Percentiles::of(Vec::new()).p99_us, 0.0);
+        assert_eq!(micros_f(6.5), "6.50 µs");
+        assert_eq!(micros_f(55.2), "55 µs");
+        assert_eq!(micros_f(48_250.0), "48.2 ms");
+    }
+
+    #[test]
+    fn distinct_queries_never_repeat_a_text() {
+        let queries = distinct_queries(3, 300);
+        assert_eq!(queries.len(), 300);
+        let texts: HashSet<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+        assert_eq!(texts.len(), 300);
+    }
 
     #[test]
     fn zipf_mass_matches_the_harmonic_numbers() {
@@ -537,10 +889,11 @@ mod tests {
             import_episodes: 100,
             agents: 2,
             episodes_per_agent: 3,
+            retrieval_queries: 20,
             ..PerfConfig::default()
         };
         let report = run(&config, dir.path()).unwrap();
-        assert_eq!(report.rows.len(), 6);
+        assert_eq!(report.rows.len(), 8);
         assert!(
             report
                 .rows
@@ -548,7 +901,26 @@ mod tests {
                 .any(|r| r.metric.starts_with("bulk import throughput"))
         );
         assert!(report.rows.iter().all(|r| !r.now.is_empty()));
+        // Retrieval ran on vectors for every episode and found something every time.
+        let r = &report.retrieval;
+        assert_eq!(r.embedded, 300);
+        assert_eq!((r.now.samples, r.baseline.samples), (20, 20));
+        assert!(r.mean_hits > 0.0);
+        assert!(
+            report.rows.iter().any(
+                |row| row.metric.starts_with("retrieve_context") && row.now.starts_with("p50 ")
+            )
+        );
+        // Without a `memory` binary the resident-memory row says it was not measured (the
+        // CLI's tests run it with the binary).
+        assert!(report.resident.is_none());
+        assert!(
+            report
+                .rows
+                .iter()
+                .any(|row| row.now.starts_with("not measured"))
+        );
         let md = report.to_markdown();
-        assert!(md.contains("| metric | baseline | now | target | met |"));
+        assert!(md.contains("| metric | baseline | now | target | met | now vs baseline |"));
     }
 }

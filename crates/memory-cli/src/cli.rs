@@ -281,9 +281,10 @@ pub enum BenchCommand {
     /// retrieval on a generated corpus with paraphrased held-out queries, and latency at
     /// larger stores (uses a temporary database; the embedder is --embedder's).
     Retrieval(RetrievalEvalArgs),
-    /// The performance layer against its targets: cache hit rate, get_episode latency,
-    /// bulk import and online throughput, prepared-statement reuse, each beside the same
-    /// measurement with the layer off (uses temporary databases; takes a few minutes).
+    /// The performance layer against its targets: cache hit rate, get_episode and
+    /// retrieve_context latency, bulk import and online throughput, prepared-statement
+    /// reuse, each beside the same measurement with the layer off, and the resident memory
+    /// of `memory import` (uses temporary databases; takes about 20 minutes).
     Perf(PerfArgs),
 }
 
@@ -314,6 +315,12 @@ pub struct PerfArgs {
     /// Episodes each agent records in the online figure.
     #[arg(long, default_value_t = 100)]
     pub episodes_per_agent: usize,
+    /// Timed get_episode calls per latency figure.
+    #[arg(long, default_value_t = 20_000)]
+    pub latency_samples: usize,
+    /// Timed retrieve_context calls (distinct queries, cold query cache).
+    #[arg(long, default_value_t = 300)]
+    pub retrieval_queries: usize,
     /// Workload seed.
     #[arg(long, default_value_t = 5)]
     pub seed: u64,

@@ -263,11 +263,12 @@ impl SelfLearningMemory {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let mut episode = self
+                let stored = self
                     .storage
                     .get_episode(namespace, episode_id)
                     .await?
                     .ok_or_else(|| MemoryError::episode_not_found(namespace, episode_id))?;
+                let mut episode = Arc::unwrap_or_clone(stored);
                 if episode.is_complete() {
                     return Err(MemoryError::Conflict(format!(
                         "episode {episode_id} is already completed"
@@ -323,7 +324,10 @@ impl SelfLearningMemory {
     }
 
     /// Loads an episode with all its steps.
-    pub async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Episode> {
+    ///
+    /// The episode is shared with the cache tier, so a cached read copies nothing; use
+    /// `Arc::unwrap_or_clone` for an episode of your own to change.
+    pub async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Arc<Episode>> {
         self.timed("get_episode", async {
             self.config.limits.check_namespace(namespace)?;
             self.storage

@@ -16,6 +16,7 @@ use crate::model::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A durable home for episodes.
@@ -61,7 +62,11 @@ pub trait StorageBackend: Send + Sync {
     ) -> Result<Vec<Uuid>>;
 
     /// Loads an episode with all its steps, or `None` when it does not exist in `namespace`.
-    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Episode>>;
+    ///
+    /// The episode is shared (`Arc`) so that a caching backend can hand out the copy it
+    /// holds without cloning it; a caller that needs to change it takes its own copy
+    /// (`Arc::unwrap_or_clone`).
+    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Arc<Episode>>>;
 
     /// Lists episode summaries matching `filter`, newest first.
     async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>>;

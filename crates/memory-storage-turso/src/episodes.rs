@@ -39,6 +39,7 @@ use memory_core::{
     PatternFilter, Relationship, RelationshipFilter, RelationshipKind, Result, RetrievalSession,
     StepInput, StorageBackend, TaskType, TextMatch, ValidationError, VectorMatch,
 };
+use std::sync::Arc;
 use uuid::Uuid;
 
 #[async_trait]
@@ -101,12 +102,12 @@ impl StorageBackend for TursoStorage {
             .await
     }
 
-    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Episode>> {
+    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Arc<Episode>>> {
         let conn = self.conns.reader().await;
         // A read transaction: the episode row and its steps come from one snapshot.
         let tx = begin_read(&conn).await?;
         let result = load_episode(tx, namespace, &episode_id.to_string()).await;
-        finish(tx, result).await
+        Ok(finish(tx, result).await?.map(Arc::new))
     }
 
     async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>> {

@@ -456,8 +456,12 @@ mod tests {
         let storage = TursoStorage::open(&path).await.unwrap();
         assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
         assert_eq!(
-            storage.get_episode("ns", episode.id).await.unwrap(),
-            Some(episode.clone())
+            storage
+                .get_episode("ns", episode.id)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&episode)
         );
         let mut filter = EpisodeFilter::new("ns");
         filter.tags = vec!["db".into(), "q2".into()];
@@ -549,8 +553,12 @@ mod tests {
         let storage = TursoStorage::open(&path).await.unwrap();
         assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
         assert_eq!(
-            storage.get_episode("ns", episode.id).await.unwrap(),
-            Some(episode.clone())
+            storage
+                .get_episode("ns", episode.id)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&episode)
         );
         // The old episode has no vector: it is on the re-embed work list.
         assert_eq!(storage.vector_space().await.unwrap(), None);

@@ -286,3 +286,102 @@ async fn a_cancelled_write_still_invalidates_what_it_may_have_changed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_hit_hands_out_the_cached_episode_itself_and_a_write_replaces_it() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
+    let memory = SelfLearningMemory::new(cached.clone()).with_embedder(None);
+    let id = memory
+        .start_episode("ns", NewEpisode::new("a task"))
+        .await
+        .unwrap();
+
+    // The first read fills the cache; the next ones share its episode, copying nothing.
+    let first = memory.get_episode("ns", id).await.unwrap();
+    let second = memory.get_episode("ns", id).await.unwrap();
+    let third = cached.get_episode("ns", id).await.unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first, &second), "a hit is the cached episode");
+    assert!(Arc::ptr_eq(&first, &third));
+    // The store itself builds a new episode on every read.
+    let direct = store.get_episode("ns", id).await.unwrap().unwrap();
+    assert!(!Arc::ptr_eq(&first, &direct));
+    assert_eq!(first, direct);
+
+    // A step: the next read is a new episode with it; what a caller still holds is
+    // unchanged (the shared episode is never written to).
+    let step = StepInput::new("grep", "look", StepResult::Success { output: "x".into() });
+    memory.log_step("ns", id, step).await.unwrap();
+    let after_step = memory.get_episode("ns", id).await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &after_step));
+    assert_eq!(after_step.steps.len(), 1);
+    assert_eq!(
+        first.steps.len(),
+        0,
+        "the held episode is not changed in place"
+    );
+
+    // Completing works on a copy of its own: neither the held nor the cached episode is
+    // modified, and the next read is the completed one.
+    let held = memory.get_episode("ns", id).await.unwrap();
+    assert!(Arc::ptr_eq(&held, &after_step));
+    let done = memory
+        .complete_episode(
+            "ns",
+            id,
+            TaskOutcome::Success {
+                verdict: "ok".into(),
+                artifacts: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !held.is_complete(),
+        "completion did not write into the shared episode"
+    );
+    let reread = memory.get_episode("ns", id).await.unwrap();
+    assert!(reread.is_complete());
+    assert_eq!(*reread, done);
+    assert_eq!(reread, store.get_episode("ns", id).await.unwrap().unwrap());
+
+    // Deleting: no read hands out the old episode any more.
+    memory.delete_episode("ns", id).await.unwrap();
+    assert!(cached.get_episode("ns", id).await.unwrap().is_none());
+    assert!(memory.get_episode("ns", id).await.is_err());
+}
+
+#[tokio::test]
+async fn clearing_the_query_tier_keeps_the_episodes() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
+    let memory = SelfLearningMemory::new(cached.clone()).with_embedder(None);
+    let id = memory
+        .start_episode("ns", NewEpisode::new("a task"))
+        .await
+        .unwrap();
+    let held = memory.get_episode("ns", id).await.unwrap();
+    let filter = EpisodeFilter::new("ns");
+    cached.list_episodes(&filter).await.unwrap();
+    cached.list_episodes(&filter).await.unwrap();
+    let tiers = |stats: memory_core::metrics::StorageStats| {
+        let c = &stats.caches;
+        ((c[0].hits, c[0].misses), (c[2].hits, c[2].misses))
+    };
+    assert_eq!(
+        tiers(cached.storage_stats().await.unwrap()),
+        ((0, 1), (1, 1))
+    );
+
+    cached.clear_queries();
+    cached.list_episodes(&filter).await.unwrap();
+    let again = memory.get_episode("ns", id).await.unwrap();
+    assert!(Arc::ptr_eq(&held, &again), "the episode tier is kept");
+    assert_eq!(
+        tiers(cached.storage_stats().await.unwrap()),
+        ((1, 1), (1, 2)),
+        "the listing was read from the store again"
+    );
+}

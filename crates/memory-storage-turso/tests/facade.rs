@@ -133,19 +133,19 @@ async fn start_log_complete_get_round_trip() {
         .await
         .unwrap();
     let loaded = f.memory.get_episode("ns", id).await.unwrap();
-    assert_eq!(done, loaded, "what complete returns is what is stored");
+    assert_eq!(done, *loaded, "what complete returns is what is stored");
     assert_eq!(
         loaded.ended_at,
         Some(start + Duration::milliseconds(11_500))
     );
-    let reward = loaded.reward.unwrap();
+    let reward = loaded.reward.clone().unwrap();
     // Success, no baseline yet (efficiency 0.5), 2 of 3 steps succeeded.
     assert!(
         (reward.total - (0.8 + 0.05 + 0.1 * 2.0 / 3.0)).abs() < 1e-9,
         "{}",
         reward.breakdown
     );
-    let reflection = loaded.reflection.unwrap();
+    let reflection = loaded.reflection.clone().unwrap();
     assert!(
         reflection
             .insights
@@ -196,6 +196,7 @@ async fn reward_uses_comparable_episodes() {
         .await
         .unwrap()
         .reward
+        .clone()
         .unwrap();
     assert_eq!(r.efficiency, 0.5);
 }

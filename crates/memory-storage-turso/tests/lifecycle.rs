@@ -48,7 +48,7 @@ async fn append_step_assigns_consecutive_numbers() {
     assert_eq!(back.steps, appended);
     let mut expected = episode.clone();
     expected.steps = appended;
-    assert_eq!(back, expected);
+    assert_eq!(*back, expected);
 
     let listed = storage
         .list_episodes(&EpisodeFilter::new(NS))
@@ -152,7 +152,7 @@ async fn complete_records_outcome_and_refuses_a_second_time() {
     let mut expected = completed_with(episode.clone(), &done);
     expected.steps = vec![s];
     let back = storage.get_episode(NS, episode.id).await.unwrap().unwrap();
-    assert_eq!(back, expected);
+    assert_eq!(*back, expected);
 
     let err = storage
         .complete_episode(NS, episode.id, &done)
@@ -759,8 +759,8 @@ async fn two_handles_on_one_file_share_writes() {
     let episode = running(NS, "shared work", 0);
     a.store_episode(&episode).await.unwrap();
     assert_eq!(
-        b.get_episode(NS, episode.id).await.unwrap().unwrap(),
-        episode
+        b.get_episode(NS, episode.id).await.unwrap().as_deref(),
+        Some(&episode)
     );
 
     // Both handles append concurrently; every step gets its own number.
@@ -820,8 +820,12 @@ async fn reopening_keeps_data_and_schema_version() {
     let storage = TursoStorage::open(&path).await.unwrap();
     assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
     assert_eq!(
-        storage.get_episode(NS, episode.id).await.unwrap(),
-        Some(episode)
+        storage
+            .get_episode(NS, episode.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&episode)
     );
 }
 

@@ -166,7 +166,7 @@ async fn the_same_sequence_in_five_episodes_is_one_pattern() {
     for e in &episodes {
         assert!(e.pattern_ids.contains(&p.id), "{:?}", e.pattern_ids);
         let stored = f.memory.get_episode(NS, e.id).await.unwrap();
-        assert_eq!(&stored, e);
+        assert_eq!(&*stored, e);
     }
     assert_eq!(f.memory.get_pattern(NS, p.id).await.unwrap(), *p);
 

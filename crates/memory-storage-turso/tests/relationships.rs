@@ -327,7 +327,7 @@ async fn a_batch_stores_exactly_what_single_calls_would() {
     );
     for e in all.iter().step_by(97) {
         assert_eq!(
-            batched.get_episode("ns", e.id).await.unwrap().as_ref(),
+            batched.get_episode("ns", e.id).await.unwrap().as_deref(),
             Some(e)
         );
     }

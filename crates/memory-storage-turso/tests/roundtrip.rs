@@ -298,7 +298,7 @@ fn a_stored_episode_reads_back_identical() {
 
                 storage.store_episode(&episode).await.map_err(fail)?;
                 let back = storage.get_episode(ns, episode.id).await.map_err(fail)?;
-                prop_assert_eq!(back.as_ref(), Some(&episode));
+                prop_assert_eq!(back.as_deref(), Some(&episode));
 
                 let listed = storage
                     .list_episodes(&EpisodeFilter::new(ns))
@@ -380,7 +380,7 @@ fn the_lifecycle_reads_back_as_the_model_predicts() {
                     expected.pattern_ids = pattern_ids;
 
                     let back = storage.get_episode(&ns, start.id).await.map_err(fail)?;
-                    prop_assert_eq!(back, Some(expected));
+                    prop_assert_eq!(back.as_deref(), Some(&expected));
                     Ok(())
                 })
             },

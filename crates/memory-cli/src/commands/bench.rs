@@ -40,6 +40,12 @@ pub async fn perf(args: &PerfArgs, out: Printer) -> anyhow::Result<()> {
         import_episodes: args.import_episodes,
         agents: args.agents,
         episodes_per_agent: args.episodes_per_agent,
+        latency_samples: args.latency_samples,
+        retrieval_queries: args.retrieval_queries,
+        // This very binary: the resident-memory row runs its `import` as a child process.
+        memory_exe: Some(
+            std::env::current_exe().context("cannot tell where the `memory` binary is")?,
+        ),
         seed: args.seed,
         ..memory_bench::perf::PerfConfig::default()
     };

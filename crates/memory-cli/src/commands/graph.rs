@@ -72,7 +72,7 @@ pub async fn related(
             let task = memory
                 .get_episode(ns, *e)
                 .await
-                .map(|ep| ep.task_description)
+                .map(|ep| ep.task_description.clone())
                 .unwrap_or_default();
             let _ = writeln!(lines, "{:>3}. {e}  {}", i + 1, shorten(&task, 70));
         }
@@ -83,7 +83,7 @@ pub async fn related(
         let task = memory
             .get_episode(ns, n.episode)
             .await
-            .map(|ep| ep.task_description)
+            .map(|ep| ep.task_description.clone())
             .unwrap_or_default();
         rows.push((n, task));
     }

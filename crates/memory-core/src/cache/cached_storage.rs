@@ -113,7 +113,9 @@ struct Revalidation {
 /// documentation for what is cached and how writes invalidate it.
 pub struct CachedStorage<S: ?Sized> {
     inner: Arc<S>,
-    episodes: AdaptiveTtlCache<Uuid, Episode>,
+    /// Shared with the callers a hit is handed to: a hit costs a reference count, not a
+    /// copy of the episode.
+    episodes: AdaptiveTtlCache<Uuid, Arc<Episode>>,
     patterns: AdaptiveTtlCache<Uuid, Pattern>,
     queries: AdaptiveTtlCache<String, QueryResult>,
     generations: Mutex<Generations>,
@@ -164,6 +166,13 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
         g.epoch += 1;
         self.episodes.clear();
         self.patterns.clear();
+        self.queries.clear();
+    }
+
+    /// Drops the query-result tier only (searches and listings), keeping the cached episodes
+    /// and patterns: what a retrieval that no earlier one shares anything with would see
+    /// (`memory bench perf` measures retrieval so).
+    pub fn clear_queries(&self) {
         self.queries.clear();
     }
 
@@ -364,7 +373,7 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         result
     }
 
-    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Episode>> {
+    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Arc<Episode>>> {
         self.revalidate().await;
         if let Some(episode) = self.episodes.get(&episode_id) {
             if episode.namespace == namespace {
@@ -377,7 +386,7 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
             let g = self.lock_generations();
             if g.of(namespace) == before {
                 self.episodes
-                    .insert(episode_id, episode.clone(), weight::episode(episode));
+                    .insert(episode_id, Arc::clone(episode), weight::episode(episode));
             }
         }
         Ok(found)
