@@ -349,8 +349,8 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
 
     // get_episode on a miss (random episodes, on the store itself) and retrieve_context as
     // `memory` runs it by default (the default cache tier and embedder), each query with a
-    // cold query-result cache; then both again with the layer off (the baseline: no cache
-    // tier, no statement reuse).
+    // cold query-result cache; each also with the layer off (the baseline: no cache tier,
+    // no statement reuse).
     let mut sample_ids: Vec<Uuid> = (0..config.latency_samples.min(ids.len()))
         .map(|_| ids[rng.below(ids.len())])
         .collect();
@@ -361,27 +361,35 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
     );
     let store = Arc::new(open(&read_path, TursoConfig::default()).await?);
     let miss = time_reads(store.as_ref(), &sample_ids, config.latency_samples).await?;
-    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
-    let memory = SelfLearningMemory::new(cached.clone());
-    let (retrieval_now, mean_hits) = time_retrievals(&memory, Some(&cached), &queries).await?;
-    drop(memory);
-    drop(cached);
     drop(store);
-    let unprepared = Arc::new(
-        open(
-            &read_path,
-            TursoConfig {
-                statement_cache_capacity: 0,
-                ..TursoConfig::default()
-            },
-        )
-        .await?,
-    );
-    let baseline = time_reads(unprepared.as_ref(), &sample_ids, config.latency_samples).await?;
-    let memory = SelfLearningMemory::new(unprepared.clone());
-    let (retrieval_base, _) = time_retrievals::<TursoStorage>(&memory, None, &queries).await?;
-    drop(memory);
-    drop(unprepared);
+    let store = open(&read_path, unprepared()).await?;
+    let baseline = time_reads(&store, &sample_ids, config.latency_samples).await?;
+    drop(store);
+    // The two sides of the retrieval row alternate in ABBA order over the two halves of the
+    // queries (layer on, off, off, on), each on a handle of its own, so that drift in the
+    // machine or the file (kernel writeback, sessions written) weighs on both alike.
+    let (warmup, timed) = queries.split_at(RETRIEVAL_WARMUP.min(queries.len()));
+    let (first, second) = timed.split_at(timed.len() / 2);
+    let mut now_times = Vec::new();
+    let mut base_times = Vec::new();
+    let mut hits = 0;
+    for (layer, half) in [
+        (true, first),
+        (false, first),
+        (false, second),
+        (true, second),
+    ] {
+        let (times, found) = retrieval_side(&read_path, layer, warmup, half).await?;
+        if layer {
+            now_times.extend(times);
+            hits += found;
+        } else {
+            base_times.extend(times);
+        }
+    }
+    let mean_hits = hits as f64 / now_times.len().max(1) as f64;
+    let retrieval_now = Percentiles::of(now_times);
+    let retrieval_base = Percentiles::of(base_times);
     rows.push(PerfRow {
         metric: "get_episode, cache hit (target on p50)".into(),
         baseline: format!("{} (no cache)", baseline.show()),
@@ -598,22 +606,39 @@ fn distinct_queries(seed: u64, n: usize) -> Vec<RetrievalQuery> {
     out
 }
 
-/// Times `retrieve_context` over `queries` after [`RETRIEVAL_WARMUP`] untimed ones; with a
-/// cache tier, its query results are dropped before each call. Returns the latencies and
-/// the mean number of episodes per pack.
-async fn time_retrievals<S: StorageBackend + ?Sized>(
-    memory: &SelfLearningMemory,
-    cache: Option<&CachedStorage<S>>,
-    queries: &[RetrievalQuery],
-) -> Result<(Percentiles, f64), MemoryError> {
-    let (warmup, timed) = queries.split_at(RETRIEVAL_WARMUP.min(queries.len()));
+/// The store's configuration with the statement cache off (the baseline).
+fn unprepared() -> TursoConfig {
+    TursoConfig {
+        statement_cache_capacity: 0,
+        ..TursoConfig::default()
+    }
+}
+
+/// Opens the read store (with the layer: the default cache tier and statement cache, as
+/// `memory` opens it; without: the store alone, no statement reuse), runs `warmup`
+/// untimed, then times `retrieve_context` for each of `timed`, the query-result tier
+/// dropped before each call. Returns the latencies and the episodes found in all.
+async fn retrieval_side(
+    read_path: &Path,
+    layer: bool,
+    warmup: &[RetrievalQuery],
+    timed: &[RetrievalQuery],
+) -> Result<(Vec<Duration>, usize), MemoryError> {
+    let (memory, cache) = if layer {
+        let store = Arc::new(open(read_path, TursoConfig::default()).await?);
+        let cache = Arc::new(CachedStorage::new(store));
+        (SelfLearningMemory::new(cache.clone()), Some(cache))
+    } else {
+        let store = Arc::new(open(read_path, unprepared()).await?);
+        (SelfLearningMemory::new(store), None)
+    };
     for q in warmup {
         memory.retrieve_context(q).await?;
     }
     let mut times = Vec::with_capacity(timed.len());
     let mut hits = 0usize;
     for q in timed {
-        if let Some(cache) = cache {
+        if let Some(cache) = &cache {
             cache.clear_queries();
         }
         let t = Instant::now();
@@ -621,8 +646,7 @@ async fn time_retrievals<S: StorageBackend + ?Sized>(
         times.push(t.elapsed());
         hits += pack.hits.len();
     }
-    let mean_hits = hits as f64 / timed.len().max(1) as f64;
-    Ok((Percentiles::of(times), mean_hits))
+    Ok((times, hits))
 }
 
 /// Exports the read store at `read_path` to JSON Lines, then runs the real `memory import`
