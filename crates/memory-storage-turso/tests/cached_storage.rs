@@ -287,8 +287,14 @@ async fn a_cancelled_write_still_invalidates_what_it_may_have_changed() {
     }
 }
 
-#[tokio::test]
-async fn a_hit_hands_out_the_cached_episode_itself_and_a_write_replaces_it() {
+/// A memory over a cached store in a temporary directory, with one running episode.
+async fn cached_memory_with_an_episode() -> (
+    tempfile::TempDir,
+    Arc<TursoStorage>,
+    Arc<CachedStorage<TursoStorage>>,
+    SelfLearningMemory,
+    uuid::Uuid,
+) {
     let dir = tempfile::TempDir::new().unwrap();
     let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
     let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
@@ -297,6 +303,12 @@ async fn a_hit_hands_out_the_cached_episode_itself_and_a_write_replaces_it() {
         .start_episode("ns", NewEpisode::new("a task"))
         .await
         .unwrap();
+    (dir, store, cached, memory, id)
+}
+
+#[tokio::test]
+async fn a_hit_hands_out_the_cached_episode_itself_and_a_write_replaces_it() {
+    let (_dir, store, cached, memory, id) = cached_memory_with_an_episode().await;
 
     // The first read fills the cache; the next ones share its episode, copying nothing.
     let first = memory.get_episode("ns", id).await.unwrap();
@@ -354,14 +366,7 @@ async fn a_hit_hands_out_the_cached_episode_itself_and_a_write_replaces_it() {
 
 #[tokio::test]
 async fn clearing_the_query_tier_keeps_the_episodes() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
-    let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
-    let memory = SelfLearningMemory::new(cached.clone()).with_embedder(None);
-    let id = memory
-        .start_episode("ns", NewEpisode::new("a task"))
-        .await
-        .unwrap();
+    let (_dir, _store, cached, memory, id) = cached_memory_with_an_episode().await;
     let held = memory.get_episode("ns", id).await.unwrap();
     let filter = EpisodeFilter::new("ns");
     cached.list_episodes(&filter).await.unwrap();
