@@ -18,8 +18,8 @@ use crate::codec::{
 };
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use crate::fts::FtsDocument;
 use crate::relationships;
+use crate::text_log::{self, TextDocument};
 use libsql::{Statement, Value};
 use memory_core::{BatchCounts, ImportBatch, MemoryError, Result};
 
@@ -92,7 +92,7 @@ pub(crate) async fn write(conn: &Conn, batch: &ImportBatch) -> Result<BatchCount
         let mut episodes = Rows::new(14);
         let mut steps = Rows::new(7);
         let mut tags = Rows::new(2);
-        let mut fts = Rows::new(6);
+        let mut text = Rows::new(3);
         for e in &batch.episodes {
             crate::episodes::check_step_seqs(e)?;
             let c = EpisodeColumns::of(e)?;
@@ -114,7 +114,7 @@ pub(crate) async fn write(conn: &Conn, batch: &ImportBatch) -> Result<BatchCount
                 tags.push([Value::from(rowid), Value::from(tag)]);
             }
             if e.ended_at.is_some() {
-                fts.push(FtsDocument::new(e, &e.steps).into_values(rowid));
+                text.push(TextDocument::new(e, &e.steps).values(rowid));
             }
             episodes.push([
                 Value::from(rowid),
@@ -170,9 +170,9 @@ pub(crate) async fn write(conn: &Conn, batch: &ImportBatch) -> Result<BatchCount
             "a tag in this batch is already stored",
         )
         .await?;
-        fts.insert(
+        text.insert(
             conn,
-            "INSERT INTO episode_fts (rowid, task, steps, outcome, reflection, tags)",
+            text_log::INSERT_COLUMNS,
             "index episode text",
             "an episode in this batch is already indexed",
         )

@@ -114,16 +114,6 @@ impl Conn {
         &self.conn
     }
 
-    /// Wraps a bare connection (tests that build old schemas by hand).
-    #[cfg(test)]
-    pub(crate) fn wrap(conn: Connection) -> Conn {
-        Conn {
-            conn,
-            statements: std::sync::Mutex::new(PreparedStatementCache::new(0)),
-            data_version: None,
-        }
-    }
-
     /// Resets every statement handed out since the connection was taken. A statement that
     /// has not been reset counts as still running, and SQLite will not release a savepoint
     /// or commit while a write statement is running.

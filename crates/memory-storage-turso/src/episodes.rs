@@ -25,8 +25,8 @@ use crate::codec::{
 };
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use crate::fts::{self, FtsDocument};
 use crate::storage::TursoStorage;
+use crate::text_log::{self, TextDocument};
 use crate::{batch, patterns, relationships, sessions, transfer, vectors};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -53,7 +53,7 @@ impl StorageBackend for TursoStorage {
             .iter()
             .map(|s| step_record(&columns.id, s))
             .collect::<Result<Vec<_>, TursoError>>()?;
-        let doc = FtsDocument::new(episode, &episode.steps);
+        let doc = TextDocument::new(episode, &episode.steps);
         let episode = episode.clone();
         self.conns
             .write(move |conn| {
@@ -501,7 +501,7 @@ async fn insert_episode(
     episode: &Episode,
     cols: &EpisodeColumns,
     steps: &[(&ExecutionStep, String)],
-    doc: &FtsDocument,
+    doc: &TextDocument,
 ) -> Result<()> {
     let mut existing = conn
         .query("SELECT 1 FROM episodes WHERE id = ?1", [cols.id.as_str()])
@@ -573,7 +573,7 @@ async fn insert_episode(
     // A running episode is indexed when it completes: search only returns completed
     // episodes, and indexing twice would double the index writes of every episode.
     if episode.ended_at.is_some() {
-        doc.insert(conn, rowid).await?;
+        doc.record(conn, rowid).await?;
     }
     tracing::debug!(id = %cols.id, namespace = %cols.namespace, steps = steps.len(), "stored episode");
     Ok(())
@@ -749,10 +749,10 @@ async fn complete_tx(
     // The steps the completion was computed from are the stored ones (the count matched
     // under the write lock, and steps are append-only), so they need not be read back.
     let document = match &completion.steps {
-        Some(steps) if steps.len() as i64 == step_count => FtsDocument::new(&episode, steps),
-        _ => FtsDocument::new(&episode, &load_steps(conn, rowid, &id).await?),
+        Some(steps) if steps.len() as i64 == step_count => TextDocument::new(&episode, steps),
+        _ => TextDocument::new(&episode, &load_steps(conn, rowid, &id).await?),
     };
-    document.replace(conn, rowid).await?;
+    document.record(conn, rowid).await?;
     tracing::debug!(%id, namespace, outcome = outcome_kind(&completion.outcome), patterns = pattern_ids.len(), "completed episode");
     Ok(pattern_ids)
 }
@@ -819,9 +819,10 @@ async fn delete_tx(conn: &Conn, namespace: &str, id: &str) -> Result<bool> {
     drop(row);
     drop(rows);
 
-    // Explicit deletes rather than relying on ON DELETE CASCADE alone: the FTS table has no
-    // foreign key, and this does not depend on how the connection was configured.
-    fts::delete(conn, rowid).await?;
+    // Explicit deletes rather than relying on ON DELETE CASCADE alone: the text log has no
+    // foreign key (its entry outlives the episode, to tell indexes it is gone), and this does
+    // not depend on how the connection was configured.
+    text_log::remove(conn, rowid).await?;
     vectors::delete(conn, rowid).await?;
     conn.execute("DELETE FROM steps WHERE episode_rowid = ?1", [rowid])
         .await

@@ -4,8 +4,9 @@
 //! set-up, no credentials, and safe to share between processes (the CLI and an MCP server can
 //! have the same file open). Episodes are stored as JSON records with their queried fields
 //! copied into indexed columns, steps in their own rows so that logging one is a single
-//! insert, an FTS5 index for BM25 text search, and libSQL's native vector index (DiskANN over
-//! an `F32_BLOB` column, queried with `vector_top_k`) for semantic search.
+//! insert, a log of each episode's terms behind an in-memory BM25 index for text search, and
+//! libSQL's native vector index (DiskANN over an `F32_BLOB` column, queried with
+//! `vector_top_k`) for semantic search.
 //!
 //! ```no_run
 //! use memory_core::{EpisodeFilter, StorageBackend};
@@ -30,7 +31,9 @@
 //! `episodes` implements the trait (the episode queries themselves, and the transactions of
 //! every write); `patterns` merges completed episodes into patterns and context statistics,
 //! lists patterns and credits them with feedback; `sessions` stores retrieval sessions and
-//! records feedback on them; `fts` builds the full-text index and its queries; `vectors`
+//! records feedback on them; `text_terms` turns text into index terms, `text_log` stores
+//! them per episode, `text_index` ranks with BM25 in memory and `text_search` keeps it in step
+//! with the log and answers searches; `vectors`
 //! declares the vector space, stores and searches episode vectors (approximate, with an
 //! exact fallback) and keeps the embedding cache; `error` defines [`TursoError`]; `storage`
 //! defines [`TursoStorage`] itself; `relationships` stores edges between episodes (with the
@@ -44,7 +47,6 @@ mod codec;
 mod connection;
 mod episodes;
 mod error;
-mod fts;
 mod group_commit;
 mod patterns;
 mod relationships;
@@ -52,8 +54,10 @@ mod schema;
 mod sessions;
 mod statements;
 mod storage;
-mod term_stats;
+mod text_index;
+mod text_log;
 mod text_search;
+mod text_terms;
 mod transfer;
 mod vectors;
 

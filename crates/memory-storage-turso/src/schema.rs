@@ -53,13 +53,21 @@
 //! Most patterns are seen once and never recommended, and keeping them out of the index
 //! spares every completion a random index write per new pattern. A version 4 file upgrades
 //! in place (the index is rebuilt; no data changes).
+//!
+//! Changed in version 6 (full-text search in memory; see [`crate::text_log`]):
+//! `episode_text` replaces the FTS5 table `episode_fts`: one row per indexed episode with
+//! its terms and their weighted frequencies, each write numbered by an `AUTOINCREMENT`
+//! `seq` so that in-memory indexes can catch up on what changed. Upgrading a version 5 file
+//! indexes its completed episodes from their records and steps and drops `episode_fts`
+//! (derived from those same records; no user data is lost).
 
 use crate::error::{SqlContext, TursoError};
+use crate::text_log;
 use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -74,6 +82,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_3,
     MIGRATION_4,
     MIGRATION_5,
+    MIGRATION_6,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -225,6 +234,20 @@ CREATE INDEX patterns_ns_confidence ON patterns (namespace, confidence DESC)
     WHERE episodes >= 2;
 "#;
 
+const MIGRATION_6: &str = r#"
+DROP TABLE episode_fts;
+CREATE TABLE episode_text (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    episode_rowid INTEGER NOT NULL UNIQUE,
+    namespace     TEXT    NOT NULL,
+    terms         BLOB
+);
+"#;
+
+/// The schema version whose migration also indexes existing episodes' text (in Rust, after
+/// its SQL).
+const TEXT_LOG_VERSION: i64 = 6;
+
 /// Reads the schema version stored in the file.
 pub(crate) async fn user_version(conn: &Connection) -> Result<i64, TursoError> {
     let mut rows = conn
@@ -297,6 +320,10 @@ async fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<i64, 
         tx.execute_batch(sql)
             .await
             .map_err(|source| TursoError::Migration { version, source })?;
+        if version == TEXT_LOG_VERSION {
+            let indexed = text_log::backfill(&tx).await?;
+            tracing::info!(indexed, "indexed the text of existing episodes");
+        }
         // PRAGMA takes no bound parameters; `version` is a number we computed, not input.
         tx.execute(&format!("PRAGMA user_version = {version}"), ())
             .await
@@ -316,7 +343,6 @@ mod tests {
     use super::*;
     use crate::TursoStorage;
     use crate::codec::{EpisodeColumns, step_record};
-    use crate::fts::FtsDocument;
     use chrono::{TimeZone, Utc};
     use memory_core::{
         EpisodeFilter, PatternFilter, StepInput, StepResult, StorageBackend, TaskContext,
@@ -423,10 +449,13 @@ mod tests {
             .await
             .unwrap();
         }
-        FtsDocument::new(episode, &episode.steps)
-            .insert(&crate::connection::Conn::wrap(conn.clone()), rowid)
-            .await
-            .unwrap();
+        conn.execute(
+            "INSERT INTO episode_fts (rowid, task, steps, outcome, reflection, tags) \
+             VALUES (?1, ?2, 'psql work ok\ncargo test work ok', 'migrated', '', 'db q2')",
+            libsql::params![rowid, episode.task_description.as_str()],
+        )
+        .await
+        .unwrap();
     }
 
     #[tokio::test]

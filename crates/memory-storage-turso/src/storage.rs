@@ -8,9 +8,9 @@ use crate::codec;
 use crate::connection::{Connections, TursoConfig};
 use crate::error::{SqlContext, TursoError};
 use crate::schema;
-use crate::term_stats::TermStats;
+use crate::text_search::TextSearch;
 use crate::vectors;
-use memory_core::metrics::StorageStats;
+use memory_core::metrics::{StorageStats, TextIndexStats};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 pub struct TursoStorage {
     path: PathBuf,
     pub(crate) conns: Connections,
-    /// Document frequencies of search terms, to choose which terms a search scores.
-    pub(crate) term_stats: TermStats,
+    /// The in-memory full-text index, caught up with the text log before each search.
+    pub(crate) text: TextSearch,
 }
 
 /// How many rows each table holds; for statistics and integrity checks.
@@ -35,8 +35,8 @@ pub struct RowCounts {
     pub steps: u64,
     /// Rows in `episode_tags`.
     pub tags: u64,
-    /// Rows in the full-text index.
-    pub fts: u64,
+    /// Episodes in the full-text index (the text log's entries that have terms).
+    pub text: u64,
     /// Stored episode vectors (0 before a vector space is declared).
     pub vectors: u64,
 }
@@ -72,7 +72,7 @@ impl TursoStorage {
         Ok(TursoStorage {
             path,
             conns,
-            term_stats: TermStats::default(),
+            text: TextSearch::default(),
         })
     }
 
@@ -90,7 +90,7 @@ impl TursoStorage {
     /// Counts the rows of every table, across all namespaces.
     pub async fn row_counts(&self) -> Result<RowCounts, TursoError> {
         const SQL: &str = "SELECT (SELECT count(*) FROM episodes), (SELECT count(*) FROM steps), \
-                           (SELECT count(*) FROM episode_tags), (SELECT count(*) FROM episode_fts)";
+                           (SELECT count(*) FROM episode_tags), (SELECT count(*) FROM episode_text WHERE terms IS NOT NULL)";
         let what = "row counts";
         let conn = self.conns.reader().await;
         let tx = crate::episodes::begin_read(&conn).await?;
@@ -104,7 +104,7 @@ impl TursoStorage {
             episodes: count(0)?,
             steps: count(1)?,
             tags: count(2)?,
-            fts: count(3)?,
+            text: count(3)?,
             vectors: 0,
         };
         drop(row);
@@ -152,6 +152,15 @@ impl TursoStorage {
             statements: Some(statements),
             connections: Some(connections),
             write_queue: Some(self.conns.queue().stats()),
+            text_index: Some({
+                let size = self.text.size();
+                TextIndexStats {
+                    documents: size.documents,
+                    terms: size.terms,
+                    postings: size.postings,
+                    bytes: size.bytes,
+                }
+            }),
         })
     }
 }

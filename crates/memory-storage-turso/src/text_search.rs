@@ -1,23 +1,78 @@
-//! Full-text search: BM25 ranking in FTS5, made affordable in large stores.
+//! Full-text search: BM25 over the in-memory index, kept in step with the text log.
 //!
-//! FTS5's `bm25()` scores every row an `OR` query matches, and scoring a row (its phrase
-//! instances and its length from the index's size table) costs far more than finding it; a
-//! query of ordinary words can match most of a 100,000-document store. So the terms FTS5's
-//! BM25 gives no weight anyway (found in at least half of the documents, where FTS5 clamps
-//! the inverse document frequency to 1e-6) are left out before anything is ranked (see
-//! [`crate::term_stats`]); every other term is scored, so the order is what the whole query
-//! would give.
-//!
-//! The ranking happens inside the index first and only the best rows' records are read: the
-//! index knows no namespaces, so it is asked for more than `limit`; when the namespace's share
-//! falls short, the exact query (every match, filtered, then sorted) runs instead.
+//! Each store handle owns one [`TextIndex`]. Before a search it applies the text log's
+//! entries written since it last looked (by this handle or any other process sharing the
+//! file; the first search of a handle reads the whole log), then ranks in memory and reads
+//! only the best episodes' records. A search therefore always sees every episode committed
+//! before it started.
 
-use crate::codec::{self, clamp_i64, decode_summary};
+use crate::codec::{self, decode_summary};
 use crate::connection::Conn;
-use crate::error::SqlContext;
-use crate::fts::{BM25_WEIGHTS, match_expression};
+use crate::error::{SqlContext, TursoError};
 use crate::storage::TursoStorage;
+use crate::text_index::{TextIndex, TextIndexSize};
+use crate::text_log;
+use crate::text_terms::{DocTerms, query_stems};
 use memory_core::{Result, TextMatch};
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+
+/// How many log entries are read before they are applied to the index.
+const LOAD_CHUNK: usize = 4096;
+
+/// A store handle's full-text index and the lock that lets one search at a time catch it up.
+#[derive(Debug, Default)]
+pub(crate) struct TextSearch {
+    index: RwLock<TextIndex>,
+    catching_up: tokio::sync::Mutex<()>,
+}
+
+impl TextSearch {
+    fn read(&self) -> RwLockReadGuard<'_, TextIndex> {
+        // The index is only changed by `TextIndex::apply`, which does not panic midway;
+        // a poisoned lock still guards a usable index.
+        self.index.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies the log entries the index has not seen yet.
+    async fn catch_up(&self, conn: &Conn) -> Result<(), TursoError> {
+        let _only_one = self.catching_up.lock().await;
+        let after = self.read().applied();
+        let started = std::time::Instant::now();
+        let mut applied = 0usize;
+        text_log::read_after(conn, after, LOAD_CHUNK, |entries| {
+            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            for entry in entries {
+                let terms = match &entry.terms {
+                    Some(bytes) => Some(DocTerms::decode(bytes).map_err(|detail| {
+                        TursoError::corrupt(
+                            format!("the text index entry of episode row {}", entry.rowid),
+                            detail,
+                        )
+                    })?),
+                    None => None,
+                };
+                index.apply(entry.seq, entry.rowid, &entry.namespace, terms.as_ref());
+            }
+            applied += entries.len();
+            Ok(())
+        })
+        .await?;
+        if applied >= LOAD_CHUNK {
+            self.index
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .shrink();
+            tracing::debug!(entries = applied, elapsed = ?started.elapsed(), "loaded the text index");
+        }
+        Ok(())
+    }
+
+    /// Sizes of the index as of its last search.
+    pub(crate) fn size(&self) -> TextIndexSize {
+        self.read().size()
+    }
+}
 
 /// The `limit` best full-text matches for `terms` among `namespace`'s completed episodes,
 /// best first.
@@ -27,62 +82,56 @@ pub(crate) async fn search(
     terms: &[String],
     limit: usize,
 ) -> Result<Vec<TextMatch>> {
-    if limit == 0 || match_expression(terms).is_none() {
+    let stems = query_stems(terms);
+    if limit == 0 || stems.is_empty() {
         return Ok(Vec::new());
     }
     let conn = storage.conns.reader().await;
-    let chosen = storage.term_stats.select(&conn, terms).await?;
-    let Some(expr) = match_expression(&chosen) else {
+    storage.text.catch_up(&conn).await?;
+    let hits = storage.text.read().search(namespace, &stems, limit);
+    if hits.is_empty() {
         return Ok(Vec::new());
-    };
-    let oversample = (limit * 4).max(200);
-    let fast = format!(
-        "SELECT e.id, e.record, e.step_count, f.score FROM \
-         (SELECT rowid, -bm25(episode_fts, {BM25_WEIGHTS}) AS score FROM episode_fts \
-          WHERE episode_fts MATCH ?1 ORDER BY score DESC LIMIT ?4) AS f \
-         JOIN episodes e ON e.rowid = f.rowid \
-         WHERE e.namespace = ?2 AND e.ended_at IS NOT NULL \
-         ORDER BY f.score DESC LIMIT ?3"
-    );
-    let params = libsql::params![
-        expr.as_str(),
-        namespace,
-        clamp_i64(limit as u64),
-        clamp_i64(oversample as u64)
-    ];
-    let mut out = text_matches(&conn, &fast, params).await?;
-    if out.len() < limit {
-        let exact = format!(
-            "SELECT e.id, e.record, e.step_count, \
-             -bm25(episode_fts, {BM25_WEIGHTS}) AS score \
-             FROM episode_fts JOIN episodes e ON e.rowid = episode_fts.rowid \
-             WHERE episode_fts MATCH ?1 AND e.namespace = ?2 AND e.ended_at IS NOT NULL \
-             ORDER BY score DESC LIMIT ?3"
-        );
-        let params = libsql::params![expr.as_str(), namespace, clamp_i64(limit as u64)];
-        out = text_matches(&conn, &exact, params).await?;
     }
-    Ok(out)
+    let mut found = summaries(&conn, namespace, &hits).await?;
+    // In score order; an episode deleted since the index was read is left out.
+    Ok(hits
+        .iter()
+        .filter_map(|(rowid, score)| {
+            found.remove(rowid).map(|summary| TextMatch {
+                summary,
+                bm25: *score,
+            })
+        })
+        .collect())
 }
 
-/// Runs a full-text search query whose rows are (id, record, step_count, score).
-async fn text_matches(
+/// The summaries of the completed episodes among `hits` in `namespace`, by rowid.
+async fn summaries(
     conn: &Conn,
-    sql: &str,
-    params: impl libsql::params::IntoParams,
-) -> Result<Vec<TextMatch>> {
-    let mut rows = conn.query(sql, params).await.ctx("search episode text")?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().await.ctx("search episode text")? {
-        let id = codec::text(&row, 0, "matched episode")?;
+    namespace: &str,
+    hits: &[(i64, f64)],
+) -> Result<HashMap<i64, memory_core::EpisodeSummary>> {
+    const WHAT: &str = "read matched episodes";
+    let rowids = serde_json::Value::from(hits.iter().map(|h| h.0).collect::<Vec<i64>>());
+    let mut rows = conn
+        .query(
+            // CROSS JOIN keeps this order: one rowid lookup per hit. Left to itself the
+            // planner walks the namespace's index instead, every episode of it.
+            "SELECT e.rowid, e.id, e.record, e.step_count \
+             FROM json_each(?1) AS hit CROSS JOIN episodes e ON e.rowid = hit.value \
+             WHERE e.namespace = ?2 AND e.ended_at IS NOT NULL",
+            libsql::params![rowids.to_string(), namespace],
+        )
+        .await
+        .ctx(WHAT)?;
+    let mut out = HashMap::with_capacity(hits.len());
+    while let Some(row) = rows.next().await.ctx(WHAT)? {
+        let rowid = codec::int(&row, 0, "a matched episode")?;
+        let id = codec::text(&row, 1, "a matched episode")?;
         let what = format!("episode {id}");
-        let record = codec::text(&row, 1, &what)?;
-        let step_count = codec::int(&row, 2, &what)?;
-        let bm25 = codec::real(&row, 3, &what)?;
-        out.push(TextMatch {
-            summary: decode_summary(&id, &record, step_count)?,
-            bm25,
-        });
+        let record = codec::text(&row, 2, &what)?;
+        let step_count = codec::int(&row, 3, &what)?;
+        out.insert(rowid, decode_summary(&id, &record, step_count)?);
     }
     Ok(out)
 }

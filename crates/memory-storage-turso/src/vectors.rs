@@ -28,8 +28,11 @@
 //!
 //! **Search** ([`search`]) returns completed episodes of one namespace by cosine similarity
 //! (`1 - vector_distance_cos`). The index is global — one graph across namespaces — so the
-//! approximate query asks `vector_top_k` for more neighbours than wanted (`4 × limit`, at
-//! least 64) and filters them by namespace and completion. **Brute-force fallback:** when
+//! approximate query asks `vector_top_k` for more neighbours than wanted and filters them
+//! by namespace and completion: first an eighth more (at least 8 more), which is enough when
+//! the namespace has most of the store, then `4 × limit` (at least 64); the index's search
+//! slows down faster than linearly with the neighbours asked for (at 100,000 episodes, 400
+//! neighbours cost several times what 112 do). **Brute-force fallback:** when
 //! that leaves fewer than `limit` matches, the namespace has few completed episodes with
 //! vectors (then scanning them all is cheap) or its episodes are outnumbered among the
 //! global neighbours (then the approximate answer would be incomplete), so the search is
@@ -392,7 +395,6 @@ pub(crate) async fn search(
         return Err(wrong_dimension("vector".into(), query.len(), &space));
     }
     let blob = Value::Blob(to_blob(query));
-    let k = limit.saturating_mul(4).clamp(64, MAX_TOP_K.max(limit));
 
     // The inner query picks the episodes; only those have their record read.
     const APPROXIMATE: &str = "SELECT e.id, e.record, e.step_count, top.similarity FROM ( \
@@ -405,19 +407,28 @@ pub(crate) async fn search(
          ORDER BY similarity DESC, rid LIMIT ?4) AS top \
          JOIN episodes e ON e.rowid = top.rid \
          ORDER BY top.similarity DESC, top.rid";
-    let found = run_search(
-        conn,
-        APPROXIMATE,
-        vec![
-            blob.clone(),
-            Value::from(clamp_i64(k as u64)),
-            Value::from(namespace),
-            Value::from(clamp_i64(limit as u64)),
-        ],
-    )
-    .await?;
-    if found.len() >= limit {
-        return Ok(found);
+    for k in neighbours_to_ask(limit) {
+        let found = run_search(
+            conn,
+            APPROXIMATE,
+            vec![
+                blob.clone(),
+                Value::from(clamp_i64(k as u64)),
+                Value::from(namespace),
+                Value::from(clamp_i64(limit as u64)),
+            ],
+        )
+        .await?;
+        if found.len() >= limit {
+            return Ok(found);
+        }
+        tracing::debug!(
+            namespace,
+            asked = k,
+            found = found.len(),
+            limit,
+            "approximate vector search found too few; widening"
+        );
     }
 
     const EXACT: &str = "SELECT e.id, e.record, e.step_count, top.similarity FROM ( \
@@ -439,6 +450,19 @@ pub(crate) async fn search(
         ],
     )
     .await
+}
+
+/// How many neighbours the approximate search asks the index for, in turn, to find `limit`
+/// completed episodes of one namespace: first a few more than `limit` (enough when the
+/// store is mostly that namespace's completed episodes — the common case, and the index's
+/// search time grows faster than linearly with the neighbours asked for), then `4 × limit`
+/// (at least 64) for a namespace that shares the store.
+fn neighbours_to_ask(limit: usize) -> [usize; 2] {
+    let first = limit
+        .saturating_add((limit / 8).max(8))
+        .min(MAX_TOP_K.max(limit));
+    let second = limit.saturating_mul(4).clamp(64, MAX_TOP_K.max(limit));
+    [first, second.max(first)]
 }
 
 /// Runs one of the search queries and decodes its rows.

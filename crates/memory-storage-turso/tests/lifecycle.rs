@@ -282,7 +282,7 @@ async fn delete_removes_steps_tags_and_index_entries() {
             episodes: 2,
             steps: 1,
             tags: 2,
-            fts: 1,
+            text: 1,
             vectors: 0
         }
     );
@@ -304,7 +304,7 @@ async fn delete_removes_steps_tags_and_index_entries() {
             episodes: 1,
             steps: 0,
             tags: 0,
-            fts: 0,
+            text: 0,
             vectors: 0
         }
     );

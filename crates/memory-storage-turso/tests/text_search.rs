@@ -1,5 +1,6 @@
-//! Full-text search with common terms left out (`term_stats`) and the ranking split across
-//! two connections (`text_search`): the results a caller sees.
+//! Full-text search as a caller sees it: BM25 ranking with very common terms weighing
+//! nothing, stemming, and an in-memory index that stays in step with every write — this
+//! handle's, another handle's on the same file, deletions, and reopening.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -52,9 +53,8 @@ async fn store_with_a_common_word() -> (
 #[tokio::test]
 async fn a_term_in_most_documents_is_left_out_and_the_rare_ones_rank() {
     let (_dir, storage, kafka) = store_with_a_common_word().await;
-    // "deployed" stems to "deploy" like the stored "deploying": the lookup goes through the
-    // index's own stemmer, finds it in every document and leaves it out, so only the
-    // episodes that mention kafka match.
+    // "deployed" stems to "deploy" like the stored "deploying": it is in every document, so
+    // it weighs nothing and only the episodes that mention kafka match.
     let found = storage
         .search_text(NS, &terms(&["deployed", "kafka"]), 10)
         .await
@@ -104,7 +104,7 @@ async fn terms_the_tokenizer_splits_are_still_searched() {
         .map(|i| done(&format!("build for x86_64 target number {i}"), i))
         .collect();
     storage.store_episodes(&episodes).await.unwrap();
-    // `x86_64` is two tokens for unicode61 ("x86", "64"): a phrase, always scored.
+    // `x86_64` is two index terms ("x86", "64"); both are searched.
     let found = storage
         .search_text(NS, &terms(&["x86_64"]), 10)
         .await
@@ -129,4 +129,92 @@ async fn search_works_on_an_empty_store_and_with_blank_terms() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn another_handles_writes_and_deletions_are_seen_by_the_next_search() {
+    let (_dir, reader) = fresh().await;
+    let first = done("rotate the tls certificates", 1);
+    reader.store_episode(&first).await.unwrap();
+    let q = terms(&["certificate"]);
+    assert_eq!(
+        ids(&reader.search_text(NS, &q, 10).await.unwrap()),
+        [first.id]
+    );
+
+    // A second handle on the same file (another process, as far as the index knows).
+    let writer = memory_storage_turso::TursoStorage::open(reader.path())
+        .await
+        .unwrap();
+    let second = done("renew expiring certificates", 2);
+    writer.store_episode(&second).await.unwrap();
+    let mut got = ids(&reader.search_text(NS, &q, 10).await.unwrap());
+    got.sort();
+    let mut want = vec![first.id, second.id];
+    want.sort();
+    assert_eq!(got, want);
+
+    assert!(writer.delete_episode(NS, first.id).await.unwrap());
+    assert_eq!(
+        ids(&reader.search_text(NS, &q, 10).await.unwrap()),
+        [second.id]
+    );
+    assert_eq!(reader.row_counts().await.unwrap().text, 1);
+
+    // A running episode is not searchable until it completes, then it is.
+    let (running_one, completion) = (
+        running(NS, "certificate pinning", 3),
+        completion(0, success("pinned"), 1.0),
+    );
+    writer.store_episode(&running_one).await.unwrap();
+    assert_eq!(
+        reader
+            .search_text(NS, &terms(&["pinning"]), 10)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    writer
+        .complete_episode(NS, running_one.id, &completion)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&reader
+            .search_text(NS, &terms(&["pinning"]), 10)
+            .await
+            .unwrap()),
+        [running_one.id]
+    );
+}
+
+#[tokio::test]
+async fn a_reopened_store_searches_what_was_indexed_before() {
+    let (_dir, storage) = fresh().await;
+    // Every third episode is about billing; episode 3 (one of them) is deleted.
+    let episodes: Vec<Episode> = (0..20)
+        .map(|i| {
+            let topic = if i % 3 == 0 { "billing" } else { "search" };
+            done(
+                &format!("migrate schema version {i} of the {topic} database"),
+                i,
+            )
+        })
+        .collect();
+    storage.store_episodes(&episodes).await.unwrap();
+    storage.delete_episode(NS, episodes[3].id).await.unwrap();
+    let q = terms(&["billing", "7"]);
+    let before = storage.search_text(NS, &q, 20).await.unwrap();
+    assert_eq!(before.len(), 7, "six billing episodes and episode 7");
+    assert!(!ids(&before).contains(&episodes[3].id));
+    let path = storage.path().to_path_buf();
+    drop(storage);
+    let reopened = memory_storage_turso::TursoStorage::open(&path)
+        .await
+        .unwrap();
+    let after = reopened.search_text(NS, &q, 20).await.unwrap();
+    assert_eq!(ids(&after), ids(&before));
+    for (a, b) in after.iter().zip(&before) {
+        assert!((a.bm25 - b.bm25).abs() < 1e-12);
+    }
 }

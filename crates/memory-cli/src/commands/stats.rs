@@ -34,6 +34,16 @@ pub fn render_table(stats: &MemoryStats) -> String {
         "holds        {} episodes · {} steps · {} patterns · {} sessions · {} vectors",
         s.episodes, s.steps, s.patterns, s.sessions, s.vectors
     );
+    if let Some(ti) = &s.text_index {
+        let _ = writeln!(
+            t,
+            "text index   {} episodes · {} terms · {} postings · {} in memory",
+            ti.documents,
+            ti.terms,
+            ti.postings,
+            human_bytes(ti.bytes)
+        );
+    }
     if !s.caches.is_empty() {
         let _ = writeln!(
             t,

@@ -13,5 +13,5 @@ pub use latency::{LatencyHistogram, LatencyRegistry, LatencySummary, OperationSt
 pub use prometheus::render_prometheus;
 pub use snapshot::{
     CacheStats, ConnectionStats, MemoryStats, PoolStats, StatementCacheStats, StorageStats,
-    WriteQueueStats,
+    TextIndexStats, WriteQueueStats,
 };

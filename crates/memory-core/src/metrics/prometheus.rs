@@ -47,6 +47,33 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
         out.family(name, "gauge", help);
         out.sample(name, &[], value as f64);
     }
+    if let Some(ti) = &s.text_index {
+        for (name, help, value) in [
+            (
+                "memory_text_index_documents",
+                "Episodes in the in-memory full-text index.",
+                ti.documents,
+            ),
+            (
+                "memory_text_index_terms",
+                "Distinct terms in the in-memory full-text index.",
+                ti.terms,
+            ),
+            (
+                "memory_text_index_postings",
+                "Term-episode entries in the in-memory full-text index.",
+                ti.postings,
+            ),
+            (
+                "memory_text_index_bytes",
+                "Estimated bytes held by the in-memory full-text index.",
+                ti.bytes,
+            ),
+        ] {
+            out.family(name, "gauge", help);
+            out.sample(name, &[], value as f64);
+        }
+    }
     if let Some(bytes) = s.database_bytes {
         out.family(
             "memory_database_bytes",

@@ -41,6 +41,23 @@ pub struct StorageStats {
     pub connections: Option<ConnectionStats>,
     /// The group-commit write queue.
     pub write_queue: Option<WriteQueueStats>,
+    /// The in-memory full-text index, when the backend keeps one.
+    #[serde(default)]
+    pub text_index: Option<TextIndexStats>,
+}
+
+/// The in-memory full-text index of a backend, as of its last search (empty until the
+/// first search of the process loads it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TextIndexStats {
+    /// Episodes searchable by text.
+    pub documents: u64,
+    /// Distinct terms indexed.
+    pub terms: u64,
+    /// Term–episode entries.
+    pub postings: u64,
+    /// Estimated bytes of memory the index holds.
+    pub bytes: u64,
 }
 
 /// One cache tier's counters.

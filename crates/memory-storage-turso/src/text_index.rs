@@ -1,0 +1,447 @@
+//! The in-memory inverted index that ranks full-text searches with BM25.
+//!
+//! Why in memory: a search of ordinary words ("the deploy failed after the config change")
+//! matches a large share of a big store, and BM25 has to score every matching document.
+//! Scoring a posting here is a few arithmetic operations on arrays that fit in the CPU
+//! cache, where a SQL full-text engine pays a lookup per matched row; at 100,000 episodes
+//! that is the difference between a few milliseconds and tens of them.
+//!
+//! What it holds: for every term, the documents holding it (their slots) and its weighted
+//! frequency in each; for every document, its episode rowid, namespace and length. It is
+//! built from the store's text log (`episode_text`, see [`crate::text_log`]) and kept in step
+//! with it by applying the log's new entries, in order, before each search (see
+//! [`crate::text_search`]). An entry replaces whatever the index held for its episode; an
+//! entry without terms removes the episode. Removed documents leave dead postings behind,
+//! skipped when scoring and dropped once they are a quarter of all postings.
+//!
+//! Ranking is Okapi BM25 with the parameters and inverse document frequency SQLite's FTS5
+//! uses (k1 = 1.2, b = 0.75, `ln((N - df + 0.5) / (df + 0.5))`, at least 1e-6), computed over
+//! all indexed documents of every namespace, as a full-text index would. Terms held by at
+//! least half of the documents have that floor weight, so they are scored only when the
+//! query has no other term: they could not change the order of anything else.
+
+use crate::text_terms::{DocTerms, WEIGHT_SCALE};
+use foldhash::HashMap;
+
+const K1: f64 = 1.2;
+const B: f64 = 0.75;
+/// FTS5's floor for the inverse document frequency of very common terms.
+const MIN_IDF: f64 = 1e-6;
+
+/// A document's place in the index.
+#[derive(Debug, Clone)]
+struct Doc {
+    rowid: i64,
+    namespace: u32,
+    length: u32,
+    postings: u32,
+    live: bool,
+}
+
+/// The documents holding one term.
+#[derive(Debug, Default, Clone)]
+struct Postings {
+    slots: Vec<u32>,
+    /// Weighted frequencies (see [`crate::text_terms::FIELD_WEIGHTS`]), saturated.
+    freqs: Vec<u16>,
+}
+
+/// The in-memory inverted index (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct TextIndex {
+    /// The last log entry applied.
+    applied: i64,
+    docs: Vec<Doc>,
+    slot_of: HashMap<i64, u32>,
+    namespaces: HashMap<String, u32>,
+    terms: HashMap<Box<[u8]>, u32>,
+    postings: Vec<Postings>,
+    live_docs: u64,
+    live_length: u64,
+    total_postings: u64,
+    dead_postings: u64,
+}
+
+/// Sizes of the index, for statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TextIndexSize {
+    /// Documents searchable.
+    pub(crate) documents: u64,
+    /// Distinct terms ever indexed.
+    pub(crate) terms: u64,
+    /// Term–document entries, removed documents' included until compaction.
+    pub(crate) postings: u64,
+    /// Estimated bytes held.
+    pub(crate) bytes: u64,
+}
+
+impl TextIndex {
+    /// The log position the index has caught up to.
+    pub(crate) fn applied(&self) -> i64 {
+        self.applied
+    }
+
+    /// Sizes of the index.
+    pub(crate) fn size(&self) -> TextIndexSize {
+        let term_bytes: usize = self.terms.keys().map(|t| t.len()).sum();
+        let per_term = size_of::<(Box<[u8]>, u32)>() + size_of::<Postings>() + 8;
+        let per_doc = size_of::<Doc>() + size_of::<(i64, u32)>() + 8;
+        let posting_capacity: usize = self.postings.iter().map(|p| p.slots.capacity()).sum();
+        TextIndexSize {
+            documents: self.live_docs,
+            terms: self.terms.len() as u64,
+            postings: self.total_postings,
+            bytes: (term_bytes
+                + self.terms.len() * per_term
+                + self.docs.len() * per_doc
+                + posting_capacity * (size_of::<u32>() + size_of::<u16>()))
+                as u64,
+        }
+    }
+
+    /// Applies one log entry: the episode at `rowid` in `namespace` now has `terms`, or is
+    /// gone when `None`. Entries must come in log order; one at or before
+    /// [`TextIndex::applied`] is skipped, so applying the same read twice is harmless.
+    pub(crate) fn apply(
+        &mut self,
+        seq: i64,
+        rowid: i64,
+        namespace: &str,
+        terms: Option<&DocTerms<'_>>,
+    ) {
+        if seq <= self.applied {
+            return;
+        }
+        self.applied = seq;
+        self.remove(rowid);
+        if let Some(terms) = terms {
+            self.insert(rowid, namespace, terms);
+        }
+        if self.dead_postings * 4 > self.total_postings.max(1024) {
+            self.compact();
+        }
+    }
+
+    /// Gives back the spare capacity of the posting lists (after a large load).
+    pub(crate) fn shrink(&mut self) {
+        for list in &mut self.postings {
+            list.slots.shrink_to_fit();
+            list.freqs.shrink_to_fit();
+        }
+    }
+
+    fn remove(&mut self, rowid: i64) {
+        let Some(slot) = self.slot_of.remove(&rowid) else {
+            return;
+        };
+        let Some(doc) = self.docs.get_mut(slot as usize) else {
+            return;
+        };
+        if doc.live {
+            doc.live = false;
+            self.live_docs -= 1;
+            self.live_length -= u64::from(doc.length);
+            self.dead_postings += u64::from(doc.postings);
+        }
+    }
+
+    fn insert(&mut self, rowid: i64, namespace: &str, vector: &DocTerms<'_>) {
+        let Ok(slot) = u32::try_from(self.docs.len()) else {
+            tracing::warn!(rowid, "text index is full; episode not searchable by text");
+            return;
+        };
+        let namespace = match self.namespaces.get(namespace) {
+            Some(&id) => id,
+            None => {
+                let id = self.namespaces.len() as u32;
+                self.namespaces.insert(namespace.to_string(), id);
+                id
+            }
+        };
+        for &(term, freq) in &vector.terms {
+            let id = match self.terms.get(term) {
+                Some(&id) => id,
+                None => {
+                    let id = self.postings.len() as u32;
+                    self.terms.insert(term.into(), id);
+                    self.postings.push(Postings::default());
+                    id
+                }
+            };
+            let list = &mut self.postings[id as usize];
+            list.slots.push(slot);
+            list.freqs.push(u16::try_from(freq).unwrap_or(u16::MAX));
+        }
+        self.docs.push(Doc {
+            rowid,
+            namespace,
+            length: vector.length,
+            postings: vector.terms.len() as u32,
+            live: true,
+        });
+        self.slot_of.insert(rowid, slot);
+        self.live_docs += 1;
+        self.live_length += u64::from(vector.length);
+        self.total_postings += vector.terms.len() as u64;
+    }
+
+    /// Drops the postings of removed documents.
+    fn compact(&mut self) {
+        for list in &mut self.postings {
+            let mut keep = 0;
+            for i in 0..list.slots.len() {
+                let slot = list.slots[i];
+                if self.docs[slot as usize].live {
+                    list.slots[keep] = slot;
+                    list.freqs[keep] = list.freqs[i];
+                    keep += 1;
+                }
+            }
+            list.slots.truncate(keep);
+            list.freqs.truncate(keep);
+            list.slots.shrink_to_fit();
+            list.freqs.shrink_to_fit();
+        }
+        self.total_postings -= self.dead_postings;
+        self.dead_postings = 0;
+    }
+
+    /// Documents currently holding the term `list` is for (removed documents' entries stay
+    /// in the lists until compaction, so they are counted out when there are any).
+    fn document_frequency(&self, list: &Postings) -> u64 {
+        if self.dead_postings == 0 {
+            return list.slots.len() as u64;
+        }
+        list.slots
+            .iter()
+            .filter(|&&s| self.docs[s as usize].live)
+            .count() as u64
+    }
+
+    /// The `limit` best documents of `namespace` for the index terms `stems`, best first, as
+    /// (episode rowid, BM25 score). Ties keep the older episode first.
+    pub(crate) fn search(
+        &self,
+        namespace: &str,
+        stems: &[String],
+        limit: usize,
+    ) -> Vec<(i64, f64)> {
+        let Some(&ns) = self.namespaces.get(namespace) else {
+            return Vec::new();
+        };
+        if limit == 0 || self.live_docs == 0 {
+            return Vec::new();
+        }
+        let n = self.live_docs as f64;
+        let avg_length = (self.live_length as f64 / n).max(f64::MIN_POSITIVE);
+        let mut weighted: Vec<(&Postings, f64)> = Vec::new();
+        let mut common: Vec<&Postings> = Vec::new();
+        for stem in stems {
+            let Some(&id) = self.terms.get(stem.as_bytes()) else {
+                continue;
+            };
+            let list = &self.postings[id as usize];
+            let df = self.document_frequency(list) as f64;
+            if df == 0.0 {
+                continue;
+            }
+            let idf = ((n - df + 0.5) / (df + 0.5)).ln();
+            if idf > 0.0 {
+                weighted.push((list, idf));
+            } else {
+                common.push(list);
+            }
+        }
+        if weighted.is_empty() {
+            weighted = common.into_iter().map(|l| (l, MIN_IDF)).collect();
+        }
+        if weighted.is_empty() {
+            return Vec::new();
+        }
+
+        let mut scores = vec![0.0f64; self.docs.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        for (list, idf) in weighted {
+            for (&slot, &freq) in list.slots.iter().zip(&list.freqs) {
+                let doc = &self.docs[slot as usize];
+                if !doc.live || doc.namespace != ns {
+                    continue;
+                }
+                let f = f64::from(freq) / WEIGHT_SCALE;
+                let norm = K1 * (1.0 - B + B * f64::from(doc.length) / avg_length);
+                let score = &mut scores[slot as usize];
+                if *score == 0.0 {
+                    touched.push(slot);
+                }
+                *score += idf * f * (K1 + 1.0) / (f + norm);
+            }
+        }
+        let mut hits: Vec<(i64, f64)> = touched
+            .into_iter()
+            .map(|slot| (self.docs[slot as usize].rowid, scores[slot as usize]))
+            .collect();
+        let order = |a: &(i64, f64), b: &(i64, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit - 1, order);
+            hits.truncate(limit);
+        }
+        hits.sort_unstable_by(order);
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    use crate::text_terms::TermVector;
+
+    /// Applies each (seq, rowid, namespace, task text or removal) in turn.
+    fn apply(index: &mut TextIndex, entries: &[(i64, i64, &str, Option<&str>)]) {
+        for (seq, rowid, ns, task) in entries {
+            let vector = task.map(|t| TermVector::of_fields([t, "", "", "", ""]));
+            index.apply(*seq, *rowid, ns, vector.as_ref().map(|v| v.view()).as_ref());
+        }
+    }
+
+    fn stems(q: &str) -> Vec<String> {
+        crate::text_terms::query_stems(&[q.to_string()])
+    }
+
+    /// BM25 computed the long way, over the given live documents.
+    fn reference(docs: &[(i64, &str, &str)], ns: &str, q: &str) -> Vec<(i64, f64)> {
+        let vectors: Vec<(i64, &str, TermVector)> = docs
+            .iter()
+            .map(|(r, n, t)| (*r, *n, TermVector::of_fields([t, "", "", "", ""])))
+            .collect();
+        let n = vectors.len() as f64;
+        let avg = vectors.iter().map(|v| f64::from(v.2.length)).sum::<f64>() / n;
+        let q = stems(q);
+        let dfs: Vec<f64> = q
+            .iter()
+            .map(|s| {
+                vectors
+                    .iter()
+                    .filter(|v| v.2.terms.iter().any(|(t, _)| t == s))
+                    .count() as f64
+            })
+            .collect();
+        let idf = |df: f64| ((n - df + 0.5) / (df + 0.5)).ln();
+        let any_weighted = dfs.iter().any(|&df| df > 0.0 && idf(df) > 0.0);
+        let mut out = Vec::new();
+        for (rowid, namespace, v) in &vectors {
+            if *namespace != ns {
+                continue;
+            }
+            let mut score = 0.0;
+            let mut matched = false;
+            for (s, &df) in q.iter().zip(&dfs) {
+                let Some((_, freq)) = v.terms.iter().find(|(t, _)| t == s) else {
+                    continue;
+                };
+                let w = if idf(df) > 0.0 {
+                    idf(df)
+                } else if any_weighted {
+                    continue;
+                } else {
+                    MIN_IDF
+                };
+                matched = true;
+                let f = f64::from(*freq) / WEIGHT_SCALE;
+                score += w * f * (K1 + 1.0) / (f + K1 * (1.0 - B + B * f64::from(v.length) / avg));
+            }
+            if matched {
+                out.push((*rowid, score));
+            }
+        }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    #[test]
+    fn ranks_by_bm25_within_the_namespace() {
+        let mut index = TextIndex::default();
+        apply(
+            &mut index,
+            &[
+                (1, 10, "a", Some("deploy the service to kubernetes")),
+                (2, 11, "a", Some("deploy deploy deploy")),
+                (3, 12, "b", Some("deploy to kubernetes")),
+                (4, 13, "a", Some("write the docs")),
+            ],
+        );
+        let hits = index.search("a", &stems("kubernetes deploy"), 10);
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [10, 11]);
+        assert!(index.search("c", &stems("deploy"), 10).is_empty());
+        assert!(index.search("a", &stems("missing"), 10).is_empty());
+    }
+
+    #[test]
+    fn later_entries_replace_and_remove_documents() {
+        let mut index = TextIndex::default();
+        apply(
+            &mut index,
+            &[(1, 10, "a", Some("alpha")), (2, 11, "a", Some("beta"))],
+        );
+        apply(
+            &mut index,
+            &[(3, 10, "a", Some("gamma")), (4, 11, "a", None)],
+        );
+        assert!(index.search("a", &stems("alpha"), 5).is_empty());
+        assert!(index.search("a", &stems("beta"), 5).is_empty());
+        assert_eq!(index.search("a", &stems("gamma"), 5).len(), 1);
+        assert_eq!(index.size().documents, 1);
+        // Entries already applied are skipped.
+        apply(&mut index, &[(2, 11, "a", Some("beta"))]);
+        assert!(index.search("a", &stems("beta"), 5).is_empty());
+        assert_eq!(index.applied(), 4);
+    }
+
+    #[test]
+    fn a_query_of_only_common_terms_still_finds_documents() {
+        let mut index = TextIndex::default();
+        apply(
+            &mut index,
+            &[(1, 1, "a", Some("run tests")), (2, 2, "a", Some("run it"))],
+        );
+        let hits = index.search("a", &stems("run"), 5);
+        assert_eq!(hits.len(), 2);
+        assert!(hits[0].1 > 0.0);
+    }
+
+    proptest! {
+        /// After any sequence of inserts, replacements and removals, the index ranks exactly
+        /// as BM25 computed from scratch over the documents that remain.
+        #[test]
+        fn matches_bm25_from_scratch(
+            ops in proptest::collection::vec((0i64..12, 0usize..3, proptest::option::weighted(0.8, "(alpha|beta|gamma|delta|eps|run|runs)( (alpha|beta|gamma|delta|eps|run|runs)){0,6}")), 1..60),
+            query in "(alpha|beta|gamma|delta|eps|run)( (alpha|beta|gamma|delta|eps|run)){0,3}",
+            limit in 1usize..8,
+        ) {
+            let mut index = TextIndex::default();
+            let mut live: std::collections::BTreeMap<i64, (&str, String)> = Default::default();
+            let nss = ["a", "b", "c"];
+            for (seq, (rowid, ns, text)) in ops.iter().enumerate() {
+                apply(&mut index, &[(seq as i64 + 1, *rowid, nss[*ns], text.as_deref())]);
+                match text {
+                    Some(t) => { live.insert(*rowid, (nss[*ns], t.clone())); }
+                    None => { live.remove(rowid); }
+                }
+            }
+            let docs: Vec<(i64, &str, &str)> = live.iter().map(|(r, (n, t))| (*r, *n, t.as_str())).collect();
+            for ns in nss {
+                let got = index.search(ns, &stems(&query), limit);
+                let mut want = if docs.is_empty() { Vec::new() } else { reference(&docs, ns, &query) };
+                want.truncate(limit);
+                prop_assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    prop_assert_eq!(g.0, w.0);
+                    prop_assert!((g.1 - w.1).abs() < 1e-9, "{} vs {}", g.1, w.1);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The text log: what the full-text index holds, stored, and when it is written.
+//!
+//! `episode_text` has one row per episode that was ever indexed: the episode's rowid and
+//! namespace, and its [`TermVector`] (encoded), or NULL once the episode was deleted. Every
+//! write gives the row a new `seq` (`AUTOINCREMENT`, so numbers are never reused), which makes
+//! the table a log the in-memory index catches up on by reading the rows after the last `seq`
+//! it applied (see [`crate::text_search`]) — in this process or any other sharing the file.
+//!
+//! Indexing policy:
+//! - `store_episode` indexes a completed episode with everything it has; a running one is
+//!   not indexed yet (search only returns completed episodes).
+//! - `append_step` does **not** touch the log: logging a step stays one cheap insert.
+//! - `complete_episode` indexes the task, every stored step (tool, action and result text),
+//!   the outcome, the reflection and the tags.
+//! - `delete_episode` writes the episode's row without terms, in the same transaction.
+//!
+//! Only the terms are stored, not the text a second time: the text is in the episode's
+//! record and steps.
+
+use crate::codec::{self, decode_episode, decode_step, tag_set};
+use crate::connection::Conn;
+use crate::error::{SqlContext, TursoError};
+use crate::text_terms::TermVector;
+use libsql::{Connection, Value};
+use memory_core::{Episode, ExecutionStep};
+
+/// The text of one episode as the index reads it, in the fields of
+/// [`crate::text_terms::FIELD_WEIGHTS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TextDocument {
+    namespace: String,
+    vector: TermVector,
+}
+
+impl TextDocument {
+    /// The document of `episode` with `steps` (passed separately because a completing
+    /// episode's steps are loaded from their own rows).
+    pub(crate) fn new(episode: &Episode, steps: &[ExecutionStep]) -> Self {
+        let steps = steps
+            .iter()
+            .map(|s| format!("{} {} {}", s.tool, s.action, s.result.text()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let outcome = episode
+            .outcome
+            .as_ref()
+            .map(|o| o.full_text())
+            .unwrap_or_default();
+        let reflection = episode
+            .reflection
+            .as_ref()
+            .map(|r| r.full_text())
+            .unwrap_or_default();
+        let tags = tag_set(episode).into_iter().collect::<Vec<_>>().join(" ");
+        TextDocument {
+            namespace: episode.namespace.clone(),
+            vector: TermVector::of_fields([
+                &episode.task_description,
+                &steps,
+                &outcome,
+                &reflection,
+                &tags,
+            ]),
+        }
+    }
+
+    /// Writes this document as the episode at `rowid`'s entry, replacing any earlier one.
+    pub(crate) async fn record(&self, conn: &Conn, rowid: i64) -> Result<(), TursoError> {
+        conn.execute(UPSERT, self.values(rowid))
+            .await
+            .ctx("index episode text")?;
+        Ok(())
+    }
+
+    /// The row's values in the column order of [`INSERT_COLUMNS`], for multi-row inserts.
+    pub(crate) fn values(&self, rowid: i64) -> [Value; 3] {
+        [
+            Value::from(rowid),
+            Value::from(self.namespace.as_str()),
+            Value::Blob(self.vector.encode()),
+        ]
+    }
+}
+
+/// The start of an insert of entries (each row: rowid, namespace, terms); an entry replaces
+/// the episode's earlier one.
+pub(crate) const INSERT_COLUMNS: &str =
+    "INSERT OR REPLACE INTO episode_text (episode_rowid, namespace, terms)";
+
+const UPSERT: &str = "INSERT OR REPLACE INTO episode_text (episode_rowid, namespace, terms) \
+                      VALUES (?1, ?2, ?3)";
+
+/// Records that the episode at `rowid` is gone, if it was ever indexed: its entry is
+/// replaced by one without terms (a new `seq`, so every index sees the removal).
+pub(crate) async fn remove(conn: &Conn, rowid: i64) -> Result<(), TursoError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO episode_text (episode_rowid, namespace, terms) \
+         SELECT episode_rowid, namespace, NULL FROM episode_text \
+         WHERE episode_rowid = ?1 AND terms IS NOT NULL",
+        [rowid],
+    )
+    .await
+    .ctx("remove episode text from the index")?;
+    Ok(())
+}
+
+/// One entry of the text log as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawEntry {
+    /// Position in the log.
+    pub(crate) seq: i64,
+    /// The episode's rowid.
+    pub(crate) rowid: i64,
+    /// The episode's namespace.
+    pub(crate) namespace: String,
+    /// The encoded [`TermVector`]; `None` once the episode is gone.
+    pub(crate) terms: Option<Vec<u8>>,
+}
+
+/// The log entries after `after`, in order, handed to `apply` in chunks of at most
+/// `chunk` (so that loading a large store never holds all of it in memory at once).
+pub(crate) async fn read_after(
+    conn: &Conn,
+    after: i64,
+    chunk: usize,
+    mut apply: impl FnMut(&[RawEntry]) -> Result<(), TursoError>,
+) -> Result<(), TursoError> {
+    const WHAT: &str = "read the text log";
+    let mut rows = conn
+        .query(
+            "SELECT seq, episode_rowid, namespace, terms FROM episode_text \
+             WHERE seq > ?1 ORDER BY seq",
+            [after],
+        )
+        .await
+        .ctx(WHAT)?;
+    let mut batch = Vec::with_capacity(chunk.min(1024));
+    while let Some(row) = rows.next().await.ctx(WHAT)? {
+        let seq = codec::int(&row, 0, "a text log entry")?;
+        let rowid = codec::int(&row, 1, "a text log entry")?;
+        let what = format!("the text index entry of episode row {rowid}");
+        let namespace = codec::text(&row, 2, &what)?;
+        let terms = match row.get_value(3).ctx(WHAT)? {
+            Value::Null => None,
+            Value::Blob(bytes) => Some(bytes),
+            other => {
+                return Err(TursoError::corrupt(
+                    what,
+                    format!("its terms are {other:?}, not a blob"),
+                ));
+            }
+        };
+        batch.push(RawEntry {
+            seq,
+            rowid,
+            namespace,
+            terms,
+        });
+        if batch.len() >= chunk {
+            apply(&batch)?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        apply(&batch)?;
+    }
+    Ok(())
+}
+
+/// Indexes every completed episode of a store written before the text log existed (schema
+/// migration 6), inside the migration's transaction.
+pub(crate) async fn backfill(conn: &Connection) -> Result<u64, TursoError> {
+    const WHAT: &str = "index the text of existing episodes";
+    let mut rows = conn
+        .query(
+            "SELECT rowid, id, record FROM episodes WHERE ended_at IS NOT NULL ORDER BY rowid",
+            (),
+        )
+        .await
+        .ctx(WHAT)?;
+    let mut episodes = Vec::new();
+    while let Some(row) = rows.next().await.ctx(WHAT)? {
+        let rowid = codec::int(&row, 0, "an episode")?;
+        let id = codec::text(&row, 1, "an episode")?;
+        let record = codec::text(&row, 2, &format!("episode {id}"))?;
+        episodes.push((rowid, id, record));
+    }
+    drop(rows);
+    let mut indexed = 0;
+    for (rowid, id, record) in episodes {
+        let episode = decode_episode(&id, &record)?;
+        let mut steps = Vec::new();
+        let mut rows = conn
+            .query(
+                "SELECT seq, record FROM steps WHERE episode_rowid = ?1 ORDER BY seq",
+                [rowid],
+            )
+            .await
+            .ctx(WHAT)?;
+        while let Some(row) = rows.next().await.ctx(WHAT)? {
+            let what = format!("a step of episode {id}");
+            let seq = codec::int(&row, 0, &what)?;
+            steps.push(decode_step(&id, seq, &codec::text(&row, 1, &what)?)?);
+        }
+        drop(rows);
+        let doc = TextDocument::new(&episode, &steps);
+        conn.execute(UPSERT, doc.values(rowid)).await.ctx(WHAT)?;
+        indexed += 1;
+    }
+    Ok(indexed)
+}
