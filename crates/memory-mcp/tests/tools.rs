@@ -202,6 +202,8 @@ async fn full_loop_through_every_tool() {
     assert_eq!(stats["counts"]["success"], 1);
     assert!(stats["counts"]["patterns"].as_u64().unwrap() >= 1);
     assert_eq!(stats["memory"]["storage"]["episodes"], 1);
+    // The searches above loaded the server's full-text index.
+    assert_eq!(stats["memory"]["storage"]["text_index"]["documents"], 1);
     assert!(
         stats["memory"]["storage"]["database_bytes"]
             .as_u64()

@@ -212,7 +212,13 @@ async fn a_reopened_store_searches_what_was_indexed_before() {
     let reopened = memory_storage_turso::TursoStorage::open(&path)
         .await
         .unwrap();
+    // The index is loaded by the first search, and the statistics say so.
+    let empty = reopened.storage_stats().await.unwrap().text_index.unwrap();
+    assert_eq!(empty.documents, 0);
     let after = reopened.search_text(NS, &q, 20).await.unwrap();
+    let loaded = reopened.storage_stats().await.unwrap().text_index.unwrap();
+    assert_eq!(loaded.documents, 19);
+    assert!(loaded.terms > 0 && loaded.postings >= 19 && loaded.bytes > 0);
     assert_eq!(ids(&after), ids(&before));
     for (a, b) in after.iter().zip(&before) {
         assert!((a.bm25 - b.bm25).abs() < 1e-12);

@@ -34,15 +34,24 @@ pub fn render_table(stats: &MemoryStats) -> String {
         "holds        {} episodes · {} steps · {} patterns · {} sessions · {} vectors",
         s.episodes, s.steps, s.patterns, s.sessions, s.vectors
     );
-    if let Some(ti) = &s.text_index {
-        let _ = writeln!(
-            t,
-            "text index   {} episodes · {} terms · {} postings · {} in memory",
-            ti.documents,
-            ti.terms,
-            ti.postings,
-            human_bytes(ti.bytes)
-        );
+    match &s.text_index {
+        Some(ti) if ti.terms == 0 => {
+            let _ = writeln!(
+                t,
+                "text index   not loaded in this process (its first search loads it)"
+            );
+        }
+        Some(ti) => {
+            let _ = writeln!(
+                t,
+                "text index   {} episodes · {} terms · {} postings · {} in memory",
+                ti.documents,
+                ti.terms,
+                ti.postings,
+                human_bytes(ti.bytes)
+            );
+        }
+        None => {}
     }
     if !s.caches.is_empty() {
         let _ = writeln!(

@@ -29,7 +29,7 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
         );
     }
 
-    for (name, help, value) in [
+    let mut gauges = vec![
         ("memory_episodes", "Episodes stored.", s.episodes),
         ("memory_steps", "Steps stored.", s.steps),
         ("memory_patterns", "Patterns learned.", s.patterns),
@@ -43,12 +43,9 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
             "Episodes with a vector in the index.",
             s.vectors,
         ),
-    ] {
-        out.family(name, "gauge", help);
-        out.sample(name, &[], value as f64);
-    }
+    ];
     if let Some(ti) = &s.text_index {
-        for (name, help, value) in [
+        gauges.extend([
             (
                 "memory_text_index_documents",
                 "Episodes in the in-memory full-text index.",
@@ -69,10 +66,11 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
                 "Estimated bytes held by the in-memory full-text index.",
                 ti.bytes,
             ),
-        ] {
-            out.family(name, "gauge", help);
-            out.sample(name, &[], value as f64);
-        }
+        ]);
+    }
+    for (name, help, value) in gauges {
+        out.family(name, "gauge", help);
+        out.sample(name, &[], value as f64);
     }
     if let Some(bytes) = s.database_bytes {
         out.family(
@@ -328,7 +326,9 @@ fn format_value(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{CacheStats, OperationStats, StorageStats, WriteQueueStats};
+    use crate::metrics::{
+        CacheStats, OperationStats, StorageStats, TextIndexStats, WriteQueueStats,
+    };
 
     fn stats() -> MemoryStats {
         MemoryStats {
@@ -358,6 +358,12 @@ mod tests {
                     commits: 2,
                     operations: 6,
                     ..WriteQueueStats::default()
+                }),
+                text_index: Some(TextIndexStats {
+                    documents: 3,
+                    terms: 40,
+                    postings: 55,
+                    bytes: 4096,
                 }),
                 ..StorageStats::default()
             },
@@ -400,6 +406,8 @@ mod tests {
         );
         assert!(text.contains("memory_episodes 3\n"));
         assert!(text.contains("memory_write_commits_total 2\n"));
+        assert!(text.contains("memory_text_index_documents 3\n"));
+        assert!(text.contains("memory_text_index_postings 55\n"));
     }
 
     #[test]
