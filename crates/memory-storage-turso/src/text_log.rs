@@ -20,7 +20,7 @@
 use crate::codec::{self, decode_episode, decode_step, tag_set};
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use crate::text_terms::TermVector;
+use crate::text_terms::{Field, TermCounter, TermVector};
 use libsql::{Connection, Value};
 use memory_core::{Episode, ExecutionStep};
 
@@ -36,31 +36,25 @@ impl TextDocument {
     /// The document of `episode` with `steps` (passed separately because a completing
     /// episode's steps are loaded from their own rows).
     pub(crate) fn new(episode: &Episode, steps: &[ExecutionStep]) -> Self {
-        let steps = steps
-            .iter()
-            .map(|s| format!("{} {} {}", s.tool, s.action, s.result.text()))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let outcome = episode
-            .outcome
-            .as_ref()
-            .map(|o| o.full_text())
-            .unwrap_or_default();
-        let reflection = episode
-            .reflection
-            .as_ref()
-            .map(|r| r.full_text())
-            .unwrap_or_default();
-        let tags = tag_set(episode).into_iter().collect::<Vec<_>>().join(" ");
+        let mut terms = TermCounter::default();
+        terms.add(Field::Task, &episode.task_description);
+        for step in steps {
+            terms.add(Field::Steps, &step.tool);
+            terms.add(Field::Steps, &step.action);
+            terms.add(Field::Steps, step.result.text());
+        }
+        if let Some(outcome) = &episode.outcome {
+            terms.add(Field::Outcome, &outcome.full_text());
+        }
+        if let Some(reflection) = &episode.reflection {
+            terms.add(Field::Reflection, &reflection.full_text());
+        }
+        for tag in tag_set(episode) {
+            terms.add(Field::Tags, tag);
+        }
         TextDocument {
             namespace: episode.namespace.clone(),
-            vector: TermVector::of_fields([
-                &episode.task_description,
-                &steps,
-                &outcome,
-                &reflection,
-                &tags,
-            ]),
+            vector: terms.finish(),
         }
     }
 

@@ -51,21 +51,71 @@ pub(crate) struct TermVector {
     pub(crate) terms: Vec<(String, u32)>,
 }
 
-impl TermVector {
-    /// The vector of a document given as its fields, in [`FIELD_WEIGHTS`] order.
-    pub(crate) fn of_fields(fields: [&str; 5]) -> Self {
-        let mut counts: HashMap<String, u32> = HashMap::new();
-        let mut length: u32 = 0;
-        for (text, weight) in fields.into_iter().zip(FIELD_WEIGHTS) {
-            for_each_term(text, |term| {
-                length = length.saturating_add(1);
-                let slot = counts.entry(term).or_insert(0);
-                *slot = slot.saturating_add(weight);
+/// The fields of a document, in [`FIELD_WEIGHTS`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    /// The task description.
+    Task = 0,
+    /// The steps: tool, action and result text of each.
+    Steps = 1,
+    /// The outcome.
+    Outcome = 2,
+    /// The reflection.
+    Reflection = 3,
+    /// The tags.
+    Tags = 4,
+}
+
+/// Builds a [`TermVector`] from a document's text, fed piece by piece (so that callers need
+/// not concatenate a field's parts first).
+#[derive(Debug, Default)]
+pub(crate) struct TermCounter {
+    counts: HashMap<String, u32>,
+    length: u32,
+}
+
+impl TermCounter {
+    /// Counts the words of `text` as part of `field`.
+    pub(crate) fn add(&mut self, field: Field, text: &str) {
+        let weight = FIELD_WEIGHTS[field as usize];
+        for word in words(text) {
+            self.length = self.length.saturating_add(1);
+            with_stem(word, |stem| match self.counts.get_mut(stem) {
+                Some(count) => *count = count.saturating_add(weight),
+                None => {
+                    self.counts.insert(stem.to_string(), weight);
+                }
             });
         }
-        let mut terms: Vec<(String, u32)> = counts.into_iter().collect();
+    }
+
+    /// The vector of everything added.
+    pub(crate) fn finish(self) -> TermVector {
+        let mut terms: Vec<(String, u32)> = self.counts.into_iter().collect();
         terms.sort_unstable();
-        TermVector { length, terms }
+        TermVector {
+            length: self.length,
+            terms,
+        }
+    }
+}
+
+impl TermVector {
+    /// The vector of a document given as its fields, in [`FIELD_WEIGHTS`] order.
+    #[cfg(test)]
+    pub(crate) fn of_fields(fields: [&str; 5]) -> Self {
+        let mut counter = TermCounter::default();
+        let order = [
+            Field::Task,
+            Field::Steps,
+            Field::Outcome,
+            Field::Reflection,
+            Field::Tags,
+        ];
+        for (field, text) in order.into_iter().zip(fields) {
+            counter.add(field, text);
+        }
+        counter.finish()
     }
 
     /// The stored form: [`FORMAT`], then varints: length, term count, and per term its byte
@@ -157,45 +207,49 @@ impl<'a> DocTerms<'a> {
 pub(crate) fn query_stems(terms: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for term in terms {
-        for_each_term(term, |stem| {
-            if !out.contains(&stem) {
-                out.push(stem);
-            }
-        });
+        for word in words(term) {
+            with_stem(word, |stem| {
+                if !out.iter().any(|s| s == stem) {
+                    out.push(stem.to_string());
+                }
+            });
+        }
     }
     out
 }
 
-/// Calls `f` with the index term of every word of `text`, in order.
-fn for_each_term(text: &str, mut f: impl FnMut(String)) {
-    for word in text.split(|c: char| !c.is_alphanumeric()) {
-        if !word.is_empty() {
-            f(stem(word));
-        }
-    }
+/// The words of `text`: its runs of alphanumeric characters.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
 }
 
-/// The index term of one word: lower-cased and stemmed (see the module docs).
-fn stem(word: &str) -> String {
-    let lower = if word.chars().any(char::is_uppercase) {
-        word.to_lowercase()
+/// Calls `f` with the index term of one word: lower-cased and stemmed (see the module docs).
+/// Stems come from a per-thread cache, so a word seen before costs a lookup and no
+/// allocation.
+fn with_stem<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
+    let lowered;
+    let lower: &str = if word.chars().any(char::is_uppercase) {
+        lowered = word.to_lowercase();
+        &lowered
     } else {
-        word.to_string()
+        word
     };
     if lower.len() > MAX_STEMMED_LEN {
-        return lower;
+        return f(lower);
     }
     STEMS.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(stem) = cache.get(&lower) {
-            return stem.clone();
+        if let Some(stem) = cache.get(lower) {
+            return f(stem);
         }
-        let stem = STEMMER.stem(&lower).into_owned();
+        let stem = STEMMER.stem(lower).into_owned();
+        let out = f(&stem);
         if cache.len() >= STEM_CACHE_WORDS {
             cache.clear();
         }
-        cache.insert(lower, stem.clone());
-        stem
+        cache.insert(lower.to_string(), stem);
+        out
     })
 }
 
