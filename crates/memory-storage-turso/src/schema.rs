@@ -321,8 +321,8 @@ async fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<i64, 
             .await
             .map_err(|source| TursoError::Migration { version, source })?;
         if version == TEXT_LOG_VERSION {
-            let indexed = text_log::backfill(&tx).await?;
-            tracing::info!(indexed, "indexed the text of existing episodes");
+            let (indexed, left_out) = text_log::backfill(&tx).await?;
+            tracing::info!(indexed, left_out, "indexed the text of existing episodes");
         }
         // PRAGMA takes no bound parameters; `version` is a number we computed, not input.
         tx.execute(&format!("PRAGMA user_version = {version}"), ())
@@ -495,11 +495,14 @@ mod tests {
         let mut filter = EpisodeFilter::new("ns");
         filter.tags = vec!["db".into(), "q2".into()];
         assert_eq!(storage.list_episodes(&filter).await.unwrap().len(), 1);
-        let hits = storage
-            .search_text("ns", &["billing".to_string()], 10)
-            .await
-            .unwrap();
-        assert_eq!(hits.len(), 1);
+        // The back-fill indexed every field: task, a step's tool, the outcome, a tag.
+        for word in ["billing", "psql", "migrated", "q2"] {
+            let hits = storage
+                .search_text("ns", &[word.to_string()], 10)
+                .await
+                .unwrap();
+            assert_eq!(hits.len(), 1, "{word}");
+        }
         assert!(
             storage
                 .list_patterns(&PatternFilter::new("ns"))

@@ -159,6 +159,7 @@ impl TursoStorage {
                     terms: size.terms,
                     postings: size.postings,
                     bytes: size.bytes,
+                    unreadable: self.text.unreadable(),
                 }
             }),
         })

@@ -12,13 +12,16 @@
 //! with it by applying the log's new entries, in order, before each search (see
 //! [`crate::text_search`]). An entry replaces whatever the index held for its episode; an
 //! entry without terms removes the episode. Removed documents leave dead postings behind,
-//! skipped when scoring and dropped once they are a quarter of all postings.
+//! skipped when scoring and dropped (the rest renumbered) once they are a quarter of all
+//! postings or outnumber the live documents.
 //!
 //! Ranking is Okapi BM25 with the parameters and inverse document frequency SQLite's FTS5
 //! uses (k1 = 1.2, b = 0.75, `ln((N - df + 0.5) / (df + 0.5))`, at least 1e-6), computed over
 //! all indexed documents of every namespace, as a full-text index would. Terms held by at
-//! least half of the documents have that floor weight, so they are scored only when the
-//! query has no other term: they could not change the order of anything else.
+//! least half of the documents have that floor weight (they add under 2.2e-6 to a score),
+//! so they are scored only when no other query term is indexed: leaving them out changes no
+//! score by more than that, but documents that match *only* such terms are then not returned
+//! at all, where an FTS5 `OR` query would list them last with near-zero scores.
 
 use crate::text_terms::{DocTerms, WEIGHT_SCALE};
 use foldhash::HashMap;
@@ -60,6 +63,7 @@ pub(crate) struct TextIndex {
     live_length: u64,
     total_postings: u64,
     dead_postings: u64,
+    dead_docs: u64,
 }
 
 /// Sizes of the index, for statistics.
@@ -117,7 +121,9 @@ impl TextIndex {
         if let Some(terms) = terms {
             self.insert(rowid, namespace, terms);
         }
-        if self.dead_postings * 4 > self.total_postings.max(1024) {
+        if self.dead_postings * 4 > self.total_postings.max(1024)
+            || self.dead_docs > self.live_docs.max(1024)
+        {
             self.compact();
         }
     }
@@ -142,6 +148,7 @@ impl TextIndex {
             self.live_docs -= 1;
             self.live_length -= u64::from(doc.length);
             self.dead_postings += u64::from(doc.postings);
+            self.dead_docs += 1;
         }
     }
 
@@ -185,13 +192,22 @@ impl TextIndex {
         self.total_postings += vector.terms.len() as u64;
     }
 
-    /// Drops the postings of removed documents.
+    /// Drops removed documents and their postings, and renumbers the slots of the rest so
+    /// that a long-running process with many replaced or deleted episodes does not grow.
     fn compact(&mut self) {
+        let mut renumbered = vec![u32::MAX; self.docs.len()];
+        let mut docs = Vec::with_capacity(self.slot_of.len());
+        for (old, doc) in self.docs.drain(..).enumerate() {
+            if doc.live {
+                renumbered[old] = docs.len() as u32;
+                docs.push(doc);
+            }
+        }
         for list in &mut self.postings {
             let mut keep = 0;
             for i in 0..list.slots.len() {
-                let slot = list.slots[i];
-                if self.docs[slot as usize].live {
+                let slot = renumbered[list.slots[i] as usize];
+                if slot != u32::MAX {
                     list.slots[keep] = slot;
                     list.freqs[keep] = list.freqs[i];
                     keep += 1;
@@ -202,8 +218,15 @@ impl TextIndex {
             list.slots.shrink_to_fit();
             list.freqs.shrink_to_fit();
         }
+        self.slot_of = docs
+            .iter()
+            .enumerate()
+            .map(|(slot, doc)| (doc.rowid, slot as u32))
+            .collect();
+        self.docs = docs;
         self.total_postings -= self.dead_postings;
         self.dead_postings = 0;
+        self.dead_docs = 0;
     }
 
     /// Documents currently holding the term `list` is for (removed documents' entries stay
@@ -412,12 +435,141 @@ mod tests {
         assert!(hits[0].1 > 0.0);
     }
 
+    #[test]
+    fn compaction_drops_removed_documents_and_keeps_the_ranking() {
+        let mut index = TextIndex::default();
+        let mut live = std::collections::BTreeMap::new();
+        let words = ["alpha", "beta", "gamma", "delta", "kafka", "lag", "host"];
+        for seq in 1..=3_000i64 {
+            let rowid = seq % 13;
+            let text = if seq % 5 == 0 {
+                None
+            } else {
+                let n = (seq % 6 + 1) as usize;
+                Some(
+                    (0..n)
+                        .map(|i| words[(seq as usize + i * 3) % words.len()])
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            };
+            apply(&mut index, &[(seq, rowid, "a", text.as_deref())]);
+            match text {
+                Some(t) => live.insert(rowid, t),
+                None => live.remove(&rowid),
+            };
+        }
+        // Thousands of replacements, yet only about the live documents are kept.
+        assert!(
+            index.docs.len() <= live.len() + 1_100,
+            "{} slots",
+            index.docs.len()
+        );
+        assert_eq!(index.size().documents, live.len() as u64);
+        let docs: Vec<(i64, &str, &str)> =
+            live.iter().map(|(r, t)| (*r, "a", t.as_str())).collect();
+        for q in ["kafka lag", "alpha", "host gamma delta"] {
+            let got = index.search("a", &stems(q), 20);
+            let want = reference(&docs, "a", q);
+            assert_eq!(got.len(), want.len().min(20), "{q}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.0, w.0, "{q}");
+                assert!((g.1 - w.1).abs() < 1e-9, "{q}: {} vs {}", g.1, w.1);
+            }
+        }
+    }
+
+    /// The scores equal SQLite FTS5's `bm25()` with the same column weights, on words both
+    /// tokenizers leave as they are (FTS5 here without stemming: the stemmers differ).
+    #[tokio::test]
+    async fn scores_equal_fts5_bm25() {
+        let db = libsql::Builder::new_local(":memory:")
+            .build()
+            .await
+            .unwrap();
+        let conn = db.connect().unwrap();
+        conn.execute(
+            "CREATE VIRTUAL TABLE f USING fts5(task, steps, outcome, reflection, tags, \
+             tokenize = 'unicode61')",
+            (),
+        )
+        .await
+        .unwrap();
+        let docs: [[&str; 5]; 7] = [
+            [
+                "kafka lag on the consumer",
+                "restart pod\nkafka ok",
+                "fixed",
+                "",
+                "queue",
+            ],
+            [
+                "disk full on host",
+                "clean disk\nresize disk",
+                "fixed",
+                "check disk first",
+                "ops",
+            ],
+            ["red green blue", "", "", "", ""],
+            ["kafka kafka kafka", "lag", "", "", "kafka"],
+            [
+                "host lag after deploy",
+                "rollback",
+                "partial",
+                "lag was the host",
+                "",
+            ],
+            ["write the docs", "edit readme", "done", "", "docs"],
+            [
+                "pod crash loop",
+                "read logs\nfix config",
+                "fixed",
+                "",
+                "kafka",
+            ],
+        ];
+        let mut index = TextIndex::default();
+        for (i, fields) in docs.iter().enumerate() {
+            let rowid = i as i64 + 1;
+            conn.execute(
+                "INSERT INTO f (rowid, task, steps, outcome, reflection, tags) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                libsql::params![rowid, fields[0], fields[1], fields[2], fields[3], fields[4]],
+            )
+            .await
+            .unwrap();
+            let vector = TermVector::of_fields(*fields);
+            index.apply(rowid, rowid, "a", Some(&vector.view()));
+        }
+        for q in ["kafka", "kafka lag", "disk host", "lag pod docs", "green"] {
+            let expr = q.split(' ').collect::<Vec<_>>().join(" OR ");
+            let mut rows = conn
+                .query(
+                    "SELECT rowid, -bm25(f, 4.0, 1.0, 2.0, 1.5, 2.0) FROM f \
+                     WHERE f MATCH ?1 ORDER BY 2 DESC, rowid",
+                    [expr],
+                )
+                .await
+                .unwrap();
+            let mut want = Vec::new();
+            while let Some(row) = rows.next().await.unwrap() {
+                want.push((row.get::<i64>(0).unwrap(), row.get::<f64>(1).unwrap()));
+            }
+            let got = index.search("a", &stems(q), 10);
+            assert_eq!(got.len(), want.len(), "{q}: {got:?} vs {want:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.0, w.0, "{q}");
+                assert!((g.1 - w.1).abs() < 1e-9, "{q}: {} vs {}", g.1, w.1);
+            }
+        }
+    }
+
     proptest! {
         /// After any sequence of inserts, replacements and removals, the index ranks exactly
         /// as BM25 computed from scratch over the documents that remain.
         #[test]
         fn matches_bm25_from_scratch(
-            ops in proptest::collection::vec((0i64..12, 0usize..3, proptest::option::weighted(0.8, "(alpha|beta|gamma|delta|eps|run|runs)( (alpha|beta|gamma|delta|eps|run|runs)){0,6}")), 1..60),
+            ops in proptest::collection::vec((0i64..12, 0usize..3, proptest::option::weighted(0.7, "(alpha|beta|gamma|delta|eps|run|runs)( (alpha|beta|gamma|delta|eps|run|runs)){0,6}")), 1..400),
             query in "(alpha|beta|gamma|delta|eps|run)( (alpha|beta|gamma|delta|eps|run)){0,3}",
             limit in 1usize..8,
         ) {

@@ -112,12 +112,13 @@ pub(crate) struct RawEntry {
 }
 
 /// The log entries after `after`, in order, handed to `apply` in chunks of at most
-/// `chunk` (so that loading a large store never holds all of it in memory at once).
+/// `chunk` (so that loading a large store never holds all of it in memory at once). Terms
+/// stored as anything but a blob are handed on as empty bytes, which do not decode.
 pub(crate) async fn read_after(
     conn: &Conn,
     after: i64,
     chunk: usize,
-    mut apply: impl FnMut(&[RawEntry]) -> Result<(), TursoError>,
+    mut apply: impl FnMut(&[RawEntry]),
 ) -> Result<(), TursoError> {
     const WHAT: &str = "read the text log";
     let mut rows = conn
@@ -132,17 +133,11 @@ pub(crate) async fn read_after(
     while let Some(row) = rows.next().await.ctx(WHAT)? {
         let seq = codec::int(&row, 0, "a text log entry")?;
         let rowid = codec::int(&row, 1, "a text log entry")?;
-        let what = format!("the text index entry of episode row {rowid}");
-        let namespace = codec::text(&row, 2, &what)?;
+        let namespace = codec::text(&row, 2, "a text log entry")?;
         let terms = match row.get_value(3).ctx(WHAT)? {
             Value::Null => None,
             Value::Blob(bytes) => Some(bytes),
-            other => {
-                return Err(TursoError::corrupt(
-                    what,
-                    format!("its terms are {other:?}, not a blob"),
-                ));
-            }
+            _ => Some(Vec::new()),
         };
         batch.push(RawEntry {
             seq,
@@ -151,55 +146,87 @@ pub(crate) async fn read_after(
             terms,
         });
         if batch.len() >= chunk {
-            apply(&batch)?;
+            apply(&batch);
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        apply(&batch)?;
+        apply(&batch);
     }
     Ok(())
 }
 
 /// Indexes every completed episode of a store written before the text log existed (schema
-/// migration 6), inside the migration's transaction.
-pub(crate) async fn backfill(conn: &Connection) -> Result<u64, TursoError> {
+/// migration 6), inside the migration's transaction, a page of episodes at a time. An
+/// episode whose record or steps cannot be decoded is left out of the index with a warning
+/// rather than failing the upgrade (reading it fails the same way with or without one).
+/// Returns (indexed, left out).
+pub(crate) async fn backfill(conn: &Connection) -> Result<(u64, u64), TursoError> {
     const WHAT: &str = "index the text of existing episodes";
-    let mut rows = conn
-        .query(
-            "SELECT rowid, id, record FROM episodes WHERE ended_at IS NOT NULL ORDER BY rowid",
-            (),
-        )
-        .await
-        .ctx(WHAT)?;
-    let mut episodes = Vec::new();
-    while let Some(row) = rows.next().await.ctx(WHAT)? {
-        let rowid = codec::int(&row, 0, "an episode")?;
-        let id = codec::text(&row, 1, "an episode")?;
-        let record = codec::text(&row, 2, &format!("episode {id}"))?;
-        episodes.push((rowid, id, record));
-    }
-    drop(rows);
-    let mut indexed = 0;
-    for (rowid, id, record) in episodes {
-        let episode = decode_episode(&id, &record)?;
-        let mut steps = Vec::new();
+    const PAGE: i64 = 1_000;
+    let (mut indexed, mut skipped) = (0, 0);
+    let mut after = i64::MIN;
+    loop {
         let mut rows = conn
             .query(
-                "SELECT seq, record FROM steps WHERE episode_rowid = ?1 ORDER BY seq",
-                [rowid],
+                "SELECT rowid, id, record FROM episodes \
+                 WHERE ended_at IS NOT NULL AND rowid > ?1 ORDER BY rowid LIMIT ?2",
+                libsql::params![after, PAGE],
             )
             .await
             .ctx(WHAT)?;
+        let mut page = Vec::new();
         while let Some(row) = rows.next().await.ctx(WHAT)? {
-            let what = format!("a step of episode {id}");
-            let seq = codec::int(&row, 0, &what)?;
-            steps.push(decode_step(&id, seq, &codec::text(&row, 1, &what)?)?);
+            let rowid = codec::int(&row, 0, "an episode")?;
+            let id = codec::text(&row, 1, "an episode")?;
+            let record = codec::text(&row, 2, &format!("episode {id}"))?;
+            page.push((rowid, id, record));
         }
         drop(rows);
-        let doc = TextDocument::new(&episode, &steps);
-        conn.execute(UPSERT, doc.values(rowid)).await.ctx(WHAT)?;
-        indexed += 1;
+        let Some(&(last, _, _)) = page.last() else {
+            return Ok((indexed, skipped));
+        };
+        after = last;
+        for (rowid, id, record) in page {
+            match document_of(conn, rowid, &id, &record).await {
+                Ok(doc) => {
+                    conn.execute(UPSERT, doc.values(rowid)).await.ctx(WHAT)?;
+                    indexed += 1;
+                }
+                Err(TursoError::Corrupt { what, detail }) => {
+                    tracing::warn!(%what, %detail, "episode left out of the full-text index");
+                    skipped += 1;
+                }
+                Err(other) => return Err(other),
+            }
+        }
     }
-    Ok(indexed)
+}
+
+/// The document of the stored episode at `rowid` (its record and its step rows).
+async fn document_of(
+    conn: &Connection,
+    rowid: i64,
+    id: &str,
+    record: &str,
+) -> Result<TextDocument, TursoError> {
+    let episode = decode_episode(id, record)?;
+    let mut steps = Vec::new();
+    let mut rows = conn
+        .query(
+            "SELECT seq, record FROM steps WHERE episode_rowid = ?1 ORDER BY seq",
+            [rowid],
+        )
+        .await
+        .ctx("index the text of existing episodes")?;
+    while let Some(row) = rows
+        .next()
+        .await
+        .ctx("index the text of existing episodes")?
+    {
+        let what = format!("a step of episode {id}");
+        let seq = codec::int(&row, 0, &what)?;
+        steps.push(decode_step(id, seq, &codec::text(&row, 1, &what)?)?);
+    }
+    Ok(TextDocument::new(&episode, &steps))
 }

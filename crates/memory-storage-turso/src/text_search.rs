@@ -15,6 +15,7 @@ use crate::text_log;
 use crate::text_terms::{DocTerms, query_stems};
 use memory_core::{Result, TextMatch};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
 /// How many log entries are read before they are applied to the index.
@@ -25,6 +26,7 @@ const LOAD_CHUNK: usize = 4096;
 pub(crate) struct TextSearch {
     index: RwLock<TextIndex>,
     catching_up: tokio::sync::Mutex<()>,
+    unreadable: AtomicU64,
 }
 
 impl TextSearch {
@@ -34,28 +36,37 @@ impl TextSearch {
         self.index.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Applies the log entries the index has not seen yet.
-    async fn catch_up(&self, conn: &Conn) -> Result<(), TursoError> {
+    /// Applies the log entries the index has not seen yet. The lock is taken before a
+    /// reader connection, so searches waiting for another's catch-up (a first load takes
+    /// most of a second at 100,000 episodes) hold no connection other reads need.
+    async fn catch_up(&self, storage: &TursoStorage) -> Result<(), TursoError> {
         let _only_one = self.catching_up.lock().await;
+        let conn = storage.conns.reader().await;
         let after = self.read().applied();
         let started = std::time::Instant::now();
         let mut applied = 0usize;
-        text_log::read_after(conn, after, LOAD_CHUNK, |entries| {
+        text_log::read_after(&conn, after, LOAD_CHUNK, |entries| {
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
             for entry in entries {
-                let terms = match &entry.terms {
-                    Some(bytes) => Some(DocTerms::decode(bytes).map_err(|detail| {
-                        TursoError::corrupt(
-                            format!("the text index entry of episode row {}", entry.rowid),
-                            detail,
-                        )
-                    })?),
+                let terms = match entry.terms.as_deref().map(DocTerms::decode) {
                     None => None,
+                    Some(Ok(terms)) => Some(terms),
+                    Some(Err(detail)) => {
+                        // One damaged entry must not stop every search: the episode is
+                        // left out (as if removed) until it is indexed again.
+                        tracing::warn!(
+                            episode_rowid = entry.rowid,
+                            seq = entry.seq,
+                            detail,
+                            "unreadable full-text index entry; that episode is not searchable by text"
+                        );
+                        self.unreadable.fetch_add(1, Ordering::Relaxed);
+                        None
+                    }
                 };
                 index.apply(entry.seq, entry.rowid, &entry.namespace, terms.as_ref());
             }
             applied += entries.len();
-            Ok(())
         })
         .await?;
         if applied >= LOAD_CHUNK {
@@ -72,6 +83,11 @@ impl TextSearch {
     pub(crate) fn size(&self) -> TextIndexSize {
         self.read().size()
     }
+
+    /// Log entries skipped because they could not be read.
+    pub(crate) fn unreadable(&self) -> u64 {
+        self.unreadable.load(Ordering::Relaxed)
+    }
 }
 
 /// The `limit` best full-text matches for `terms` among `namespace`'s completed episodes,
@@ -86,13 +102,16 @@ pub(crate) async fn search(
     if limit == 0 || stems.is_empty() {
         return Ok(Vec::new());
     }
-    let conn = storage.conns.reader().await;
-    storage.text.catch_up(&conn).await?;
-    let hits = storage.text.read().search(namespace, &stems, limit);
+    storage.text.catch_up(storage).await?;
+    let (hits, applied) = {
+        let index = storage.text.read();
+        (index.search(namespace, &stems, limit), index.applied())
+    };
     if hits.is_empty() {
         return Ok(Vec::new());
     }
-    let mut found = summaries(&conn, namespace, &hits).await?;
+    let conn = storage.conns.reader().await;
+    let mut found = summaries(&conn, namespace, &hits, applied).await?;
     // In score order; an episode deleted since the index was read is left out.
     Ok(hits
         .iter()
@@ -105,11 +124,14 @@ pub(crate) async fn search(
         .collect())
 }
 
-/// The summaries of the completed episodes among `hits` in `namespace`, by rowid.
+/// The summaries of the completed episodes among `hits` in `namespace`, by rowid — only
+/// those whose text is still what the index ranked (their log entry at or before `applied`):
+/// a rowid freed by a deletion and taken by a new episode since is not that hit.
 async fn summaries(
     conn: &Conn,
     namespace: &str,
     hits: &[(i64, f64)],
+    applied: i64,
 ) -> Result<HashMap<i64, memory_core::EpisodeSummary>> {
     const WHAT: &str = "read matched episodes";
     let rowids = serde_json::Value::from(hits.iter().map(|h| h.0).collect::<Vec<i64>>());
@@ -119,8 +141,10 @@ async fn summaries(
             // planner walks the namespace's index instead, every episode of it.
             "SELECT e.rowid, e.id, e.record, e.step_count \
              FROM json_each(?1) AS hit CROSS JOIN episodes e ON e.rowid = hit.value \
-             WHERE e.namespace = ?2 AND e.ended_at IS NOT NULL",
-            libsql::params![rowids.to_string(), namespace],
+             CROSS JOIN episode_text t ON t.episode_rowid = e.rowid \
+             WHERE e.namespace = ?2 AND e.ended_at IS NOT NULL \
+             AND t.seq <= ?3 AND t.terms IS NOT NULL",
+            libsql::params![rowids.to_string(), namespace, applied],
         )
         .await
         .ctx(WHAT)?;

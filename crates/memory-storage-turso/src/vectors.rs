@@ -457,12 +457,15 @@ pub(crate) async fn search(
 /// store is mostly that namespace's completed episodes — the common case, and the index's
 /// search time grows faster than linearly with the neighbours asked for), then `4 × limit`
 /// (at least 64) for a namespace that shares the store.
-fn neighbours_to_ask(limit: usize) -> [usize; 2] {
-    let first = limit
-        .saturating_add((limit / 8).max(8))
-        .min(MAX_TOP_K.max(limit));
-    let second = limit.saturating_mul(4).clamp(64, MAX_TOP_K.max(limit));
-    [first, second.max(first)]
+fn neighbours_to_ask(limit: usize) -> Vec<usize> {
+    let cap = MAX_TOP_K.max(limit);
+    let first = limit.saturating_add((limit / 8).max(8)).min(cap);
+    let second = limit.saturating_mul(4).clamp(64, cap);
+    if second > first {
+        vec![first, second]
+    } else {
+        vec![first]
+    }
 }
 
 /// Runs one of the search queries and decodes its rows.
@@ -663,6 +666,16 @@ mod tests {
     use super::*;
     use crate::TursoStorage;
     use memory_core::StorageBackend;
+
+    #[test]
+    fn neighbours_asked_grow_and_never_repeat() {
+        assert_eq!(neighbours_to_ask(100), [112, 400]);
+        assert_eq!(neighbours_to_ask(5), [13, 64]);
+        assert_eq!(neighbours_to_ask(60), [68, 240]);
+        // At the cap the wider search would be the same query: asked once.
+        assert_eq!(neighbours_to_ask(9_000), [MAX_TOP_K]);
+        assert_eq!(neighbours_to_ask(20_000), [20_000]);
+    }
 
     #[test]
     fn blobs_round_trip() {

@@ -224,3 +224,121 @@ async fn a_reopened_store_searches_what_was_indexed_before() {
         assert!((a.bm25 - b.bm25).abs() < 1e-12);
     }
 }
+
+#[tokio::test]
+async fn a_damaged_entry_leaves_out_only_its_episode() {
+    let (_dir, storage) = fresh().await;
+    let episodes: Vec<Episode> = (0..3)
+        .map(|i| done(&format!("tune the postgres vacuum settings, try {i}"), i))
+        .collect();
+    storage.store_episodes(&episodes).await.unwrap();
+    {
+        // Damage one episode's stored terms behind the store's back.
+        let db = libsql::Builder::new_local(storage.path())
+            .build()
+            .await
+            .unwrap();
+        let conn = db.connect().unwrap();
+        conn.execute(
+            "UPDATE episode_text SET terms = x'07' WHERE episode_rowid = \
+             (SELECT rowid FROM episodes WHERE id = ?1)",
+            [episodes[1].id.to_string()],
+        )
+        .await
+        .unwrap();
+    }
+    // A handle that loads the log afterwards still searches; only that episode is missing.
+    let reader = memory_storage_turso::TursoStorage::open(storage.path())
+        .await
+        .unwrap();
+    let mut got = ids(&reader
+        .search_text(NS, &terms(&["vacuum"]), 10)
+        .await
+        .unwrap());
+    got.sort();
+    let mut want = vec![episodes[0].id, episodes[2].id];
+    want.sort();
+    assert_eq!(got, want);
+    let stats = reader.storage_stats().await.unwrap().text_index.unwrap();
+    assert_eq!((stats.documents, stats.unreadable), (2, 1));
+}
+
+#[tokio::test]
+async fn a_reused_rowid_is_searched_as_the_new_episode() {
+    let (_dir, storage) = fresh().await;
+    let other = memory_storage_turso::TursoStorage::open(storage.path())
+        .await
+        .unwrap();
+    let old = done("compile the wasm bundle", 1);
+    storage.store_episode(&old).await.unwrap();
+    assert_eq!(
+        ids(&storage.search_text(NS, &terms(&["wasm"]), 5).await.unwrap()),
+        [old.id]
+    );
+    // Deleting the newest episode frees its rowid; the next episode stored takes it.
+    let old_rowid = rowid_of(&storage, old.id).await;
+    assert!(other.delete_episode(NS, old.id).await.unwrap());
+    let single = done("rotate the grafana api keys", 2);
+    other.store_episode(&single).await.unwrap();
+    assert_eq!(
+        rowid_of(&storage, single.id).await,
+        old_rowid,
+        "the rowid was reused"
+    );
+    assert!(
+        storage
+            .search_text(NS, &terms(&["wasm"]), 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&storage
+            .search_text(NS, &terms(&["grafana"]), 5)
+            .await
+            .unwrap()),
+        [single.id]
+    );
+    // The same through the batch path.
+    let single_rowid = rowid_of(&storage, single.id).await;
+    assert!(other.delete_episode(NS, single.id).await.unwrap());
+    let batched = done("shard the redis cluster", 3);
+    other
+        .store_episodes(std::slice::from_ref(&batched))
+        .await
+        .unwrap();
+    assert_eq!(
+        rowid_of(&storage, batched.id).await,
+        single_rowid,
+        "reused again"
+    );
+    assert!(
+        storage
+            .search_text(NS, &terms(&["grafana"]), 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&storage
+            .search_text(NS, &terms(&["redis"]), 5)
+            .await
+            .unwrap()),
+        [batched.id]
+    );
+    assert_eq!(storage.row_counts().await.unwrap().text, 1);
+}
+
+/// The rowid of the episode `id` (`None` once it is gone), read on a connection of its own.
+async fn rowid_of(storage: &memory_storage_turso::TursoStorage, id: Uuid) -> Option<i64> {
+    let db = libsql::Builder::new_local(storage.path())
+        .build()
+        .await
+        .unwrap();
+    let conn = db.connect().unwrap();
+    let mut rows = conn
+        .query("SELECT rowid FROM episodes WHERE id = ?1", [id.to_string()])
+        .await
+        .unwrap();
+    rows.next().await.unwrap().map(|r| r.get::<i64>(0).unwrap())
+}

@@ -35,14 +35,14 @@ pub fn render_table(stats: &MemoryStats) -> String {
         s.episodes, s.steps, s.patterns, s.sessions, s.vectors
     );
     match &s.text_index {
-        Some(ti) if ti.terms == 0 => {
+        Some(ti) if ti.terms == 0 && ti.unreadable == 0 => {
             let _ = writeln!(
                 t,
-                "text index   not loaded in this process (its first search loads it)"
+                "text index   empty or not loaded (a process loads it on its first search)"
             );
         }
         Some(ti) => {
-            let _ = writeln!(
+            let _ = write!(
                 t,
                 "text index   {} episodes · {} terms · {} postings · {} in memory",
                 ti.documents,
@@ -50,6 +50,10 @@ pub fn render_table(stats: &MemoryStats) -> String {
                 ti.postings,
                 human_bytes(ti.bytes)
             );
+            if ti.unreadable > 0 {
+                let _ = write!(t, " · {} unreadable entries skipped", ti.unreadable);
+            }
+            t.push('\n');
         }
         None => {}
     }

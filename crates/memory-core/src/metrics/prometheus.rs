@@ -66,6 +66,11 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
                 "Estimated bytes held by the in-memory full-text index.",
                 ti.bytes,
             ),
+            (
+                "memory_text_index_unreadable",
+                "Stored full-text entries skipped because they could not be read.",
+                ti.unreadable,
+            ),
         ]);
     }
     for (name, help, value) in gauges {
@@ -364,6 +369,7 @@ mod tests {
                     terms: 40,
                     postings: 55,
                     bytes: 4096,
+                    unreadable: 0,
                 }),
                 ..StorageStats::default()
             },

@@ -58,6 +58,10 @@ pub struct TextIndexStats {
     pub postings: u64,
     /// Estimated bytes of memory the index holds.
     pub bytes: u64,
+    /// Stored entries that could not be read (damaged); their episodes are not searchable
+    /// by text until indexed again.
+    #[serde(default)]
+    pub unreadable: u64,
 }
 
 /// One cache tier's counters.
