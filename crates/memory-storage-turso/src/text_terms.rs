@@ -14,7 +14,7 @@
 
 use rust_stemmers::{Algorithm, Stemmer};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::LazyLock;
 
 /// The weight of an occurrence in each field, in field order (task, steps, outcome,
@@ -39,7 +39,7 @@ const STEM_CACHE_WORDS: usize = 50_000;
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
 thread_local! {
-    static STEMS: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    static STEMS: RefCell<HashMap<String, String>> = RefCell::new(HashMap::default());
 }
 
 /// A document as the index sees it.
