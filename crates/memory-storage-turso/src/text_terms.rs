@@ -12,9 +12,9 @@
 //! reads (see [`crate::text_index`]); its encoding is versioned by [`FORMAT`] so that a
 //! change here can never be mixed up with vectors written by another build.
 
+use foldhash::HashMap;
 use rust_stemmers::{Algorithm, Stemmer};
 use std::cell::RefCell;
-use foldhash::HashMap;
 use std::sync::LazyLock;
 
 /// The weight of an occurrence in each field, in field order (task, steps, outcome,
