@@ -271,62 +271,30 @@ async fn a_reused_rowid_is_searched_as_the_new_episode() {
         .unwrap();
     let old = done("compile the wasm bundle", 1);
     storage.store_episode(&old).await.unwrap();
-    assert_eq!(
-        ids(&storage.search_text(NS, &terms(&["wasm"]), 5).await.unwrap()),
-        [old.id]
-    );
+    assert_eq!(found(&storage, "wasm").await, [old.id]);
     // Deleting the newest episode frees its rowid; the next episode stored takes it.
     let old_rowid = rowid_of(&storage, old.id).await;
     assert!(other.delete_episode(NS, old.id).await.unwrap());
     let single = done("rotate the grafana api keys", 2);
     other.store_episode(&single).await.unwrap();
-    assert_eq!(
-        rowid_of(&storage, single.id).await,
-        old_rowid,
-        "the rowid was reused"
-    );
-    assert!(
-        storage
-            .search_text(NS, &terms(&["wasm"]), 5)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        ids(&storage
-            .search_text(NS, &terms(&["grafana"]), 5)
-            .await
-            .unwrap()),
-        [single.id]
-    );
+    assert_eq!(rowid_of(&storage, single.id).await, old_rowid, "reused");
+    assert!(found(&storage, "wasm").await.is_empty());
+    assert_eq!(found(&storage, "grafana").await, [single.id]);
     // The same through the batch path.
     let single_rowid = rowid_of(&storage, single.id).await;
     assert!(other.delete_episode(NS, single.id).await.unwrap());
     let batched = done("shard the redis cluster", 3);
-    other
-        .store_episodes(std::slice::from_ref(&batched))
-        .await
-        .unwrap();
-    assert_eq!(
-        rowid_of(&storage, batched.id).await,
-        single_rowid,
-        "reused again"
-    );
-    assert!(
-        storage
-            .search_text(NS, &terms(&["grafana"]), 5)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        ids(&storage
-            .search_text(NS, &terms(&["redis"]), 5)
-            .await
-            .unwrap()),
-        [batched.id]
-    );
+    let batch = std::slice::from_ref(&batched);
+    other.store_episodes(batch).await.unwrap();
+    assert_eq!(rowid_of(&storage, batched.id).await, single_rowid, "reused");
+    assert!(found(&storage, "grafana").await.is_empty());
+    assert_eq!(found(&storage, "redis").await, [batched.id]);
     assert_eq!(storage.row_counts().await.unwrap().text, 1);
+}
+
+/// The ids `storage` finds for the one search term `word`, best first.
+async fn found(storage: &memory_storage_turso::TursoStorage, word: &str) -> Vec<Uuid> {
+    ids(&storage.search_text(NS, &terms(&[word]), 5).await.unwrap())
 }
 
 /// The rowid of the episode `id` (`None` once it is gone), read on a connection of its own.
