@@ -300,7 +300,7 @@ fn bulk_import(c: &mut Criterion) {
         b.iter_batched(
             || (open(&rt), make()),
             |((dir, storage, memory), episodes)| {
-                rt.block_on(memory.storage().store_episodes(&episodes))
+                rt.block_on(memory.storage().store_episodes(episodes))
                     .expect("store batch");
                 (dir, storage, memory)
             },
@@ -312,7 +312,7 @@ fn bulk_import(c: &mut Criterion) {
     let lines: Vec<String> = {
         let (_dir, _storage, memory) = open(&rt);
         let episodes = make();
-        rt.block_on(memory.storage().store_episodes(&episodes))
+        rt.block_on(memory.storage().store_episodes(episodes))
             .expect("store batch");
         let mut lines = Vec::new();
         rt.block_on(memory.export(

@@ -194,7 +194,7 @@ impl SelfLearningMemory {
             relationships: vec![link],
             ..ImportBatch::default()
         };
-        self.storage.store_batch(&batch).await?;
+        self.storage.store_batch(batch).await?;
         tracing::debug!(namespace, %id, from = %pack.episode_id, "resumed episode");
         Ok(id)
     }

@@ -212,30 +212,31 @@ pub trait StorageBackend: Send + Sync {
     /// Stores complete episodes (steps, outcome and all, as an import restores them) in one
     /// transaction with multi-row statements: all of them or, on any error, none. An id
     /// already stored is a `Conflict`.
-    async fn store_episodes(&self, episodes: &[Episode]) -> Result<()> {
+    async fn store_episodes(&self, episodes: Vec<Episode>) -> Result<()> {
         let batch = ImportBatch {
-            episodes: episodes.to_vec(),
+            episodes,
             ..ImportBatch::default()
         };
-        self.store_batch(&batch).await.map(|_| ())
+        self.store_batch(batch).await.map(|_| ())
     }
 
     /// Stores patterns exactly as given, in one transaction: all or none. An id or a
     /// `(namespace, signature)` already stored is a `Conflict`.
-    async fn store_patterns(&self, patterns: &[Pattern]) -> Result<()> {
+    async fn store_patterns(&self, patterns: Vec<Pattern>) -> Result<()> {
         let batch = ImportBatch {
-            patterns: patterns.to_vec(),
+            patterns,
             ..ImportBatch::default()
         };
-        self.store_batch(&batch).await.map(|_| ())
+        self.store_batch(batch).await.map(|_| ())
     }
 
     /// Stores a mixed batch in one transaction: all of it or, on any error, none. Within the
     /// batch, context statistics, patterns, episodes and sessions are written first, then
     /// checkpoints and relationships (which may refer to the batch's episodes). Every record
     /// is stored exactly as given; the checks of [`StorageBackend::store_relationship`] and
-    /// [`StorageBackend::store_episode`] apply.
-    async fn store_batch(&self, batch: &ImportBatch) -> Result<BatchCounts>;
+    /// [`StorageBackend::store_episode`] apply. The batch is taken by value so that a
+    /// backend can encode it on another thread while it writes.
+    async fn store_batch(&self, batch: ImportBatch) -> Result<BatchCounts>;
 
     /// Stores every batch `batches` yields in **one** transaction: if a batch fails to
     /// store, or the iterator yields an error (a bad record in an import file), everything

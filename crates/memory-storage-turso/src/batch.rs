@@ -2,12 +2,14 @@
 //! multi-row `INSERT` statements — the path `memory import` takes.
 //!
 //! One statement inserts up to [`MAX_ROWS`] rows (and never more than [`MAX_PARAMS`] bound
-//! values, well under SQLite's limit of 32,766), and the statement for a full chunk is
-//! prepared once per table per batch and reused. Episodes get explicit rowids (one past the
-//! largest, read under the write lock, so no other writer can take them), which lets their
-//! steps, tags and full-text rows be inserted in bulk without reading each rowid back. Every
-//! record is stored exactly as given — the same rows `store_episode`, `complete_episode`
-//! and `store_session` would have written, so reads cannot tell the two paths apart.
+//! values, well under SQLite's limit of 32,766); the statement for a full chunk comes from
+//! the connection's statement cache, so it is prepared once and reused. Episodes get
+//! explicit rowids (one past the largest, read under the write lock, so no other writer can
+//! take them), which lets their steps, tags and text-log rows be inserted in bulk without
+//! reading each rowid back, and lets a second thread encode the next chunk of episodes while
+//! the writer inserts the last one (see [`insert_episodes`]). Every record is stored exactly
+//! as given — the same rows `store_episode`, `complete_episode` and `store_session` would
+//! have written, so reads cannot tell the two paths apart.
 //!
 //! Nothing here checks limits: the caller (the importer, the facade) validated the records;
 //! what only the database can know — an id already stored, an edge's ends, a cycle with
@@ -21,7 +23,9 @@ use crate::error::{SqlContext, TursoError};
 use crate::relationships;
 use crate::text_log::{self, TextDocument};
 use libsql::{Statement, Value};
-use memory_core::{BatchCounts, ImportBatch, MemoryError, Result};
+use memory_core::{BatchCounts, Episode, ImportBatch, MemoryError, Result};
+use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// Most bound values in one statement.
 const MAX_PARAMS: usize = 16_000;
@@ -29,7 +33,7 @@ const MAX_PARAMS: usize = 16_000;
 const MAX_ROWS: usize = 500;
 
 /// Writes `batch` on the caller's write transaction.
-pub(crate) async fn write(conn: &Conn, batch: &ImportBatch) -> Result<BatchCounts> {
+pub(crate) async fn write(conn: &Conn, mut batch: ImportBatch) -> Result<BatchCounts> {
     let mut counts = BatchCounts::default();
 
     if !batch.context_stats.is_empty() {
@@ -88,96 +92,10 @@ pub(crate) async fn write(conn: &Conn, batch: &ImportBatch) -> Result<BatchCount
     }
 
     if !batch.episodes.is_empty() {
-        let mut next = max_rowid(conn).await? + 1;
-        let mut episodes = Rows::new(14);
-        let mut steps = Rows::new(7);
-        let mut tags = Rows::new(2);
-        let mut text = Rows::new(3);
-        for e in &batch.episodes {
-            crate::episodes::check_step_seqs(e)?;
-            let c = EpisodeColumns::of(e)?;
-            let rowid = next;
-            next += 1;
-            for s in &e.steps {
-                let record = step_record(&c.id, s)?;
-                steps.push([
-                    Value::from(rowid),
-                    Value::from(i64::from(s.seq)),
-                    Value::from(micros(s.at)),
-                    Value::from(s.tool.as_str()),
-                    Value::from(s.result.status().as_str()),
-                    Value::from(clamp_i64(s.latency_ms)),
-                    Value::from(record),
-                ]);
-            }
-            for tag in tag_set(e) {
-                tags.push([Value::from(rowid), Value::from(tag)]);
-            }
-            if e.ended_at.is_some() {
-                text.push(TextDocument::new(e, &e.steps).values(rowid));
-            }
-            episodes.push([
-                Value::from(rowid),
-                Value::from(c.id),
-                Value::from(c.namespace),
-                Value::from(c.task_type),
-                Value::from(c.domain),
-                Value::from(c.language),
-                Value::from(c.framework),
-                Value::from(c.outcome_kind),
-                Value::from(c.reward),
-                Value::from(c.started_at),
-                Value::from(c.ended_at),
-                Value::from(c.step_count),
-                Value::from(c.total_latency_ms),
-                Value::from(c.record),
-            ]);
-            counts.steps += e.steps.len() as u64;
-        }
-        let inserted = episodes
-            .insert(
-                conn,
-                "INSERT INTO episodes (rowid, id, namespace, task_type, domain, language, \
-                 framework, outcome_kind, reward, started_at, ended_at, step_count, \
-                 total_latency_ms, record)",
-                "insert episodes",
-                "an episode in this batch is already stored",
-            )
-            .await;
-        if let Err(MemoryError::Conflict(message)) = inserted {
-            // Name the episode: the constraint message only names the column.
-            let ids = batch.episodes.iter().map(|e| e.id.to_string());
-            return Err(match first_stored(conn, "episodes", ids).await? {
-                Some(id) => MemoryError::Conflict(format!(
-                    "episode {id} is already stored; nothing was written"
-                )),
-                None => MemoryError::Conflict(message),
-            });
-        }
-        inserted?;
-        steps
-            .insert(
-                conn,
-                "INSERT INTO steps (episode_rowid, seq, at, tool, status, latency_ms, record)",
-                "insert steps",
-                "a step in this batch is already stored",
-            )
-            .await?;
-        tags.insert(
-            conn,
-            "INSERT INTO episode_tags (episode_rowid, tag)",
-            "insert tags",
-            "a tag in this batch is already stored",
-        )
-        .await?;
-        text.insert(
-            conn,
-            text_log::INSERT_COLUMNS,
-            "index episode text",
-            "an episode in this batch is already indexed",
-        )
-        .await?;
-        counts.episodes = batch.episodes.len() as u64;
+        let episodes = Arc::new(std::mem::take(&mut batch.episodes));
+        let first_rowid = max_rowid(conn).await? + 1;
+        counts.steps = insert_episodes(conn, Arc::clone(&episodes), first_rowid).await?;
+        counts.episodes = episodes.len() as u64;
     }
 
     if !batch.sessions.is_empty() {
@@ -206,6 +124,172 @@ pub(crate) async fn write(conn: &Conn, batch: &ImportBatch) -> Result<BatchCount
     counts.relationships = relationships::insert(conn, &batch.relationships).await?;
     tracing::debug!(?counts, "stored batch");
     Ok(counts)
+}
+
+/// Inserts `episodes` (with their steps, tags and text-log entries) at rowids from
+/// `first_rowid` on, and returns how many steps were stored.
+///
+/// Encoding — JSON records, counted terms, bound values — runs on a blocking thread one
+/// chunk ahead of the inserts, so on a machine with two cores the two overlap. Chunks
+/// arrive in order; the first error (of either side) ends the write, and dropping the
+/// receiver stops the encoder.
+async fn insert_episodes(
+    conn: &Conn,
+    episodes: Arc<Vec<Episode>>,
+    first_rowid: i64,
+) -> Result<u64> {
+    let (sender, mut chunks) = mpsc::channel::<Result<EncodedChunk>>(CHUNKS_AHEAD);
+    let source = Arc::clone(&episodes);
+    let encoder = tokio::task::spawn_blocking(move || {
+        for (i, chunk) in source.chunks(CHUNK_EPISODES).enumerate() {
+            let rowid = first_rowid + (i * CHUNK_EPISODES) as i64;
+            let encoded = EncodedChunk::of(chunk, rowid);
+            let failed = encoded.is_err();
+            if sender.blocking_send(encoded).is_err() || failed {
+                break;
+            }
+        }
+    });
+    let mut steps = 0;
+    let mut at = 0;
+    while let Some(chunk) = chunks.recv().await {
+        let chunk = chunk?;
+        let written = &episodes[at..at + chunk.episodes];
+        at += chunk.episodes;
+        steps += chunk.steps.len() as u64;
+        chunk.insert(conn, written).await?;
+    }
+    // The channel closes when the encoder returns; a panic there is an error here.
+    encoder
+        .await
+        .map_err(|e| MemoryError::Storage(Box::new(e)))?;
+    if at != episodes.len() {
+        return Err(TursoError::corrupt(
+            "batch of episodes",
+            format!("encoded {at} of {} episodes", episodes.len()),
+        )
+        .into());
+    }
+    Ok(steps)
+}
+
+/// Episodes per encoded chunk: one full multi-row statement of episodes.
+const CHUNK_EPISODES: usize = MAX_ROWS;
+/// Encoded chunks that may wait for the writer.
+const CHUNKS_AHEAD: usize = 2;
+
+/// The rows of a run of consecutive episodes, ready to insert.
+struct EncodedChunk {
+    episodes: usize,
+    rows: Rows,
+    steps: Rows,
+    tags: Rows,
+    text: Rows,
+}
+
+impl EncodedChunk {
+    /// Encodes `episodes`, the first stored at `first_rowid` and the rest after it.
+    fn of(episodes: &[Episode], first_rowid: i64) -> Result<Self> {
+        let mut chunk = EncodedChunk {
+            episodes: episodes.len(),
+            rows: Rows::new(14),
+            steps: Rows::new(7),
+            tags: Rows::new(2),
+            text: Rows::new(3),
+        };
+        for (rowid, e) in (first_rowid..).zip(episodes) {
+            crate::episodes::check_step_seqs(e)?;
+            let c = EpisodeColumns::of(e)?;
+            for s in &e.steps {
+                let record = step_record(&c.id, s)?;
+                chunk.steps.push([
+                    Value::from(rowid),
+                    Value::from(i64::from(s.seq)),
+                    Value::from(micros(s.at)),
+                    Value::from(s.tool.as_str()),
+                    Value::from(s.result.status().as_str()),
+                    Value::from(clamp_i64(s.latency_ms)),
+                    Value::from(record),
+                ]);
+            }
+            for tag in tag_set(e) {
+                chunk.tags.push([Value::from(rowid), Value::from(tag)]);
+            }
+            if e.ended_at.is_some() {
+                chunk
+                    .text
+                    .push(TextDocument::new(e, &e.steps).values(rowid));
+            }
+            chunk.rows.push([
+                Value::from(rowid),
+                Value::from(c.id),
+                Value::from(c.namespace),
+                Value::from(c.task_type),
+                Value::from(c.domain),
+                Value::from(c.language),
+                Value::from(c.framework),
+                Value::from(c.outcome_kind),
+                Value::from(c.reward),
+                Value::from(c.started_at),
+                Value::from(c.ended_at),
+                Value::from(c.step_count),
+                Value::from(c.total_latency_ms),
+                Value::from(c.record),
+            ]);
+        }
+        Ok(chunk)
+    }
+
+    /// Inserts the chunk; `episodes` are the episodes it was encoded from (to name one in
+    /// a conflict).
+    async fn insert(self, conn: &Conn, episodes: &[Episode]) -> Result<()> {
+        let inserted = self
+            .rows
+            .insert(
+                conn,
+                "INSERT INTO episodes (rowid, id, namespace, task_type, domain, language, \
+                 framework, outcome_kind, reward, started_at, ended_at, step_count, \
+                 total_latency_ms, record)",
+                "insert episodes",
+                "an episode in this batch is already stored",
+            )
+            .await;
+        if let Err(MemoryError::Conflict(message)) = inserted {
+            // Name the episode: the constraint message only names the column.
+            let ids = episodes.iter().map(|e| e.id.to_string());
+            return Err(match first_stored(conn, "episodes", ids).await? {
+                Some(id) => MemoryError::Conflict(format!(
+                    "episode {id} is already stored; nothing was written"
+                )),
+                None => MemoryError::Conflict(message),
+            });
+        }
+        inserted?;
+        self.steps
+            .insert(
+                conn,
+                "INSERT INTO steps (episode_rowid, seq, at, tool, status, latency_ms, record)",
+                "insert steps",
+                "a step in this batch is already stored",
+            )
+            .await?;
+        self.tags
+            .insert(
+                conn,
+                "INSERT INTO episode_tags (episode_rowid, tag)",
+                "insert tags",
+                "a tag in this batch is already stored",
+            )
+            .await?;
+        self.text
+            .insert(
+                conn,
+                text_log::INSERT_COLUMNS,
+                "index episode text",
+                "an episode in this batch is already indexed",
+            )
+            .await
+    }
 }
 
 /// The first of `ids` that `table` (with a unique `id` column) already holds.
@@ -275,6 +359,11 @@ impl Rows {
             cols,
             values: Vec::new(),
         }
+    }
+
+    /// Rows pushed so far.
+    fn len(&self) -> usize {
+        self.values.len() / self.cols
     }
 
     fn push<const N: usize>(&mut self, row: [Value; N]) {

@@ -144,18 +144,7 @@ impl StorageBackend for TursoStorage {
         domain: Option<&str>,
         limit: usize,
     ) -> Result<Vec<EpisodeCost>> {
-        let mut sql = String::from(
-            "SELECT rowid, step_count, total_latency_ms FROM episodes \
-             WHERE namespace = ? AND task_type = ? AND ended_at IS NOT NULL",
-        );
-        let mut params = vec![Value::from(namespace), Value::from(task_type.as_str())];
-        if let Some(domain) = domain {
-            sql.push_str(" AND domain = ?");
-            params.push(Value::from(domain));
-        }
-        sql.push_str(" ORDER BY ended_at DESC LIMIT ?");
-        params.push(Value::from(clamp_i64(limit as u64)));
-
+        let (sql, params) = costs_query(namespace, task_type, domain, limit);
         let conn = self.conns.reader().await;
         let mut rows = conn
             .query(&sql, libsql::params_from_iter(params))
@@ -392,7 +381,7 @@ impl StorageBackend for TursoStorage {
         relationships::checkpoints(&conn, namespace, episode_id).await
     }
 
-    async fn store_batch(&self, batch: &ImportBatch) -> Result<BatchCounts> {
+    async fn store_batch(&self, batch: ImportBatch) -> Result<BatchCounts> {
         if batch.is_empty() {
             return Ok(BatchCounts::default());
         }
@@ -411,7 +400,7 @@ impl StorageBackend for TursoStorage {
         let result = async {
             let mut total = BatchCounts::default();
             for batch in batches {
-                total.add(&batch::write(tx, &batch?).await?);
+                total.add(&batch::write(tx, batch?).await?);
             }
             Ok(total)
         }
@@ -837,6 +826,28 @@ async fn delete_tx(conn: &Conn, namespace: &str, id: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// The SQL and parameters of `comparable_costs`: the latest completed episodes of a task type
+/// (and domain, when given) in a namespace.
+fn costs_query(
+    namespace: &str,
+    task_type: TaskType,
+    domain: Option<&str>,
+    limit: usize,
+) -> (String, Vec<Value>) {
+    let mut sql = String::from(
+        "SELECT rowid, step_count, total_latency_ms FROM episodes \
+         WHERE namespace = ? AND task_type = ? AND ended_at IS NOT NULL",
+    );
+    let mut params = vec![Value::from(namespace), Value::from(task_type.as_str())];
+    if let Some(domain) = domain {
+        sql.push_str(" AND domain = ?");
+        params.push(Value::from(domain));
+    }
+    sql.push_str(" ORDER BY ended_at DESC LIMIT ?");
+    params.push(Value::from(clamp_i64(limit as u64)));
+    (sql, params)
+}
+
 /// The SQL and parameters of a listing: every set filter becomes a `?` condition.
 fn list_query(filter: &EpisodeFilter) -> (String, Vec<Value>) {
     let mut sql = String::from("SELECT id, record, step_count FROM episodes WHERE namespace = ?");
@@ -879,4 +890,67 @@ fn list_query(filter: &EpisodeFilter) -> (String, Vec<Value>) {
     params.push(Value::from(clamp_i64(filter.limit as u64)));
     params.push(Value::from(clamp_i64(filter.offset as u64)));
     (sql, params)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use memory_core::OutcomeKind;
+
+    /// The query plan of `sql`, one line per step.
+    async fn plan(storage: &TursoStorage, sql: &str, params: Vec<Value>) -> String {
+        let conn = storage.conns.reader().await;
+        let mut rows = conn
+            .raw()
+            .query(
+                &format!("EXPLAIN QUERY PLAN {sql}"),
+                libsql::params_from_iter(params),
+            )
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.unwrap() {
+            out.push(row.get::<String>(3).unwrap());
+        }
+        out.join("\n")
+    }
+
+    /// Why migration 7 could drop the per-column episode indexes: whatever a listing filters
+    /// on, it is served by the start-time index it sorts by, and the cost baseline by the
+    /// end-time and cost indexes. If a plan changes, the dropped indexes may be needed again.
+    #[tokio::test]
+    async fn listings_and_cost_baselines_use_the_kept_indexes() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = TursoStorage::open(dir.path().join("m.db")).await.unwrap();
+        let filters: Vec<fn(&mut EpisodeFilter)> = vec![
+            |_| {},
+            |f| f.domain = Some("web".into()),
+            |f| f.language = Some("rust".into()),
+            |f| f.task_type = Some(TaskType::Debugging),
+            |f| f.outcome = Some(OutcomeKind::Failure),
+            |f| f.status = Some(EpisodeStatus::Completed),
+            |f| {
+                f.domain = Some("web".into());
+                f.outcome = Some(OutcomeKind::Success);
+            },
+        ];
+        for set in filters {
+            let mut filter = EpisodeFilter::new("ns");
+            set(&mut filter);
+            let (sql, params) = list_query(&filter);
+            let steps = plan(&storage, &sql, params).await;
+            assert!(steps.contains("episodes_ns_started"), "{filter:?}: {steps}");
+        }
+        let (sql, params) = costs_query("ns", TaskType::Debugging, None, 50);
+        let steps = plan(&storage, &sql, params).await;
+        assert!(steps.contains("episodes_ns_ended"), "{steps}");
+        let (sql, params) = costs_query("ns", TaskType::Debugging, Some("web"), 50);
+        let steps = plan(&storage, &sql, params).await;
+        assert!(
+            steps.contains("COVERING INDEX episodes_ns_costs"),
+            "{steps}"
+        );
+    }
 }

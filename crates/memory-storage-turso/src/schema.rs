@@ -14,7 +14,7 @@
 //!   in `record`. Appending a step is one insert here plus a counter update on `episodes`.
 //! - `episode_tags`: the union of an episode's own tags and its context tags, for tag filters.
 //! - `episode_fts`: an FTS5 index over task, steps, outcome, reflection and tags, keyed by the
-//!   episode's rowid (see [`crate::fts`] for when it is written).
+//!   episode's rowid (replaced by `episode_text` in version 6).
 //!
 //! Added in version 2 (learning; see [`crate::patterns`] and [`crate::sessions`]):
 //! - `patterns`: one row per learned pattern, unique by `(namespace, signature)`. `record`
@@ -60,6 +60,14 @@
 //! `seq` so that in-memory indexes can catch up on what changed. Upgrading a version 5 file
 //! indexes its completed episodes from their records and steps and drops `episode_fts`
 //! (derived from those same records; no user data is lost).
+//!
+//! Changed in version 7 (cheaper writes): indexes no query plan uses are dropped —
+//! `steps_tool` (steps are read by episode, through the primary key) and
+//! `episodes_ns_domain`, `_language`, `_task_type`, `_outcome` and `_reward` (listings sort by
+//! start time and are served by `episodes_ns_started` whatever they filter on; nothing sorts
+//! or filters on reward). Each cost every episode insert, step append or completion index
+//! writes for nothing. A test in [`crate::episodes`] pins the plans that make them unused.
+//! No data changes.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
@@ -67,7 +75,7 @@ use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -83,6 +91,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_4,
     MIGRATION_5,
     MIGRATION_6,
+    MIGRATION_7,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -242,6 +251,15 @@ CREATE TABLE episode_text (
     namespace     TEXT    NOT NULL,
     terms         BLOB
 );
+"#;
+
+const MIGRATION_7: &str = r#"
+DROP INDEX steps_tool;
+DROP INDEX episodes_ns_domain;
+DROP INDEX episodes_ns_language;
+DROP INDEX episodes_ns_task_type;
+DROP INDEX episodes_ns_outcome;
+DROP INDEX episodes_ns_reward;
 "#;
 
 /// The schema version whose migration also indexes existing episodes' text (in Rust, after
@@ -632,6 +650,62 @@ mod tests {
             Some(("axes".to_string(), 3))
         );
         assert_eq!(storage.row_counts().await.unwrap().vectors, 1);
+    }
+
+    /// Whether the schema of the file behind `conn` has an object named `name`.
+    async fn has_schema_object(conn: &Connection, name: &str) -> bool {
+        let mut rows = conn
+            .query("SELECT count(*) FROM sqlite_master WHERE name = ?1", [name])
+            .await
+            .unwrap();
+        rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap() > 0
+    }
+
+    #[tokio::test]
+    async fn a_version_6_file_loses_only_its_unused_indexes() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("v6.db");
+        let episode = old_episode();
+        {
+            let db = libsql::Builder::new_local(&path).build().await.unwrap();
+            let conn = db.connect().unwrap();
+            assert_eq!(migrate_to(&conn, &path, 1).await.unwrap(), 1);
+            insert_v1(&conn, &episode).await;
+            assert_eq!(migrate_to(&conn, &path, 6).await.unwrap(), 6);
+            assert!(has_schema_object(&conn, "steps_tool").await);
+        }
+        let storage = TursoStorage::open(&path).await.unwrap();
+        assert_eq!(storage.schema_version().await.unwrap(), 7);
+        {
+            let conn = storage.conns.reader().await;
+            for dropped in [
+                "steps_tool",
+                "episodes_ns_domain",
+                "episodes_ns_language",
+                "episodes_ns_task_type",
+                "episodes_ns_outcome",
+                "episodes_ns_reward",
+            ] {
+                assert!(!has_schema_object(conn.raw(), dropped).await, "{dropped}");
+            }
+            for kept in [
+                "steps",
+                "episodes_ns_started",
+                "episodes_ns_ended",
+                "episodes_ns_costs",
+                "episode_tags_tag",
+            ] {
+                assert!(has_schema_object(conn.raw(), kept).await, "{kept}");
+            }
+        }
+        assert_eq!(
+            storage
+                .get_episode("ns", episode.id)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&episode)
+        );
     }
 
     #[tokio::test]

@@ -836,14 +836,14 @@ async fn a_newer_schema_is_refused_untouched() {
     {
         let db = libsql::Builder::new_local(&path).build().await.unwrap();
         let conn = db.connect().unwrap();
-        conn.execute("PRAGMA user_version = 7", ()).await.unwrap();
+        conn.execute("PRAGMA user_version = 99", ()).await.unwrap();
     }
     let err = TursoStorage::open(&path).await.unwrap_err();
     match &err {
         TursoError::SchemaTooNew {
             found, supported, ..
         } => {
-            assert_eq!(*found, 7);
+            assert_eq!(*found, 99);
             assert_eq!(*supported, SCHEMA_VERSION);
         }
         other => panic!("expected SchemaTooNew, got {other:?}"),

@@ -319,7 +319,7 @@ async fn a_batch_stores_exactly_what_single_calls_would() {
     for e in &all {
         single.store_episode(e).await.unwrap();
     }
-    batched.store_episodes(&all).await.unwrap();
+    batched.store_episodes(all.clone()).await.unwrap();
 
     assert_eq!(
         single.row_counts().await.unwrap(),
@@ -355,7 +355,7 @@ async fn a_batch_that_conflicts_stores_nothing() {
     let all = assorted(10);
     storage.store_episode(&all[7]).await.unwrap();
     let before = storage.row_counts().await.unwrap();
-    let err = storage.store_episodes(&all).await.unwrap_err();
+    let err = storage.store_episodes(all.clone()).await.unwrap_err();
     assert!(matches!(err, MemoryError::Conflict(_)), "{err:?}");
     assert!(err.to_string().contains(&all[7].id.to_string()), "{err}");
     assert_eq!(storage.row_counts().await.unwrap(), before);
@@ -377,9 +377,45 @@ async fn a_batch_that_conflicts_stores_nothing() {
         episodes: fresh_eps,
         ..ImportBatch::default()
     };
-    let err = storage.store_batch(&batch).await.unwrap_err();
+    let err = storage.store_batch(batch.clone()).await.unwrap_err();
     assert!(matches!(err, MemoryError::NotFound { .. }), "{err:?}");
     assert_eq!(storage.row_counts().await.unwrap(), before);
+}
+
+/// A large batch is encoded and inserted chunk by chunk; a failure in a late chunk — a
+/// stored id, a step numbered out of order — still leaves nothing of the earlier ones.
+#[tokio::test]
+async fn a_late_chunk_that_fails_rolls_back_the_whole_batch() {
+    let (_dir, storage) = fresh().await;
+    let all = assorted(1_200);
+    storage.store_episode(&all[1_150]).await.unwrap();
+    let before = storage.row_counts().await.unwrap();
+    let err = storage.store_episodes(all.clone()).await.unwrap_err();
+    assert!(matches!(err, MemoryError::Conflict(_)), "{err:?}");
+    assert!(
+        err.to_string().contains(&all[1_150].id.to_string()),
+        "{err}"
+    );
+    assert_eq!(storage.row_counts().await.unwrap(), before);
+
+    let mut misnumbered: Vec<Episode> = assorted(1_200)
+        .into_iter()
+        .map(|mut e| {
+            e.id = Uuid::now_v7();
+            e
+        })
+        .collect();
+    let last = misnumbered.len() - 1;
+    misnumbered[last].steps = vec![recorded(2, "cargo", "test", 10)];
+    let err = storage.store_episodes(misnumbered).await.unwrap_err();
+    assert!(matches!(err, MemoryError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("steps[0].seq"), "{err}");
+    assert_eq!(storage.row_counts().await.unwrap(), before);
+
+    // The store is still writable after both failures.
+    let later = running("ns", "after the failed batches", 9_000);
+    storage.store_episode(&later).await.unwrap();
+    assert!(storage.get_episode("ns", later.id).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -438,7 +474,7 @@ async fn store_patterns_stores_exactly_what_completion_learned() {
     assert!(!patterns.is_empty());
 
     let (_d2, copy) = fresh().await;
-    copy.store_patterns(&patterns).await.unwrap();
+    copy.store_patterns(patterns.clone()).await.unwrap();
     assert_eq!(copy.list_patterns(&all).await.unwrap(), patterns);
     for p in &patterns {
         assert_eq!(
@@ -453,7 +489,7 @@ async fn store_patterns_stores_exactly_what_completion_learned() {
     fresh_one.id = Uuid::now_v7();
     fresh_one.signature = "another".into();
     let err = copy
-        .store_patterns(&[fresh_one.clone(), again])
+        .store_patterns(vec![fresh_one.clone(), again])
         .await
         .unwrap_err();
     assert!(matches!(err, MemoryError::Conflict(_)), "{err:?}");

@@ -45,7 +45,7 @@ async fn store_with_a_common_word() -> (
         };
         episodes.push(done(&task, i));
     }
-    storage.store_episodes(&episodes).await.unwrap();
+    storage.store_episodes(episodes.to_vec()).await.unwrap();
     let kafka = episodes[..3].iter().map(|e| e.id).collect();
     (dir, storage, kafka)
 }
@@ -103,7 +103,7 @@ async fn terms_the_tokenizer_splits_are_still_searched() {
     let episodes: Vec<Episode> = (0..6)
         .map(|i| done(&format!("build for x86_64 target number {i}"), i))
         .collect();
-    storage.store_episodes(&episodes).await.unwrap();
+    storage.store_episodes(episodes.to_vec()).await.unwrap();
     // `x86_64` is two index terms ("x86", "64"); both are searched.
     let found = storage
         .search_text(NS, &terms(&["x86_64"]), 10)
@@ -201,7 +201,7 @@ async fn a_reopened_store_searches_what_was_indexed_before() {
             )
         })
         .collect();
-    storage.store_episodes(&episodes).await.unwrap();
+    storage.store_episodes(episodes.to_vec()).await.unwrap();
     storage.delete_episode(NS, episodes[3].id).await.unwrap();
     let q = terms(&["billing", "7"]);
     let before = storage.search_text(NS, &q, 20).await.unwrap();
@@ -231,7 +231,7 @@ async fn a_damaged_entry_leaves_out_only_its_episode() {
     let episodes: Vec<Episode> = (0..3)
         .map(|i| done(&format!("tune the postgres vacuum settings, try {i}"), i))
         .collect();
-    storage.store_episodes(&episodes).await.unwrap();
+    storage.store_episodes(episodes.to_vec()).await.unwrap();
     {
         // Damage one episode's stored terms behind the store's back.
         let db = libsql::Builder::new_local(storage.path())
@@ -285,7 +285,7 @@ async fn a_reused_rowid_is_searched_as_the_new_episode() {
     assert!(other.delete_episode(NS, single.id).await.unwrap());
     let batched = done("shard the redis cluster", 3);
     let batch = std::slice::from_ref(&batched);
-    other.store_episodes(batch).await.unwrap();
+    other.store_episodes(batch.to_vec()).await.unwrap();
     assert_eq!(rowid_of(&storage, batched.id).await, single_rowid, "reused");
     assert!(found(&storage, "grafana").await.is_empty());
     assert_eq!(found(&storage, "redis").await, [batched.id]);

@@ -668,9 +668,10 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         self.inner.checkpoints(namespace, episode_id).await
     }
 
-    async fn store_batch(&self, batch: &ImportBatch) -> Result<BatchCounts> {
+    async fn store_batch(&self, batch: ImportBatch) -> Result<BatchCounts> {
+        let written = BatchKeys::of(&batch);
         let result = self.inner.store_batch(batch).await;
-        self.wrote_batch(batch);
+        self.wrote_batch(&written);
         result
     }
 
@@ -700,24 +701,43 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
 impl<S: StorageBackend + ?Sized> CachedStorage<S> {
     /// Invalidates what a batch write can change: episode and pattern queries of every
     /// namespace it wrote to, and its episodes and patterns by id.
-    fn wrote_batch(&self, batch: &ImportBatch) {
-        let mut namespaces: Vec<&str> = batch
+    fn wrote_batch(&self, written: &BatchKeys) {
+        for ns in &written.namespaces {
+            self.wrote(ns, true, true, None, &[]);
+        }
+        for id in &written.episodes {
+            self.episodes.invalidate(id);
+        }
+        for id in &written.patterns {
+            self.patterns.invalidate(id);
+        }
+    }
+}
+
+/// What a batch write changes in the caches, noted before the batch is handed to the
+/// backend (which takes it by value).
+struct BatchKeys {
+    namespaces: Vec<String>,
+    episodes: Vec<Uuid>,
+    patterns: Vec<Uuid>,
+}
+
+impl BatchKeys {
+    fn of(batch: &ImportBatch) -> Self {
+        let mut namespaces: Vec<String> = batch
             .episodes
             .iter()
             .map(|e| e.namespace.as_str())
             .chain(batch.patterns.iter().map(|p| p.namespace.as_str()))
             .chain(batch.context_stats.iter().map(|c| c.namespace.as_str()))
+            .map(str::to_string)
             .collect();
         namespaces.sort_unstable();
         namespaces.dedup();
-        for ns in namespaces {
-            self.wrote(ns, true, true, None, &[]);
-        }
-        for e in &batch.episodes {
-            self.episodes.invalidate(&e.id);
-        }
-        for p in &batch.patterns {
-            self.patterns.invalidate(&p.id);
+        BatchKeys {
+            namespaces,
+            episodes: batch.episodes.iter().map(|e| e.id).collect(),
+            patterns: batch.patterns.iter().map(|p| p.id).collect(),
         }
     }
 }
