@@ -67,7 +67,9 @@
 //! start time and are served by `episodes_ns_started` whatever they filter on; nothing sorts
 //! or filters on reward). Each cost every episode insert, step append or completion index
 //! writes for nothing. A test in [`crate::episodes`] pins the plans that make them unused.
-//! No data changes.
+//! `episodes_ns_costs` becomes partial, over completed episodes only — the cost baseline
+//! reads nothing else — so appending a step to a running episode (which changes its step
+//! count and latency) no longer rewrites its entry. No data changes.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
@@ -260,6 +262,10 @@ DROP INDEX episodes_ns_language;
 DROP INDEX episodes_ns_task_type;
 DROP INDEX episodes_ns_outcome;
 DROP INDEX episodes_ns_reward;
+DROP INDEX episodes_ns_costs;
+CREATE INDEX episodes_ns_costs ON episodes
+    (namespace, task_type, domain, ended_at DESC, step_count, total_latency_ms)
+    WHERE ended_at IS NOT NULL;
 "#;
 
 /// The schema version whose migration also indexes existing episodes' text (in Rust, after
