@@ -173,8 +173,11 @@ async fn insert_episodes(
     Ok(steps)
 }
 
-/// Episodes per encoded chunk: one full multi-row statement of episodes.
-const CHUNK_EPISODES: usize = MAX_ROWS;
+/// Episodes per encoded chunk. Small, so that the writer starts soon and a batch of an
+/// import (1,000 records) still spans many chunks: the first chunk of every batch is encoded
+/// while the writer waits. (`memory import` of 10,000 episodes: 1.10 s with 100, 1.25 s
+/// with 500.)
+const CHUNK_EPISODES: usize = 100;
 /// Encoded chunks that may wait for the writer.
 const CHUNKS_AHEAD: usize = 2;
 
