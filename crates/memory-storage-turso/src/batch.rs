@@ -6,10 +6,10 @@
 //! the connection's statement cache, so it is prepared once and reused. Episodes get
 //! explicit rowids (one past the largest, read under the write lock, so no other writer can
 //! take them), which lets their steps, tags and text-log rows be inserted in bulk without
-//! reading each rowid back, and lets a second thread encode the next chunk of episodes while
-//! the writer inserts the last one (see [`insert_episodes`]). Every record is stored exactly
-//! as given — the same rows `store_episode`, `complete_episode` and `store_session` would
-//! have written, so reads cannot tell the two paths apart.
+//! reading each rowid back, and lets a second thread encode the next chunks of episodes
+//! while the writer inserts earlier ones (see [`insert_pipelined`]). Every record is stored
+//! exactly as given — the same rows `store_episode`, `complete_episode` and `store_session`
+//! would have written, so reads cannot tell the two paths apart.
 //!
 //! Nothing here checks limits: the caller (the importer, the facade) validated the records;
 //! what only the database can know — an id already stored, an edge's ends, a cycle with
@@ -92,10 +92,10 @@ pub(crate) async fn write(conn: &Conn, mut batch: ImportBatch) -> Result<BatchCo
     }
 
     if !batch.episodes.is_empty() {
-        let episodes = Arc::new(std::mem::take(&mut batch.episodes));
-        let first_rowid = max_rowid(conn).await? + 1;
-        counts.steps = insert_episodes(conn, Arc::clone(&episodes), first_rowid).await?;
+        let episodes = std::mem::take(&mut batch.episodes);
         counts.episodes = episodes.len() as u64;
+        let first_rowid = max_rowid(conn).await? + 1;
+        counts.steps = insert_episodes(conn, episodes, first_rowid).await?;
     }
 
     if !batch.sessions.is_empty() {
@@ -129,11 +129,27 @@ pub(crate) async fn write(conn: &Conn, mut batch: ImportBatch) -> Result<BatchCo
 /// Inserts `episodes` (with their steps, tags and text-log entries) at rowids from
 /// `first_rowid` on, and returns how many steps were stored.
 ///
-/// Encoding — JSON records, counted terms, bound values — runs on a blocking thread one
-/// chunk ahead of the inserts, so on a machine with two cores the two overlap. Chunks
-/// arrive in order; the first error (of either side) ends the write, and dropping the
-/// receiver stops the encoder.
-async fn insert_episodes(
+/// A batch of more than one chunk is encoded on another thread while the writer inserts
+/// (see [`insert_pipelined`]); a single chunk, or a caller without a tokio runtime to lend
+/// a blocking thread, is encoded here.
+async fn insert_episodes(conn: &Conn, episodes: Vec<Episode>, first_rowid: i64) -> Result<u64> {
+    if episodes.len() > CHUNK_EPISODES && tokio::runtime::Handle::try_current().is_ok() {
+        return insert_pipelined(conn, Arc::new(episodes), first_rowid).await;
+    }
+    let mut steps = 0;
+    for (i, chunk) in episodes.chunks(CHUNK_EPISODES).enumerate() {
+        let encoded = EncodedChunk::of(chunk, first_rowid + (i * CHUNK_EPISODES) as i64)?;
+        steps += encoded.steps.len() as u64;
+        encoded.insert(conn, chunk).await?;
+    }
+    Ok(steps)
+}
+
+/// [`insert_episodes`] with the encoding — JSON records, counted terms, bound values — on a
+/// blocking thread, up to [`CHUNKS_AHEAD`] chunks ahead of the inserts, so that on a
+/// machine with two cores the two overlap. Chunks arrive in order; the first error (of
+/// either side) ends the write, and dropping the receiver stops the encoder.
+async fn insert_pipelined(
     conn: &Conn,
     episodes: Arc<Vec<Episode>>,
     first_rowid: i64,
@@ -175,10 +191,10 @@ async fn insert_episodes(
 
 /// Episodes per encoded chunk. Small, so that the writer starts soon and a batch of an
 /// import (1,000 records) still spans many chunks: the first chunk of every batch is encoded
-/// while the writer waits. (`memory import` of 10,000 episodes: 1.10 s with 100, 1.25 s
-/// with 500.)
+/// while the writer waits (BENCHMARKS.md, "bulk encoding on a second thread", has the
+/// `memory import` timings that chose 100 over 500).
 const CHUNK_EPISODES: usize = 100;
-/// Encoded chunks that may wait for the writer.
+/// Encoded chunks that may wait for the writer (the encoder works on one more).
 const CHUNKS_AHEAD: usize = 2;
 
 /// The rows of a run of consecutive episodes, ready to insert.
@@ -411,7 +427,11 @@ impl Rows {
                     None => Ok(()),
                 }
             } else {
-                conn.execute(&sql(head, self.cols, n), libsql::params_from_iter(chunk))
+                // The odd-sized rest: prepared for this one use, not through the statement
+                // cache, which would keep it (and the values last bound to it) for as long
+                // as the connection is leased — a whole import.
+                conn.raw()
+                    .execute(&sql(head, self.cols, n), libsql::params_from_iter(chunk))
                     .await
                     .map(|_| ())
             };

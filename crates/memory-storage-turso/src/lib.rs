@@ -3,7 +3,7 @@
 //! [`TursoStorage`] implements [`memory_core::StorageBackend`] on a local database file: zero
 //! set-up, no credentials, and safe to share between processes (the CLI and an MCP server can
 //! have the same file open). Episodes are stored as JSON records with their queried fields
-//! copied into indexed columns, steps in their own rows so that logging one is a single
+//! copied into columns, steps in their own rows so that logging one is a single
 //! insert, a log of each episode's terms behind an in-memory BM25 index for text search, and
 //! libSQL's native vector index (DiskANN over an `F32_BLOB` column, queried with
 //! `vector_top_k`) for semantic search.
@@ -49,6 +49,8 @@ mod episodes;
 mod error;
 mod group_commit;
 mod patterns;
+#[cfg(test)]
+mod query_plan;
 mod relationships;
 mod schema;
 mod sessions;

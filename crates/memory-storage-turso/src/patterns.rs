@@ -454,20 +454,7 @@ mod tests {
     /// The query plan of the listing `filter` asks for, one line per step.
     async fn plan(storage: &TursoStorage, filter: &PatternFilter) -> String {
         let (sql, params) = list_query(filter);
-        let conn = storage.conns.reader().await;
-        let mut rows = conn
-            .raw()
-            .query(
-                &format!("EXPLAIN QUERY PLAN {sql}"),
-                libsql::params_from_iter(params),
-            )
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.unwrap() {
-            out.push(row.get::<String>(3).unwrap());
-        }
-        out.join("\n")
+        crate::query_plan::query_plan(storage, &sql, params).await
     }
 
     /// The confidence index only holds patterns with enough support; SQLite uses it when the

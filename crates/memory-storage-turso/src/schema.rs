@@ -703,6 +703,16 @@ mod tests {
             ] {
                 assert!(has_schema_object(conn.raw(), kept).await, "{kept}");
             }
+            let mut rows = conn
+                .raw()
+                .query(
+                    "SELECT sql FROM sqlite_master WHERE name = 'episodes_ns_costs'",
+                    (),
+                )
+                .await
+                .unwrap();
+            let sql: String = rows.next().await.unwrap().unwrap().get(0).unwrap();
+            assert!(sql.ends_with("WHERE ended_at IS NOT NULL"), "{sql}");
         }
         assert_eq!(
             storage

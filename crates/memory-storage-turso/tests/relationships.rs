@@ -310,6 +310,17 @@ fn assorted(n: usize) -> Vec<Episode> {
         .collect()
 }
 
+/// `episodes` under new ids, so they can be stored next to the originals.
+fn with_new_ids(episodes: Vec<Episode>) -> Vec<Episode> {
+    episodes
+        .into_iter()
+        .map(|mut e| {
+            e.id = Uuid::now_v7();
+            e
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_batch_stores_exactly_what_single_calls_would() {
     let (_d1, single) = fresh().await;
@@ -361,13 +372,7 @@ async fn a_batch_that_conflicts_stores_nothing() {
     assert_eq!(storage.row_counts().await.unwrap(), before);
 
     // An edge to an unknown episode at the end of a mixed batch rolls back its episodes.
-    let fresh_eps = assorted(3)
-        .into_iter()
-        .map(|mut e| {
-            e.id = Uuid::now_v7();
-            e
-        })
-        .collect::<Vec<_>>();
+    let fresh_eps = with_new_ids(assorted(3));
     let batch = ImportBatch {
         relationships: vec![edge(
             fresh_eps[0].id,
@@ -398,13 +403,7 @@ async fn a_late_chunk_that_fails_rolls_back_the_whole_batch() {
     );
     assert_eq!(storage.row_counts().await.unwrap(), before);
 
-    let mut misnumbered: Vec<Episode> = assorted(1_200)
-        .into_iter()
-        .map(|mut e| {
-            e.id = Uuid::now_v7();
-            e
-        })
-        .collect();
+    let mut misnumbered = with_new_ids(assorted(1_200));
     let last = misnumbered.len() - 1;
     misnumbered[last].steps = vec![recorded(2, "cargo", "test", 10)];
     let err = storage.store_episodes(misnumbered).await.unwrap_err();
@@ -414,6 +413,22 @@ async fn a_late_chunk_that_fails_rolls_back_the_whole_batch() {
 
     // The store is still writable after both failures.
     let later = running("ns", "after the failed batches", 9_000);
+    storage.store_episode(&later).await.unwrap();
+    assert!(storage.get_episode("ns", later.id).await.unwrap().is_some());
+}
+
+/// A batch write abandoned half-way (its future dropped, as a timeout or a cancelled
+/// request does) leaves nothing behind and the store writable.
+#[tokio::test]
+async fn a_batch_dropped_half_way_leaves_nothing() {
+    let (_dir, storage) = fresh().await;
+    let before = storage.row_counts().await.unwrap();
+    let many = with_new_ids((0..8).flat_map(|_| assorted(1_000)).collect());
+    let write = storage.store_episodes(many);
+    let outcome = tokio::time::timeout(std::time::Duration::from_millis(30), write).await;
+    assert!(outcome.is_err(), "8,000 episodes were stored within 30 ms");
+    assert_eq!(storage.row_counts().await.unwrap(), before);
+    let later = running("ns", "after the abandoned batch", 9_000);
     storage.store_episode(&later).await.unwrap();
     assert!(storage.get_episode("ns", later.id).await.unwrap().is_some());
 }

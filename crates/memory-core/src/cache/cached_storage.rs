@@ -724,18 +724,17 @@ struct BatchKeys {
 
 impl BatchKeys {
     fn of(batch: &ImportBatch) -> Self {
-        let mut namespaces: Vec<String> = batch
+        let mut namespaces: Vec<&str> = batch
             .episodes
             .iter()
             .map(|e| e.namespace.as_str())
             .chain(batch.patterns.iter().map(|p| p.namespace.as_str()))
             .chain(batch.context_stats.iter().map(|c| c.namespace.as_str()))
-            .map(str::to_string)
             .collect();
         namespaces.sort_unstable();
         namespaces.dedup();
         BatchKeys {
-            namespaces,
+            namespaces: namespaces.into_iter().map(str::to_string).collect(),
             episodes: batch.episodes.iter().map(|e| e.id).collect(),
             patterns: batch.patterns.iter().map(|p| p.id).collect(),
         }
