@@ -170,7 +170,8 @@ async fn insert_pipelined(
     let mut at = 0;
     while let Some(chunk) = chunks.recv().await {
         let chunk = chunk?;
-        let written = &episodes[at..at + chunk.episodes];
+        // Only used to name an episode in a conflict; the count is checked below.
+        let written = episodes.get(at..at + chunk.episodes).unwrap_or_default();
         at += chunk.episodes;
         steps += chunk.steps.len() as u64;
         chunk.insert(conn, written).await?;
