@@ -482,29 +482,39 @@ mod tests {
         .unwrap();
     }
 
+    /// Whether the schema of the file behind `conn` has an object named `name`.
+    async fn has_schema_object(conn: &Connection, name: &str) -> bool {
+        let mut rows = conn
+            .query("SELECT count(*) FROM sqlite_master WHERE name = ?1", [name])
+            .await
+            .unwrap();
+        rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap() > 0
+    }
+
+    /// A new database file `name` in `dir` at schema version 1, as a version 1 build left it,
+    /// with `episode` stored; returns its path and an open connection.
+    async fn version_1_file(
+        dir: &tempfile::TempDir,
+        name: &str,
+        episode: &memory_core::Episode,
+    ) -> (std::path::PathBuf, libsql::Database, Connection) {
+        let path = dir.path().join(name);
+        let db = libsql::Builder::new_local(&path).build().await.unwrap();
+        let conn = db.connect().unwrap();
+        assert_eq!(migrate_to(&conn, &path, 1).await.unwrap(), 1);
+        assert_eq!(user_version(&conn).await.unwrap(), 1);
+        // Only the version 1 tables exist.
+        assert!(!has_schema_object(&conn, "patterns").await);
+        insert_v1(&conn, episode).await;
+        (path, db, conn)
+    }
+
     #[tokio::test]
     async fn a_version_1_file_upgrades_in_place() {
         let dir = tempfile::TempDir::new().unwrap();
-        let path = dir.path().join("v1.db");
         let episode = old_episode();
-        {
-            let db = libsql::Builder::new_local(&path).build().await.unwrap();
-            let conn = db.connect().unwrap();
-            assert_eq!(migrate_to(&conn, &path, 1).await.unwrap(), 1);
-            assert_eq!(user_version(&conn).await.unwrap(), 1);
-            // Only the version 1 tables exist.
-            let mut rows = conn
-                .query(
-                    "SELECT count(*) FROM sqlite_master WHERE name = 'patterns'",
-                    (),
-                )
-                .await
-                .unwrap();
-            let row = rows.next().await.unwrap().unwrap();
-            assert_eq!(row.get::<i64>(0).unwrap(), 0);
-            drop(rows);
-            insert_v1(&conn, &episode).await;
-        }
+        let (path, db, conn) = version_1_file(&dir, "v1.db", &episode).await;
+        drop((conn, db));
 
         let storage = TursoStorage::open(&path).await.unwrap();
         assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
@@ -591,17 +601,12 @@ mod tests {
             let db = libsql::Builder::new_local(&path).build().await.unwrap();
             let conn = db.connect().unwrap();
             assert_eq!(migrate_to(&conn, &path, 2).await.unwrap(), 2);
-            let mut rows = conn
-                .query(
-                    "SELECT count(*) FROM sqlite_master \
-                     WHERE name IN ('vector_space', 'embedding_cache')",
-                    (),
-                )
-                .await
-                .unwrap();
-            let row = rows.next().await.unwrap().unwrap();
-            assert_eq!(row.get::<i64>(0).unwrap(), 0, "no version 3 tables yet");
-            drop(rows);
+            for table in ["vector_space", "embedding_cache"] {
+                assert!(
+                    !has_schema_object(&conn, table).await,
+                    "no version 3 tables yet"
+                );
+            }
             // Version 2 left the episode tables as version 1 made them.
             insert_v1(&conn, &episode).await;
         }
@@ -658,28 +663,14 @@ mod tests {
         assert_eq!(storage.row_counts().await.unwrap().vectors, 1);
     }
 
-    /// Whether the schema of the file behind `conn` has an object named `name`.
-    async fn has_schema_object(conn: &Connection, name: &str) -> bool {
-        let mut rows = conn
-            .query("SELECT count(*) FROM sqlite_master WHERE name = ?1", [name])
-            .await
-            .unwrap();
-        rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap() > 0
-    }
-
     #[tokio::test]
     async fn a_version_6_file_loses_only_its_unused_indexes() {
         let dir = tempfile::TempDir::new().unwrap();
-        let path = dir.path().join("v6.db");
         let episode = old_episode();
-        {
-            let db = libsql::Builder::new_local(&path).build().await.unwrap();
-            let conn = db.connect().unwrap();
-            assert_eq!(migrate_to(&conn, &path, 1).await.unwrap(), 1);
-            insert_v1(&conn, &episode).await;
-            assert_eq!(migrate_to(&conn, &path, 6).await.unwrap(), 6);
-            assert!(has_schema_object(&conn, "steps_tool").await);
-        }
+        let (path, db, conn) = version_1_file(&dir, "v6.db", &episode).await;
+        assert_eq!(migrate_to(&conn, &path, 6).await.unwrap(), 6);
+        assert!(has_schema_object(&conn, "steps_tool").await);
+        drop((conn, db));
         let storage = TursoStorage::open(&path).await.unwrap();
         assert_eq!(storage.schema_version().await.unwrap(), 7);
         {
