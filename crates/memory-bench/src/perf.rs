@@ -190,6 +190,8 @@ pub struct PerfReport {
     pub cache_entries_budget: u64,
     /// Mean operations per group-commit transaction in the online run.
     pub online_mean_batch: f64,
+    /// Share of the online run's time the writer connection was in use (0..=1).
+    pub online_writer_busy: f64,
     /// Seconds spent building the read store.
     pub seed_seconds: f64,
     /// The retrieval row's details.
@@ -219,14 +221,15 @@ impl PerfReport {
         s.push_str(&format!(
             "\nCache budget: {:.0}% of the store's estimated bytes, about {} of {} episodes. \
              An ideal cache holding exactly the most popular episodes would hit {:.1}% of \
-             Zipf(s={}) reads with that budget. Online run: {:.1} writes per group commit. \
-             Building the {}-episode store took {:.0} s.\n",
+             Zipf(s={}) reads with that budget. Online run: {:.1} writes per group commit, \
+             writer connection in use {:.0}% of the time. Building the {}-episode store took {:.0} s.\n",
             self.config.cache_fraction * 100.0,
             self.cache_entries_budget,
             self.config.episodes,
             self.ideal_hit_rate * 100.0,
             self.config.zipf_s,
             self.online_mean_batch,
+            self.online_writer_busy * 100.0,
             self.config.episodes,
             self.seed_seconds
         ));
@@ -532,6 +535,7 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
         ideal_hit_rate: ideal,
         cache_entries_budget: budget_entries,
         online_mean_batch: now_online.mean_batch,
+        online_writer_busy: now_online.writer_busy,
         seed_seconds,
         retrieval,
         resident,
@@ -723,6 +727,8 @@ async fn import_resident(
 struct Online {
     episodes_per_second: f64,
     mean_batch: f64,
+    /// Share of the run the writer connection was in use.
+    writer_busy: f64,
     /// Statement hit rate and mean cached acquisition (ns).
     statements: (f64, f64),
     prepare_mean_us: f64,
@@ -794,6 +800,10 @@ async fn online(config: &PerfConfig, path: &Path, layer: bool) -> Result<Online,
     Ok(Online {
         episodes_per_second: total / elapsed.max(1e-9),
         mean_batch: queue.mean_batch(),
+        writer_busy: stats
+            .connections
+            .as_ref()
+            .map_or(0.0, |c| c.writer.utilisation),
         statements: (st.hit_rate(), st.mean_hit_ns()),
         prepare_mean_us: if st.misses == 0 {
             0.0

@@ -354,8 +354,9 @@ impl Connections {
 async fn lease(guard: OwnedMutexGuard<Conn>, meter: &Arc<PoolMeter>, asked: Instant) -> Lease {
     meter.wait.record(asked.elapsed());
     meter.acquisitions.fetch_add(1, Ordering::Relaxed);
-    meter.in_use.fetch_add(1, Ordering::Relaxed);
     guard.recycle().await;
+    // Counted only once nothing can cancel the lease before it exists to uncount it.
+    meter.in_use.fetch_add(1, Ordering::Relaxed);
     Lease {
         guard,
         meter: Arc::clone(meter),
@@ -386,6 +387,12 @@ async fn connect(db: &Database, config: &TursoConfig) -> Result<Conn, libsql::Er
 
     conn.execute("PRAGMA synchronous = NORMAL", ()).await?;
     conn.execute("PRAGMA foreign_keys = ON", ()).await?;
+    // Group commit runs each queued write in a savepoint, and SQLite journals every page a
+    // savepoint first changes; past 64 KiB that journal spills to a temporary file, one
+    // `pwrite` per page. Kept in memory it costs a copy. Temporary tables and sorts live
+    // there too: the store's sorts are bounded by a `LIMIT` or by a result it returns
+    // whole anyway.
+    conn.execute("PRAGMA temp_store = MEMORY", ()).await?;
     // Both pragmas answer with their new value, so they are queries.
     for pragma in [
         format!(
@@ -407,4 +414,36 @@ async fn connect(db: &Database, config: &TursoConfig) -> Result<Conn, libsql::Er
         )),
         data_version: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    async fn pragma(conn: &Conn, name: &str) -> i64 {
+        let mut rows = conn
+            .raw()
+            .query(&format!("PRAGMA {name}"), ())
+            .await
+            .unwrap();
+        rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap()
+    }
+
+    /// Savepoint journals (one per queued write of a group commit) and temporary tables stay
+    /// in memory on every connection: `temp_store` 2 is MEMORY.
+    #[tokio::test]
+    async fn every_connection_keeps_temporary_data_in_memory() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let conns = Connections::open(&dir.path().join("t.db"), &TursoConfig::default())
+            .await
+            .unwrap();
+        let writer = conns.writer().await;
+        assert_eq!(pragma(&writer, "temp_store").await, 2);
+        for reader in &conns.readers {
+            let reader = reader.lock().await;
+            assert_eq!(pragma(&reader, "temp_store").await, 2);
+        }
+    }
 }

@@ -91,7 +91,15 @@ impl Connections {
         let ticket = self.queue().next_ticket.fetch_add(1, Ordering::Relaxed);
         self.queue().push(Job { ticket, run, reply });
 
-        let lease = self.writer().await;
+        // A caller waits for whichever comes first: its answer, from a batch another leader
+        // carried it in, or the writer, to lead the next batch itself. Waiting for the writer
+        // alone would hold an answered caller behind every batch queued for the writer
+        // before it (the writer's lock is first come, first served).
+        let lease = tokio::select! {
+            biased;
+            result = &mut answer => return downcast(result.map_err(|_| abandoned())?),
+            lease = self.writer() => lease,
+        };
         // Either an earlier leader already committed this job…
         let result = match answer.try_recv() {
             Ok(result) => {
@@ -114,12 +122,17 @@ impl Connections {
             }
             Err(oneshot::error::TryRecvError::Closed) => Err(abandoned()),
         };
-        result.and_then(|value| {
-            value.downcast::<T>().map(|v| *v).map_err(|_| {
-                MemoryError::Storage("a queued write returned a value of the wrong type".into())
-            })
-        })
+        downcast(result)
     }
+}
+
+/// The value a queued write returned, as the type its caller expects.
+fn downcast<T: 'static>(result: Result<Erased>) -> Result<T> {
+    result.and_then(|value| {
+        value.downcast::<T>().map(|v| *v).map_err(|_| {
+            MemoryError::Storage("a queued write returned a value of the wrong type".into())
+        })
+    })
 }
 
 fn abandoned() -> MemoryError {
@@ -243,4 +256,87 @@ async fn run_isolated(conn: &Conn, run: Run) -> Result<Erased> {
         .await
         .ctx("release savepoint")?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::connection::TursoConfig;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    async fn open(dir: &tempfile::TempDir) -> Arc<Connections> {
+        let conns = Connections::open(&dir.path().join("q.db"), &TursoConfig::default())
+            .await
+            .unwrap();
+        Arc::new(conns)
+    }
+
+    /// A write that only touches the connection.
+    async fn noop(conns: &Connections) -> Result<()> {
+        conns
+            .write(|conn| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA user_version = 0", ())
+                        .await
+                        .ctx("noop")?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Waits until `depth` writes are queued.
+    async fn queued(conns: &Connections, depth: u64) {
+        while conns.queue().stats().depth < depth {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// A caller whose write another leader carried is answered at that commit, even when
+    /// someone else took the writer after that leader and holds it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_carried_write_is_answered_without_waiting_for_the_writer() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let conns = open(&dir).await;
+        let first = conns.writer().await;
+
+        // `leader` queues behind `first`, then `holder` waits for the writer, then `carried`.
+        let leader = tokio::spawn({
+            let conns = Arc::clone(&conns);
+            async move { noop(&conns).await }
+        });
+        queued(&conns, 1).await;
+        let (release, released) = oneshot::channel::<()>();
+        let holder = tokio::spawn({
+            let conns = Arc::clone(&conns);
+            async move {
+                let lease = conns.writer().await;
+                let _ = released.await;
+                drop(lease);
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let carried = tokio::spawn({
+            let conns = Arc::clone(&conns);
+            async move { noop(&conns).await }
+        });
+        queued(&conns, 2).await;
+
+        // The leader takes both queued writes into one batch; `holder` then takes the
+        // writer and keeps it until told.
+        drop(first);
+        leader.await.unwrap().unwrap();
+        let answered = tokio::time::timeout(Duration::from_secs(10), carried).await;
+        let _ = release.send(());
+        holder.await.unwrap();
+        answered
+            .expect("the carried write waited for the writer held by someone else")
+            .unwrap()
+            .unwrap();
+        let stats = conns.queue().stats();
+        assert_eq!((stats.operations, stats.commits), (2, 1));
+    }
 }
