@@ -347,6 +347,37 @@ async fn a_malformed_line_in_the_middle_is_named_and_nothing_is_imported() {
     assert_eq!(export(&copy.memory, &ExportFilter::new("ns")).await, lines);
 }
 
+/// A read error part-way through the input ends the import with an error naming the line,
+/// keeps nothing, and leaves the store writable.
+#[tokio::test]
+async fn an_input_that_fails_part_way_imports_nothing() {
+    let original = sample().await;
+    let lines = export(&original.memory, &ExportFilter::new("ns")).await;
+    let middle = lines.len() / 2;
+    assert!(middle > 1, "the sample is too small to fail in the middle");
+    let copy = store().await;
+
+    let failing = lines.clone().into_iter().enumerate().map(move |(i, line)| {
+        if i == middle {
+            Err(std::io::Error::other("disk gone"))
+        } else {
+            Ok(line)
+        }
+    });
+    let message = copy.memory.import(failing).await.unwrap_err().to_string();
+    assert!(
+        message.contains(&format!("reading line {}", middle + 1)),
+        "{message}"
+    );
+    assert!(message.contains("disk gone"), "{message}");
+    assert_eq!(
+        copy.storage.row_counts().await.unwrap(),
+        memory_storage_turso::RowCounts::default()
+    );
+    copy.memory.import(as_input(lines.clone())).await.unwrap();
+    assert_eq!(export(&copy.memory, &ExportFilter::new("ns")).await, lines);
+}
+
 #[tokio::test]
 async fn importing_twice_is_a_conflict_that_changes_nothing() {
     let original = sample().await;
