@@ -190,7 +190,8 @@ pub struct PerfReport {
     pub cache_entries_budget: u64,
     /// Mean operations per group-commit transaction in the online run.
     pub online_mean_batch: f64,
-    /// Share of the online run's time the writer connection was in use (0..=1).
+    /// Share of the time since the online run's store was opened (almost all of it the
+    /// run) that the writer connection was held (0..=1).
     pub online_writer_busy: f64,
     /// Seconds spent building the read store.
     pub seed_seconds: f64,
@@ -222,7 +223,7 @@ impl PerfReport {
             "\nCache budget: {:.0}% of the store's estimated bytes, about {} of {} episodes. \
              An ideal cache holding exactly the most popular episodes would hit {:.1}% of \
              Zipf(s={}) reads with that budget. Online run: {:.1} writes per group commit, \
-             writer connection in use {:.0}% of the time. Building the {}-episode store took {:.0} s.\n",
+             writer connection held {:.0}% of the time. Building the {}-episode store took {:.0} s.\n",
             self.config.cache_fraction * 100.0,
             self.cache_entries_budget,
             self.config.episodes,
@@ -727,7 +728,7 @@ async fn import_resident(
 struct Online {
     episodes_per_second: f64,
     mean_batch: f64,
-    /// Share of the run the writer connection was in use.
+    /// Share of the time since the store was opened that the writer connection was held.
     writer_busy: f64,
     /// Statement hit rate and mean cached acquisition (ns).
     statements: (f64, f64),

@@ -387,11 +387,12 @@ async fn connect(db: &Database, config: &TursoConfig) -> Result<Conn, libsql::Er
 
     conn.execute("PRAGMA synchronous = NORMAL", ()).await?;
     conn.execute("PRAGMA foreign_keys = ON", ()).await?;
-    // Group commit runs each queued write in a savepoint, and SQLite journals every page a
-    // savepoint first changes; past 64 KiB that journal spills to a temporary file, one
-    // `pwrite` per page. Kept in memory it costs a copy. Temporary tables and sorts live
-    // there too: the store's sorts are bounded by a `LIMIT` or by a result it returns
-    // whole anyway.
+    // Group commit runs each queued write in a savepoint, and SQLite journals the original
+    // of every page a savepoint first changes; past 64 KiB that journal spills to a
+    // temporary file, one `pwrite` per page. Kept in memory it costs a copy, and it is
+    // emptied when the savepoint is released. Sorts stay in memory too: a query's are
+    // bounded by its `LIMIT` or by a result it returns whole anyway, and a migration that
+    // builds an index sorts its keys in memory (tens of MB at 100,000 episodes).
     conn.execute("PRAGMA temp_store = MEMORY", ()).await?;
     // Both pragmas answer with their new value, so they are queries.
     for pragma in [

@@ -288,27 +288,32 @@ mod tests {
             .await
     }
 
-    /// Waits until `depth` writes are queued.
-    async fn queued(conns: &Connections, depth: u64) {
-        while conns.queue().stats().depth < depth {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+    /// Lets every other task of the (single-threaded) runtime run until it waits.
+    async fn settle() {
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
         }
     }
 
     /// A caller whose write another leader carried is answered at that commit, even when
     /// someone else took the writer after that leader and holds it.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    ///
+    /// On a single-threaded runtime a spawned task runs only when the test yields, and
+    /// runs until it waits, so the order in which the tasks queue for the writer is the
+    /// order they are spawned in.
+    #[tokio::test(flavor = "current_thread")]
     async fn a_carried_write_is_answered_without_waiting_for_the_writer() {
         let dir = tempfile::TempDir::new().unwrap();
         let conns = open(&dir).await;
         let first = conns.writer().await;
 
-        // `leader` queues behind `first`, then `holder` waits for the writer, then `carried`.
+        // In the writer's queue: `leader`, then `holder`, then `carried`.
         let leader = tokio::spawn({
             let conns = Arc::clone(&conns);
             async move { noop(&conns).await }
         });
-        queued(&conns, 1).await;
+        settle().await;
+        assert_eq!(conns.queue().stats().depth, 1);
         let (release, released) = oneshot::channel::<()>();
         let holder = tokio::spawn({
             let conns = Arc::clone(&conns);
@@ -318,20 +323,23 @@ mod tests {
                 drop(lease);
             }
         });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        settle().await;
         let carried = tokio::spawn({
             let conns = Arc::clone(&conns);
             async move { noop(&conns).await }
         });
-        queued(&conns, 2).await;
+        settle().await;
+        assert_eq!(conns.queue().stats().depth, 2);
 
         // The leader takes both queued writes into one batch; `holder` then takes the
         // writer and keeps it until told.
         drop(first);
-        leader.await.unwrap().unwrap();
-        let answered = tokio::time::timeout(Duration::from_secs(10), carried).await;
+        let wait = Duration::from_secs(10);
+        let led = tokio::time::timeout(wait, leader).await;
+        let answered = tokio::time::timeout(wait, carried).await;
         let _ = release.send(());
         holder.await.unwrap();
+        led.expect("the leader never committed").unwrap().unwrap();
         answered
             .expect("the carried write waited for the writer held by someone else")
             .unwrap()

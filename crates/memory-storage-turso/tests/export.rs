@@ -347,18 +347,30 @@ async fn a_malformed_line_in_the_middle_is_named_and_nothing_is_imported() {
     assert_eq!(export(&copy.memory, &ExportFilter::new("ns")).await, lines);
 }
 
-/// A read error part-way through the input ends the import with an error naming the line,
-/// keeps nothing, and leaves the store writable.
+/// A read error part-way through the input ends the import with an error naming the line
+/// and keeps nothing — not even the batches (1,000 records each) read before it — and the
+/// store stays writable.
 #[tokio::test]
 async fn an_input_that_fails_part_way_imports_nothing() {
     let original = sample().await;
     let lines = export(&original.memory, &ExportFilter::new("ns")).await;
-    let middle = lines.len() / 2;
-    assert!(middle > 1, "the sample is too small to fail in the middle");
+    // 2,500 more episodes: copies of an exported one under new ids, so that whole batches
+    // are written before the failure.
+    let episode = lines
+        .iter()
+        .find(|l| l.contains("\"type\":\"episode\""))
+        .expect("the sample has episodes");
+    let mut input = lines.clone();
+    for _ in 0..2_500 {
+        let mut copy: serde_json::Value = serde_json::from_str(episode).unwrap();
+        copy["record"]["id"] = serde_json::Value::String(Uuid::new_v4().to_string());
+        input.push(copy.to_string());
+    }
+    let broken_at = input.len() - 100;
     let copy = store().await;
 
-    let failing = lines.clone().into_iter().enumerate().map(move |(i, line)| {
-        if i == middle {
+    let failing = input.clone().into_iter().enumerate().map(move |(i, line)| {
+        if i == broken_at {
             Err(std::io::Error::other("disk gone"))
         } else {
             Ok(line)
@@ -366,7 +378,7 @@ async fn an_input_that_fails_part_way_imports_nothing() {
     });
     let message = copy.memory.import(failing).await.unwrap_err().to_string();
     assert!(
-        message.contains(&format!("reading line {}", middle + 1)),
+        message.contains(&format!("reading line {}", broken_at + 1)),
         "{message}"
     );
     assert!(message.contains("disk gone"), "{message}");
@@ -374,8 +386,9 @@ async fn an_input_that_fails_part_way_imports_nothing() {
         copy.storage.row_counts().await.unwrap(),
         memory_storage_turso::RowCounts::default()
     );
-    copy.memory.import(as_input(lines.clone())).await.unwrap();
-    assert_eq!(export(&copy.memory, &ExportFilter::new("ns")).await, lines);
+
+    let summary = copy.memory.import(as_input(input.clone())).await.unwrap();
+    assert_eq!(summary.counts.episodes, 6 + 2_500);
 }
 
 #[tokio::test]
