@@ -392,7 +392,8 @@ async fn connect(db: &Database, config: &TursoConfig) -> Result<Conn, libsql::Er
     // temporary file, one `pwrite` per page. Kept in memory it costs a copy, and it is
     // emptied when the savepoint is released. Sorts stay in memory too: a query's are
     // bounded by its `LIMIT` or by a result it returns whole anyway, and a migration that
-    // builds an index sorts its keys in memory (tens of MB at 100,000 episodes).
+    // builds an index sorts its keys in memory (migration 7 on a 10,000-episode store
+    // peaked 2 MB above a plain open; the sort grows with the episode count).
     conn.execute("PRAGMA temp_store = MEMORY", ()).await?;
     // Both pragmas answer with their new value, so they are queries.
     for pragma in [
