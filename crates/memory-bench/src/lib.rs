@@ -9,7 +9,7 @@
 //! `cargo bench --bench storage_operations`.
 
 pub mod completion;
-pub mod learning_sim;
+pub mod learning;
 pub mod perf;
 pub mod resident;
 pub mod retrieval_eval;

@@ -271,8 +271,9 @@ pub struct ServeArgs {
 /// `memory bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Learning curve: a simulated agent with memory against the same agent without, over a
-    /// seeded stream of tasks (uses a temporary database).
+    /// The learning suite: a simulated agent with memory against the same agent without, in
+    /// two worlds and five variants (shared contexts, drift, misreported outcomes, many
+    /// families, no context), medians over seeds (uses temporary databases).
     Learning(LearningArgs),
     /// Cost of learning on the write path: `complete_episode` percentiles on a store of
     /// thousands of episodes and their patterns (uses a temporary database).
@@ -365,18 +366,34 @@ pub struct CompletionArgs {
 /// `memory bench learning`
 #[derive(Debug, Args)]
 pub struct LearningArgs {
-    /// Tasks in the stream.
-    #[arg(long, default_value_t = 600)]
+    /// Tasks per run.
+    #[arg(long, default_value_t = 300)]
     pub tasks: usize,
-    /// Seed of the environment and the agents.
-    #[arg(long, default_value_t = 7)]
+    /// Seeds per (world, variant): runs seeds `seed`, `seed + 1`, ….
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Worlds to run in: `software`, `office` (repeat or comma-separate; default both).
+    #[arg(long, value_delimiter = ',')]
+    pub world: Vec<String>,
+    /// Variants: `shared`, `drift`, `misreport`, `many`, `no-context` (repeat or
+    /// comma-separate; default all).
+    #[arg(long, value_delimiter = ',')]
+    pub variant: Vec<String>,
     /// Tasks per row of the curve.
     #[arg(long, default_value_t = 50)]
     pub window: usize,
     /// Step budget per task.
     #[arg(long, default_value_t = 12)]
     pub max_steps: usize,
+    /// Ratios are measured on the tasks after this one.
+    #[arg(long, default_value_t = 100)]
+    pub warmup: usize,
+    /// The task at which half the families change procedure (drift variant).
+    #[arg(long, default_value_t = 150)]
+    pub drift_at: usize,
 }
 
 /// `memory episode …`

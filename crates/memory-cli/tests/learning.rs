@@ -127,8 +127,21 @@ fn patterns_heuristics_playbook_and_feedback() {
         .map(|s| s["tool"].as_str().unwrap())
         .collect();
     assert_eq!(tools, ["cargo test", "read_file", "edit_file"]);
-    assert_eq!(playbook["steps"][0]["recovery"][0], "cargo test");
-    assert!(pack["markdown"].as_str().unwrap().contains("## Playbook"));
+    assert_eq!(playbook["origin"], "neighbourhood");
+    assert_eq!(playbook["status"], "established");
+    assert_eq!(playbook["evidence"]["successes"], 4);
+    // The timeout was cleared by running the tool again: a transient error, retried.
+    let recovery = &pack["recoveries"][0];
+    assert_eq!(recovery["tool"], "cargo test");
+    assert_eq!(recovery["error_class"], "timeout");
+    assert_eq!(recovery["transient"], true);
+    let markdown = pack["markdown"].as_str().unwrap();
+    assert!(markdown.contains("## Playbook"), "{markdown}");
+    assert!(
+        markdown.contains("worked 4 of 4 times in similar tasks"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("retry it (transient)"), "{markdown}");
     assert!(!pack["heuristics"].as_array().unwrap().is_empty());
     let offered: Vec<String> = pack["patterns"]
         .as_array()
@@ -250,18 +263,66 @@ fn bad_pattern_arguments_exit_2() {
 }
 
 #[test]
-fn learning_curve_benchmark_runs() {
+fn learning_suite_runs_each_world_and_variant_and_refuses_unknown_ones() {
     let sb = Sandbox::new();
     let out = sb
         .command()
         .args([
-            "--format", "json", "bench", "learning", "--tasks", "60", "--window", "20",
+            "--format",
+            "json",
+            "bench",
+            "learning",
+            "--tasks",
+            "60",
+            "--window",
+            "20",
+            "--warmup",
+            "20",
+            "--drift-at",
+            "30",
+            "--seeds",
+            "2",
+            "--variant",
+            "shared,drift",
         ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["windows"].as_array().unwrap().len(), 3);
-    assert_eq!(report["families"], 25);
-    assert!(report["patterns_learned"].as_u64().unwrap() > 0);
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2 * 2 * 2, "two worlds, two variants, two seeds");
+    for run in runs {
+        assert_eq!(run["windows"].as_array().unwrap().len(), 3);
+        assert_eq!(run["families"], 24);
+        assert!(run["patterns_learned"].as_u64().unwrap() > 0);
+        let sources: u64 = run["plan_sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            sources, 40,
+            "every task after the warm-up has a plan source"
+        );
+        assert_eq!(run["late"].is_null(), run["variant"] != "drift");
+    }
+    let summaries = report["summaries"].as_array().unwrap();
+    assert_eq!(summaries.len(), 4);
+    assert!(
+        summaries
+            .iter()
+            .all(|s| s["ratio"]["median"].as_f64().is_some())
+    );
+
+    for bad in [["--world", "moon"], ["--variant", "sideways"]] {
+        let out = sb
+            .command()
+            .args(["bench", "learning"])
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains(bad[1]), "{}", stderr(&out));
+    }
 }

@@ -16,8 +16,9 @@ use crate::model::{
     RetrievalSession, StepInput, TaskOutcome, to_micros,
 };
 use crate::retrieval::{
-    Candidate, ContextPack, RankingConfig, RetrievalMode, RetrievalQuery, RetrievedEpisode, Scored,
-    estimate_tokens, mmr, query_terms, recommend, render_pack,
+    Candidate, ContextPack, NeighbourhoodConfig, RankingConfig, RetrievalMode, RetrievalQuery,
+    RetrievedEpisode, Scored, SimilarEpisode, advise, estimate_tokens, mmr, query_terms, recommend,
+    render_pack, select_neighbourhood,
 };
 use crate::storage::{Completion, EpisodeFilter, EpisodeStatus, PatternFilter, StorageBackend};
 use std::future::Future;
@@ -34,6 +35,8 @@ pub struct MemoryConfig {
     pub ranking: RankingConfig,
     /// Decay, support and success thresholds of pattern learning.
     pub learning: LearningConfig,
+    /// How the task's neighbourhood (the similar episodes advice comes from) is drawn.
+    pub neighbourhood: NeighbourhoodConfig,
     /// How many patterns a retrieval considers (most confident first).
     pub pattern_candidates: usize,
     /// How many comparable past episodes the efficiency baseline looks at.
@@ -73,6 +76,7 @@ impl Default for MemoryConfig {
             limits: Limits::default(),
             ranking: RankingConfig::default(),
             learning: LearningConfig::default(),
+            neighbourhood: NeighbourhoodConfig::default(),
             pattern_candidates: 300,
             baseline_window: 200,
             text_candidates: 100,
@@ -372,6 +376,7 @@ impl SelfLearningMemory {
             let ns = query.namespace.as_str();
 
             let candidates = self.candidates(query).await?;
+            let near = select_neighbourhood(&candidates, &self.config.neighbourhood);
             let (ranked, considered, mut related) =
                 self.rank_with_relations(query, candidates).await?;
             let ranked = self.diversify(ns, ranked, query.limit).await?;
@@ -395,8 +400,19 @@ impl SelfLearningMemory {
             pattern_filter.min_episodes = self.config.learning.min_support;
             pattern_filter.limit = self.config.pattern_candidates;
             let patterns = self.storage.list_patterns(&pattern_filter).await?;
+            let mut similar = Vec::with_capacity(near.len());
+            for (id, similarity) in near {
+                // An episode deleted since the search is simply skipped.
+                if let Some(episode) = self.storage.get_episode(ns, id).await? {
+                    similar.push(SimilarEpisode {
+                        episode,
+                        similarity,
+                    });
+                }
+            }
+            let advice = advise(&similar, &self.config.neighbourhood);
             let now = self.clock.now();
-            let recs = recommend(query, &patterns, &hits, now, &self.config.learning);
+            let recs = recommend(query, &patterns, &advice, now, &self.config.learning);
 
             let session = RetrievalSession {
                 id: Uuid::now_v7(),
@@ -427,6 +443,9 @@ impl SelfLearningMemory {
                 patterns: recs.patterns,
                 heuristics: recs.heuristics,
                 playbook: recs.playbook,
+                exploration: recs.exploration,
+                recoveries: recs.recoveries,
+                neighbours: advice.neighbours,
                 candidates_considered: considered,
             })
         })
@@ -446,6 +465,7 @@ impl SelfLearningMemory {
             for (i, m) in matches.into_iter().enumerate() {
                 candidates.push(Candidate {
                     bm25: Some(m.bm25),
+                    coverage: Some(m.coverage),
                     lexical_rank: Some(i + 1),
                     ..Candidate::by_context(m.summary)
                 });

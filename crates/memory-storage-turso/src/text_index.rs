@@ -242,13 +242,19 @@ impl TextIndex {
     }
 
     /// The `limit` best documents of `namespace` for the index terms `stems`, best first, as
-    /// (episode rowid, BM25 score). Ties keep the older episode first.
+    /// (episode rowid, BM25 score, coverage). Ties keep the older episode first.
+    ///
+    /// Coverage is the share of the query's weight the document holds, in `[0, 1]`: each
+    /// distinct query term weighs its IDF, a word no document holds weighs as much as the
+    /// rarest possible one (a number no document holds, nothing), and terms in half or more of the documents weigh nothing (unless
+    /// the query has nothing else). Unlike the BM25 score it does not depend on the other
+    /// hits, so it says how similar a document is, not only which is most similar.
     pub(crate) fn search(
         &self,
         namespace: &str,
         stems: &[String],
         limit: usize,
-    ) -> Vec<(i64, f64)> {
+    ) -> Vec<(i64, f64, f64)> {
         let Some(&ns) = self.namespaces.get(namespace) else {
             return Vec::new();
         };
@@ -259,30 +265,49 @@ impl TextIndex {
         let avg_length = (self.live_length as f64 / n).max(f64::MIN_POSITIVE);
         let mut weighted: Vec<(&Postings, f64)> = Vec::new();
         let mut common: Vec<&Postings> = Vec::new();
+        // The query's total weight for coverage: unknown terms count as the rarest.
+        let rarest = ((n + 0.5) / 0.5).ln();
+        let mut query_weight = 0.0;
+        let mut seen: Vec<&str> = Vec::with_capacity(stems.len());
         for stem in stems {
+            if seen.contains(&stem.as_str()) {
+                continue;
+            }
+            seen.push(stem);
+            // An identifier (digits only) nobody mentioned says nothing of the task's kind.
+            let unseen = if stem.bytes().any(|b| b.is_ascii_alphabetic()) || !stem.is_ascii() {
+                rarest
+            } else {
+                0.0
+            };
             let Some(&id) = self.terms.get(stem.as_bytes()) else {
+                query_weight += unseen;
                 continue;
             };
             let list = &self.postings[id as usize];
             let df = self.document_frequency(list) as f64;
             if df == 0.0 {
+                query_weight += unseen;
                 continue;
             }
             let idf = ((n - df + 0.5) / (df + 0.5)).ln();
             if idf > 0.0 {
                 weighted.push((list, idf));
+                query_weight += idf;
             } else {
                 common.push(list);
             }
         }
         if weighted.is_empty() {
             weighted = common.into_iter().map(|l| (l, MIN_IDF)).collect();
+            query_weight += MIN_IDF * weighted.len() as f64;
         }
         if weighted.is_empty() {
             return Vec::new();
         }
 
         let mut scores = vec![0.0f64; self.docs.len()];
+        let mut covered = vec![0.0f64; self.docs.len()];
         let mut touched: Vec<u32> = Vec::new();
         for (list, idf) in weighted {
             for (&slot, &freq) in list.slots.iter().zip(&list.freqs) {
@@ -297,13 +322,19 @@ impl TextIndex {
                     touched.push(slot);
                 }
                 *score += idf * f * (K1 + 1.0) / (f + norm);
+                covered[slot as usize] += idf;
             }
         }
-        let mut hits: Vec<(i64, f64)> = touched
+        let mut hits: Vec<(i64, f64, f64)> = touched
             .into_iter()
-            .map(|slot| (self.docs[slot as usize].rowid, scores[slot as usize]))
+            .map(|slot| {
+                let s = slot as usize;
+                let coverage = (covered[s] / query_weight.max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+                (self.docs[s].rowid, scores[s], coverage)
+            })
             .collect();
-        let order = |a: &(i64, f64), b: &(i64, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let order =
+            |a: &(i64, f64, f64), b: &(i64, f64, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if hits.len() > limit {
             hits.select_nth_unstable_by(limit - 1, order);
             hits.truncate(limit);
@@ -421,6 +452,30 @@ mod tests {
         apply(&mut index, &[(2, 11, "a", Some("beta"))]);
         assert!(index.search("a", &stems("beta"), 5).is_empty());
         assert_eq!(index.applied(), 4);
+    }
+
+    #[test]
+    fn coverage_is_the_share_of_the_query_weight_a_document_holds() {
+        let mut index = TextIndex::default();
+        apply(
+            &mut index,
+            &[
+                (1, 1, "a", Some("refund a duplicate charge")),
+                (2, 2, "a", Some("refund request for a broken chair")),
+                (3, 3, "a", Some("roster the night shift")),
+                (4, 4, "a", Some("plan the night shift")),
+                (5, 5, "a", Some("book a meeting room")),
+                (6, 6, "a", Some("order office chairs")),
+            ],
+        );
+        let hits = index.search("a", &stems("refund duplicate charge"), 5);
+        let coverage = |rowid: i64| hits.iter().find(|h| h.0 == rowid).map(|h| h.2);
+        assert!((coverage(1).unwrap() - 1.0).abs() < 1e-9, "{hits:?}");
+        let partial = coverage(2).unwrap();
+        assert!(partial > 0.0 && partial < 0.5, "{hits:?}");
+        // A word no document holds still counts in the query's weight.
+        let hits = index.search("a", &stems("refund unseenword"), 5);
+        assert!(hits.iter().all(|h| h.2 < 0.5), "{hits:?}");
     }
 
     #[test]

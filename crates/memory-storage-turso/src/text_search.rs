@@ -115,10 +115,11 @@ pub(crate) async fn search(
     // In score order; an episode deleted since the index was read is left out.
     Ok(hits
         .iter()
-        .filter_map(|(rowid, score)| {
+        .filter_map(|(rowid, score, coverage)| {
             found.remove(rowid).map(|summary| TextMatch {
                 summary,
                 bm25: *score,
+                coverage: *coverage,
             })
         })
         .collect())
@@ -130,7 +131,7 @@ pub(crate) async fn search(
 async fn summaries(
     conn: &Conn,
     namespace: &str,
-    hits: &[(i64, f64)],
+    hits: &[(i64, f64, f64)],
     applied: i64,
 ) -> Result<HashMap<i64, memory_core::EpisodeSummary>> {
     const WHAT: &str = "read matched episodes";

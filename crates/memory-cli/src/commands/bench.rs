@@ -4,17 +4,57 @@ use crate::cli::{CompletionArgs, LearningArgs, PerfArgs, RetrievalEvalArgs};
 use crate::output::Printer;
 use anyhow::Context as _;
 use memory_bench::completion::{self, CompletionConfig};
-use memory_bench::learning_sim::{SimConfig, run};
+use memory_bench::learning::{SuiteConfig, Variant, run_suite, world};
 
 pub async fn learning(args: &LearningArgs, out: Printer) -> anyhow::Result<()> {
-    let config = SimConfig {
+    let defaults = SuiteConfig::default();
+    let worlds = if args.world.is_empty() {
+        defaults.worlds
+    } else {
+        for w in &args.world {
+            if world(w).is_none() {
+                crate::exit::usage!("--world {w}: unknown world (software, office)");
+            }
+        }
+        args.world.clone()
+    };
+    let mut variants = Vec::new();
+    for v in &args.variant {
+        match Variant::parse(v) {
+            Some(v) => variants.push(v),
+            None => crate::exit::usage!(
+                "--variant {v}: unknown variant (shared, drift, misreport, many, no-context)"
+            ),
+        }
+    }
+    if variants.is_empty() {
+        variants = defaults.variants;
+    }
+    if args.seeds == 0 || args.tasks == 0 {
+        crate::exit::usage!("--seeds and --tasks must be at least 1");
+    }
+    let config = SuiteConfig {
+        worlds,
+        variants,
+        seeds: (args.seed..args.seed.saturating_add(args.seeds)).collect(),
         tasks: args.tasks,
-        seed: args.seed,
         window: args.window,
         max_steps: args.max_steps,
+        warmup: args.warmup,
+        drift_at: args.drift_at,
     };
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let report = run(&config, &dir.path().join("simulation.db")).await?;
+    let report = run_suite(&config, dir.path(), |r| {
+        tracing::info!(
+            world = %r.world,
+            variant = r.variant.name(),
+            seed = r.seed,
+            ratio = format!("{:.2}", r.after_warmup.ratio()),
+            seconds = format!("{:.1}", r.elapsed_ms / 1000.0),
+            "learning run done"
+        );
+    })
+    .await?;
     out.either(&report, || report.to_markdown())
 }
 

@@ -128,12 +128,14 @@ pub fn mine(episode: &Episode) -> Mined {
             StepResult::Error { message } => error_class(message),
             _ => "timeout".to_string(),
         };
-        let kind = PatternKind::ErrorRecovery {
-            tool: failed.step.tool.clone(),
-            error_class: class,
-            recovery: tool_path(path).iter().map(|t| (*t).to_string()).collect(),
-        };
-        add(kind, recovery_scope.clone(), Some(describe_steps(path)));
+        for action in recovery_actions(&failed.step.tool, path) {
+            let kind = PatternKind::ErrorRecovery {
+                tool: failed.step.tool.clone(),
+                error_class: class.clone(),
+                recovery: vec![action.to_string()],
+            };
+            add(kind, recovery_scope.clone(), Some(describe_steps(path)));
+        }
     }
 
     for step in episode.steps.iter().filter(|s| is_decision(s)) {
@@ -264,6 +266,35 @@ impl Pattern {
 }
 
 /// The episode's tools in order, decisions left out and consecutive repeats collapsed.
+/// Most actions of one recovery path counted as candidates for what cleared the error.
+const MAX_RECOVERY_ACTIONS: usize = 3;
+
+/// What may have cleared `tool`'s failure, given the steps from the failure to the tool's
+/// next success (`path`, ending with it): the last few distinct tools that succeeded in
+/// between, or the tool itself when nothing ran in between (a plain retry). Each is observed
+/// on its own, so across episodes the action that is always there gathers the support,
+/// whatever detour each episode took.
+fn recovery_actions<'a>(tool: &'a str, path: &'a [ExecutionStep]) -> Vec<&'a str> {
+    let mut actions: Vec<&str> = Vec::new();
+    for s in path
+        .iter()
+        .rev()
+        .filter(|s| s.result.is_success() && s.tool != tool)
+    {
+        let t = s.tool.trim();
+        if !actions.contains(&t) && !is_decision(s) {
+            actions.push(t);
+        }
+        if actions.len() == MAX_RECOVERY_ACTIONS {
+            break;
+        }
+    }
+    if actions.is_empty() {
+        actions.push(tool);
+    }
+    actions
+}
+
 fn tool_path(steps: &[ExecutionStep]) -> Vec<&str> {
     let mut path: Vec<&str> = Vec::new();
     for s in steps.iter().filter(|s| !is_decision(s)) {
@@ -476,7 +507,45 @@ mod tests {
     }
 
     #[test]
-    fn error_recovery_uses_the_error_class_and_path() {
+    fn recoveries_through_different_detours_merge_on_the_action_and_retries_are_their_own() {
+        let fail = || StepResult::Error {
+            message: "quota exceeded for sheet 12".into(),
+        };
+        let recoveries = |steps: &[(&str, StepResult)]| -> Vec<Vec<String>> {
+            mine(&episode(steps, success()))
+                .observations
+                .into_iter()
+                .filter_map(|o| match o.kind {
+                    PatternKind::ErrorRecovery { recovery, .. } => Some(recovery),
+                    _ => None,
+                })
+                .collect()
+        };
+        let a = recoveries(&[
+            ("upload", fail()),
+            ("mail", ok()),
+            ("refresh", ok()),
+            ("upload", ok()),
+        ]);
+        let b = recoveries(&[
+            ("upload", fail()),
+            ("refresh", ok()),
+            ("chart", fail()),
+            ("print", ok()),
+            ("upload", ok()),
+        ]);
+        let refresh = vec!["refresh".to_string()];
+        assert!(a.contains(&refresh) && b.contains(&refresh), "{a:?} {b:?}");
+        assert!(
+            !b.contains(&vec!["chart".to_string()]),
+            "a failed step cleared nothing"
+        );
+        let retry = recoveries(&[("upload", fail()), ("upload", ok())]);
+        assert_eq!(retry, vec![vec!["upload".to_string()]]);
+    }
+
+    #[test]
+    fn error_recovery_uses_the_error_class_and_the_action_that_cleared_it() {
         let run = |msg: &str| {
             episode(
                 &[
@@ -507,7 +576,7 @@ mod tests {
             PatternKind::ErrorRecovery {
                 tool: "cargo test".into(),
                 error_class: "timeout after <n>s at <path>".into(),
-                recovery: vec!["edit_file".into(), "cargo test".into()],
+                recovery: vec!["edit_file".into()],
             }
         );
         assert_eq!(

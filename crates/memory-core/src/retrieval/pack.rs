@@ -1,7 +1,10 @@
 //! The context pack: the retrieved episodes, rendered as Markdown an agent can read, within a
 //! token budget.
 
-use super::{Playbook, Recommendations, RecommendedPattern, ScoreBreakdown};
+use super::{
+    Exploration, KnownRecovery, PlanOption, Playbook, Recommendations, RecommendedPattern,
+    ScoreBreakdown,
+};
 use crate::learning::shorten;
 use crate::model::{
     Direction, Episode, Heuristic, RelationshipKind, TaskContext, TaskOutcome, TaskType,
@@ -26,8 +29,18 @@ pub struct ContextPack {
     pub patterns: Vec<RecommendedPattern>,
     /// Rules in words that apply, most relevant first.
     pub heuristics: Vec<Heuristic>,
-    /// The plan built from the best approach known for this kind of task.
+    /// The plan that similar successful episodes agree on, when one is reliable.
     pub playbook: Option<Playbook>,
+    /// When no plan is reliable: options to try and what failed for similar tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploration: Option<Exploration>,
+    /// What cleared each (tool, error class) in similar episodes; transient errors are
+    /// cleared by a plain retry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recoveries: Vec<KnownRecovery>,
+    /// Similar past episodes the advice was drawn from (its neighbourhood).
+    #[serde(default)]
+    pub neighbours: usize,
     /// The pack, ready to paste into an agent's context.
     pub markdown: String,
     /// Estimated tokens of `markdown` (never above `token_budget`).
@@ -154,6 +167,16 @@ pub fn render_pack(
     if let Some(pb) = &recs.playbook {
         out.push(&render_playbook(pb));
     }
+    if let Some(ex) = &recs.exploration {
+        out.push(&render_exploration(ex));
+    }
+    let mut heading = Some("## When a tool fails (similar tasks)\n");
+    for r in &recs.recoveries {
+        out.push_under(&mut heading, &format!("- {}\n", r.describe()));
+    }
+    if heading.is_none() {
+        out.push("\n");
+    }
     // A section heading is written only together with the first item that fits under it.
     let mut heading = Some("## Heuristics\n");
     for h in &recs.heuristics {
@@ -225,6 +248,36 @@ fn render_playbook(pb: &Playbook) -> String {
         s.push_str("Pitfalls:\n");
         for p in &pb.pitfalls {
             let _ = writeln!(s, "- {}", shorten(p, 240));
+        }
+    }
+    s.push('\n');
+    s
+}
+
+fn render_exploration(ex: &Exploration) -> String {
+    let mut s = format!("## No reliable procedure yet\n_{}_\n", ex.reason);
+    let option = |s: &mut String, o: &PlanOption| {
+        let tools: Vec<String> = o.tools.iter().map(|t| format!("`{t}`")).collect();
+        let _ = writeln!(
+            s,
+            "- {} ({}: {})",
+            shorten(&tools.join(" → "), 200),
+            o.status.label(),
+            shorten(&o.basis, 160)
+        );
+    };
+    if !ex.options.is_empty() {
+        s.push_str("Options to try:\n");
+        ex.options.iter().for_each(|o| option(&mut s, o));
+    }
+    if !ex.tried_and_failed.is_empty() {
+        s.push_str("Tried and failed for similar tasks:\n");
+        ex.tried_and_failed.iter().for_each(|o| option(&mut s, o));
+    }
+    if !ex.failed_paths.is_empty() {
+        s.push_str("Recent failed attempts:\n");
+        for p in &ex.failed_paths {
+            let _ = writeln!(s, "- {}", shorten(&p.join(" → "), 200));
         }
     }
     s.push('\n');
@@ -325,6 +378,7 @@ mod tests {
                 lexical_rank: None,
                 semantic_rank: None,
                 similarity: None,
+                coverage: None,
                 context: 0.0,
                 reward: 0.9,
                 recency: 1.0,

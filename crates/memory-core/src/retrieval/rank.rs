@@ -51,6 +51,9 @@ pub struct Candidate {
     pub summary: EpisodeSummary,
     /// Its BM25 relevance (bigger is better), if full-text search found it.
     pub bm25: Option<f64>,
+    /// Share of the query's weight it holds (see `TextMatch::coverage`), if full-text search
+    /// found it.
+    pub coverage: Option<f64>,
     /// Its rank (1-based) in the full-text results.
     pub lexical_rank: Option<usize>,
     /// Its cosine similarity to the query vector, if vector search found it.
@@ -65,6 +68,7 @@ impl Candidate {
         Candidate {
             summary,
             bm25: None,
+            coverage: None,
             lexical_rank: None,
             similarity: None,
             semantic_rank: None,
@@ -100,6 +104,10 @@ pub struct ScoreBreakdown {
     /// Cosine similarity to the query vector, if found by vector search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f64>,
+    /// Share of the query's weight its text holds, if found by full-text search (an absolute
+    /// similarity; see `TextMatch::coverage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f64>,
     /// Context match.
     pub context: f64,
     /// The episode's reward.
@@ -166,6 +174,7 @@ pub fn rank(
                     lexical_rank: c.lexical_rank,
                     semantic_rank: c.semantic_rank,
                     similarity: c.similarity,
+                    coverage: c.coverage,
                     context,
                     reward,
                     recency,

@@ -1,5 +1,10 @@
 //! Recommendations: which learned patterns and heuristics apply to a new task, and the
-//! playbook built from them.
+//! playbook (or the options to explore) built from the task's neighbourhood.
+//!
+//! The playbook comes only from similar past episodes (`advice`): a plan that similar
+//! successes agree on, with the recoveries similar tasks used. When no plan is reliable the
+//! pack offers options instead — with their evidence, and, when nothing similar was ever
+//! done, the best sequences learned on other tasks of the same context, labelled as such.
 //!
 //! A pattern's score is `confidence × (0.5 + relevance) × (0.5 + feedback) × √lift`, where
 //! confidence is the decayed Wilson lower bound of its success rate, relevance mixes how well
@@ -8,9 +13,10 @@
 //! `[0.5, 2]`. Only patterns with enough support and a good success rate (or a success rate
 //! clearly above their context's) are recommended; those that usually fail become pitfalls.
 
-use super::{RetrievalQuery, RetrievedEpisode};
-use crate::learning::{LearningConfig, heuristic_for, heuristics};
-use crate::model::{Heuristic, HeuristicKind, Pattern, PatternKind, PatternScope, TaskOutcome};
+use super::RetrievalQuery;
+use super::advice::{Advice, KnownRecovery, PlanEvidence, PlanOption, PlanOrigin, PlanStatus};
+use crate::learning::{LearningConfig, heuristics, shorten};
+use crate::model::{Heuristic, HeuristicKind, Pattern, PatternKind, PatternScope};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -52,21 +58,29 @@ pub struct RecommendedPattern {
     pub example: Option<String>,
 }
 
-/// An ordered plan built from the best approach learned for this kind of task.
+/// An ordered plan for the task: the steps that similar successful episodes share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Playbook {
     /// The pattern the steps come from, when they come from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Uuid>,
-    /// The similar successful episodes the steps were distilled from, when they were.
+    /// The similar episodes that used the plan, newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub episodes: Vec<Uuid>,
     /// The steps, in order.
     pub steps: Vec<PlaybookStep>,
-    /// What to watch out for: anti-patterns and failures without a known fix.
+    /// What to watch out for in similar tasks: errors never cleared, plans that stopped
+    /// working.
     pub pitfalls: Vec<String>,
-    /// One line on where the plan comes from.
+    /// One line on where the plan comes from and how sure it is.
     pub basis: String,
+    /// Where the plan comes from.
+    pub origin: PlanOrigin,
+    /// How far it can be trusted (established or tentative).
+    pub status: PlanStatus,
+    /// The similar episodes behind it and their outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<PlanEvidence>,
 }
 
 /// One step of a playbook.
@@ -74,18 +88,32 @@ pub struct Playbook {
 pub struct PlaybookStep {
     /// The tool to use.
     pub tool: String,
-    /// What to do if it fails in a known way (from error-recovery patterns).
+    /// What to do if it fails in a known way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub if_it_fails: Option<String>,
-    /// The recovery pattern behind `if_it_fails`.
+    /// The recovery pattern behind `if_it_fails`, when a learned pattern is its source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_pattern: Option<Uuid>,
     /// The error class that recovery is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_class: Option<String>,
-    /// The tools of that recovery, in order.
+    /// The tools of that recovery, in order (then the step's tool again).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovery: Vec<String>,
+}
+
+/// What the pack offers instead of a playbook when no plan is reliable: options to try,
+/// and what was tried and failed for similar tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exploration {
+    /// Why there is no playbook, in one line.
+    pub reason: String,
+    /// Plans worth trying, each with its evidence and where it comes from.
+    pub options: Vec<PlanOption>,
+    /// Plans that stopped working or fail as often as they work.
+    pub tried_and_failed: Vec<PlanOption>,
+    /// Recent tool paths of similar episodes that failed, newest first.
+    pub failed_paths: Vec<Vec<String>>,
 }
 
 /// Everything learned that applies to a query.
@@ -95,8 +123,14 @@ pub struct Recommendations {
     pub patterns: Vec<RecommendedPattern>,
     /// Rules in words, most confident first (recommendations and warnings).
     pub heuristics: Vec<Heuristic>,
-    /// The plan, when a good enough approach is known.
+    /// The plan, when similar successful episodes agree on one.
     pub playbook: Option<Playbook>,
+    /// Options and failed attempts, when no plan is reliable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploration: Option<Exploration>,
+    /// What cleared each (tool, error class) in similar episodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recoveries: Vec<KnownRecovery>,
 }
 
 impl Recommendations {
@@ -123,12 +157,12 @@ impl Recommendations {
 }
 
 /// Picks and ranks the patterns among `candidates` that apply to `query`, derives the
-/// heuristics and builds the playbook (from the `similar` episodes already retrieved when
-/// enough of them succeeded, else from the best approach pattern).
+/// heuristics, and turns the neighbourhood's `advice` into a playbook (when a plan is
+/// reliable) or options to explore (when not), with the recoveries similar tasks used.
 pub fn recommend(
     query: &RetrievalQuery,
     candidates: &[Pattern],
-    similar: &[RetrievedEpisode],
+    advice: &Advice,
     now: DateTime<Utc>,
     cfg: &LearningConfig,
 ) -> Recommendations {
@@ -176,14 +210,21 @@ pub fn recommend(
             .then_with(|| a.0.id.cmp(&b.0.id))
     });
 
-    let playbook = build_playbook(query, &ranked, candidates, similar, now, cfg);
+    let (playbook, exploration) = match advice.playbook_plan() {
+        Some(plan) => (Some(build_playbook(plan, advice, &ranked)), None),
+        None => (None, explore(query, advice, &ranked)),
+    };
 
     // Heuristics: the well-supported rules among the candidates, ordered by how much they
-    // matter here (confidence × relevance), not by confidence alone.
+    // matter here (confidence × relevance), not by confidence alone. A warning against a
+    // plain retry is noise: retries clear transient errors.
     let mut rules: Vec<(f64, Heuristic)> = heuristics(candidates, now, cfg)
         .into_iter()
         .filter_map(|h| {
             let p = candidates.iter().find(|p| p.id == h.pattern_id)?;
+            if h.kind == HeuristicKind::Avoid && is_retry(&p.kind) {
+                return None;
+            }
             let relevance = 0.6 * scope_fit(query, &p.scope) + 0.4 * text_fit(&terms, &p.kind);
             Some((
                 h.confidence * (0.5 + relevance) * (0.5 + p.effectiveness.score()),
@@ -205,110 +246,72 @@ pub fn recommend(
             .map(|(_, h)| h)
             .collect(),
         playbook,
+        exploration,
+        recoveries: advice
+            .recoveries
+            .iter()
+            .take(MAX_RECOVERIES)
+            .cloned()
+            .collect(),
     }
 }
 
-/// Most similar successful episodes a playbook is distilled from.
-const DISTIL_FROM: usize = 3;
+/// Most recoveries in one pack.
+const MAX_RECOVERIES: usize = 6;
+/// Most options offered when exploring.
+const MAX_OPTIONS: usize = 3;
 
-/// The playbook. When similar episodes of the same kind (found by text, same context)
-/// succeeded, its steps are the tools common to up to three of them with distinct paths, in
-/// order (their longest common subsequence): what every known success did, without the
-/// detours each took — or the one success's path when there is only one. Otherwise it is the best-ranked
-/// tool sequence learned in the query's own context (longer ones preferred). Each step
-/// gets its best known recovery; anti-patterns become pitfalls.
+/// Whether a pattern is an error "recovered" by running the same tool again.
+fn is_retry(kind: &PatternKind) -> bool {
+    matches!(kind, PatternKind::ErrorRecovery { tool, recovery, .. }
+        if recovery.iter().all(|r| r == tool))
+}
+
+/// The playbook for a reliable neighbourhood plan: its steps, each with the recovery
+/// similar tasks used when that tool failed (else a learned recovery pattern), and the
+/// neighbourhood's pitfalls.
 fn build_playbook(
-    query: &RetrievalQuery,
+    plan: &PlanOption,
+    advice: &Advice,
     ranked: &[(RecommendedPattern, &Pattern)],
-    candidates: &[Pattern],
-    similar: &[RetrievedEpisode],
-    now: DateTime<Utc>,
-    cfg: &LearningConfig,
-) -> Option<Playbook> {
-    // Distinct paths only: the same path repeated is one piece of evidence about which
-    // steps matter, not several.
-    // And only episodes from the query's own context, when it gives one: a plan distilled
-    // across different kinds of task would mix their steps.
-    let has_context = !query.context.is_empty() || query.task_type.is_some();
-    let mut successes: Vec<&RetrievedEpisode> = Vec::new();
-    for h in similar.iter().filter(|h| {
-        h.score.text > 0.0
-            && (!has_context || h.score.context >= 0.999)
-            && matches!(h.outcome, Some(TaskOutcome::Success { .. }))
-    }) {
-        if successes.len() < DISTIL_FROM && !successes.iter().any(|s| s.tools == h.tools) {
-            successes.push(h);
-        }
-    }
-    let distilled = match successes.as_slice() {
-        [] => None,
-        [only] => Some((
-            only.tools.clone(),
-            "the steps of the most similar successful episode".to_string(),
-        )),
-        [first, rest @ ..] => Some((
-            rest.iter().fold(first.tools.clone(), |acc, h| {
-                common_subsequence(&acc, &h.tools)
-            }),
-            format!(
-                "the steps common to the {} most similar successful episodes",
-                successes.len()
-            ),
-        )),
-    }
-    .filter(|(tools, _)| tools.len() >= 2);
-    let (tools, source, episodes, basis) = match distilled {
-        Some((tools, basis)) => (tools, None, successes.iter().map(|h| h.id).collect(), basis),
-        None => {
-            let (best, pattern) = ranked
-                .iter()
-                .filter_map(|(r, p)| match &p.kind {
-                    // Only sequences learned in this very kind of task: a context approach
-                    // (one feature) or a sequence from elsewhere is advice, not a plan.
-                    PatternKind::ToolSequence { tools } if scope_fit(query, &p.scope) >= 0.75 => {
-                        Some((r, p, tools.len()))
-                    }
-                    _ => None,
-                })
-                .max_by(|a, b| {
-                    let weigh = |r: &RecommendedPattern, len: usize| {
-                        r.score * (1.0 + 0.15 * (len as f64 - 2.0))
-                    };
-                    weigh(a.0, a.2)
-                        .total_cmp(&weigh(b.0, b.2))
-                        .then_with(|| b.0.id.cmp(&a.0.id))
-                })
-                .map(|(r, p, _)| (r, *p))?;
-            let PatternKind::ToolSequence { tools } = &pattern.kind else {
-                return None;
-            };
-            let tools = tools.clone();
-            let basis = format!(
-                "{} in {}: {}/{} episodes succeeded (confidence {:.2})",
-                best.pattern.name(),
-                best.scope.describe(),
-                pattern.stats.successful_episodes,
-                pattern.stats.episodes,
-                best.confidence
-            );
-            (tools, Some(best.id), Vec::new(), basis)
-        }
-    };
-    let steps = tools
+) -> Playbook {
+    let steps = plan
+        .tools
         .iter()
         .map(|tool| {
-            // The best-ranked recovery for this tool, if any.
-            let recovery = ranked.iter().find_map(|(r, p)| match &p.kind {
+            let near = advice
+                .recoveries
+                .iter()
+                .find(|r| &r.tool == tool && !r.transient);
+            if let Some(r) = near {
+                let action = r.action.clone().unwrap_or_else(|| tool.clone());
+                return PlaybookStep {
+                    tool: tool.clone(),
+                    if_it_fails: Some(format!(
+                        "if it fails with \"{}\": run `{action}`, then `{tool}` again ({} of {} times in similar tasks)",
+                        shorten(&r.error_class, 100),
+                        r.times,
+                        r.seen
+                    )),
+                    recovery_pattern: None,
+                    error_class: Some(r.error_class.clone()),
+                    recovery: vec![action],
+                };
+            }
+            // Else the best-ranked learned recovery for this tool that is not a plain retry.
+            let learned = ranked.iter().find_map(|(r, p)| match &p.kind {
                 PatternKind::ErrorRecovery {
                     tool: failing,
                     error_class,
                     recovery,
-                } if failing == tool => Some((r.id, error_class, recovery, &p.example)),
+                } if failing == tool && !is_retry(&p.kind) => {
+                    Some((r.id, error_class, recovery, &p.example))
+                }
                 _ => None,
             });
             PlaybookStep {
                 tool: tool.clone(),
-                if_it_fails: recovery.map(|(_, class, recovery, example)| {
+                if_it_fails: learned.map(|(_, class, recovery, example)| {
                     let how = recovery
                         .iter()
                         .map(|t| format!("`{t}`"))
@@ -317,65 +320,137 @@ fn build_playbook(
                     match example {
                         Some(e) => format!(
                             "if it fails with \"{class}\": {how} ({})",
-                            crate::learning::shorten(e, 120)
+                            shorten(e, 120)
                         ),
                         None => format!("if it fails with \"{class}\": {how}"),
                     }
                 }),
-                recovery_pattern: recovery.map(|(id, ..)| id),
-                error_class: recovery.map(|(_, class, ..)| class.clone()),
-                recovery: recovery
+                recovery_pattern: learned.map(|(id, ..)| id),
+                error_class: learned.map(|(_, class, ..)| class.clone()),
+                recovery: learned
                     .map(|(_, _, tools, _)| tools.clone())
                     .unwrap_or_default(),
             }
         })
         .collect();
-    let mut pitfalls: Vec<(f64, String)> = candidates
-        .iter()
-        .filter_map(|p| heuristic_for(p, now, cfg))
-        .filter(|h| h.kind == HeuristicKind::Avoid)
-        .map(|h| (h.confidence, h.text))
-        .collect();
-    pitfalls.sort_by(|a, b| b.0.total_cmp(&a.0));
-    Some(Playbook {
-        source,
-        episodes,
+    let evidence = plan.evidence.clone();
+    let agreeing = evidence.as_ref().map_or(0, |e| e.successes);
+    let what = if agreeing >= 2 {
+        format!("the steps {agreeing} similar successful episodes share")
+    } else {
+        "the steps of the one similar successful episode".to_string()
+    };
+    Playbook {
+        source: None,
+        episodes: evidence
+            .as_ref()
+            .map(|e| e.episodes.clone())
+            .unwrap_or_default(),
         steps,
-        pitfalls: pitfalls
-            .into_iter()
-            .take(MAX_PITFALLS)
-            .map(|(_, t)| t)
-            .collect(),
-        basis,
+        pitfalls: pitfalls(advice),
+        basis: format!("{what} ({}; {})", plan.status.label(), plan.basis),
+        origin: plan.origin,
+        status: plan.status,
+        evidence,
+    }
+}
+
+/// What to watch out for in similar tasks: errors never cleared there, and plans that
+/// stopped working.
+fn pitfalls(advice: &Advice) -> Vec<String> {
+    let mut out: Vec<String> = advice
+        .unrecovered
+        .iter()
+        .filter(|(tool, class, n)| {
+            // Errors some similar episode cleared by a plain retry are transient.
+            *n >= 2
+                && !advice
+                    .recoveries
+                    .iter()
+                    .any(|r| &r.tool == tool && &r.error_class == class && r.transient)
+        })
+        .map(|(tool, class, n)| {
+            format!(
+                "`{tool}` failed with \"{}\" {n} times in similar tasks and was never cleared",
+                shorten(class, 100)
+            )
+        })
+        .collect();
+    for p in advice
+        .plans
+        .iter()
+        .filter(|p| p.status == PlanStatus::Demoted)
+    {
+        out.push(format!("{} {}", arrows(&p.tools), p.basis));
+    }
+    out.truncate(MAX_PITFALLS);
+    out
+}
+
+/// When no plan is reliable: the neighbourhood's plans as options (or, when it is empty, the
+/// best sequences learned in this context, labelled as such) and what failed.
+fn explore(
+    query: &RetrievalQuery,
+    advice: &Advice,
+    ranked: &[(RecommendedPattern, &Pattern)],
+) -> Option<Exploration> {
+    let (mut options, tried_and_failed): (Vec<PlanOption>, Vec<PlanOption>) =
+        advice.plans.iter().cloned().partition(|p| {
+            p.status == PlanStatus::Conflicting
+                && p.evidence.as_ref().is_some_and(|e| e.failures == 0)
+        });
+    if advice.neighbours == 0 {
+        options.extend(
+            ranked
+                .iter()
+                .filter_map(|(r, p)| match &p.kind {
+                    PatternKind::ToolSequence { tools } if scope_fit(query, &p.scope) >= 0.75 => {
+                        Some(PlanOption {
+                            tools: tools.clone(),
+                            status: PlanStatus::FromContext,
+                            origin: PlanOrigin::ContextFallback,
+                            evidence: None,
+                            basis: format!(
+                                "learned on other tasks in {}: {}/{} episodes succeeded — untested on tasks like this one",
+                                r.scope.describe(),
+                                p.stats.successful_episodes,
+                                p.stats.episodes
+                            ),
+                        })
+                    }
+                    _ => None,
+                })
+                .take(MAX_OPTIONS),
+        );
+    }
+    options.truncate(MAX_OPTIONS);
+    if options.is_empty() && tried_and_failed.is_empty() && advice.failed_paths.is_empty() {
+        return None;
+    }
+    let reason = if advice.neighbours == 0 {
+        "no similar past task yet: explore; options from other tasks in this context are listed, not a plan".to_string()
+    } else {
+        format!(
+            "no reliable procedure yet: {} similar episode{} (similarity {:.2}) do not agree on one",
+            advice.neighbours,
+            if advice.neighbours == 1 { "" } else { "s" },
+            advice.similarity
+        )
+    };
+    Some(Exploration {
+        reason,
+        options,
+        tried_and_failed,
+        failed_paths: advice.failed_paths.clone(),
     })
 }
 
-/// The longest common subsequence of two tool paths (ties resolved towards `a`'s order).
-fn common_subsequence(a: &[String], b: &[String]) -> Vec<String> {
-    let (n, m) = (a.len(), b.len());
-    let mut len = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            len[i][j] = if a[i] == b[j] {
-                len[i + 1][j + 1] + 1
-            } else {
-                len[i + 1][j].max(len[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(len[0][0]));
-    while i < n && j < m {
-        if a[i] == b[j] {
-            out.push(a[i].clone());
-            i += 1;
-            j += 1;
-        } else if len[i + 1][j] >= len[i][j + 1] {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    out
+fn arrows(tools: &[String]) -> String {
+    tools
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(" → ")
 }
 
 /// How well a pattern's scope fits the query's context, in `[0, 1]`: an equal field counts
@@ -462,6 +537,10 @@ mod tests {
         }
     }
 
+    fn strings(tools: &[&str]) -> Vec<String> {
+        tools.iter().map(|t| (*t).to_string()).collect()
+    }
+
     fn query() -> RetrievalQuery {
         let mut q = RetrievalQuery::new("ns", "cargo test times out");
         q.context.language = Some("rust".into());
@@ -469,8 +548,23 @@ mod tests {
         q
     }
 
+    fn evidence(successes: usize, failures: usize) -> PlanEvidence {
+        PlanEvidence {
+            uses: successes + failures,
+            successes,
+            failures,
+            similarity: 0.8,
+            precision: 0.8,
+            recall: 1.0,
+            recent: vec![true],
+            last_success: None,
+            failing_since: None,
+            episodes: vec![Uuid::nil()],
+        }
+    }
+
     #[test]
-    fn playbook_follows_the_best_sequence_with_recoveries_and_pitfalls() {
+    fn context_sequences_are_labelled_options_when_nothing_similar_was_done() {
         let good = pattern(
             seq(&["cargo test", "read_file", "edit_file", "cargo test"]),
             rust_debugging(),
@@ -481,7 +575,7 @@ mod tests {
             PatternKind::ErrorRecovery {
                 tool: "cargo test".into(),
                 error_class: "timeout".into(),
-                recovery: vec!["cargo test".into()],
+                recovery: vec!["cargo clean".into()],
             },
             PatternScope {
                 language: Some("rust".into()),
@@ -495,141 +589,145 @@ mod tests {
         let recs = recommend(
             &query(),
             &[good.clone(), recovery.clone(), bad.clone(), thin.clone()],
-            &[],
+            &Advice::default(),
             Utc::now(),
             &LearningConfig::default(),
         );
-        let pb = recs.playbook.clone().unwrap();
-        assert_eq!(pb.source, Some(good.id));
-        let tools: Vec<&str> = pb.steps.iter().map(|s| s.tool.as_str()).collect();
+        assert!(
+            recs.playbook.is_none(),
+            "a context's statistics are not a plan"
+        );
+        let ex = recs.exploration.clone().unwrap();
+        assert!(ex.reason.contains("no similar past task"), "{}", ex.reason);
         assert_eq!(
-            tools,
-            ["cargo test", "read_file", "edit_file", "cargo test"]
+            ex.options[0].tools,
+            strings(&["cargo test", "read_file", "edit_file", "cargo test"])
         );
-        assert_eq!(pb.steps[0].recovery_pattern, Some(recovery.id));
+        assert_eq!(ex.options[0].origin, PlanOrigin::ContextFallback);
         assert!(
-            pb.steps[0]
-                .if_it_fails
-                .as_deref()
-                .unwrap()
-                .contains("\"timeout\": `cargo test`")
-        );
-        assert!(
-            pb.pitfalls[0].contains("avoid the sequence `grep` → `deploy`"),
-            "{:?}",
-            pb.pitfalls
+            ex.options[0]
+                .basis
+                .contains("untested on tasks like this one")
         );
         let ids: Vec<Uuid> = recs.patterns.iter().map(|p| p.id).collect();
         assert!(ids.contains(&good.id) && ids.contains(&recovery.id));
         assert!(!ids.contains(&bad.id) && !ids.contains(&thin.id));
-        let offered = recs.offered_ids();
         assert!(
-            offered.contains(&good.id)
-                && offered.contains(&recovery.id)
-                && offered.contains(&bad.id)
+            recs.offered_ids().contains(&bad.id),
+            "the warning is offered"
         );
     }
 
-    fn hit(tools: &[&str], outcome: Option<TaskOutcome>, text: f64) -> RetrievedEpisode {
-        RetrievedEpisode {
-            id: Uuid::now_v7(),
-            task_description: "t".into(),
-            task_type: TaskType::Debugging,
-            context: Default::default(),
-            outcome,
-            reward: Some(1.0),
-            ended_at: None,
-            step_count: tools.len(),
-            tools: tools.iter().map(|t| (*t).to_string()).collect(),
-            lessons: vec![],
-            score: crate::retrieval::ScoreBreakdown {
-                text,
-                lexical_rank: None,
-                semantic_rank: None,
-                similarity: None,
-                context: 1.0,
-                reward: 1.0,
-                recency: 1.0,
-                relation: 0.0,
-                total: 1.0,
-            },
-            reason: String::new(),
-            related: vec![],
-            in_pack: true,
-        }
-    }
-
     #[test]
-    fn playbook_distils_what_similar_successes_share() {
-        let ok = || {
-            Some(TaskOutcome::Success {
-                verdict: "v".into(),
-                artifacts: vec![],
-            })
+    fn a_reliable_neighbourhood_plan_is_the_playbook_with_its_recoveries() {
+        let plan = PlanOption {
+            tools: strings(&["open", "upload", "notify"]),
+            status: PlanStatus::Established,
+            origin: PlanOrigin::Neighbourhood,
+            evidence: Some(evidence(4, 1)),
+            basis: "worked 4 of 5 times in similar tasks (similarity 0.80)".into(),
         };
-        let failed = Some(TaskOutcome::Failure {
-            reason: "r".into(),
-            details: None,
-        });
-        let similar = [
-            hit(
-                &["grep", "cargo test", "ls", "edit_file", "cargo test"],
-                ok(),
-                1.0,
-            ),
-            hit(&["cargo test", "edit_file"], failed, 0.9),
-            hit(
-                &["cargo test", "cat", "edit_file", "git diff", "cargo test"],
-                ok(),
-                0.8,
-            ),
-            hit(&["cargo test", "edit_file", "cargo test"], ok(), 0.0),
-        ];
+        let advice = Advice {
+            neighbours: 6,
+            similarity: 0.8,
+            plans: vec![plan],
+            failed_paths: vec![],
+            recoveries: vec![
+                KnownRecovery {
+                    tool: "upload".into(),
+                    error_class: "quota exceeded for sheet <n>".into(),
+                    action: Some("refresh".into()),
+                    transient: false,
+                    times: 3,
+                    seen: 3,
+                    example: "quota exceeded for sheet 4".into(),
+                },
+                KnownRecovery {
+                    tool: "open".into(),
+                    error_class: "connection reset".into(),
+                    action: None,
+                    transient: true,
+                    times: 2,
+                    seen: 2,
+                    example: "connection reset".into(),
+                },
+            ],
+            unrecovered: vec![("notify".into(), "mailbox full".into(), 3)],
+        };
+        let retry_warning = pattern(
+            PatternKind::ErrorRecovery {
+                tool: "open".into(),
+                error_class: "connection reset".into(),
+                recovery: vec!["open".into()],
+            },
+            rust_debugging(),
+            5,
+            0,
+        );
         let recs = recommend(
             &query(),
-            &[],
-            &similar,
+            &[retry_warning],
+            &advice,
             Utc::now(),
             &LearningConfig::default(),
         );
         let pb = recs.playbook.unwrap();
-        let tools: Vec<&str> = pb.steps.iter().map(|s| s.tool.as_str()).collect();
-        assert_eq!(tools, ["cargo test", "edit_file", "cargo test"]);
-        assert_eq!(pb.source, None);
-        assert_eq!(pb.episodes, vec![similar[0].id, similar[2].id]);
-        assert!(pb.basis.contains("2 most similar successful episodes"));
-
-        // With one success, its path is the plan.
-        let recs = recommend(
-            &query(),
-            &[],
-            &similar[..2],
-            Utc::now(),
-            &LearningConfig::default(),
+        assert_eq!(pb.origin, PlanOrigin::Neighbourhood);
+        assert_eq!(pb.status, PlanStatus::Established);
+        assert!(
+            pb.basis.contains("4 similar successful episodes share"),
+            "{}",
+            pb.basis
         );
-        assert_eq!(recs.playbook.unwrap().steps.len(), 5);
+        let tools: Vec<&str> = pb.steps.iter().map(|s| s.tool.as_str()).collect();
+        assert_eq!(tools, ["open", "upload", "notify"]);
+        assert_eq!(pb.steps[1].recovery, strings(&["refresh"]));
+        assert!(
+            pb.steps[0].recovery.is_empty(),
+            "a transient error needs no recovery step"
+        );
+        assert!(pb.pitfalls[0].contains("`notify` failed with \"mailbox full\" 3 times"));
+        assert!(recs.exploration.is_none());
+        assert_eq!(recs.recoveries.len(), 2);
+        assert!(
+            recs.heuristics.is_empty(),
+            "a warning against a plain retry is noise: {:?}",
+            recs.heuristics
+        );
+    }
 
-        // Successes from another kind of task are not distilled into this one's plan.
-        let mut elsewhere = similar[0].clone();
-        elsewhere.score.context = 0.5;
+    #[test]
+    fn a_demoted_plan_is_listed_as_tried_and_failed_not_followed() {
+        let demoted = PlanOption {
+            tools: strings(&["open", "upload"]),
+            status: PlanStatus::Demoted,
+            origin: PlanOrigin::Neighbourhood,
+            evidence: Some(evidence(5, 2)),
+            basis: "worked 5 times, failed the last 2 in similar tasks".into(),
+        };
+        let advice = Advice {
+            neighbours: 7,
+            similarity: 0.8,
+            plans: vec![demoted.clone()],
+            failed_paths: vec![strings(&["open", "upload"])],
+            ..Advice::default()
+        };
         let recs = recommend(
             &query(),
             &[],
-            &[elsewhere],
+            &advice,
             Utc::now(),
             &LearningConfig::default(),
         );
         assert!(recs.playbook.is_none());
-    }
-
-    #[test]
-    fn common_subsequence_keeps_order() {
-        let v = |x: &[&str]| x.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            common_subsequence(&v(&["a", "x", "b", "c"]), &v(&["a", "b", "y", "c"])),
-            v(&["a", "b", "c"])
+        let ex = recs.exploration.unwrap();
+        assert!(
+            ex.reason.starts_with("no reliable procedure yet"),
+            "{}",
+            ex.reason
         );
-        assert!(common_subsequence(&v(&["a"]), &v(&["b"])).is_empty());
+        assert_eq!(ex.tried_and_failed, vec![demoted]);
+        assert!(ex.options.is_empty());
     }
 
     #[test]
@@ -640,7 +738,7 @@ mod tests {
             recommend(
                 &query(),
                 &[a.clone(), b.clone()],
-                &[],
+                &Advice::default(),
                 Utc::now(),
                 &LearningConfig::default(),
             )
