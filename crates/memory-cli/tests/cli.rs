@@ -105,7 +105,9 @@ fn full_loop_start_steps_complete_retrieve() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("# Past experience for") && text.contains("RECENCY"),
+        text.contains("# Past experience for")
+            && text.contains("RECENCY")
+            && text.contains("COVER"),
         "{text}"
     );
 }

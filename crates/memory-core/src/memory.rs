@@ -382,6 +382,7 @@ impl SelfLearningMemory {
             let ranked = self.diversify(ns, ranked, query.limit).await?;
 
             let mut hits = Vec::with_capacity(query.limit);
+            let mut loaded: Vec<Arc<Episode>> = Vec::with_capacity(query.limit);
             for scored in ranked {
                 // An episode deleted since the search is simply skipped.
                 if let Some(ep) = self.storage.get_episode(ns, scored.summary.id).await? {
@@ -389,6 +390,7 @@ impl SelfLearningMemory {
                         RetrievedEpisode::from_episode(&ep, scored.breakdown, scored.reason);
                     hit.related = related.remove(&hit.id).unwrap_or_default();
                     hits.push(hit);
+                    loaded.push(ep);
                 }
             }
             let mut pattern_filter = PatternFilter::new(ns);
@@ -402,8 +404,13 @@ impl SelfLearningMemory {
             let patterns = self.storage.list_patterns(&pattern_filter).await?;
             let mut similar = Vec::with_capacity(near.len());
             for (id, similarity) in near {
+                let known = loaded.iter().find(|e| e.id == id).cloned();
+                let episode = match known {
+                    Some(e) => Some(e),
+                    None => self.storage.get_episode(ns, id).await?,
+                };
                 // An episode deleted since the search is simply skipped.
-                if let Some(episode) = self.storage.get_episode(ns, id).await? {
+                if let Some(episode) = episode {
                     similar.push(SimilarEpisode {
                         episode,
                         similarity,

@@ -35,14 +35,17 @@ pub async fn run(
 /// A table of each hit's score parts, for `--explain`.
 pub fn explain(pack: &ContextPack) -> String {
     let mut s = format!(
-        "\n---\n{} candidates scored; pack is {} of {} tokens\n{:<4} {:>6} {:>5} {:>5} {:>6} {:>6} {:>8} {:>7} {:>8} {:>8}  {:<7} {}\n",
+        "\n---\n{} candidates scored; advice from {} similar episode{}; pack is {} of {} tokens\n{:<4} {:>6} {:>5} {:>5} {:>6} {:>6} {:>6} {:>8} {:>7} {:>8} {:>8}  {:<7} {}\n",
         pack.candidates_considered,
+        pack.neighbours,
+        if pack.neighbours == 1 { "" } else { "s" },
         pack.token_estimate,
         pack.token_budget,
         "#",
         "SCORE",
         "LEX#",
         "SEM#",
+        "COVER",
         "COS",
         "TEXT",
         "CONTEXT",
@@ -55,11 +58,12 @@ pub fn explain(pack: &ContextPack) -> String {
     for (i, h) in pack.hits.iter().enumerate() {
         let _ = writeln!(
             s,
-            "{:<4} {:>6.3} {:>5} {:>5} {:>6} {:>6.3} {:>8.3} {:>7.3} {:>8.3} {:>8.3}  {:<7} {}",
+            "{:<4} {:>6.3} {:>5} {:>5} {:>6} {:>6} {:>6.3} {:>8.3} {:>7.3} {:>8.3} {:>8.3}  {:<7} {}",
             i + 1,
             h.score.total,
             h.score.lexical_rank.map_or("-".into(), |r| r.to_string()),
             h.score.semantic_rank.map_or("-".into(), |r| r.to_string()),
+            h.score.coverage.map_or("-".into(), |c| format!("{c:.3}")),
             h.score.similarity.map_or("-".into(), |c| format!("{c:.3}")),
             h.score.text,
             h.score.context,

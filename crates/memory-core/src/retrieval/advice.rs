@@ -365,10 +365,41 @@ fn plans(uses: &[Use<'_>], cfg: &NeighbourhoodConfig) -> Vec<PlanOption> {
         }
     }
     let all_successes: f64 = uses.iter().map(|u| u.weight * u.outcome).sum();
-    let mut scored: Vec<(u8, f64, PlanOption)> = candidates
+    let evaluated: Vec<(Vec<&str>, PlanEvidence, PlanStatus)> = candidates
         .into_iter()
         .map(|plan| {
             let (evidence, status) = evaluate(&plan, uses, all_successes, cfg);
+            (plan, evidence, status)
+        })
+        .collect();
+    // One success is a plan only while no other similar success contradicts it: successes
+    // that took unrelated paths mean at least one of them was luck or a wrong report. Those
+    // that followed a demoted plan are history, not contradiction.
+    let demoted: Vec<&Vec<&str>> = evaluated
+        .iter()
+        .filter(|(_, _, st)| *st == PlanStatus::Demoted)
+        .map(|(p, ..)| p)
+        .collect();
+    let mut scored: Vec<(u8, f64, PlanOption)> = evaluated
+        .iter()
+        .map(|(plan, evidence, status)| {
+            let mut status = *status;
+            let contradicting = if status == PlanStatus::Tentative {
+                uses.iter()
+                    .filter(|u| {
+                        u.outcome >= 1.0
+                            && !is_subsequence(plan, &u.path)
+                            && !is_subsequence(&u.path, plan)
+                            && !demoted.iter().any(|d| is_subsequence(d, &u.path))
+                    })
+                    .count()
+            } else {
+                0
+            };
+            if contradicting > 0 {
+                status = PlanStatus::Conflicting;
+            }
+            let evidence = evidence.clone();
             // First the trusted plans that most of the success weight shares, longest first:
             // "what the successes agree on", detours pruned but no agreed step lost. Then the
             // other trusted plans, then the rest, each by precision × √recall.
@@ -383,7 +414,13 @@ fn plans(uses: &[Use<'_>], cfg: &NeighbourhoodConfig) -> Vec<PlanOption> {
             } else {
                 strength
             };
-            let basis = evidence.describe(status);
+            let mut basis = evidence.describe(status);
+            if contradicting > 0 {
+                basis.push_str(&format!(
+                    "; {contradicting} other similar success{} took other paths",
+                    if contradicting == 1 { "" } else { "es" }
+                ));
+            }
             (
                 tier,
                 key,
@@ -805,6 +842,36 @@ mod tests {
         assert_eq!(
             first_plan(&advice),
             (vec!["open", "filter", "export"], PlanStatus::Established)
+        );
+    }
+
+    #[test]
+    fn one_success_contradicted_by_another_is_not_a_playbook() {
+        // Two similar successes that share nothing: at least one was luck or a wrong report.
+        let eps = [
+            near(episode(1, &ok(&["open", "filter", "export"]), true)),
+            near(episode(2, &ok(&["mail", "chart", "print"]), true)),
+        ];
+        let advice = advise(&eps, &NeighbourhoodConfig::default());
+        assert!(advice.playbook_plan().is_none(), "{advice:?}");
+        assert!(
+            advice.plans[0]
+                .basis
+                .contains("1 other similar success took other paths"),
+            "{}",
+            advice.plans[0].basis
+        );
+        // A success after a demoted procedure is not contradicted by that procedure's history.
+        let mut eps: Vec<SimilarEpisode> = (0..3)
+            .map(|i| near(episode(i, &ok(&["open", "filter", "export"]), true)))
+            .collect();
+        eps.push(near(episode(5, &ok(&["open", "filter", "export"]), false)));
+        eps.push(near(episode(6, &ok(&["open", "filter", "export"]), false)));
+        eps.push(near(episode(7, &ok(&["mail", "chart", "print"]), true)));
+        let advice = advise(&eps, &NeighbourhoodConfig::default());
+        assert_eq!(
+            first_plan(&advice),
+            (vec!["mail", "chart", "print"], PlanStatus::Tentative)
         );
     }
 

@@ -460,6 +460,57 @@ mod tests {
     }
 
     #[test]
+    fn no_reliable_procedure_and_recoveries_are_rendered_with_their_evidence() {
+        use crate::retrieval::{KnownRecovery, PlanOrigin, PlanStatus};
+        let option = |tools: &[&str], status, origin, basis: &str| PlanOption {
+            tools: tools.iter().map(|t| (*t).to_string()).collect(),
+            status,
+            origin,
+            evidence: None,
+            basis: basis.into(),
+        };
+        let recs = Recommendations {
+            exploration: Some(Exploration {
+                reason: "no reliable procedure yet: 4 similar episodes do not agree".into(),
+                options: vec![option(
+                    &["sheet_open", "pivot_table"],
+                    PlanStatus::FromContext,
+                    PlanOrigin::ContextFallback,
+                    "learned on other tasks in spreadsheets — untested on tasks like this one",
+                )],
+                tried_and_failed: vec![option(
+                    &["sheet_open", "export_csv"],
+                    PlanStatus::Demoted,
+                    PlanOrigin::Neighbourhood,
+                    "worked 3 times, failed the last 2 in similar tasks",
+                )],
+                failed_paths: vec![vec!["crm_lookup".into(), "send_email".into()]],
+            }),
+            recoveries: vec![KnownRecovery {
+                tool: "sheet_open".into(),
+                error_class: "file lock held by another editor (<n>)".into(),
+                action: Some("unlock_record".into()),
+                transient: false,
+                times: 3,
+                seen: 4,
+                example: "file lock held by another editor (12)".into(),
+            }],
+            ..Recommendations::default()
+        };
+        let md = render_pack(Uuid::nil(), "ns", "q", &recs, &mut [], 2_000);
+        for part in [
+            "## No reliable procedure yet",
+            "Options to try:\n- `sheet_open` → `pivot_table` (from other tasks: learned on other tasks",
+            "Tried and failed for similar tasks:\n- `sheet_open` → `export_csv` (demoted: worked 3 times, failed the last 2",
+            "Recent failed attempts:\n- crm_lookup → send_email",
+            "## When a tool fails (similar tasks)\n- if `sheet_open` fails with \"file lock held by another editor (<n>)\": run `unlock_record`, then `sheet_open` again — cleared 3 of 4 times",
+        ] {
+            assert!(md.contains(part), "missing {part:?} in:\n{md}");
+        }
+        assert!(!md.contains("## Playbook"));
+    }
+
+    #[test]
     fn empty_pack_says_so() {
         let md = render_pack(
             Uuid::nil(),

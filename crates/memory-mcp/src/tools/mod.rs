@@ -33,10 +33,13 @@ pub const TOOL_NAMES: [&str; 10] = [
 
 const RETRIEVE: &str = "Find what this memory learned from past tasks similar to a new one. \
 Call it at the START of a task, before planning. Returns a Markdown context pack within a token \
-budget: a playbook (steps that worked for this kind of task, with known recoveries), rules in \
-words (do this / avoid that, with their evidence), pitfalls, and the most similar past episodes \
-with their outcomes and lessons; structuredContent carries the same as JSON (hits, patterns with \
-ids, session_id). Keep the session_id: pass it to start_episode (feedback is then automatic) or \
+budget: a playbook when similar past tasks agree on a procedure (its status — established or \
+tentative — and evidence: how many similar episodes used it and how they ended), otherwise \
+\"No reliable procedure yet\" with options and what failed (explore, do not follow blindly); \
+what cleared each tool's errors in similar tasks (transient ones: just retry); rules in words \
+(do this / avoid that, with their evidence); and the most similar past episodes with their \
+outcomes and lessons. structuredContent carries the same as JSON (playbook, exploration, \
+recoveries, hits, patterns with ids, session_id). Keep the session_id: pass it to start_episode (feedback is then automatic) or \
 to record_feedback. Describe the task specifically (error messages, component names) and give \
 the context (domain, language, framework) when known: matches boost results.";
 
