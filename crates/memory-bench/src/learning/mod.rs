@@ -570,6 +570,61 @@ pub async fn run_suite(
 }
 
 impl SuiteReport {
+    /// The learning curves of `world`: success per window, median over seeds, one column
+    /// pair per variant.
+    fn curves(&self, world: &str) -> String {
+        let variants: Vec<Variant> = self
+            .config
+            .variants
+            .iter()
+            .copied()
+            .filter(|v| self.runs.iter().any(|r| r.world == world && r.variant == *v))
+            .collect();
+        let windows = self
+            .runs
+            .iter()
+            .filter(|r| r.world == world)
+            .map(|r| r.windows.len())
+            .max()
+            .unwrap_or(0);
+        if variants.is_empty() || windows == 0 {
+            return String::new();
+        }
+        let mut s = String::from("
+Success per window of tasks, with / without memory (median over seeds):
+
+| tasks |");
+        for v in &variants {
+            let _ = write!(s, " {} |", v.name());
+        }
+        s.push_str("
+|---|");
+        s.push_str(&"---|".repeat(variants.len()));
+        s.push('\n');
+        let w = self.config.window.max(1);
+        for i in 0..windows {
+            let _ = write!(
+                s,
+                "| {}–{} |",
+                i * w + 1,
+                ((i + 1) * w).min(self.config.tasks)
+            );
+            for v in &variants {
+                let rows: Vec<Rates> = self
+                    .runs
+                    .iter()
+                    .filter(|r| r.world == world && r.variant == *v)
+                    .filter_map(|r| r.windows.get(i).copied())
+                    .collect();
+                let with = Spread::of(rows.iter().map(|r| r.with_memory).collect()).median;
+                let without = Spread::of(rows.iter().map(|r| r.without_memory).collect()).median;
+                let _ = write!(s, " {:.0}% / {:.0}% |", with * 100.0, without * 100.0);
+            }
+            s.push('\n');
+        }
+        s
+    }
+
     /// The report as Markdown tables, one per world.
     pub fn to_markdown(&self) -> String {
         let c = &self.config;
@@ -624,6 +679,7 @@ impl SuiteReport {
                     );
                 }
             }
+            s.push_str(&self.curves(world_name));
         }
         let _ = write!(
             s,
