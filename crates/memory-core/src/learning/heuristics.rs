@@ -168,7 +168,8 @@ pub fn heuristics(
     kept
 }
 
-fn arrows(tools: &[String]) -> String {
+/// Tool names in backticks joined by arrows: "`a` → `b`".
+pub(crate) fn arrows(tools: &[String]) -> String {
     tools
         .iter()
         .map(|t| format!("`{t}`"))

@@ -257,11 +257,10 @@ fn render_playbook(pb: &Playbook) -> String {
 fn render_exploration(ex: &Exploration) -> String {
     let mut s = format!("## No reliable procedure yet\n_{}_\n", ex.reason);
     let option = |s: &mut String, o: &PlanOption| {
-        let tools: Vec<String> = o.tools.iter().map(|t| format!("`{t}`")).collect();
         let _ = writeln!(
             s,
             "- {} ({}: {})",
-            shorten(&tools.join(" → "), 200),
+            shorten(&crate::learning::heuristics::arrows(&o.tools), 200),
             o.status.label(),
             shorten(&o.basis, 160)
         );

@@ -15,6 +15,7 @@
 
 use super::RetrievalQuery;
 use super::advice::{Advice, KnownRecovery, PlanEvidence, PlanOption, PlanOrigin, PlanStatus};
+use crate::learning::heuristics::arrows;
 use crate::learning::{LearningConfig, heuristics, shorten};
 use crate::model::{Heuristic, HeuristicKind, Pattern, PatternKind, PatternScope};
 use chrono::{DateTime, Utc};
@@ -443,14 +444,6 @@ fn explore(
         tried_and_failed,
         failed_paths: advice.failed_paths.clone(),
     })
-}
-
-fn arrows(tools: &[String]) -> String {
-    tools
-        .iter()
-        .map(|t| format!("`{t}`"))
-        .collect::<Vec<_>>()
-        .join(" → ")
 }
 
 /// How well a pattern's scope fits the query's context, in `[0, 1]`: an equal field counts
