@@ -578,7 +578,11 @@ impl SuiteReport {
             .variants
             .iter()
             .copied()
-            .filter(|v| self.runs.iter().any(|r| r.world == world && r.variant == *v))
+            .filter(|v| {
+                self.runs
+                    .iter()
+                    .any(|r| r.world == world && r.variant == *v)
+            })
             .collect();
         let windows = self
             .runs
@@ -590,15 +594,13 @@ impl SuiteReport {
         if variants.is_empty() || windows == 0 {
             return String::new();
         }
-        let mut s = String::from("
-Success per window of tasks, with / without memory (median over seeds):
-
-| tasks |");
+        let mut s = String::from(
+            "\nSuccess per window of tasks, with / without memory (median over seeds):\n\n| tasks |",
+        );
         for v in &variants {
             let _ = write!(s, " {} |", v.name());
         }
-        s.push_str("
-|---|");
+        s.push_str("\n|---|");
         s.push_str(&"---|".repeat(variants.len()));
         s.push('\n');
         let w = self.config.window.max(1);
