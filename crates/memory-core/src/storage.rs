@@ -314,9 +314,9 @@ pub struct TextMatch {
     pub summary: EpisodeSummary,
     /// BM25 relevance; larger is better (the backend flips SQLite's sign).
     pub bm25: f64,
-    /// Share of the query's weight (its terms' inverse document frequencies, a term no
-    /// episode holds counting as the rarest) that the episode holds, in `[0, 1]`: an absolute
-    /// similarity, where `bm25` only orders the hits.
+    /// Share of the query's weight (its terms' inverse document frequencies, a word no
+    /// episode holds counting as the rarest, a number no episode holds as nothing) that the
+    /// episode holds, in `[0, 1]`: an absolute similarity, where `bm25` only orders the hits.
     pub coverage: f64,
 }
 

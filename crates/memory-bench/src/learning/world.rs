@@ -279,7 +279,7 @@ impl<'a> Env<'a> {
                     self.blocked = false;
                     self.progress += 1;
                     return StepResult::Success {
-                        output: "ok".into(),
+                        output: "done".into(),
                     };
                 }
                 return StepResult::Error {
@@ -287,7 +287,7 @@ impl<'a> Env<'a> {
                 };
             }
             return StepResult::Success {
-                output: "no change".into(),
+                output: "done".into(),
             };
         }
         if Some(tool) == wanted {
@@ -301,11 +301,11 @@ impl<'a> Env<'a> {
             }
             self.progress += 1;
             return StepResult::Success {
-                output: "ok".into(),
+                output: "done".into(),
             };
         }
         StepResult::Success {
-            output: "no change".into(),
+            output: "done".into(),
         }
     }
 }

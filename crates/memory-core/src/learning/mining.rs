@@ -265,9 +265,9 @@ impl Pattern {
     }
 }
 
-/// The episode's tools in order, decisions left out and consecutive repeats collapsed.
-/// Most actions of one recovery path counted as candidates for what cleared the error.
-const MAX_RECOVERY_ACTIONS: usize = 3;
+/// Most actions of one recovery path counted as candidates for what cleared the error (the
+/// last ones before the tool's success).
+const MAX_RECOVERY_ACTIONS: usize = 6;
 
 /// What may have cleared `tool`'s failure, given the steps from the failure to the tool's
 /// next success (`path`, ending with it): the last few distinct tools that succeeded in
@@ -295,6 +295,7 @@ fn recovery_actions<'a>(tool: &'a str, path: &'a [ExecutionStep]) -> Vec<&'a str
     actions
 }
 
+/// The episode's tools in order, decisions left out and consecutive repeats collapsed.
 fn tool_path(steps: &[ExecutionStep]) -> Vec<&str> {
     let mut path: Vec<&str> = Vec::new();
     for s in steps.iter().filter(|s| !is_decision(s)) {

@@ -21,7 +21,8 @@
 //!
 //! **Recoveries** are keyed by (tool, error class): the action that, in similar episodes,
 //! stood between a tool's failure and its next success, independent of the rest of the
-//! detour; an error that a plain retry cleared is transient and never becomes a pitfall.
+//! detour; an error that a plain retry cleared (at least as often as any one action did)
+//! is transient and never becomes a pitfall.
 
 use crate::learning::{error_class, shorten};
 use crate::model::{Episode, ExecutionStep, StepResult, TaskOutcome};
@@ -84,7 +85,7 @@ pub enum PlanOrigin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
-    /// Two or more similar successes agree on it, and its recent uses worked.
+    /// Two or more similar successes agree on it, and its last two uses did not both fail.
     Established,
     /// One close similar success and nothing against it.
     Tentative,
@@ -129,7 +130,8 @@ pub struct PlanEvidence {
     pub precision: f64,
     /// Weighted share of the neighbourhood's successes that used it.
     pub recall: f64,
-    /// The outcomes of its most recent uses, newest first (true = succeeded).
+    /// The outcomes of its most recent uses, newest first (true = succeeded, fully or in
+    /// part).
     pub recent: Vec<bool>,
     /// When it last worked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,7 +236,7 @@ pub struct Advice {
     pub plans: Vec<PlanOption>,
     /// Recent paths of similar episodes that failed, newest first.
     pub failed_paths: Vec<Vec<String>>,
-    /// Recoveries by (tool, error class), most seen first.
+    /// Recoveries by (tool, error class), most often cleared first.
     pub recoveries: Vec<KnownRecovery>,
     /// Errors of similar episodes that were never cleared, as (tool, error class, times).
     pub unrecovered: Vec<(String, String, usize)>,
@@ -259,6 +261,8 @@ impl Advice {
 const PLAN_SOURCES: usize = 8;
 /// Most plans kept.
 const MAX_PLANS: usize = 4;
+/// Most tools of an episode's path that plans are drawn from (the last ones).
+const MAX_PATH: usize = 64;
 /// Most failed paths kept.
 const MAX_FAILED_PATHS: usize = 3;
 /// Most recent uses kept per plan.
@@ -342,6 +346,11 @@ fn successful_path(steps: &[ExecutionStep]) -> Vec<&str> {
             path.push(tool);
         }
     }
+    // The end of a long episode is what got it done; bounding the path bounds the common
+    // subsequences' tables on the retrieval path.
+    if path.len() > MAX_PATH {
+        path.drain(..path.len() - MAX_PATH);
+    }
     path
 }
 
@@ -365,21 +374,44 @@ fn plans(uses: &[Use<'_>], cfg: &NeighbourhoodConfig) -> Vec<PlanOption> {
         }
     }
     let all_successes: f64 = uses.iter().map(|u| u.weight * u.outcome).sum();
-    let evaluated: Vec<(Vec<&str>, PlanEvidence, PlanStatus)> = candidates
+    let first: Vec<(Vec<&str>, PlanEvidence, PlanStatus)> = candidates
         .into_iter()
         .map(|plan| {
             let (evidence, status) = evaluate(&plan, uses, all_successes, cfg);
             (plan, evidence, status)
         })
         .collect();
-    // One success is a plan only while no other similar success contradicts it: successes
-    // that took unrelated paths mean at least one of them was luck or a wrong report. Those
-    // that followed a demoted plan are history, not contradiction.
-    let demoted: Vec<&Vec<&str>> = evaluated
+    // The episodes that followed a demoted procedure are its history: they neither support
+    // nor contradict another plan (else the part an old procedure shares with a new one
+    // would inherit the old one's successes and pass for established).
+    let demoted: Vec<Vec<&str>> = first
         .iter()
         .filter(|(_, _, st)| *st == PlanStatus::Demoted)
-        .map(|(p, ..)| p)
+        .map(|(p, ..)| p.clone())
         .collect();
+    let history = |u: &Use<'_>| demoted.iter().any(|d| is_subsequence(d, &u.path));
+    let current: Vec<Use<'_>> = uses
+        .iter()
+        .filter(|u| !history(u))
+        .map(|u| Use {
+            path: u.path.clone(),
+            ..*u
+        })
+        .collect();
+    let current_successes: f64 = current.iter().map(|u| u.weight * u.outcome).sum();
+    let evaluated: Vec<(Vec<&str>, PlanEvidence, PlanStatus)> = first
+        .into_iter()
+        .map(|(plan, evidence, status)| {
+            if demoted.is_empty() || status == PlanStatus::Demoted {
+                return (plan, evidence, status);
+            }
+            let (evidence, status) = evaluate(&plan, &current, current_successes, cfg);
+            (plan, evidence, status)
+        })
+        .filter(|(_, evidence, _)| evidence.uses > 0)
+        .collect();
+    // One success is a plan only while no other similar success contradicts it: successes
+    // that took unrelated paths mean at least one of them was luck or a wrong report.
     let mut scored: Vec<(u8, f64, PlanOption)> = evaluated
         .iter()
         .map(|(plan, evidence, status)| {
@@ -390,7 +422,7 @@ fn plans(uses: &[Use<'_>], cfg: &NeighbourhoodConfig) -> Vec<PlanOption> {
                         u.outcome >= 1.0
                             && !is_subsequence(plan, &u.path)
                             && !is_subsequence(&u.path, plan)
-                            && !demoted.iter().any(|d| is_subsequence(d, &u.path))
+                            && !history(u)
                     })
                     .count()
             } else {
@@ -437,6 +469,7 @@ fn plans(uses: &[Use<'_>], cfg: &NeighbourhoodConfig) -> Vec<PlanOption> {
     scored.sort_by(|a, b| {
         a.0.cmp(&b.0)
             .then_with(|| b.1.total_cmp(&a.1))
+            .then_with(|| b.2.tools.len().cmp(&a.2.tools.len()))
             .then_with(|| a.2.tools.cmp(&b.2.tools))
     });
     // Drop plans that are only a part, or a padded copy, of a better one of the same status.
@@ -556,7 +589,6 @@ fn recoveries(uses: &[Use<'_>]) -> (Vec<KnownRecovery>, Vec<(String, String, usi
         class: String,
         example: String,
         seen: usize,
-        retries: f64,
         retry_count: usize,
         actions: Vec<(String, f64, usize)>,
         never: usize,
@@ -583,7 +615,6 @@ fn recoveries(uses: &[Use<'_>]) -> (Vec<KnownRecovery>, Vec<(String, String, usi
                         class: class.clone(),
                         example: shorten(message, 160),
                         seen: 0,
-                        retries: 0.0,
                         retry_count: 0,
                         actions: Vec::new(),
                         never: 0,
@@ -610,7 +641,6 @@ fn recoveries(uses: &[Use<'_>]) -> (Vec<KnownRecovery>, Vec<(String, String, usi
                 .collect();
             between.dedup();
             if between.is_empty() {
-                t.retries += u.weight;
                 t.retry_count += 1;
                 continue;
             }
@@ -638,10 +668,9 @@ fn recoveries(uses: &[Use<'_>]) -> (Vec<KnownRecovery>, Vec<(String, String, usi
             .iter()
             .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
         match best {
-            // A retry cleared it at least as often as any one action did: transient.
-            _ if t.retry_count > 0
-                && best.is_none_or(|(_, w, n)| t.retries >= *w || t.retry_count >= *n) =>
-            {
+            // A retry cleared it at least as often as any one action did: transient. (Counts,
+            // not weights: detours spread over many tools, retries do not.)
+            _ if t.retry_count > 0 && best.is_none_or(|(_, _, n)| t.retry_count >= *n) => {
                 known.push(KnownRecovery {
                     tool: t.tool,
                     error_class: t.class,
@@ -825,6 +854,27 @@ mod tests {
             first_plan(&advice),
             (vec!["open", "pivot", "export"], PlanStatus::Tentative)
         );
+    }
+
+    #[test]
+    fn what_a_demoted_procedure_shares_with_a_new_one_does_not_inherit_its_successes() {
+        // Seven successes of the old procedure, then two failures: demoted. A new success
+        // takes another path; the steps both share must not pass for an established plan.
+        let mut eps: Vec<SimilarEpisode> = (0..7)
+            .map(|i| near(episode(i, &ok(&["open", "filter", "export"]), true)))
+            .collect();
+        eps.push(near(episode(10, &ok(&["open", "filter", "export"]), false)));
+        eps.push(near(episode(11, &ok(&["open", "filter", "export"]), false)));
+        eps.push(near(episode(12, &ok(&["open", "pivot", "export"]), true)));
+        let advice = advise(&eps, &NeighbourhoodConfig::default());
+        assert_eq!(
+            first_plan(&advice),
+            (vec!["open", "pivot", "export"], PlanStatus::Tentative),
+            "{:?}",
+            advice.plans
+        );
+        assert!(advice.plans.iter().any(|p| p.status == PlanStatus::Demoted
+            && as_strs(&p.tools) == ["open", "filter", "export"]));
     }
 
     #[test]
