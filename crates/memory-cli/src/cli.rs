@@ -370,7 +370,7 @@ pub struct LearningArgs {
     #[arg(long, default_value_t = 300)]
     pub tasks: usize,
     /// Seeds per (world, variant): runs seeds `seed`, `seed + 1`, ….
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     pub seeds: u64,
     /// First seed.
     #[arg(long, default_value_t = 1)]
@@ -394,6 +394,9 @@ pub struct LearningArgs {
     /// The task at which half the families change procedure (drift variant).
     #[arg(long, default_value_t = 150)]
     pub drift_at: usize,
+    /// Runs carried out at once [default: the machine's cores].
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
 /// `memory episode …`

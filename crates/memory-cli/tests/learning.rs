@@ -314,8 +314,46 @@ fn learning_suite_runs_each_world_and_variant_and_refuses_unknown_ones() {
             .iter()
             .all(|s| s["ratio"]["median"].as_f64().is_some())
     );
+    // The runs come back in (world, variant, seed) order whatever order they ended in.
+    let order: Vec<(String, String, u64)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["world"].as_str().unwrap().to_string(),
+                r["variant"].as_str().unwrap().to_string(),
+                r["seed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(order[0], ("software".into(), "shared".into(), 1));
+    assert_eq!(order[1], ("software".into(), "shared".into(), 2));
+    assert_eq!(order[7], ("office".into(), "drift".into(), 2));
+    // Cold start pooled per world, every cold task of the world counted once, with an
+    // interval around its ratio.
+    let by_world = report["cold_start_by_world"].as_array().unwrap();
+    assert_eq!(by_world.len(), 2);
+    for entry in by_world {
+        let world = entry[0].as_str().unwrap();
+        let pooled = &entry[1];
+        let cold_tasks: u64 = runs
+            .iter()
+            .filter(|r| r["world"] == world)
+            .map(|r| r["cold_start"]["tasks"].as_u64().unwrap())
+            .sum();
+        assert_eq!(pooled["tasks"].as_u64().unwrap(), cold_tasks, "{world}");
+        let (low, ratio, high) = (
+            pooled["low"].as_f64().unwrap(),
+            pooled["ratio"].as_f64().unwrap(),
+            pooled["high"].as_f64().unwrap(),
+        );
+        assert!(low <= ratio && ratio <= high && low < high, "{pooled}");
+    }
 
-    for bad in [["--world", "moon"], ["--variant", "sideways"]] {
+    for bad in [
+        ["--world", "moon"],
+        ["--variant", "sideways"],
+        ["--jobs", "0"],
+    ] {
         let out = sb
             .command()
             .args(["bench", "learning"])

@@ -130,6 +130,8 @@ pub struct SuiteConfig {
     pub warmup: usize,
     /// The task at which drifting families change procedure.
     pub drift_at: usize,
+    /// Runs carried out at once (each on its own thread and database).
+    pub jobs: usize,
 }
 
 impl Default for SuiteConfig {
@@ -137,12 +139,13 @@ impl Default for SuiteConfig {
         SuiteConfig {
             worlds: vec!["software".into(), "office".into()],
             variants: Variant::ALL.to_vec(),
-            seeds: (1..=5).collect(),
+            seeds: (1..=10).collect(),
             tasks: 300,
             window: 50,
             max_steps: 12,
             warmup: 100,
             drift_at: 150,
+            jobs: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -173,6 +176,72 @@ impl Rates {
     }
 }
 
+/// A with / without ratio over the tasks of several runs taken together, with its 95%
+/// interval: per-seed ratios over a few dozen tasks at a 5% base rate are mostly noise.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Pooled {
+    /// With / without over all the tasks.
+    pub ratio: f64,
+    /// Lower end of the 95% interval of `ratio`.
+    pub low: f64,
+    /// Upper end of the 95% interval of `ratio`.
+    pub high: f64,
+    /// Tasks pooled.
+    pub tasks: usize,
+}
+
+impl Pooled {
+    /// `parts` taken together. The agent with memory makes one attempt per task (a binomial
+    /// draw, given a Wilson interval); the agent without is an expectation over many attempts,
+    /// whose own error is small beside it.
+    pub fn of(parts: &[Rates]) -> Pooled {
+        let n: usize = parts.iter().map(|p| p.tasks).sum();
+        if n == 0 {
+            return Pooled::default();
+        }
+        let nf = n as f64;
+        let with: f64 = parts
+            .iter()
+            .map(|p| p.with_memory * p.tasks as f64)
+            .sum::<f64>()
+            / nf;
+        let without: f64 = parts
+            .iter()
+            .map(|p| p.without_memory * p.tasks as f64)
+            .sum::<f64>()
+            / nf;
+        let (lo, hi) = wilson(with, nf);
+        let over = |x: f64| if without > 0.0 { x / without } else { 0.0 };
+        Pooled {
+            ratio: Rates {
+                tasks: n,
+                with_memory: with,
+                without_memory: without,
+            }
+            .ratio(),
+            low: over(lo),
+            high: over(hi),
+            tasks: n,
+        }
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "{:.2}× ({:.2}–{:.2}; {} tasks)",
+            self.ratio, self.low, self.high, self.tasks
+        )
+    }
+}
+
+/// The 95% Wilson score interval of a proportion `p` observed over `n` trials.
+fn wilson(p: f64, n: f64) -> (f64, f64) {
+    const Z: f64 = 1.96;
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
 /// One run: one world, one variant, one seed.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -196,6 +265,9 @@ pub struct RunReport {
     pub changed_recovered: Option<Rates>,
     /// Mean steps of a success after the warm-up, with memory over without.
     pub steps_ratio: f64,
+    /// The same over the tasks where the agent followed a playbook: its successes' steps
+    /// over the agent without memory's on those same tasks (absent when none succeeded).
+    pub playbook_steps_ratio: Option<f64>,
     /// Plan sources after the warm-up: neighbourhood playbook, fallback options, nothing.
     pub plan_sources: [usize; 3],
     /// Share of the playbooks followed after the warm-up that held the right procedure.
@@ -351,6 +423,25 @@ pub async fn run_one(
             .map(|r| r.without_steps)
             .collect(),
     );
+    let followed: Vec<&TaskRecord> = after
+        .iter()
+        .copied()
+        .filter(|r| r.source == PlanSource::Neighbourhood)
+        .collect();
+    let followed_with = mean(
+        followed
+            .iter()
+            .filter(|r| r.success)
+            .map(|r| r.steps as f64)
+            .collect(),
+    );
+    let followed_without = mean(
+        followed
+            .iter()
+            .filter(|r| r.without_steps > 0.0)
+            .map(|r| r.without_steps)
+            .collect(),
+    );
     let mut plan_sources = [0usize; 3];
     for r in &after {
         plan_sources[match r.source {
@@ -384,6 +475,8 @@ pub async fn run_one(
         } else {
             0.0
         },
+        playbook_steps_ratio: (followed_with > 0.0 && followed_without > 0.0)
+            .then(|| followed_with / followed_without),
         plan_sources,
         playbooks_right,
         solved_without_playbook,
@@ -447,19 +540,21 @@ pub struct VariantSummary {
     pub without_memory: Spread,
     /// Cold-start tasks: with / without (per seed).
     pub cold_start: Spread,
-    /// Cold-start tasks of every seed together: with / without, and how many tasks.
-    pub cold_start_pooled: (f64, usize),
+    /// Cold-start tasks of every seed together.
+    pub cold_start_pooled: Pooled,
     /// Steps per success, with / without.
     pub steps_ratio: Spread,
+    /// Steps per success on the tasks where a playbook was followed, with / without.
+    pub playbook_steps_ratio: Spread,
     /// Drift: with / without over the last 50 tasks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub late: Option<Spread>,
     /// Drift: with / without on the changed families, 30 to 100 tasks after the change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered: Option<Spread>,
-    /// Drift: the same over every seed's tasks together, and how many tasks.
+    /// Drift: the same over every seed's tasks together.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub recovered_pooled: Option<(f64, usize)>,
+    pub recovered_pooled: Option<Pooled>,
     /// Share of plans from the neighbourhood / fallback / none after the warm-up (medians).
     pub plan_sources: [f64; 3],
     /// Share of followed playbooks that held the right procedure (median).
@@ -475,6 +570,9 @@ pub struct SuiteReport {
     pub config: SuiteConfig,
     /// One row per (world, variant), over the seeds.
     pub summaries: Vec<VariantSummary>,
+    /// Per world, the cold-start tasks of every variant and seed together: whether the
+    /// memory makes a task it has not solved yet worse than no memory.
+    pub cold_start_by_world: Vec<(String, Pooled)>,
     /// Every run.
     pub runs: Vec<RunReport>,
     /// Wall time of the whole suite, in milliseconds.
@@ -489,7 +587,7 @@ pub async fn run_suite(
     mut progress: impl FnMut(&RunReport),
 ) -> Result<SuiteReport, MemoryError> {
     let started = std::time::Instant::now();
-    let mut runs = Vec::new();
+    let mut jobs: Vec<(&'static WorldSpec, Variant, u64)> = Vec::new();
     for world_name in &cfg.worlds {
         let w = world(world_name).ok_or_else(|| {
             MemoryError::Invalid(memory_core::ValidationError::new(
@@ -499,13 +597,17 @@ pub async fn run_suite(
         })?;
         for &variant in &cfg.variants {
             for &seed in &cfg.seeds {
-                let path = dir.join(format!("{world_name}-{}-{seed}.db", variant.name()));
-                let report = run_one(w, variant, seed, cfg, &path).await?;
-                progress(&report);
-                runs.push(report);
+                jobs.push((w, variant, seed));
             }
         }
     }
+    let mut runs = run_parallel(&jobs, cfg, dir, &mut progress)?;
+    runs.sort_by_key(|r| {
+        let job = jobs
+            .iter()
+            .position(|(w, v, seed)| w.name == r.world && *v == r.variant && *seed == r.seed);
+        job.unwrap_or(usize::MAX)
+    });
     let mut summaries = Vec::new();
     for world_name in &cfg.worlds {
         for &variant in &cfg.variants {
@@ -523,22 +625,7 @@ pub async fn run_suite(
                 .median
             };
             let pooled = |pick: &dyn Fn(&RunReport) -> Option<Rates>| {
-                let parts: Vec<Rates> = rs.iter().filter_map(|r| pick(r)).collect();
-                let n: usize = parts.iter().map(|p| p.tasks).sum();
-                let with: f64 = parts.iter().map(|p| p.with_memory * p.tasks as f64).sum();
-                let without: f64 = parts
-                    .iter()
-                    .map(|p| p.without_memory * p.tasks as f64)
-                    .sum();
-                (
-                    Rates {
-                        tasks: n,
-                        with_memory: with,
-                        without_memory: without,
-                    }
-                    .ratio(),
-                    n,
-                )
+                Pooled::of(&rs.iter().filter_map(|r| pick(r)).collect::<Vec<_>>())
             };
             summaries.push(VariantSummary {
                 world: world_name.clone(),
@@ -549,6 +636,7 @@ pub async fn run_suite(
                 cold_start: spread(&|r| r.cold_start.ratio()),
                 cold_start_pooled: pooled(&|r| Some(r.cold_start)),
                 steps_ratio: spread(&|r| r.steps_ratio),
+                playbook_steps_ratio: spread(&|r| r.playbook_steps_ratio.unwrap_or(f64::NAN)),
                 late: (variant == Variant::Drift)
                     .then(|| spread(&|r| r.late.map_or(f64::NAN, |l| l.ratio()))),
                 recovered: (variant == Variant::Drift)
@@ -561,11 +649,74 @@ pub async fn run_suite(
             });
         }
     }
+    let cold_start_by_world = cfg
+        .worlds
+        .iter()
+        .map(|w| {
+            let parts: Vec<Rates> = runs
+                .iter()
+                .filter(|r| &r.world == w)
+                .map(|r| r.cold_start)
+                .collect();
+            (w.clone(), Pooled::of(&parts))
+        })
+        .collect();
     Ok(SuiteReport {
         config: cfg.clone(),
         summaries,
+        cold_start_by_world,
         runs,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
+/// Carries out `jobs`, `cfg.jobs` at a time, each on a thread of its own with its own
+/// runtime and database; `progress` is told of each run as it ends (in the order they end).
+fn run_parallel(
+    jobs: &[(&'static WorldSpec, Variant, u64)],
+    cfg: &SuiteConfig,
+    dir: &Path,
+    progress: &mut impl FnMut(&RunReport),
+) -> Result<Vec<RunReport>, MemoryError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (done, results) = std::sync::mpsc::channel::<Result<RunReport, MemoryError>>();
+    std::thread::scope(|scope| {
+        for _ in 0..cfg.jobs.clamp(1, jobs.len().max(1)) {
+            let done = done.clone();
+            let next = &next;
+            scope.spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = done.send(Err(MemoryError::Storage(Box::new(e))));
+                        return;
+                    }
+                };
+                while let Some(&(w, variant, seed)) =
+                    jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    let path = dir.join(format!("{}-{}-{seed}.db", w.name, variant.name()));
+                    let result = runtime.block_on(run_one(w, variant, seed, cfg, &path));
+                    let failed = result.is_err();
+                    if done.send(result).is_err() || failed {
+                        // Stop taking jobs: the suite has failed or been abandoned.
+                        next.store(jobs.len(), std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut runs = Vec::with_capacity(jobs.len());
+        for result in results {
+            let run = result?;
+            progress(&run);
+            runs.push(run);
+        }
+        Ok(runs)
     })
 }
 
@@ -639,9 +790,9 @@ impl SuiteReport {
             let _ = write!(
                 s,
                 "\n### {world_name}\n\n| variant | with / without | target | with | without | \
-                 cold start with / without (pooled over seeds; tasks) | steps per success with / without | plans: \
-                 neighbourhood / fallback / none | playbooks right |\n\
-                 |---|---|---|---|---|---|---|---|---|\n"
+                 cold start with / without (pooled over seeds; 95% interval; tasks) | steps per success with / without | \
+                 the same, playbook followed | plans: neighbourhood / fallback / none | playbooks right |\n\
+                 |---|---|---|---|---|---|---|---|---|---|\n"
             );
             for v in self.summaries.iter().filter(|v| &v.world == world_name) {
                 let met = if v.ratio.median >= v.target {
@@ -651,15 +802,15 @@ impl SuiteReport {
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {}{met} | ≥ {:.1}× | {:.0}% | {:.0}% | {:.2}× ({} tasks) | {} | {:.0}% / {:.0}% / {:.0}% | {:.0}% |",
+                    "| {} | {}{met} | ≥ {:.1}× | {:.0}% | {:.0}% | {} | {} | {} | {:.0}% / {:.0}% / {:.0}% | {:.0}% |",
                     v.variant.name(),
                     v.ratio.show("×"),
                     v.target,
                     v.with_memory.median * 100.0,
                     v.without_memory.median * 100.0,
-                    v.cold_start_pooled.0,
-                    v.cold_start_pooled.1,
+                    v.cold_start_pooled.show(),
                     v.steps_ratio.show("×"),
+                    v.playbook_steps_ratio.show("×"),
                     v.plan_sources[0] * 100.0,
                     v.plan_sources[1] * 100.0,
                     v.plan_sources[2] * 100.0,
@@ -670,16 +821,26 @@ impl SuiteReport {
                 {
                     let _ = writeln!(
                         s,
-                        "| drift: tasks {}–{} | {} | ≥ 1.5× | | | | | | |\n\
-                         | drift: changed families, 30–100 tasks after the change | {}; pooled {:.2}× ({} tasks) | ≥ 1.0× | | | | | | |",
+                        "| drift: tasks {}–{} | {} | ≥ 1.5× | | | | | | | |\n\
+                         | drift: changed families, 30–100 tasks after the change | {}; pooled {} | ≥ 1.0× | | | | | | | |",
                         c.tasks.saturating_sub(49),
                         c.tasks,
                         late.show("×"),
                         rec.show("×"),
-                        pooled.0,
-                        pooled.1,
+                        pooled.show(),
                     );
                 }
+            }
+            if let Some((_, cold)) = self
+                .cold_start_by_world
+                .iter()
+                .find(|(w, _)| w == world_name)
+            {
+                let _ = writeln!(
+                    s,
+                    "\nCold start, every variant and seed together (target ≥ 0.95×): {}.",
+                    cold.show()
+                );
             }
             s.push_str(&self.curves(world_name));
         }
@@ -690,5 +851,55 @@ impl SuiteReport {
             self.elapsed_ms / 1000.0
         );
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_ratio_weights_runs_by_their_tasks_and_brackets_itself() {
+        let parts = [
+            Rates {
+                tasks: 100,
+                with_memory: 0.10,
+                without_memory: 0.05,
+            },
+            Rates {
+                tasks: 300,
+                with_memory: 0.05,
+                without_memory: 0.05,
+            },
+        ];
+        let p = Pooled::of(&parts);
+        assert_eq!(p.tasks, 400);
+        // (10 + 15) successes over 20 expected.
+        assert!((p.ratio - 1.25).abs() < 1e-9, "{p:?}");
+        assert!(p.low < p.ratio && p.ratio < p.high, "{p:?}");
+        // More tasks, the same rates: a narrower interval.
+        let wider = Pooled::of(&parts[..1]);
+        let narrower = Pooled::of(&[Rates {
+            tasks: 10_000,
+            ..parts[0]
+        }]);
+        assert!(narrower.high - narrower.low < wider.high - wider.low);
+        assert_eq!(Pooled::of(&[]).tasks, 0);
+    }
+
+    #[test]
+    fn wilson_interval_stays_within_zero_and_one() {
+        for (p, n) in [(0.0, 10.0), (1.0, 10.0), (0.05, 1000.0), (0.5, 2.0)] {
+            let (lo, hi) = wilson(p, n);
+            assert!(
+                (0.0..=p).contains(&lo) && (p..=1.0).contains(&hi),
+                "{p} {n}"
+            );
+        }
+        let (lo, hi) = wilson(0.05, 1000.0);
+        assert!(
+            (lo - 0.038).abs() < 0.002 && (hi - 0.065).abs() < 0.002,
+            "{lo} {hi}"
+        );
     }
 }

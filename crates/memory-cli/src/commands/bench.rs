@@ -33,6 +33,9 @@ pub async fn learning(args: &LearningArgs, out: Printer) -> anyhow::Result<()> {
     if args.seeds == 0 || args.tasks == 0 {
         crate::exit::usage!("--seeds and --tasks must be at least 1");
     }
+    if args.jobs == Some(0) {
+        crate::exit::usage!("--jobs 0: must be at least 1");
+    }
     let config = SuiteConfig {
         worlds,
         variants,
@@ -42,6 +45,7 @@ pub async fn learning(args: &LearningArgs, out: Printer) -> anyhow::Result<()> {
         max_steps: args.max_steps,
         warmup: args.warmup,
         drift_at: args.drift_at,
+        jobs: args.jobs.unwrap_or(defaults.jobs),
     };
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let report = run_suite(&config, dir.path(), |r| {
