@@ -37,13 +37,14 @@ pub struct Cli {
 /// The embedder for vector search, from flags or the environment.
 #[derive(Debug, Args, Clone)]
 pub struct EmbedderArgs {
-    /// Embedder for vector search: `hash` (local, the default), `hash:DIM`, `none` (full-text
+    /// Embedder for vector search: `hash` (local, no model), `hash:DIM`, `none` (full-text
     /// search only), `local:DIR` (a sentence-embedding model such as all-MiniLM-L6-v2 run
     /// in-process from a directory with config.json, tokenizer.json and model.safetensors)
     /// or `openai:MODEL` (any OpenAI-compatible /v1/embeddings server: OpenAI, Ollama, vLLM,
     /// LM Studio). Switching the embedder of a store takes `memory reembed`.
-    #[arg(long, global = true, env = "MEMORY_EMBEDDER", default_value = "hash")]
-    pub embedder: String,
+    /// [default: the model `memory model pull` installed, else `hash`]
+    #[arg(long, global = true, env = "MEMORY_EMBEDDER")]
+    pub embedder: Option<String>,
     /// Base URL of the OpenAI-compatible server (for `openai:MODEL`).
     #[arg(
         long,
@@ -97,6 +98,10 @@ pub enum Command {
     /// Show the configuration in force.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Install (`pull`) or inspect (`show`) the local sentence-embedding model,
+    /// all-MiniLM-L6-v2, which the memory then uses by default.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Rebuild every episode's vector with the current embedder (the way to switch
     /// embedder or dimension), or with --missing only embed episodes that have none.
     Reembed(ReembedArgs),
@@ -679,4 +684,33 @@ pub struct DemoArgs {}
 pub enum ConfigCommand {
     /// Print the resolved configuration: database, namespace, limits, ranking.
     Show,
+}
+
+/// `memory model …`
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Download sentence-transformers/all-MiniLM-L6-v2 from the Hugging Face hub into the
+    /// data directory, checking every file against its pinned SHA-256. Once installed, the
+    /// memory uses it whenever no --embedder is given.
+    Pull(ModelPullArgs),
+    /// Where the pulled model is, whether it is installed and its files verified, and
+    /// whether it is the embedder in force.
+    #[command(visible_alias = "status")]
+    Show,
+}
+
+/// `memory model pull`
+#[derive(Debug, Args)]
+pub struct ModelPullArgs {
+    /// The Hugging Face hub (or a mirror with its layout) to download from.
+    #[arg(
+        long,
+        env = "MEMORY_HF_ENDPOINT",
+        default_value = crate::pulled_model::DEFAULT_ENDPOINT,
+        value_name = "URL"
+    )]
+    pub endpoint: String,
+    /// Download and install again even if the model is installed and verified.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -2,6 +2,7 @@
 
 use crate::cli::EmbedderArgs;
 use crate::exit::usage;
+use crate::pulled_model::{self, Presence};
 use anyhow::Context as _;
 use memory_core::cache::CachedStorage;
 use memory_core::{Embedder, HashingEmbedder, SelfLearningMemory};
@@ -10,8 +11,9 @@ use memory_storage_turso::TursoStorage;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The file name of the default database inside the data directory.
+/// The CLI's folder in the OS data directory.
 const DEFAULT_DIR: &str = "self-learning-memory";
+/// The file name of the default database inside it.
 const DEFAULT_FILE: &str = "memory.db";
 
 /// The database path to use and where it came from.
@@ -32,19 +34,144 @@ pub fn db_location(flag: Option<&Path>) -> anyhow::Result<DbLocation> {
             source: "--db/MEMORY_DB",
         });
     }
-    let dir = dirs::data_dir()
+    let dir = data_dir()
         .context("no OS data directory is known for this user; pass --db PATH or set MEMORY_DB")?;
     Ok(DbLocation {
-        path: dir.join(DEFAULT_DIR).join(DEFAULT_FILE),
+        path: dir.join(DEFAULT_FILE),
         source: "default",
     })
 }
 
+/// The directory the CLI keeps its files in when not told otherwise: the default database
+/// and the model `memory model pull` installs (`self-learning-memory` in the OS data
+/// directory, e.g. `~/.local/share/self-learning-memory/` on Linux, which `XDG_DATA_HOME`
+/// moves). `None` when the OS knows no data directory for this user.
+pub fn data_dir() -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join(DEFAULT_DIR))
+}
+
+/// The embedder in force, and why it is that one.
+pub struct EmbedderChoice {
+    /// The embedder (`None`: `--embedder none`, full-text search only).
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Where it comes from.
+    pub source: EmbedderSource,
+}
+
+/// Where the embedder in force comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmbedderSource {
+    /// `--embedder` / `MEMORY_EMBEDDER`.
+    Flag,
+    /// Neither was given and `memory model pull` has installed the local model in this
+    /// directory.
+    PulledModel(PathBuf),
+    /// Neither was given and no usable pulled model is installed: the hashing embedder. The
+    /// text says why no model is used.
+    HashDefault(String),
+}
+
+impl EmbedderSource {
+    /// A short key for JSON output: `flag`, `pulled-model` or `default`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EmbedderSource::Flag => "flag",
+            EmbedderSource::PulledModel(_) => "pulled-model",
+            EmbedderSource::HashDefault(_) => "default",
+        }
+    }
+
+    /// Why this embedder, in words (`memory config show`).
+    pub fn reason(&self) -> String {
+        match self {
+            EmbedderSource::Flag => "from --embedder / MEMORY_EMBEDDER".to_owned(),
+            EmbedderSource::PulledModel(dir) => format!(
+                "local model (pulled into {}; default because it is installed)",
+                dir.display()
+            ),
+            EmbedderSource::HashDefault(why) => format!("hash (default: {why})"),
+        }
+    }
+}
+
+/// The embedder in force: the one `--embedder` / `MEMORY_EMBEDDER` names (an empty value
+/// counts as not given), else the local model if `memory model pull` has installed it (and
+/// this build can run it), else `hash`.
+pub fn embedder(args: &EmbedderArgs) -> anyhow::Result<EmbedderChoice> {
+    match args.embedder.as_deref().map(str::trim) {
+        Some(spec) if !spec.is_empty() => Ok(EmbedderChoice {
+            embedder: named_embedder(spec, args)?,
+            source: EmbedderSource::Flag,
+        }),
+        _ => Ok(default_embedder()),
+    }
+}
+
+/// The embedder when none is named: the pulled local model if it is installed, else `hash`.
+fn default_embedder() -> EmbedderChoice {
+    let hash = |why: String| EmbedderChoice {
+        embedder: Some(Arc::new(HashingEmbedder::default())),
+        source: EmbedderSource::HashDefault(why),
+    };
+    let Some(data) = data_dir() else {
+        return hash("no OS data directory is known, so there is no pulled model".to_owned());
+    };
+    let dir = pulled_model::install_dir(&data);
+    match pulled_model::presence(&dir) {
+        Presence::Absent => hash("no model pulled; run `memory model pull`".to_owned()),
+        Presence::Damaged(what) => {
+            tracing::warn!(
+                "the model pulled into {} is incomplete ({what}); using `hash` until \
+                 `memory model pull --force` reinstalls it",
+                dir.display()
+            );
+            hash(format!(
+                "the model pulled into {} is incomplete ({what}); run `memory model pull --force`",
+                dir.display()
+            ))
+        }
+        Presence::Present => match pulled_embedder(&dir) {
+            Ok(embedder) => EmbedderChoice {
+                embedder: Some(embedder),
+                source: EmbedderSource::PulledModel(dir),
+            },
+            Err(why) => {
+                tracing::warn!("{why}; using `hash`");
+                hash(why)
+            }
+        },
+    }
+}
+
+/// The pulled model in `dir`, or why it cannot be used.
+#[cfg(feature = "local-model")]
+fn pulled_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, String> {
+    match memory_embed_local::LocalModelEmbedder::open(dir) {
+        Ok(e) => Ok(Arc::new(e)),
+        Err(e) => Err(format!(
+            "the model pulled into {} cannot be used ({e}); run `memory model pull --force`",
+            dir.display()
+        )),
+    }
+}
+
+/// Without the `local-model` feature a pulled model cannot run.
+#[cfg(not(feature = "local-model"))]
+fn pulled_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, String> {
+    Err(format!(
+        "this `memory` was built without the `local-model` feature, so the model pulled into \
+         {} is not used",
+        dir.display()
+    ))
+}
+
+/// Whether this build can run the local model (the `local-model` feature).
+pub const LOCAL_MODEL_BUILT_IN: bool = cfg!(feature = "local-model");
+
 /// The embedder named by `--embedder` / `MEMORY_EMBEDDER`: `hash`, `hash:DIM`, `none`,
 /// `local:DIR` (a sentence-embedding model directory, loaded on first use) or `openai:MODEL`
 /// (with `--embedder-url`, `--embedder-dim` and an optional API key).
-pub fn embedder(args: &EmbedderArgs) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
-    let spec = args.embedder.trim();
+fn named_embedder(spec: &str, args: &EmbedderArgs) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
     match spec.split_once(':') {
         None if spec == "hash" => Ok(Some(Arc::new(HashingEmbedder::default()))),
         None if spec == "none" => Ok(None),

@@ -12,6 +12,7 @@ mod demo_data;
 mod exit;
 mod output;
 mod parse;
+mod pulled_model;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,21 +1,31 @@
 //! `memory config show`: what the CLI would use, and where each value came from.
 
-use crate::config::DbLocation;
+use crate::config::{DbLocation, EmbedderChoice, EmbedderSource};
 use crate::output::Printer;
-use memory_core::{Embedder, MemoryConfig, SelfLearningMemory};
+use memory_core::{MemoryConfig, SelfLearningMemory};
 use serde_json::json;
-use std::sync::Arc;
 
 pub async fn run(
     memory: Option<&SelfLearningMemory>,
-    embedder: Option<&Arc<dyn Embedder>>,
+    choice: &EmbedderChoice,
     db: &DbLocation,
     ns: &str,
     out: Printer,
 ) -> anyhow::Result<()> {
     let cfg = MemoryConfig::default();
-    let embedder = embedder
+    let embedder = choice
+        .embedder
+        .as_ref()
         .map(|e| json!({ "id": e.id(), "dimension": e.dimension(), "local": e.is_local() }));
+    let model_dir = match &choice.source {
+        EmbedderSource::PulledModel(dir) => Some(dir),
+        _ => None,
+    };
+    let embedder_source = json!({
+        "kind": choice.source.kind(),
+        "reason": choice.source.reason(),
+        "model_dir": model_dir,
+    });
     let space = match memory {
         Some(m) => m
             .storage()
@@ -29,6 +39,7 @@ pub async fn run(
     let value = json!({
         "db": { "path": db.path, "source": db.source, "exists": db.path.exists() },
         "embedder": embedder,
+        "embedder_source": embedder_source,
         "vector_space": space,
         "namespace": ns,
         "limits": {
@@ -66,14 +77,21 @@ pub async fn run(
                 ", not created yet"
             }
         );
+        let embedder_id = value["embedder"]["id"].as_str();
+        let stored_id = value["vector_space"]["embedder"].as_str();
         s.push_str(&format!(
-            "embedder:   {}\nvectors:    {}\n",
-            value["embedder"]["id"]
-                .as_str()
-                .unwrap_or("none (full-text search only)"),
-            match value["vector_space"]["embedder"].as_str() {
+            "embedder:   {}\n            {}\nvectors:    {}{}\n",
+            embedder_id.unwrap_or("none (full-text search only)"),
+            choice.source.reason(),
+            match stored_id {
                 Some(id) => format!("{id} ({} dimensions)", value["vector_space"]["dimension"]),
                 None => "none stored yet".to_string(),
+            },
+            match (embedder_id, stored_id) {
+                (Some(e), Some(v)) if e != v => {
+                    " (not the embedder's: `memory reembed` switches the store to it)"
+                }
+                _ => "",
             }
         ));
         s.push_str(&format!(

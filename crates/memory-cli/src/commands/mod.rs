@@ -6,6 +6,7 @@ mod demo;
 mod episode;
 mod graph;
 mod handoff;
+mod model;
 mod patterns;
 mod reembed;
 mod retrieve;
@@ -15,7 +16,7 @@ mod transfer;
 
 use crate::cli::{
     BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, Format, HeuristicCommand,
-    PatternCommand,
+    ModelCommand, PatternCommand,
 };
 use crate::config::{db_location, embedder, open_memory};
 use crate::output::Printer;
@@ -27,7 +28,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         crate::exit::usage!("--format dot is only for `memory graph`; use human or json");
     }
     let ns = cli.namespace.as_str();
-    let embedder = embedder(&cli.embedder)?;
+    // Installing or inspecting the model needs no embedder (and must work when the
+    // configured one cannot be built).
+    if let Command::Model(cmd) = &cli.command {
+        return match cmd {
+            ModelCommand::Pull(a) => model::pull(a, &cli.embedder, cli.db.as_deref(), out).await,
+            ModelCommand::Show => model::show(&cli.embedder, out).await,
+        };
+    }
+    let choice = embedder(&cli.embedder)?;
+    let embedder = choice.embedder.clone();
     let open = || async {
         let location = db_location(cli.db.as_deref())?;
         open_memory(&location.path, embedder.clone()).await
@@ -47,8 +57,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 true => Some(open().await?),
                 false => None,
             };
-            config_show::run(memory.as_ref(), embedder.as_ref(), &location, ns, out).await
+            config_show::run(memory.as_ref(), &choice, &location, ns, out).await
         }
+        // Answered above.
+        Command::Model(_) => Ok(()),
         Command::Stats(a) => stats::run(&open().await?, &a, out).await,
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
         Command::Mcp => {

@@ -32,6 +32,8 @@ impl Sandbox {
             "MEMORY_NAMESPACE",
             "MEMORY_FORMAT",
             "MEMORY_LOG",
+            "MEMORY_EMBEDDER",
+            "MEMORY_HF_ENDPOINT",
         ] {
             cmd.env_remove(var);
         }
