@@ -37,6 +37,7 @@
 //! [`run`] uses the default local `HashingEmbedder`; [`run_with_embedder`] measures another.
 
 mod kept;
+pub mod logs;
 pub mod metrics;
 mod topics;
 
@@ -45,8 +46,8 @@ use chrono::{DateTime, Duration, Utc};
 use memory_core::learning::{compute_reward, reflect};
 use memory_core::retrieval::{RetrievalMode, query_terms};
 use memory_core::{
-    Complexity, Embedder, Episode, HashingEmbedder, MemoryError, RetrievalQuery,
-    SelfLearningMemory, StepInput, StepResult, TaskContext, TaskOutcome, to_micros,
+    Complexity, Embedder, Episode, HashingEmbedder, MemoryConfig, MemoryError, RetrievalQuery,
+    SelfLearningMemory, StepInput, StepResult, SystemClock, TaskContext, TaskOutcome, to_micros,
 };
 use memory_storage_turso::TursoStorage;
 use metrics::{ndcg_at_k, quantile, recall_at_k, reciprocal_rank};
@@ -77,6 +78,10 @@ const EMBED_BATCH: usize = 512;
 
 /// How far back the corpus's episodes are spread.
 const HISTORY_DAYS: u64 = 90;
+
+/// The vector weights hybrid mode is also measured at (the fusion sweep), the default's
+/// among them.
+const SWEEP: &[f64] = &[0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0];
 
 // ───────────────────────────── corpus ─────────────────────────────
 
@@ -611,6 +616,10 @@ pub struct EvalConfig {
     /// (see `kept`). Off: one store in the directory, grown from size to size and replaced
     /// by the next run.
     pub keep_stores: bool,
+    /// Episodes of the step-level set ([`logs`]); 0 leaves it out.
+    pub logs_episodes: usize,
+    /// Queries of the step-level set.
+    pub logs_queries: usize,
 }
 
 impl Default for EvalConfig {
@@ -622,6 +631,8 @@ impl Default for EvalConfig {
             seed: 42,
             latency_sizes: vec![10_000, 100_000],
             keep_stores: false,
+            logs_episodes: 2_000,
+            logs_queries: 200,
         }
     }
 }
@@ -697,8 +708,42 @@ pub struct EvalReport {
     /// One row per mode on the [`control_queries`]: the same questions in the store's own
     /// wording.
     pub control: Vec<ModeScores>,
+    /// Hybrid mode on the held-out queries at each vector weight of the sweep.
+    pub fusion_sweep: Vec<SweepRow>,
     /// Hybrid latency at each of `config.latency_sizes`.
     pub latency_at: Vec<LatencyAt>,
+    /// The step-level set, when it ran.
+    pub logs: Option<LogsReport>,
+}
+
+/// Hybrid mode at one vector weight.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepRow {
+    /// Weight of the vector relevance beside the text relevance.
+    pub vector_weight: f64,
+    /// Whether it is the weight this embedder gets by default.
+    pub default: bool,
+    /// Mean capped Recall@5.
+    pub recall_at_5: f64,
+    /// Mean reciprocal rank.
+    pub mrr: f64,
+    /// Mean nDCG@10.
+    pub ndcg_at_10: f64,
+}
+
+/// The step-level set's results (see [`logs`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogsReport {
+    /// Episodes in its store.
+    pub episodes: usize,
+    /// Queries, one relevant episode each.
+    pub queries: usize,
+    /// Mean steps per episode.
+    pub mean_steps: f64,
+    /// One row per mode.
+    pub modes: Vec<ModeScores>,
+    /// Hybrid mode at each vector weight.
+    pub fusion_sweep: Vec<SweepRow>,
 }
 
 impl EvalReport {
@@ -730,6 +775,21 @@ impl EvalReport {
                  their topic (not held out):\n\n",
             );
             md.push_str(&mode_table(&self.control));
+        }
+        if !self.fusion_sweep.is_empty() {
+            md.push_str("\n**Hybrid at other vector weights** (held-out queries):\n\n");
+            md.push_str(&sweep_table(&self.fusion_sweep));
+        }
+        if let Some(logs) = &self.logs {
+            md.push_str(&format!(
+                "\n**Step-level set**: {} on-call log episodes of {:.0} steps on average; {} \
+                 queries, each about an event in one step of one episode, in other words than \
+                 the log line (see `retrieval_eval/logs.rs`):\n\n",
+                logs.episodes, logs.mean_steps, logs.queries
+            ));
+            md.push_str(&mode_table(&logs.modes));
+            md.push_str("\nHybrid at other vector weights (step-level set):\n\n");
+            md.push_str(&sweep_table(&logs.fusion_sweep));
         }
         if !self.latency_at.is_empty() {
             md.push_str(
@@ -780,6 +840,22 @@ fn mode_table(rows: &[ModeScores]) -> String {
             m.ndcg_at_10_without_context,
             m.p50_ms,
             m.p95_ms
+        ));
+    }
+    md
+}
+
+/// A Markdown table with one row per vector weight.
+fn sweep_table(rows: &[SweepRow]) -> String {
+    let mut md = String::from("| vector weight | Recall@5 | MRR | nDCG@10 |\n|---|---|---|---|\n");
+    for r in rows {
+        md.push_str(&format!(
+            "| {:.2}{} | {:.3} | {:.3} | {:.3} |\n",
+            r.vector_weight,
+            if r.default { " (default)" } else { "" },
+            r.recall_at_5,
+            r.mrr,
+            r.ndcg_at_10
         ));
     }
     md
@@ -897,17 +973,27 @@ impl Bench {
         queries: &[EvalQuery],
         mode: RetrievalMode,
     ) -> Result<Evaluation, MemoryError> {
+        self.evaluate_with(&self.memory, queries, mode).await
+    }
+
+    /// [`Bench::evaluate`] through `memory` (the same store, another configuration).
+    async fn evaluate_with(
+        &self,
+        memory: &SelfLearningMemory,
+        queries: &[EvalQuery],
+        mode: RetrievalMode,
+    ) -> Result<Evaluation, MemoryError> {
         for q in queries.iter().take(WARMUP_QUERIES) {
             let mut query = q.query.clone();
             query.mode = mode;
-            self.memory.retrieve_context(&query).await?;
+            memory.retrieve_context(&query).await?;
         }
         let mut eval = Evaluation::default();
         for q in queries {
             let mut query = q.query.clone();
             query.mode = mode;
             let t = Instant::now();
-            let pack = self.memory.retrieve_context(&query).await?;
+            let pack = memory.retrieve_context(&query).await?;
             eval.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
             let ranked: Vec<u8> = pack
                 .hits
@@ -1026,6 +1112,19 @@ pub async fn run_with_embedder(
         control_modes.push(calibration);
         relevant = eval.relevant;
     }
+    let mut fusion_sweep = Vec::with_capacity(SWEEP.len());
+    for (weight, memory) in sweep_memories(&bench.memory, &embedder) {
+        let scores = bench
+            .evaluate_with(&memory, &queries, RetrievalMode::Hybrid)
+            .await?
+            .scores(RetrievalMode::Hybrid);
+        fusion_sweep.push(sweep_row(weight, &embedder, &scores));
+    }
+    let logs = if config.logs_episodes > 0 {
+        Some(run_logs(config, dir, now, &embedder).await?)
+    } else {
+        None
+    };
 
     let mut sizes = config.latency_sizes.clone();
     sizes.sort_unstable();
@@ -1091,7 +1190,138 @@ pub async fn run_with_embedder(
         embedder: embedder.id().to_string(),
         modes,
         control: control_modes,
+        fusion_sweep,
         latency_at,
+        logs,
+    })
+}
+
+/// One memory over `base`'s store per weight of the sweep, hybrid fusion set to it.
+fn sweep_memories(
+    base: &SelfLearningMemory,
+    embedder: &Arc<dyn Embedder>,
+) -> Vec<(f64, SelfLearningMemory)> {
+    SWEEP
+        .iter()
+        .map(|&w| {
+            let mut config = MemoryConfig::default();
+            config.ranking.vector_weight_semantic = w;
+            config.ranking.vector_weight_lexical = w;
+            let memory = SelfLearningMemory::with_config(
+                base.storage().clone(),
+                config,
+                Arc::new(SystemClock),
+            )
+            .with_embedder(Some(embedder.clone()));
+            (w, memory)
+        })
+        .collect()
+}
+
+fn sweep_row(weight: f64, embedder: &Arc<dyn Embedder>, scores: &ModeScores) -> SweepRow {
+    let default = MemoryConfig::default()
+        .ranking
+        .fusion(embedder.is_semantic())
+        .vector_weight;
+    SweepRow {
+        vector_weight: weight,
+        default: (weight - default).abs() < 1e-9,
+        recall_at_5: scores.recall_at_5,
+        mrr: scores.mrr,
+        ndcg_at_10: scores.ndcg_at_10,
+    }
+}
+
+/// Builds the step-level store in `dir` and runs its queries in every mode and through the
+/// sweep.
+async fn run_logs(
+    config: &EvalConfig,
+    dir: &Path,
+    now: DateTime<Utc>,
+    embedder: &Arc<dyn Embedder>,
+) -> Result<LogsReport, MemoryError> {
+    let path = dir.join("retrieval-eval-logs.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(MemoryError::storage)?;
+        }
+    }
+    let storage = TursoStorage::open(&path).await.map_err(MemoryError::from)?;
+    let memory = SelfLearningMemory::new(Arc::new(storage)).with_embedder(Some(embedder.clone()));
+    let mut generator = logs::LogsGen::new(config.seed, now);
+    let n = config.logs_episodes;
+    // Every k-th episode gives a query, spread over the whole store.
+    let every = (n / config.logs_queries.max(1)).max(1);
+    let mut queries: Vec<(Uuid, String)> = Vec::new();
+    let mut steps = 0usize;
+    let t = Instant::now();
+    for i in 0..n {
+        let e = generator.next_episode(EVAL_NAMESPACE);
+        steps += e.episode.steps.len();
+        memory.storage().store_episode(&e.episode).await?;
+        if i % every == every / 2 && queries.len() < config.logs_queries {
+            queries.push((e.episode.id, e.query));
+        }
+    }
+    memory.embed_pending(EMBED_BATCH, |_, _| {}).await?;
+    eprintln!(
+        "retrieval eval: step-level set, {n} episodes stored and embedded in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let evaluate = async |memory: &SelfLearningMemory, mode: RetrievalMode| {
+        let mut eval = Evaluation::default();
+        for (answer, text) in &queries {
+            let mut query = logs::query_of(EVAL_NAMESPACE, text, HITS, TOKEN_BUDGET);
+            query.mode = mode;
+            let t = Instant::now();
+            let pack = memory.retrieve_context(&query).await?;
+            eval.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let ranked: Vec<u8> = pack
+                .hits
+                .iter()
+                .map(|h| if h.id == *answer { 3 } else { 0 })
+                .collect();
+            eval.recall_5.push(recall_at_k(&ranked, 1, 5));
+            eval.recall_10.push(recall_at_k(&ranked, 1, HITS));
+            eval.rr.push(reciprocal_rank(&ranked));
+            eval.ndcg.push(ndcg_at_k(&ranked, &[3], HITS));
+            eval.with_context.push(false);
+            eval.relevant.push(1);
+        }
+        eval.latencies_ms.sort_by(f64::total_cmp);
+        Ok::<_, MemoryError>(eval)
+    };
+    let mut modes = Vec::with_capacity(3);
+    for mode in [
+        RetrievalMode::Text,
+        RetrievalMode::Vector,
+        RetrievalMode::Hybrid,
+    ] {
+        let scores = evaluate(&memory, mode).await?.scores(mode);
+        eprintln!(
+            "retrieval eval: step-level set, {} nDCG@10 {:.3}, Recall@5 {:.3}",
+            mode_name(mode),
+            scores.ndcg_at_10,
+            scores.recall_at_5
+        );
+        modes.push(scores);
+    }
+    let mut fusion_sweep = Vec::with_capacity(SWEEP.len());
+    for (weight, m) in sweep_memories(&memory, embedder) {
+        let scores = evaluate(&m, RetrievalMode::Hybrid)
+            .await?
+            .scores(RetrievalMode::Hybrid);
+        fusion_sweep.push(sweep_row(weight, embedder, &scores));
+    }
+    Ok(LogsReport {
+        episodes: n,
+        queries: queries.len(),
+        mean_steps: steps as f64 / n.max(1) as f64,
+        modes,
+        fusion_sweep,
     })
 }
 
@@ -1311,6 +1541,8 @@ mod tests {
             seed: 1,
             latency_sizes: vec![],
             keep_stores: false,
+            logs_episodes: 120,
+            logs_queries: 12,
         };
         let report = run(&config, dir.path()).await.unwrap();
         assert_eq!(report.modes.len(), 3);
@@ -1348,6 +1580,17 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("nDCG@10") && md.contains("**Control**"));
+        // The sweep runs hybrid at every weight, the default's marked; weight 0 is text
+        // alone, so it scores as text mode does.
+        assert_eq!(report.fusion_sweep.len(), SWEEP.len());
+        assert_eq!(report.fusion_sweep.iter().filter(|r| r.default).count(), 1);
+        let logs = report.logs.as_ref().unwrap();
+        assert_eq!((logs.episodes, logs.queries), (120, 12));
+        assert!(logs.mean_steps >= 30.0);
+        assert_eq!(logs.modes.len(), 3);
+        assert!(logs.modes[0].recall_at_10 > 0.3, "{:?}", logs.modes[0]);
+        assert_eq!(logs.fusion_sweep.len(), SWEEP.len());
+        assert!(md.contains("Step-level set"), "{md}");
         serde_json::to_string(&report).unwrap();
     }
 
@@ -1360,6 +1603,8 @@ mod tests {
             seed: 2,
             latency_sizes: vec![400, 100],
             keep_stores: false,
+            logs_episodes: 0,
+            logs_queries: 0,
         };
         let report = run(&config, dir.path()).await.unwrap();
         let sizes: Vec<usize> = report.latency_at.iter().map(|l| l.episodes).collect();
@@ -1376,6 +1621,8 @@ mod tests {
             seed: 3,
             latency_sizes: vec![250],
             keep_stores: true,
+            logs_episodes: 0,
+            logs_queries: 0,
         };
         let first = run(&config, dir.path()).await.unwrap();
         assert!(first.seed_seconds > 0.0 && first.latency_at[0].seed_seconds > 0.0);

@@ -352,6 +352,13 @@ pub struct RetrievalEvalArgs {
     /// them again in a temporary directory. A 100,000-episode store takes 1–2 GB.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// Episodes of the step-level set (long on-call logs, the answer in one step); 0 leaves
+    /// it out.
+    #[arg(long, default_value_t = 2_000)]
+    pub logs_episodes: usize,
+    /// Queries of the step-level set.
+    #[arg(long, default_value_t = 200)]
+    pub logs_queries: usize,
 }
 
 /// `memory bench completion`
@@ -587,6 +594,10 @@ pub struct RetrieveArgs {
     /// Candidate sources: hybrid (full text and vectors, fused), text or vector.
     #[arg(long, default_value = "hybrid")]
     pub mode: String,
+    /// A read-only lookup: record no retrieval session (the pack has no session id, and
+    /// no feedback can be reported against it).
+    #[arg(long)]
+    pub no_session: bool,
 }
 
 /// `memory reembed`

@@ -107,9 +107,21 @@ fn full_loop_start_steps_complete_retrieve() {
     assert!(
         text.contains("# Past experience for")
             && text.contains("RECENCY")
-            && text.contains("COVER"),
+            && text.contains("COVER")
+            && text.contains("vectors weigh 0.10 beside full text (vectors of hashed words)"),
         "{text}"
     );
+
+    // A read-only lookup: the same hits, no session recorded, none to report against.
+    let sessions = |sb: &Sandbox| sb.json(&["stats"])["storage"]["sessions"].as_u64().unwrap();
+    let before = sessions(&sb);
+    let lookup = sb.json(&["retrieve", "checkout test timeout", "--no-session"]);
+    assert!(lookup.get("session_id").is_none(), "{lookup}");
+    assert_eq!(lookup["hits"][0]["id"], Value::String(id.clone()));
+    assert_eq!(sessions(&sb), before);
+    let recorded = sb.json(&["retrieve", "checkout test timeout"]);
+    assert!(recorded["session_id"].is_string());
+    assert_eq!(sessions(&sb), before + 1);
 }
 
 #[test]

@@ -13,12 +13,12 @@ use crate::limits::Limits;
 use crate::metrics::{LatencyRegistry, MemoryStats};
 use crate::model::{
     Episode, EpisodeSummary, ExecutionStep, Feedback, Heuristic, NewEpisode, OutcomeKind, Pattern,
-    RetrievalSession, StepInput, TaskOutcome, to_micros,
+    RetrievalSession, SessionRetention, StepInput, TaskOutcome, to_micros,
 };
 use crate::retrieval::{
-    Candidate, ContextPack, NeighbourhoodConfig, RankingConfig, RetrievalMode, RetrievalQuery,
-    RetrievedEpisode, Scored, SimilarEpisode, advise, estimate_tokens, mmr, query_terms, recommend,
-    render_pack, select_neighbourhood,
+    Candidate, ContextPack, Fusion, NeighbourhoodConfig, RankingConfig, RetrievalMode,
+    RetrievalQuery, RetrievedEpisode, Scored, SimilarEpisode, advise, estimate_tokens, mmr,
+    query_terms, recommend, render_pack, select_neighbourhood,
 };
 use crate::storage::{Completion, EpisodeFilter, EpisodeStatus, PatternFilter, StorageBackend};
 use std::future::Future;
@@ -68,6 +68,8 @@ pub struct MemoryConfig {
     pub strong_hit_share: f64,
     /// How many related episodes that no search found are added as candidates.
     pub related_candidates: usize,
+    /// Which retrieval sessions each namespace keeps.
+    pub session_retention: SessionRetention,
 }
 
 impl Default for MemoryConfig {
@@ -89,6 +91,7 @@ impl Default for MemoryConfig {
             relation_boost: 0.1,
             strong_hit_share: 0.75,
             related_candidates: 10,
+            session_retention: SessionRetention::default(),
         }
     }
 }
@@ -167,6 +170,15 @@ impl SelfLearningMemory {
     /// The embedder in use, if any.
     pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
         self.vectors.as_ref().map(|v| v.embedder())
+    }
+
+    /// How hybrid retrieval weighs this memory's vectors beside full-text search (none when
+    /// there is no embedder).
+    pub fn fusion(&self) -> Fusion {
+        match &self.vectors {
+            Some(v) => self.config.ranking.fusion(v.embedder().is_semantic()),
+            None => Fusion::default(),
+        }
     }
 
     /// The configuration in force.
@@ -375,7 +387,7 @@ impl SelfLearningMemory {
             limits.check_context(&query.context)?;
             let ns = query.namespace.as_str();
 
-            let candidates = self.candidates(query).await?;
+            let (candidates, warnings) = self.candidates(query).await?;
             let near = select_neighbourhood(&candidates, &self.config.neighbourhood);
             let (ranked, considered, mut related) =
                 self.rank_with_relations(query, candidates).await?;
@@ -421,18 +433,26 @@ impl SelfLearningMemory {
             let now = self.clock.now();
             let recs = recommend(query, &patterns, &advice, now, &self.config.learning);
 
-            let session = RetrievalSession {
-                id: Uuid::now_v7(),
-                namespace: ns.to_string(),
-                query: query.text.clone(),
-                recommended: recs.offered_ids(),
-                created_at: now,
-                feedback: None,
+            let session_id = if query.record_session {
+                let session = RetrievalSession {
+                    id: Uuid::now_v7(),
+                    namespace: ns.to_string(),
+                    query: query.text.clone(),
+                    recommended: recs.offered_ids(),
+                    created_at: now,
+                    feedback: None,
+                };
+                self.storage
+                    .store_session(&session, &self.config.session_retention)
+                    .await?;
+                Some(session.id)
+            } else {
+                None
             };
-            self.storage.store_session(&session).await?;
 
             let markdown = render_pack(
-                session.id,
+                session_id,
+                &warnings,
                 ns,
                 &query.text,
                 &recs,
@@ -440,7 +460,7 @@ impl SelfLearningMemory {
                 query.token_budget,
             );
             Ok(ContextPack {
-                session_id: session.id,
+                session_id,
                 namespace: ns.to_string(),
                 query: query.text.clone(),
                 token_estimate: estimate_tokens(&markdown),
@@ -454,14 +474,16 @@ impl SelfLearningMemory {
                 recoveries: recs.recoveries,
                 neighbours: advice.neighbours,
                 candidates_considered: considered,
+                warnings,
             })
         })
         .await
     }
 
     /// The candidates of a retrieval: full-text matches and nearest vectors (as the mode
-    /// asks), merged by episode with their ranks, plus recent same-domain episodes.
-    async fn candidates(&self, query: &RetrievalQuery) -> Result<Vec<Candidate>> {
+    /// asks), merged by episode with their ranks, plus recent same-domain episodes; and
+    /// what went wrong on the way without failing it.
+    async fn candidates(&self, query: &RetrievalQuery) -> Result<(Vec<Candidate>, Vec<String>)> {
         let ns = query.namespace.as_str();
         let mut candidates: Vec<Candidate> = Vec::new();
         if query.mode != RetrievalMode::Vector {
@@ -478,21 +500,23 @@ impl SelfLearningMemory {
                 });
             }
         }
+        let mut warnings = Vec::new();
         if query.mode != RetrievalMode::Text {
             match &self.vectors {
                 Some(vectors) => {
-                    vectors
-                        .embed_up_to(self.storage.as_ref(), self.config.index_on_read)
-                        .await?;
-                    let qv = vectors
-                        .embed(self.storage.as_ref(), std::slice::from_ref(&query.text))
-                        .await?
-                        .pop()
-                        .unwrap_or_default();
-                    let matches = self
-                        .storage
-                        .vector_search(ns, &qv, self.config.vector_candidates)
-                        .await?;
+                    let matches = match self.vector_matches(vectors, query).await {
+                        Ok(matches) => matches,
+                        // Full text still answers: a failing embedder costs the vectors,
+                        // not the retrieval.
+                        Err(MemoryError::Embedding(e)) if query.mode == RetrievalMode::Hybrid => {
+                            tracing::warn!(error = %e, "embedder failed; retrieving by full text only");
+                            warnings.push(format!(
+                                "vector search skipped, results are from full-text search only: {e}"
+                            ));
+                            Vec::new()
+                        }
+                        Err(e) => return Err(e),
+                    };
                     let best = matches.first().map_or(0.0, |m| m.similarity);
                     let floor = self
                         .config
@@ -533,7 +557,28 @@ impl SelfLearningMemory {
                 }
             }
         }
-        Ok(candidates)
+        Ok((candidates, warnings))
+    }
+
+    /// The query's nearest episodes by vector, after indexing a few of the namespace's
+    /// pending episodes.
+    async fn vector_matches(
+        &self,
+        vectors: &Vectors,
+        query: &RetrievalQuery,
+    ) -> Result<Vec<crate::VectorMatch>> {
+        let ns = query.namespace.as_str();
+        vectors
+            .embed_up_to(self.storage.as_ref(), ns, self.config.index_on_read)
+            .await?;
+        let qv = vectors
+            .embed(self.storage.as_ref(), std::slice::from_ref(&query.text))
+            .await?
+            .pop()
+            .unwrap_or_default();
+        self.storage
+            .vector_search(ns, &qv, self.config.vector_candidates)
+            .await
     }
 
     /// The `limit` hits to return: the best of `ranked`, diversified by maximal marginal

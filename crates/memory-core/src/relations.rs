@@ -290,7 +290,7 @@ impl SelfLearningMemory {
         let now = self.clock.now();
         let cfg = &self.config;
         let ns = query.namespace.as_str();
-        let mut ranked = rank(query, candidates.clone(), now, &cfg.ranking);
+        let mut ranked = rank(query, candidates.clone(), now, &cfg.ranking, self.fusion());
         let best = ranked.first().map_or(0.0, |s| s.breakdown.total);
         if cfg.relation_boost <= 0.0 || best <= 0.0 {
             return Ok((ranked, candidates.len(), HashMap::new()));
@@ -355,7 +355,7 @@ impl SelfLearningMemory {
             }
         }
         if added > 0 {
-            ranked = rank(query, candidates.clone(), now, &cfg.ranking);
+            ranked = rank(query, candidates.clone(), now, &cfg.ranking, self.fusion());
         }
 
         for s in &mut ranked {

@@ -12,7 +12,7 @@ use crate::metrics::StorageStats;
 use crate::model::{
     Checkpoint, Direction, Episode, EpisodeSummary, ExecutionStep, Feedback, OutcomeKind, Pattern,
     PatternKindName, Reflection, Relationship, RelationshipKind, RetrievalSession, RewardScore,
-    StepInput, TaskOutcome, TaskType,
+    SessionRetention, StepInput, TaskOutcome, TaskType,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -98,8 +98,13 @@ pub trait StorageBackend: Send + Sync {
     /// One pattern, or `None` when it does not exist in `namespace`.
     async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Option<Pattern>>;
 
-    /// Remembers a retrieval so feedback can be tied to it. A duplicate id is a `Conflict`.
-    async fn store_session(&self, session: &RetrievalSession) -> Result<()>;
+    /// Remembers a retrieval so feedback can be tied to it, and in the same write drops the
+    /// namespace's sessions that `retention` no longer keeps. A duplicate id is a `Conflict`.
+    async fn store_session(
+        &self,
+        session: &RetrievalSession,
+        retention: &SessionRetention,
+    ) -> Result<()>;
 
     /// A remembered retrieval, or `None` when it does not exist in `namespace`.
     async fn get_session(
@@ -143,9 +148,14 @@ pub trait StorageBackend: Send + Sync {
     /// The stored vectors of the given episodes of `namespace` (missing ones left out).
     async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>>;
 
-    /// Completed episodes (of any namespace) that have no vector yet, oldest first, at most
-    /// `limit`: the work list of a re-embed.
-    async fn episodes_without_vectors(&self, limit: usize) -> Result<Vec<Episode>>;
+    /// Completed episodes that have no vector yet, of `namespace` (or of every namespace),
+    /// oldest first, at most `limit`: the work list of a re-embed, or of a retrieval that
+    /// indexes a few of its own namespace's before searching.
+    async fn episodes_without_vectors(
+        &self,
+        namespace: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Episode>>;
 
     /// How many completed episodes (of any namespace) have no vector yet.
     async fn count_without_vectors(&self) -> Result<u64>;

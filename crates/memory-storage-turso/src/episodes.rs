@@ -37,7 +37,7 @@ use memory_core::{
     BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodePage,
     EpisodeStatus, EpisodeSummary, ExecutionStep, Feedback, ImportBatch, MemoryError, Pattern,
     PatternFilter, Relationship, RelationshipFilter, RelationshipKind, Result, RetrievalSession,
-    StepInput, StorageBackend, TaskType, TextMatch, ValidationError, VectorMatch,
+    SessionRetention, StepInput, StorageBackend, TaskType, TextMatch, ValidationError, VectorMatch,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -180,10 +180,17 @@ impl StorageBackend for TursoStorage {
         patterns::get(&conn, namespace, pattern_id).await
     }
 
-    async fn store_session(&self, session: &RetrievalSession) -> Result<()> {
+    async fn store_session(
+        &self,
+        session: &RetrievalSession,
+        retention: &SessionRetention,
+    ) -> Result<()> {
         let session = session.clone();
+        let retention = *retention;
         self.conns
-            .write(move |conn| Box::pin(async move { sessions::store(conn, &session).await }))
+            .write(move |conn| {
+                Box::pin(async move { sessions::store(conn, &session, &retention).await })
+            })
             .await
     }
 
@@ -285,10 +292,14 @@ impl StorageBackend for TursoStorage {
         finish(tx, result).await
     }
 
-    async fn episodes_without_vectors(&self, limit: usize) -> Result<Vec<Episode>> {
+    async fn episodes_without_vectors(
+        &self,
+        namespace: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Episode>> {
         let conn = self.conns.reader().await;
         let tx = begin_read(&conn).await?;
-        let result = vectors::episodes_without(tx, limit).await;
+        let result = vectors::episodes_without(tx, namespace, limit).await;
         finish(tx, result).await
     }
 

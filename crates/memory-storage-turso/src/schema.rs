@@ -77,7 +77,7 @@ use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -94,6 +94,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_5,
     MIGRATION_6,
     MIGRATION_7,
+    MIGRATION_8,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -266,6 +267,13 @@ DROP INDEX episodes_ns_costs;
 CREATE INDEX episodes_ns_costs ON episodes
     (namespace, task_type, domain, ended_at DESC, step_count, total_latency_ms)
     WHERE ended_at IS NOT NULL;
+"#;
+
+/// A retrieval embeds only its own namespace's pending episodes: the work list by namespace,
+/// so a backlog elsewhere costs it nothing.
+const MIGRATION_8: &str = r#"
+CREATE INDEX episodes_without_vector_ns ON episodes (namespace, rowid)
+    WHERE ended_at IS NOT NULL AND has_vector = 0;
 "#;
 
 /// The schema version whose migration also indexes existing episodes' text (in Rust, after
@@ -625,7 +633,7 @@ mod tests {
         assert_eq!(storage.vector_space().await.unwrap(), None);
         assert_eq!(storage.count_without_vectors().await.unwrap(), 1);
         assert_eq!(
-            storage.episodes_without_vectors(10).await.unwrap(),
+            storage.episodes_without_vectors(None, 10).await.unwrap(),
             vec![episode.clone()]
         );
         storage.ensure_vector_space("axes", 3).await.unwrap();
@@ -672,7 +680,7 @@ mod tests {
         assert!(has_schema_object(&conn, "steps_tool").await);
         drop((conn, db));
         let storage = TursoStorage::open(&path).await.unwrap();
-        assert_eq!(storage.schema_version().await.unwrap(), 7);
+        assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
         {
             let conn = storage.conns.reader().await;
             for dropped in [
@@ -691,6 +699,8 @@ mod tests {
                 "episodes_ns_ended",
                 "episodes_ns_costs",
                 "episode_tags_tag",
+                // Version 8: the pending-vector work list by namespace.
+                "episodes_without_vector_ns",
             ] {
                 assert!(has_schema_object(conn.raw(), kept).await, "{kept}");
             }

@@ -11,11 +11,15 @@ use crate::codec::{self, decode_session, micros};
 use crate::connection::Conn;
 use crate::error::SqlContext;
 use crate::patterns;
-use memory_core::{Feedback, MemoryError, Result, RetrievalSession};
+use memory_core::{Feedback, MemoryError, Result, RetrievalSession, SessionRetention};
 use uuid::Uuid;
 
 /// The body of `store_session`; runs on a write transaction.
-pub(crate) async fn store(conn: &Conn, session: &RetrievalSession) -> Result<()> {
+pub(crate) async fn store(
+    conn: &Conn,
+    session: &RetrievalSession,
+    retention: &SessionRetention,
+) -> Result<()> {
     let id = session.id.to_string();
     let mut existing = conn
         .query(
@@ -49,6 +53,43 @@ pub(crate) async fn store(conn: &Conn, session: &RetrievalSession) -> Result<()>
     .await
     .ctx("insert retrieval session")?;
     tracing::debug!(%id, namespace = %session.namespace, offered = session.recommended.len(), "stored retrieval session");
+    prune(conn, &session.namespace, session.created_at, retention).await
+}
+
+/// Drops the sessions of `namespace` that `retention` no longer keeps, as of `now`. Both
+/// deletes walk the `(namespace, created_at)` index, so they cost what they remove.
+async fn prune(
+    conn: &Conn,
+    namespace: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    retention: &SessionRetention,
+) -> Result<()> {
+    let max_age = chrono::Duration::milliseconds(
+        (retention.max_age_days.max(0.0) * 86_400_000.0).min(i64::MAX as f64 / 2.0) as i64,
+    );
+    let cutoff = now
+        .checked_sub_signed(max_age)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let aged = conn
+        .execute(
+            "DELETE FROM retrieval_sessions WHERE namespace = ?1 AND created_at < ?2",
+            libsql::params![namespace, micros(cutoff)],
+        )
+        .await
+        .ctx("drop expired retrieval sessions")?;
+    let keep = i64::try_from(retention.max_per_namespace).unwrap_or(i64::MAX);
+    let surplus = conn
+        .execute(
+            "DELETE FROM retrieval_sessions WHERE namespace = ?1 AND rowid IN \
+             (SELECT rowid FROM retrieval_sessions WHERE namespace = ?1 \
+              ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?2)",
+            libsql::params![namespace, keep],
+        )
+        .await
+        .ctx("drop surplus retrieval sessions")?;
+    if aged + surplus > 0 {
+        tracing::debug!(%namespace, aged, surplus, "dropped retrieval sessions");
+    }
     Ok(())
 }
 

@@ -538,16 +538,33 @@ fn placeholders(n: usize) -> String {
 const WITHOUT_VECTOR: &str = "ended_at IS NOT NULL AND has_vector = 0";
 
 /// The body of `episodes_without_vectors`; runs on a read transaction.
-pub(crate) async fn episodes_without(conn: &Conn, limit: usize) -> Result<Vec<Episode>> {
+pub(crate) async fn episodes_without(
+    conn: &Conn,
+    namespace: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Episode>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT rowid, id, record FROM episodes INDEXED BY episodes_without_vector \
-         WHERE {WITHOUT_VECTOR} ORDER BY rowid LIMIT ?1"
-    );
+    let limit = Value::Integer(clamp_i64(limit as u64));
+    let (sql, params) = match namespace {
+        None => (
+            format!(
+                "SELECT rowid, id, record FROM episodes INDEXED BY episodes_without_vector \
+                 WHERE {WITHOUT_VECTOR} ORDER BY rowid LIMIT ?1"
+            ),
+            vec![limit],
+        ),
+        Some(ns) => (
+            format!(
+                "SELECT rowid, id, record FROM episodes INDEXED BY episodes_without_vector_ns \
+                 WHERE {WITHOUT_VECTOR} AND namespace = ?2 ORDER BY rowid LIMIT ?1"
+            ),
+            vec![limit, Value::Text(ns.to_string())],
+        ),
+    };
     let mut rows = conn
-        .query(&sql, [clamp_i64(limit as u64)])
+        .query(&sql, params)
         .await
         .ctx("list episodes without vectors")?;
     let mut heads = Vec::new();

@@ -127,7 +127,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let query = RetrievalQuery::new(ns, TASKS[t as usize % TASKS.len()]);
                 let pack = memory.retrieve_context(&query).await.unwrap();
                 let offered = pack.patterns.iter().map(|p| p.id).collect();
-                sessions.push((pack.session_id, offered));
+                sessions.push((pack.session_id.unwrap(), offered));
             }
             Op::Feedback(ok) => {
                 if let Some((session, offered)) = sessions.pop() {

@@ -219,9 +219,14 @@ async fn build(plan: &Plan) -> Store {
             .unwrap();
         if *feedback {
             let applied = pack.patterns.iter().take(1).map(|p| p.id).collect();
-            m.record_feedback("ns", pack.session_id, applied, OutcomeKind::Success)
-                .await
-                .unwrap();
+            m.record_feedback(
+                "ns",
+                pack.session_id.unwrap(),
+                applied,
+                OutcomeKind::Success,
+            )
+            .await
+            .unwrap();
         }
     }
     s

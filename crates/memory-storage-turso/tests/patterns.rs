@@ -10,8 +10,8 @@ use chrono::{Duration, TimeZone, Utc};
 use memory_core::{
     Clock, Completion, Feedback, ManualClock, MemoryConfig, MemoryError, NewEpisode, OutcomeKind,
     Pattern, PatternFilter, PatternKind, PatternKindName, PatternOrder, RetrievalQuery,
-    RetrievalSession, SelfLearningMemory, StepInput, StepResult, StorageBackend, TaskContext,
-    TaskOutcome, TaskType,
+    RetrievalSession, SelfLearningMemory, SessionRetention, StepInput, StepResult, StorageBackend,
+    TaskContext, TaskOutcome, TaskType,
 };
 use memory_storage_turso::{TursoConfig, TursoStorage};
 use std::sync::Arc;
@@ -497,28 +497,39 @@ async fn retrieval_offers_supported_patterns_and_takes_feedback() {
     // One episode is not enough support to recommend any pattern.
     let pack = f.memory.retrieve_context(&query).await.unwrap();
     assert!(pack.patterns.is_empty(), "{}", pack.markdown);
-    let session = f.memory.get_session(NS, pack.session_id).await.unwrap();
+    let session = f
+        .memory
+        .get_session(NS, pack.session_id.unwrap())
+        .await
+        .unwrap();
     assert!(session.recommended.is_empty());
 
     run(&f, NS, task("web-api", "rust"), &tools, success()).await;
     let pack = f.memory.retrieve_context(&query).await.unwrap();
     assert!(!pack.patterns.is_empty(), "{}", pack.markdown);
     assert!(pack.patterns.iter().all(|p| p.episodes >= 2));
-    let session = f.memory.get_session(NS, pack.session_id).await.unwrap();
+    let session = f
+        .memory
+        .get_session(NS, pack.session_id.unwrap())
+        .await
+        .unwrap();
     assert_eq!(session.namespace, NS);
     assert_eq!(session.query, "endpoint test fails");
     assert!(session.feedback.is_none());
     for p in &pack.patterns {
         assert!(session.recommended.contains(&p.id));
     }
-    assert!(pack.markdown.contains(&pack.session_id.to_string()));
+    assert!(
+        pack.markdown
+            .contains(&pack.session_id.unwrap().to_string())
+    );
 
     // A pattern that was not offered is refused, and nothing is recorded.
     let err = f
         .memory
         .record_feedback(
             NS,
-            pack.session_id,
+            pack.session_id.unwrap(),
             vec![Uuid::now_v7()],
             OutcomeKind::Success,
         )
@@ -527,14 +538,14 @@ async fn retrieval_offers_supported_patterns_and_takes_feedback() {
     assert!(matches!(err, MemoryError::Invalid(_)), "{err}");
     assert!(
         f.memory
-            .get_session(NS, pack.session_id)
+            .get_session(NS, pack.session_id.unwrap())
             .await
             .unwrap()
             .feedback
             .is_none()
     );
     // An unknown session, or one in another namespace, is not found.
-    for (ns, id) in [(NS, Uuid::now_v7()), ("team-b", pack.session_id)] {
+    for (ns, id) in [(NS, Uuid::now_v7()), ("team-b", pack.session_id.unwrap())] {
         let err = f
             .memory
             .record_feedback(ns, id, vec![], OutcomeKind::Success)
@@ -562,7 +573,7 @@ async fn retrieval_offers_supported_patterns_and_takes_feedback() {
     f.memory
         .record_feedback(
             NS,
-            pack.session_id,
+            pack.session_id.unwrap(),
             vec![applied, applied],
             OutcomeKind::Success,
         )
@@ -581,7 +592,11 @@ async fn retrieval_offers_supported_patterns_and_takes_feedback() {
         let other = f.memory.get_pattern(NS, *id).await.unwrap();
         assert_eq!(other.effectiveness.applied, 0);
     }
-    let stored = f.memory.get_session(NS, pack.session_id).await.unwrap();
+    let stored = f
+        .memory
+        .get_session(NS, pack.session_id.unwrap())
+        .await
+        .unwrap();
     let feedback = stored.feedback.unwrap();
     assert_eq!(feedback.applied, vec![applied]);
     assert_eq!(feedback.outcome, OutcomeKind::Success);
@@ -590,7 +605,12 @@ async fn retrieval_offers_supported_patterns_and_takes_feedback() {
     // Twice is a conflict, and counts nothing.
     let err = f
         .memory
-        .record_feedback(NS, pack.session_id, vec![applied], OutcomeKind::Failure)
+        .record_feedback(
+            NS,
+            pack.session_id.unwrap(),
+            vec![applied],
+            OutcomeKind::Failure,
+        )
         .await
         .unwrap_err();
     match err {
@@ -610,14 +630,19 @@ async fn retrieval_offers_supported_patterns_and_takes_feedback() {
     // A failure counts as hindered; a partial success only as applied.
     let pack = f.memory.retrieve_context(&query).await.unwrap();
     f.memory
-        .record_feedback(NS, pack.session_id, vec![applied], OutcomeKind::Failure)
+        .record_feedback(
+            NS,
+            pack.session_id.unwrap(),
+            vec![applied],
+            OutcomeKind::Failure,
+        )
         .await
         .unwrap();
     let pack = f.memory.retrieve_context(&query).await.unwrap();
     f.memory
         .record_feedback(
             NS,
-            pack.session_id,
+            pack.session_id.unwrap(),
             vec![applied],
             OutcomeKind::PartialSuccess,
         )
@@ -642,23 +667,31 @@ async fn an_episode_started_from_a_pack_reports_feedback_when_it_completes() {
     let mut query = RetrievalQuery::new(NS, "endpoint returns 500");
     query.context.language = Some("rust".into());
     let pack = f.memory.retrieve_context(&query).await.unwrap();
-    let session = f.memory.get_session(NS, pack.session_id).await.unwrap();
+    let session = f
+        .memory
+        .get_session(NS, pack.session_id.unwrap())
+        .await
+        .unwrap();
     assert!(!session.recommended.is_empty(), "{}", pack.markdown);
 
     let mut new = task("web-api", "rust");
-    new.retrieval_session = Some(pack.session_id);
+    new.retrieval_session = Some(pack.session_id.unwrap());
     let done = run(&f, NS, new, &tools, success()).await;
-    assert_eq!(done.retrieval_session, Some(pack.session_id));
+    assert_eq!(done.retrieval_session, Some(pack.session_id.unwrap()));
     assert_eq!(
         f.memory
             .get_episode(NS, done.id)
             .await
             .unwrap()
             .retrieval_session,
-        Some(pack.session_id)
+        Some(pack.session_id.unwrap())
     );
 
-    let session = f.memory.get_session(NS, pack.session_id).await.unwrap();
+    let session = f
+        .memory
+        .get_session(NS, pack.session_id.unwrap())
+        .await
+        .unwrap();
     let feedback = session.feedback.clone().unwrap();
     assert_eq!(feedback.applied, session.recommended);
     assert_eq!(feedback.outcome, OutcomeKind::Success);
@@ -670,7 +703,7 @@ async fn an_episode_started_from_a_pack_reports_feedback_when_it_completes() {
     // The agent's own report now conflicts: the completion already answered for it.
     let err = f
         .memory
-        .record_feedback(NS, pack.session_id, vec![], OutcomeKind::Failure)
+        .record_feedback(NS, pack.session_id.unwrap(), vec![], OutcomeKind::Failure)
         .await
         .unwrap_err();
     assert!(matches!(err, MemoryError::Conflict(_)), "{err}");
@@ -680,6 +713,91 @@ async fn an_episode_started_from_a_pack_reports_feedback_when_it_completes() {
     new.retrieval_session = Some(Uuid::now_v7());
     let err = f.memory.start_episode(NS, new).await.unwrap_err();
     assert!(matches!(err, MemoryError::NotFound { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn sessions_are_kept_by_count_and_age_per_namespace() {
+    let (_dir, storage) = common::fresh().await;
+    let retention = SessionRetention {
+        max_per_namespace: 3,
+        max_age_days: 10.0,
+    };
+    let day = 86_400;
+    let other = RetrievalSession {
+        created_at: common::at(0),
+        ..session("team-b", vec![])
+    };
+    storage.store_session(&other, &retention).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let s = RetrievalSession {
+            created_at: common::at(i * 60),
+            ..session(NS, vec![])
+        };
+        storage.store_session(&s, &retention).await.unwrap();
+        ids.push(s.id);
+    }
+    let kept = |list: Vec<RetrievalSession>| {
+        let mut ids: Vec<Uuid> = list.into_iter().map(|s| s.id).collect();
+        ids.sort();
+        ids
+    };
+    // The newest three of the namespace; the other namespace is untouched.
+    assert_eq!(kept(storage.list_sessions(NS).await.unwrap()), ids[2..]);
+    assert_eq!(
+        kept(storage.list_sessions("team-b").await.unwrap()),
+        [other.id]
+    );
+    // Eleven days on, everything older than ten days goes with the next store.
+    let late = RetrievalSession {
+        created_at: common::at(11 * day),
+        ..session(NS, vec![])
+    };
+    storage.store_session(&late, &retention).await.unwrap();
+    assert_eq!(kept(storage.list_sessions(NS).await.unwrap()), [late.id]);
+    // A pruned session is unknown to feedback.
+    let err = storage
+        .record_feedback(
+            NS,
+            ids[4],
+            &Feedback {
+                applied: vec![],
+                outcome: OutcomeKind::Success,
+                recorded_at: common::at(11 * day),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MemoryError::NotFound { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_read_only_retrieval_records_no_session() {
+    let f = fixture().await;
+    let mut query = RetrievalQuery::new(NS, "fix the flaky login test");
+    query.record_session = false;
+    let pack = f.memory.retrieve_context(&query).await.unwrap();
+    assert_eq!(pack.session_id, None);
+    assert!(
+        pack.markdown.contains("read-only lookup"),
+        "{}",
+        pack.markdown
+    );
+    assert!(
+        f.memory
+            .storage()
+            .list_sessions(NS)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let json = serde_json::to_value(&pack).unwrap();
+    assert!(json.get("session_id").is_none(), "{json}");
+    query.record_session = true;
+    let pack = f.memory.retrieve_context(&query).await.unwrap();
+    let stored = f.memory.storage().list_sessions(NS).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(Some(stored[0].id), pack.session_id);
 }
 
 /// A session as the facade would store it.
@@ -698,18 +816,27 @@ fn session(ns: &str, recommended: Vec<Uuid>) -> RetrievalSession {
 async fn sessions_through_the_trait() {
     let (_dir, storage) = common::fresh().await;
     let s = session(NS, vec![]);
-    storage.store_session(&s).await.unwrap();
+    storage
+        .store_session(&s, &SessionRetention::default())
+        .await
+        .unwrap();
     assert_eq!(
         storage.get_session(NS, s.id).await.unwrap(),
         Some(s.clone())
     );
     assert_eq!(storage.get_session("team-b", s.id).await.unwrap(), None);
-    let err = storage.store_session(&s).await.unwrap_err();
+    let err = storage
+        .store_session(&s, &SessionRetention::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, MemoryError::Conflict(_)), "{err}");
     // The same id in another namespace is still the same session id.
     let mut elsewhere = s.clone();
     elsewhere.namespace = "team-b".into();
-    let err = storage.store_session(&elsewhere).await.unwrap_err();
+    let err = storage
+        .store_session(&elsewhere, &SessionRetention::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, MemoryError::Conflict(_)), "{err}");
 
     // Feedback on a pattern that was deleted (or never existed) skips it.

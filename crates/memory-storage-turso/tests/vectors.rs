@@ -9,11 +9,13 @@ mod common;
 
 use chrono::{TimeZone, Utc};
 use common::*;
+use memory_core::embedding::EmbedError;
 use memory_core::embedding::cosine;
 use memory_core::retrieval::RetrievalMode;
 use memory_core::{
-    Episode, HashingEmbedder, ManualClock, MemoryConfig, MemoryError, NewEpisode, RetrievalQuery,
-    SelfLearningMemory, StepInput, StepResult, StorageBackend, TaskContext, TaskType,
+    Embedder, Episode, HashingEmbedder, ManualClock, MemoryConfig, MemoryError, NewEpisode,
+    RetrievalQuery, SelfLearningMemory, StepInput, StepResult, StorageBackend, TaskContext,
+    TaskType,
 };
 use memory_storage_turso::TursoStorage;
 use std::sync::Arc;
@@ -475,14 +477,14 @@ async fn the_work_list_shrinks_as_vectors_are_stored() {
 
     // Before any space is declared every completed episode is on the list.
     assert_eq!(storage.count_without_vectors().await.unwrap(), 5);
-    let batch = storage.episodes_without_vectors(2).await.unwrap();
+    let batch = storage.episodes_without_vectors(None, 2).await.unwrap();
     assert_eq!(batch, all[..2].to_vec(), "oldest first, whole, with steps");
 
     storage.ensure_vector_space("axes", 4).await.unwrap();
     assert_eq!(storage.count_without_vectors().await.unwrap(), 5);
     let mut remaining = 5;
     loop {
-        let batch = storage.episodes_without_vectors(2).await.unwrap();
+        let batch = storage.episodes_without_vectors(None, 2).await.unwrap();
         if batch.is_empty() {
             break;
         }
@@ -506,7 +508,7 @@ async fn the_work_list_shrinks_as_vectors_are_stored() {
     assert_eq!(remaining, 0);
     assert!(
         storage
-            .episodes_without_vectors(0)
+            .episodes_without_vectors(None, 0)
             .await
             .unwrap()
             .is_empty()
@@ -531,7 +533,7 @@ async fn the_work_list_shrinks_as_vectors_are_stored() {
     assert_eq!(storage.count_without_vectors().await.unwrap(), 0);
     assert!(
         storage
-            .episodes_without_vectors(10)
+            .episodes_without_vectors(None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -795,6 +797,115 @@ async fn embed_pending_and_reembed_fill_the_vectors() {
     assert_eq!(pack.hits[0].id, elsewhere.id);
 }
 
+#[tokio::test]
+async fn a_retrieval_embeds_only_its_own_namespace_backlog() {
+    let f = fixture().await;
+    for i in 0..3 {
+        f.storage
+            .store_episode(&done("ns", &format!("flaky login test {i}"), i))
+            .await
+            .unwrap();
+        f.storage
+            .store_episode(&done("other", &format!("slow reporting query {i}"), 10 + i))
+            .await
+            .unwrap();
+    }
+    assert_eq!(f.storage.count_without_vectors().await.unwrap(), 6);
+    f.memory
+        .retrieve_context(&query("ns", "login flakiness", RetrievalMode::Hybrid))
+        .await
+        .unwrap();
+    // The three of `ns` were indexed before the search; `other`'s wait for its own.
+    assert_eq!(f.storage.count_without_vectors().await.unwrap(), 3);
+    let pending = f
+        .storage
+        .episodes_without_vectors(Some("other"), 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 3);
+    assert!(
+        f.storage
+            .episodes_without_vectors(Some("ns"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The store's embedder (same id and dimension as the default one), its service down.
+#[derive(Debug)]
+struct Down;
+
+#[async_trait::async_trait]
+impl Embedder for Down {
+    fn id(&self) -> &str {
+        "hash-v1-384"
+    }
+    fn dimension(&self) -> usize {
+        384
+    }
+    fn is_local(&self) -> bool {
+        false
+    }
+    async fn embed(&self, _: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Err(EmbedError::Request {
+            url: "http://127.0.0.1:9/v1/embeddings".into(),
+            detail: "connection refused".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_failing_embedder_degrades_hybrid_retrieval_to_full_text() {
+    let f = fixture().await;
+    let id = finished(&f, "ns", "deploy timeouts on the staging cluster").await;
+    // A working embedder gives no warning (and declares the store's vector space).
+    let pack = f
+        .memory
+        .retrieve_context(&query(
+            "ns",
+            "staging deploy timeouts",
+            RetrievalMode::Hybrid,
+        ))
+        .await
+        .unwrap();
+    assert!(pack.warnings.is_empty());
+    finished(&f, "ns", "deploy timeouts again on staging").await;
+    let down = f.memory.clone().with_embedder(Some(Arc::new(Down)));
+    let pack = down
+        .retrieve_context(&query(
+            "ns",
+            "staging deploy timeouts",
+            RetrievalMode::Hybrid,
+        ))
+        .await
+        .unwrap();
+    assert!(pack.hits.iter().any(|h| h.id == id));
+    assert!(pack.hits.iter().all(|h| h.score.semantic_rank.is_none()));
+    assert_eq!(pack.warnings.len(), 1, "{:?}", pack.warnings);
+    assert!(
+        pack.warnings[0].contains("full-text search only")
+            && pack.warnings[0].contains("connection refused"),
+        "{:?}",
+        pack.warnings
+    );
+    assert!(
+        pack.markdown.contains("> warning: vector search skipped"),
+        "{}",
+        pack.markdown
+    );
+    // Asked for vectors alone, there is nothing to fall back on: the error is the answer.
+    let err = down
+        .retrieve_context(&query(
+            "ns",
+            "staging deploy timeouts",
+            RetrievalMode::Vector,
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MemoryError::Embedding(_)), "{err}");
+}
+
 // ----- Measurements ----------------------------------------------------------------------
 
 /// Percentile `p` (0..=100) of sorted durations, in milliseconds.
@@ -892,7 +1003,7 @@ async fn vector_search_latency() {
         assert_eq!(storage.count_without_vectors().await.unwrap(), 0);
         assert!(
             storage
-                .episodes_without_vectors(32)
+                .episodes_without_vectors(None, 32)
                 .await
                 .unwrap()
                 .is_empty()
@@ -901,7 +1012,7 @@ async fn vector_search_latency() {
     }
     work.sort_by(f64::total_cmp);
     eprintln!(
-        "count_without_vectors + episodes_without_vectors(32), none pending: p50 {:.2} ms, \
+        "count_without_vectors + episodes_without_vectors(None, 32), none pending: p50 {:.2} ms, \
          p95 {:.2} ms",
         pct(&work, 50.0),
         pct(&work, 95.0)

@@ -286,9 +286,12 @@ impl MemoryAgent<'_> {
         } else {
             OutcomeKind::Failure
         };
-        self.memory
-            .record_feedback(self.namespace, pack.session_id, applied, kind)
-            .await?;
+        // The agent asked with a session (the default), so the pack names one.
+        if let Some(session) = pack.session_id {
+            self.memory
+                .record_feedback(self.namespace, session, applied, kind)
+                .await?;
+        }
         Ok(Attempt {
             success,
             reported_success,

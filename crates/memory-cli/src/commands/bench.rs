@@ -118,6 +118,8 @@ pub async fn retrieval(
         seed: args.seed,
         latency_sizes: args.latency_at.iter().copied().filter(|&n| n > 0).collect(),
         keep_stores: args.store.is_some(),
+        logs_episodes: args.logs_episodes,
+        logs_queries: args.logs_queries,
     };
     let report = match &args.store {
         Some(store) => {

@@ -21,12 +21,27 @@ pub async fn run(
         limit: args.limit,
         token_budget: args.budget,
         mode: parse::value("mode", &args.mode)?,
+        record_session: !args.no_session,
     };
     let pack = memory.retrieve_context(&query).await?;
     out.either(&pack, || {
         let mut s = pack.markdown.clone();
         if args.explain {
             s.push_str(&explain(&pack));
+            if query.mode == memory_core::retrieval::RetrievalMode::Hybrid {
+                let _ = writeln!(
+                    s,
+                    "TEXT = (bm25/best + {w:.2}·cosine/best) / {:.2}: vectors weigh {w:.2} beside \
+                     full text ({})",
+                    1.0 + memory.fusion().vector_weight,
+                    match memory.embedder() {
+                        Some(e) if e.is_semantic() => "a trained model's vectors",
+                        Some(_) => "vectors of hashed words",
+                        None => "no embedder",
+                    },
+                    w = memory.fusion().vector_weight,
+                );
+            }
         }
         s
     })
@@ -55,6 +70,9 @@ pub fn explain(pack: &ContextPack) -> String {
         "IN PACK",
         "ID"
     );
+    for w in &pack.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
     for (i, h) in pack.hits.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -78,7 +96,17 @@ pub fn explain(pack: &ContextPack) -> String {
         let _ = write!(
             s,
             "\nrecommended patterns (report applied ones with `memory feedback {} --applied ID`)\n{:<4} {:>6} {:>6} {:>6} {:>9} {:>8} {:>5}  {:<36} PATTERN\n",
-            pack.session_id, "#", "SCORE", "CONF", "LIFT", "RELEVANCE", "FEEDBACK", "EPIS", "ID",
+            pack.session_id
+                .map_or("SESSION (none: read-only lookup)".to_string(), |id| id
+                    .to_string()),
+            "#",
+            "SCORE",
+            "CONF",
+            "LIFT",
+            "RELEVANCE",
+            "FEEDBACK",
+            "EPIS",
+            "ID",
         );
         for (i, p) in pack.patterns.iter().enumerate() {
             let _ = writeln!(

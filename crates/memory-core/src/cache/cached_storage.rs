@@ -25,7 +25,7 @@ use crate::export::ContextStatsRecord;
 use crate::metrics::StorageStats;
 use crate::model::{
     Checkpoint, Episode, EpisodeSummary, ExecutionStep, Feedback, Pattern, Relationship,
-    RelationshipKind, RetrievalSession, StepInput, TaskType,
+    RelationshipKind, RetrievalSession, SessionRetention, StepInput, TaskType,
 };
 use crate::storage::{
     BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, ImportBatch, PatternFilter,
@@ -512,9 +512,13 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         Ok(found)
     }
 
-    async fn store_session(&self, session: &RetrievalSession) -> Result<()> {
+    async fn store_session(
+        &self,
+        session: &RetrievalSession,
+        retention: &SessionRetention,
+    ) -> Result<()> {
         // Sessions are not cached, and no cached query depends on them.
-        self.inner.store_session(session).await
+        self.inner.store_session(session, retention).await
     }
 
     async fn get_session(
@@ -583,8 +587,12 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         self.inner.vectors_of(namespace, ids).await
     }
 
-    async fn episodes_without_vectors(&self, limit: usize) -> Result<Vec<Episode>> {
-        self.inner.episodes_without_vectors(limit).await
+    async fn episodes_without_vectors(
+        &self,
+        namespace: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Episode>> {
+        self.inner.episodes_without_vectors(namespace, limit).await
     }
 
     async fn count_without_vectors(&self) -> Result<u64> {

@@ -94,6 +94,10 @@ impl Embedder for HashingEmbedder {
         true
     }
 
+    fn is_semantic(&self) -> bool {
+        false
+    }
+
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         Ok(texts.iter().map(|t| self.embed_one(t)).collect())
     }

@@ -79,6 +79,13 @@ pub trait Embedder: Send + Sync + Debug {
     /// vectors go through the content-hash cache.
     fn is_local(&self) -> bool;
 
+    /// Whether its vectors carry meaning beyond the words of the text (a trained model), as
+    /// opposed to a hash of the words themselves: decides how far hybrid retrieval trusts
+    /// them beside full-text search (see `RankingConfig::vector_weight_semantic`).
+    fn is_semantic(&self) -> bool {
+        true
+    }
+
     /// One L2-normalised vector per text, in order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }

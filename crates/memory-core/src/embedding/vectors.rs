@@ -96,29 +96,48 @@ impl Vectors {
         batch: usize,
         progress: impl FnMut(u64, u64),
     ) -> Result<u64> {
-        self.embed_some(storage, batch, u64::MAX, progress).await
+        self.embed_some(storage, None, batch, u64::MAX, progress)
+            .await
     }
 
-    /// Embeds at most `max` of the completed episodes that have no vector (oldest first).
-    pub async fn embed_up_to(&self, storage: &dyn StorageBackend, max: u64) -> Result<u64> {
-        self.embed_some(storage, max.clamp(1, 512) as usize, max, |_, _| {})
-            .await
+    /// Embeds at most `max` of `namespace`'s completed episodes that have no vector (oldest
+    /// first); other namespaces' backlogs are left to their own retrievals and to
+    /// `embed_pending`.
+    pub async fn embed_up_to(
+        &self,
+        storage: &dyn StorageBackend,
+        namespace: &str,
+        max: u64,
+    ) -> Result<u64> {
+        self.embed_some(
+            storage,
+            Some(namespace),
+            max.clamp(1, 512) as usize,
+            max,
+            |_, _| {},
+        )
+        .await
     }
 
     async fn embed_some(
         &self,
         storage: &dyn StorageBackend,
+        namespace: Option<&str>,
         batch: usize,
         max: u64,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<u64> {
         self.ensure_space(storage).await?;
-        let total = storage.count_without_vectors().await?.min(max);
+        let total = match namespace {
+            // A retrieval's few: the count of every namespace's backlog would say nothing.
+            Some(_) => max,
+            None => storage.count_without_vectors().await?.min(max),
+        };
         let mut done = 0u64;
         progress(done, total);
         while done < max {
             let take = (batch.max(1) as u64).min(max - done) as usize;
-            let episodes = storage.episodes_without_vectors(take).await?;
+            let episodes = storage.episodes_without_vectors(namespace, take).await?;
             if episodes.is_empty() {
                 break;
             }

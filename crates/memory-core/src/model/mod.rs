@@ -15,7 +15,7 @@ pub use episode::{Episode, EpisodeSummary, NewEpisode};
 pub use outcome::{OutcomeKind, Reflection, RewardScore, TaskOutcome};
 pub use pattern::{
     Effectiveness, Feedback, Heuristic, HeuristicKind, OutcomeStats, Pattern, PatternKind,
-    PatternKindName, PatternScope, RetrievalSession,
+    PatternKindName, PatternScope, RetrievalSession, SessionRetention,
 };
 pub use relationship::{
     Checkpoint, Direction, Relationship, RelationshipKind, RelationshipMetadata,

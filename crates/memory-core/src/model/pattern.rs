@@ -326,6 +326,29 @@ pub struct RetrievalSession {
     pub feedback: Option<Feedback>,
 }
 
+/// Which retrieval sessions a namespace keeps: every retrieval writes one, so without a
+/// bound they would grow with use. A session older than the age, or beyond the newest
+/// `max_per_namespace`, is dropped when the next one is stored; feedback on it is then
+/// refused as for an unknown session (its effect on the patterns stays).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SessionRetention {
+    /// Most sessions kept per namespace (the newest).
+    pub max_per_namespace: usize,
+    /// Oldest session kept, in days.
+    pub max_age_days: f64,
+}
+
+impl Default for SessionRetention {
+    /// The newest 1,000 sessions of each namespace, none older than 30 days: feedback
+    /// arrives when a task ends, minutes or hours after its retrieval.
+    fn default() -> Self {
+        SessionRetention {
+            max_per_namespace: 1_000,
+            max_age_days: 30.0,
+        }
+    }
+}
+
 /// What an agent reports after using a context pack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {

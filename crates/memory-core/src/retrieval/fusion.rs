@@ -1,19 +1,5 @@
-//! Fusion and diversification: reciprocal-rank fusion of candidate lists, and maximal
-//! marginal relevance over the embeddings of the top candidates.
-
-/// The constant of reciprocal-rank fusion: how quickly a lower rank stops counting. 60 is the
-/// value from the original RRF paper and works well without tuning.
-pub const RRF_K: f64 = 60.0;
-
-/// The reciprocal-rank-fusion score of an item ranked (1-based) in some of the lists:
-/// `Σ 1 / (RRF_K + rank)`.
-pub fn reciprocal_rank(ranks: &[Option<usize>]) -> f64 {
-    ranks
-        .iter()
-        .flatten()
-        .map(|r| 1.0 / (RRF_K + *r as f64))
-        .sum()
-}
+//! Diversification: maximal marginal relevance over the embeddings of the top candidates
+//! (the fusion of the text and vector lists is part of the ranking, in `rank`).
 
 /// Maximal marginal relevance: picks `k` items one by one, each maximising
 /// `λ·score − (1−λ)·(highest similarity to an item already picked)`; returns their indexes
@@ -49,15 +35,6 @@ pub fn mmr(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rrf_rewards_agreement() {
-        let both = reciprocal_rank(&[Some(3), Some(3)]);
-        let one_top = reciprocal_rank(&[Some(1), None]);
-        assert!(both > one_top, "{both} {one_top}");
-        assert_eq!(reciprocal_rank(&[None, None]), 0.0);
-        assert!((reciprocal_rank(&[Some(1)]) - 1.0 / 61.0).abs() < 1e-12);
-    }
 
     #[test]
     fn mmr_skips_near_duplicates() {

@@ -17,8 +17,10 @@ use uuid::Uuid;
 /// What a retrieval returns: ranked episodes and the Markdown pack built from them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContextPack {
-    /// Identifies this retrieval; report feedback on the recommendations against it.
-    pub session_id: Uuid,
+    /// Identifies this retrieval; report feedback on the recommendations against it. Absent
+    /// for a read-only lookup (`RetrievalQuery::record_session` off), which records nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<Uuid>,
     /// The namespace searched.
     pub namespace: String,
     /// The query text.
@@ -49,6 +51,10 @@ pub struct ContextPack {
     pub token_budget: usize,
     /// How many candidate episodes were scored.
     pub candidates_considered: usize,
+    /// What went wrong without failing the retrieval (an embedder that failed, so the
+    /// vectors were left out); also at the top of `markdown`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One retrieved episode, with the score and the reason it was chosen.
@@ -147,7 +153,8 @@ pub fn estimate_tokens(text: &str) -> usize {
 /// Each block is written whole if it fits; an episode that does not fit in full gets a
 /// one-line form if that fits; the result never exceeds the budget.
 pub fn render_pack(
-    session_id: Uuid,
+    session_id: Option<Uuid>,
+    warnings: &[String],
     namespace: &str,
     query: &str,
     recs: &Recommendations,
@@ -160,10 +167,17 @@ pub fn render_pack(
         chars: 0,
         max_chars,
     };
+    let session = match session_id {
+        Some(id) => format!("session `{id}`"),
+        None => "read-only lookup (no session: feedback cannot be recorded)".to_string(),
+    };
     out.push(&format!(
-        "# Past experience for: {}\nsession `{session_id}`\n\n",
+        "# Past experience for: {}\n{session}\n\n",
         shorten(query, 120)
     ));
+    for w in warnings {
+        out.push(&format!("> warning: {}\n\n", shorten(w, 300)));
+    }
     if let Some(pb) = &recs.playbook {
         out.push(&render_playbook(pb));
     }
@@ -395,7 +409,8 @@ mod tests {
         for budget in [64, 100, 150, 300, 1_000, 5_000] {
             let mut hits: Vec<_> = (0..10).map(hit).collect();
             let md = render_pack(
-                Uuid::nil(),
+                Some(Uuid::nil()),
+                &[],
                 "ns",
                 "find the task",
                 &Recommendations::default(),
@@ -417,7 +432,8 @@ mod tests {
         }
         let mut hits: Vec<_> = (0..3).map(hit).collect();
         let md = render_pack(
-            Uuid::nil(),
+            Some(Uuid::nil()),
+            &[],
             "ns",
             "q",
             &Recommendations::default(),
@@ -447,7 +463,7 @@ mod tests {
         };
         for budget in (64..600).step_by(3) {
             let mut hits: Vec<_> = (0..3).map(hit).collect();
-            let md = render_pack(Uuid::nil(), "ns", "q", &recs, &mut hits, budget);
+            let md = render_pack(Some(Uuid::nil()), &[], "ns", "q", &recs, &mut hits, budget);
             assert!(estimate_tokens(&md) <= budget);
             if md.contains("## Heuristics") {
                 assert!(md.contains("- In rust"), "budget {budget}: {md}");
@@ -496,7 +512,7 @@ mod tests {
             }],
             ..Recommendations::default()
         };
-        let md = render_pack(Uuid::nil(), "ns", "q", &recs, &mut [], 2_000);
+        let md = render_pack(Some(Uuid::nil()), &[], "ns", "q", &recs, &mut [], 2_000);
         for part in [
             "## No reliable procedure yet",
             "Options to try:\n- `sheet_open` → `pivot_table` (from other tasks: learned on other tasks",
@@ -512,7 +528,8 @@ mod tests {
     #[test]
     fn empty_pack_says_so() {
         let md = render_pack(
-            Uuid::nil(),
+            Some(Uuid::nil()),
+            &[],
             "team",
             "q",
             &Recommendations::default(),

@@ -35,13 +35,21 @@ pub struct RetrievalQuery {
     /// Which candidate sources to use.
     #[serde(default)]
     pub mode: RetrievalMode,
+    /// Whether to remember the retrieval as a session that feedback can be reported
+    /// against. Off for a read-only lookup: nothing is written.
+    #[serde(default = "default_record_session")]
+    pub record_session: bool,
+}
+
+fn default_record_session() -> bool {
+    true
 }
 
 /// Where retrieval candidates come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetrievalMode {
-    /// Full-text (BM25) and vector candidates, fused by reciprocal rank.
+    /// Full-text (BM25) and vector candidates, their scores fused (see `Fusion`).
     #[default]
     Hybrid,
     /// Full-text (BM25) candidates only.
@@ -84,6 +92,7 @@ impl RetrievalQuery {
             limit: default_limit(),
             token_budget: default_budget(),
             mode: RetrievalMode::default(),
+            record_session: true,
         }
     }
 }

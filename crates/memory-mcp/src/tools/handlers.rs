@@ -305,6 +305,7 @@ pub(crate) async fn retrieve_context(cx: &Ctx<'_>, a: input::RetrieveContext) ->
     if let Some(mode) = parsed::<RetrievalMode>("mode", a.mode.as_deref())? {
         query.mode = mode;
     }
+    query.record_session = !a.no_session.unwrap_or(false);
     let pack = cx.memory.retrieve_context(&query).await?;
     let structured = serde_json::to_value(&pack)
         .map_err(|e| ToolError::Internal(format!("cannot encode the context pack: {e}")))?;

@@ -126,6 +126,9 @@ pub struct RetrieveContext {
     pub token_budget: Option<usize>,
     /// Candidate sources: `hybrid` (full text and vectors, the default), `text` or `vector`.
     pub mode: Option<String>,
+    /// `true` for a read-only lookup: no retrieval session is recorded, the pack has no
+    /// `session_id`, and no feedback can be reported on it.
+    pub no_session: Option<bool>,
     /// Namespace to search; defaults to the server's.
     pub namespace: Option<String>,
 }
