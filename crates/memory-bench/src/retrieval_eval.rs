@@ -330,12 +330,7 @@ impl CorpusGen {
         metadata.insert("agent".into(), json!("eval-agent"));
         metadata.insert("model".into(), json!(rng.pick(MODELS)));
 
-        let mut random = [0u8; 10];
-        for b in &mut random {
-            *b = rng.next_u64() as u8;
-        }
-        let millis = u64::try_from(started_at.timestamp_millis()).unwrap_or(0);
-        let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+        let id = episode_id(rng, started_at);
 
         let reward = compute_reward(&outcome, &steps, None);
         let reflection = reflect(&outcome, &steps, None);
@@ -357,6 +352,30 @@ impl CorpusGen {
             retrieval_session: None,
         }
     }
+}
+
+/// A UUID v7 for an episode started at `started_at`, its random bits from `rng`: the id is
+/// a function of the seed like the rest of the episode.
+fn episode_id(rng: &mut Rng, started_at: DateTime<Utc>) -> Uuid {
+    let mut random = [0u8; 10];
+    for b in &mut random {
+        *b = rng.next_u64() as u8;
+    }
+    let millis = u64::try_from(started_at.timestamp_millis()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
+/// Deletes the database at `path` and its `-wal` and `-shm` files, if there.
+fn remove_database(path: &Path) -> Result<(), MemoryError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(MemoryError::storage)?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -889,14 +908,7 @@ impl Bench {
         now: DateTime<Utc>,
         embedder: &Arc<dyn Embedder>,
     ) -> Result<Bench, MemoryError> {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            let p = PathBuf::from(p);
-            if p.exists() {
-                std::fs::remove_file(&p).map_err(MemoryError::storage)?;
-            }
-        }
+        remove_database(path)?;
         let storage = TursoStorage::open(path).await.map_err(MemoryError::from)?;
         Ok(Bench {
             memory: SelfLearningMemory::new(Arc::new(storage))
@@ -1241,14 +1253,7 @@ async fn run_logs(
     embedder: &Arc<dyn Embedder>,
 ) -> Result<LogsReport, MemoryError> {
     let path = dir.join("retrieval-eval-logs.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let p = PathBuf::from(p);
-        if p.exists() {
-            std::fs::remove_file(&p).map_err(MemoryError::storage)?;
-        }
-    }
+    remove_database(&path)?;
     let storage = TursoStorage::open(&path).await.map_err(MemoryError::from)?;
     let memory = SelfLearningMemory::new(Arc::new(storage)).with_embedder(Some(embedder.clone()));
     let mut generator = logs::LogsGen::new(config.seed, now);

@@ -304,6 +304,27 @@ fn rates(records: &[&TaskRecord]) -> Rates {
     }
 }
 
+/// Mean steps of the agent with memory's successes among `records` over the mean steps of
+/// the agent without memory's successes on the same tasks (absent when either has none).
+fn steps_ratio(records: &[&TaskRecord]) -> Option<f64> {
+    let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+    let with = mean(
+        records
+            .iter()
+            .filter(|r| r.success)
+            .map(|r| r.steps as f64)
+            .collect(),
+    )?;
+    let without = mean(
+        records
+            .iter()
+            .filter(|r| r.without_steps > 0.0)
+            .map(|r| r.without_steps)
+            .collect(),
+    )?;
+    (with > 0.0 && without > 0.0).then(|| with / without)
+}
+
 /// Runs one (world, variant, seed) on a fresh database at `db_path`.
 pub async fn run_one(
     world: &WorldSpec,
@@ -402,46 +423,11 @@ pub async fn run_one(
     } else {
         (None, None)
     };
-    let mean = |xs: Vec<f64>| {
-        if xs.is_empty() {
-            0.0
-        } else {
-            xs.iter().sum::<f64>() / xs.len() as f64
-        }
-    };
-    let with_steps = mean(
-        after
-            .iter()
-            .filter(|r| r.success)
-            .map(|r| r.steps as f64)
-            .collect(),
-    );
-    let without_steps = mean(
-        after
-            .iter()
-            .filter(|r| r.without_steps > 0.0)
-            .map(|r| r.without_steps)
-            .collect(),
-    );
     let followed: Vec<&TaskRecord> = after
         .iter()
         .copied()
         .filter(|r| r.source == PlanSource::Neighbourhood)
         .collect();
-    let followed_with = mean(
-        followed
-            .iter()
-            .filter(|r| r.success)
-            .map(|r| r.steps as f64)
-            .collect(),
-    );
-    let followed_without = mean(
-        followed
-            .iter()
-            .filter(|r| r.without_steps > 0.0)
-            .map(|r| r.without_steps)
-            .collect(),
-    );
     let mut plan_sources = [0usize; 3];
     for r in &after {
         plan_sources[match r.source {
@@ -470,13 +456,8 @@ pub async fn run_one(
         cold_start: rates(&cold),
         late,
         changed_recovered,
-        steps_ratio: if without_steps > 0.0 {
-            with_steps / without_steps
-        } else {
-            0.0
-        },
-        playbook_steps_ratio: (followed_with > 0.0 && followed_without > 0.0)
-            .then(|| followed_with / followed_without),
+        steps_ratio: steps_ratio(&after).unwrap_or(0.0),
+        playbook_steps_ratio: steps_ratio(&followed),
         plan_sources,
         playbooks_right,
         solved_without_playbook,

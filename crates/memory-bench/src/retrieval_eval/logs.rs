@@ -352,12 +352,7 @@ impl LogsGen {
             verdict: format!("sweep of {team} done; findings filed"),
             artifacts: vec![],
         };
-        let mut random = [0u8; 10];
-        for b in &mut random {
-            *b = rng.next_u64() as u8;
-        }
-        let millis = u64::try_from(started_at.timestamp_millis()).unwrap_or(0);
-        let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+        let id = super::episode_id(rng, started_at);
         let reward = compute_reward(&outcome, &steps, None);
         let reflection = reflect(&outcome, &steps, None);
         LogEpisode {
