@@ -29,17 +29,17 @@ pub async fn run(
         if args.explain {
             s.push_str(&explain(&pack));
             if query.mode == memory_core::retrieval::RetrievalMode::Hybrid {
+                let w = memory.fusion().vector_weight;
                 let _ = writeln!(
                     s,
-                    "TEXT = (bm25/best + {w:.2}·cosine/best) / {:.2}: vectors weigh {w:.2} beside \
-                     full text ({})",
-                    1.0 + memory.fusion().vector_weight,
+                    "TEXT = (bm25/best + w·v) / (1 + w), v = cosine rescaled from the weakest \
+                     vector candidate (0) to the best (1); w = {w:.2} ({}) × this query's \
+                     vector trust (how far its best vector match stands out from the tenth)",
                     match memory.embedder() {
                         Some(e) if e.is_semantic() => "a trained model's vectors",
                         Some(_) => "vectors of hashed words",
                         None => "no embedder",
                     },
-                    w = memory.fusion().vector_weight,
                 );
             }
         }

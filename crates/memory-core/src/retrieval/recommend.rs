@@ -431,8 +431,13 @@ fn explore(
     let reason = if advice.neighbours == 0 {
         "no similar past task yet: explore; options from other tasks in this context are listed, not a plan".to_string()
     } else {
+        let what = if advice.neighbours == 1 {
+            "is not enough to go on"
+        } else {
+            "do not agree on one"
+        };
         format!(
-            "no reliable procedure yet: {} similar episode{} (similarity {:.2}) do not agree on one",
+            "no reliable procedure yet: {} similar episode{} (similarity {:.2}) {what}",
             advice.neighbours,
             if advice.neighbours == 1 { "" } else { "s" },
             advice.similarity
