@@ -199,11 +199,22 @@ fn retrieval_quality_benchmark_runs() {
             "--queries",
             "20",
         ])
-        .args(["--latency-at", "0"])
+        .args([
+            "--latency-at",
+            "0",
+            "--logs-episodes",
+            "60",
+            "--logs-queries",
+            "6",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The step-level set and the fusion sweep come with it.
+    assert_eq!(report["logs"]["queries"], 6);
+    assert_eq!(report["logs"]["modes"].as_array().unwrap().len(), 3);
+    assert!(report["fusion_sweep"].as_array().unwrap().len() >= 2);
     let text = report.to_string();
     for mode in ["text", "vector", "hybrid"] {
         assert!(
@@ -233,6 +244,7 @@ fn retrieval_benchmark_keeps_and_reuses_its_store() {
             .command()
             .args(["--format", "json", "bench", "retrieval"])
             .args(["--episodes", "150", "--queries", "10", "--latency-at", "0"])
+            .args(["--logs-episodes", "0"])
             .arg("--store")
             .arg(&store)
             .output()
