@@ -1013,13 +1013,7 @@ impl Bench {
                 .map(|h| self.labels.get(&h.id).map_or(0, |l| grade(q.topic, *l)))
                 .collect();
             let (ideal, relevant) = self.ideal(q.topic, HITS);
-            let ndcg = ndcg_at_k(&ranked, &ideal, HITS);
-            eval.recall_5.push(recall_at_k(&ranked, relevant, 5));
-            eval.recall_10.push(recall_at_k(&ranked, relevant, HITS));
-            eval.rr.push(reciprocal_rank(&ranked));
-            eval.ndcg.push(ndcg);
-            eval.with_context.push(!query.context.is_empty());
-            eval.relevant.push(relevant);
+            eval.record(&ranked, &ideal, relevant, !query.context.is_empty());
         }
         eval.latencies_ms.sort_by(f64::total_cmp);
         Ok(eval)
@@ -1040,6 +1034,17 @@ struct Evaluation {
 }
 
 impl Evaluation {
+    /// Scores one query's hits (`ranked`: their grades, in order) against the `ideal`
+    /// grades, `relevant` of them grade ≥ 2 in the store.
+    fn record(&mut self, ranked: &[u8], ideal: &[u8], relevant: usize, with_context: bool) {
+        self.recall_5.push(recall_at_k(ranked, relevant, 5));
+        self.recall_10.push(recall_at_k(ranked, relevant, HITS));
+        self.rr.push(reciprocal_rank(ranked));
+        self.ndcg.push(ndcg_at_k(ranked, ideal, HITS));
+        self.with_context.push(with_context);
+        self.relevant.push(relevant);
+    }
+
     fn scores(&self, mode: RetrievalMode) -> ModeScores {
         let by_context = |wanted: bool| -> Vec<f64> {
             self.ndcg
@@ -1289,12 +1294,7 @@ async fn run_logs(
                 .iter()
                 .map(|h| if h.id == *answer { 3 } else { 0 })
                 .collect();
-            eval.recall_5.push(recall_at_k(&ranked, 1, 5));
-            eval.recall_10.push(recall_at_k(&ranked, 1, HITS));
-            eval.rr.push(reciprocal_rank(&ranked));
-            eval.ndcg.push(ndcg_at_k(&ranked, &[3], HITS));
-            eval.with_context.push(false);
-            eval.relevant.push(1);
+            eval.record(&ranked, &[3], 1, false);
         }
         eval.latencies_ms.sort_by(f64::total_cmp);
         Ok::<_, MemoryError>(eval)
