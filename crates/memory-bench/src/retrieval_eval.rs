@@ -44,7 +44,7 @@ mod topics;
 use crate::rng::Rng;
 use chrono::{DateTime, Duration, Utc};
 use memory_core::learning::{compute_reward, reflect};
-use memory_core::retrieval::{RetrievalMode, query_terms};
+use memory_core::retrieval::{Fusion, RetrievalMode, query_terms};
 use memory_core::{
     Complexity, Embedder, Episode, HashingEmbedder, MemoryConfig, MemoryError, RetrievalQuery,
     SelfLearningMemory, StepInput, StepResult, SystemClock, TaskContext, TaskOutcome, to_micros,
@@ -81,7 +81,10 @@ const HISTORY_DAYS: u64 = 90;
 
 /// The vector weights hybrid mode is also measured at (the fusion sweep), the default's
 /// among them.
-const SWEEP: &[f64] = &[0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0];
+const SWEEP: &[f64] = &[0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0];
+
+/// Text-trust floors tried with each weight of [`SWEEP`] besides the default.
+const TEXT_TRUST_SWEEP: &[f64] = &[0.1, 0.3];
 
 // ───────────────────────────── corpus ─────────────────────────────
 
@@ -740,7 +743,9 @@ pub struct EvalReport {
 pub struct SweepRow {
     /// Weight of the vector relevance beside the text relevance.
     pub vector_weight: f64,
-    /// Whether it is the weight this embedder gets by default.
+    /// The least trust text relevance keeps (`RankingConfig::text_trust_floor`).
+    pub text_trust_floor: f64,
+    /// Whether it is the fusion this embedder gets by default.
     pub default: bool,
     /// Mean capped Recall@5.
     pub recall_at_5: f64,
@@ -866,12 +871,15 @@ fn mode_table(rows: &[ModeScores]) -> String {
 
 /// A Markdown table with one row per vector weight.
 fn sweep_table(rows: &[SweepRow]) -> String {
-    let mut md = String::from("| vector weight | Recall@5 | MRR | nDCG@10 |\n|---|---|---|---|\n");
+    let mut md = String::from(
+        "| vector weight | text trust floor | Recall@5 | MRR | nDCG@10 |\n|---|---|---|---|---|\n",
+    );
     for r in rows {
         md.push_str(&format!(
-            "| {:.2}{} | {:.3} | {:.3} | {:.3} |\n",
+            "| {:.2}{} | {:.2} | {:.3} | {:.3} | {:.3} |\n",
             r.vector_weight,
             if r.default { " (default)" } else { "" },
+            r.text_trust_floor,
             r.recall_at_5,
             r.mrr,
             r.ndcg_at_10
@@ -1217,32 +1225,45 @@ pub async fn run_with_embedder(
 fn sweep_memories(
     base: &SelfLearningMemory,
     embedder: &Arc<dyn Embedder>,
-) -> Vec<(f64, SelfLearningMemory)> {
+) -> Vec<(Fusion, SelfLearningMemory)> {
+    let default_floor = MemoryConfig::default().ranking.text_trust_floor;
+    let floors = std::iter::once(default_floor)
+        .chain(
+            TEXT_TRUST_SWEEP
+                .iter()
+                .copied()
+                .filter(|f| *f != default_floor),
+        )
+        .collect::<Vec<_>>();
     SWEEP
         .iter()
-        .map(|&w| {
+        .flat_map(|&w| floors.iter().map(move |&floor| (w, floor)))
+        .map(|(w, floor)| {
             let mut config = MemoryConfig::default();
             config.ranking.vector_weight_semantic = w;
             config.ranking.vector_weight_lexical = w;
+            config.ranking.text_trust_floor = floor;
+            let fusion = config.ranking.fusion(embedder.is_semantic());
             let memory = SelfLearningMemory::with_config(
                 base.storage().clone(),
                 config,
                 Arc::new(SystemClock),
             )
             .with_embedder(Some(embedder.clone()));
-            (w, memory)
+            (fusion, memory)
         })
         .collect()
 }
 
-fn sweep_row(weight: f64, embedder: &Arc<dyn Embedder>, scores: &ModeScores) -> SweepRow {
+fn sweep_row(fusion: Fusion, embedder: &Arc<dyn Embedder>, scores: &ModeScores) -> SweepRow {
     let default = MemoryConfig::default()
         .ranking
-        .fusion(embedder.is_semantic())
-        .vector_weight;
+        .fusion(embedder.is_semantic());
     SweepRow {
-        vector_weight: weight,
-        default: (weight - default).abs() < 1e-9,
+        vector_weight: fusion.vector_weight,
+        text_trust_floor: fusion.text_trust_floor,
+        default: (fusion.vector_weight - default.vector_weight).abs() < 1e-9
+            && (fusion.text_trust_floor - default.text_trust_floor).abs() < 1e-9,
         recall_at_5: scores.recall_at_5,
         mrr: scores.mrr,
         ndcg_at_10: scores.ndcg_at_10,
@@ -1257,12 +1278,41 @@ async fn run_logs(
     now: DateTime<Utc>,
     embedder: &Arc<dyn Embedder>,
 ) -> Result<LogsReport, MemoryError> {
-    let path = dir.join("retrieval-eval-logs.db");
-    remove_database(&path)?;
+    let n = config.logs_episodes;
+    // A kept store is reused when its manifest says it holds this set, embedded by this
+    // embedder; the generator replayed with the manifest's `now` gives back its queries.
+    let (path, manifest) = if config.keep_stores {
+        let path = dir.join(format!("retrieval-eval-logs-seed{}-{n}.db", config.seed));
+        let manifest = path.with_extension("json");
+        (path, Some(manifest))
+    } else {
+        (dir.join("retrieval-eval-logs.db"), None)
+    };
+    let wanted = |now: DateTime<Utc>| {
+        serde_json::json!({ "seed": config.seed, "episodes": n, "now": now,
+                            "embedder": embedder.id() })
+    };
+    let kept_now = manifest
+        .as_ref()
+        .and_then(|m| std::fs::read_to_string(m).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|found| {
+            let now: DateTime<Utc> = serde_json::from_value(found["now"].clone()).ok()?;
+            (found == wanted(now) && path.exists()).then_some(now)
+        });
+    let reuse = kept_now.is_some();
+    let now = kept_now.unwrap_or(now);
+    if !reuse {
+        if let Some(m) = &manifest
+            && m.exists()
+        {
+            std::fs::remove_file(m).map_err(MemoryError::storage)?;
+        }
+        remove_database(&path)?;
+    }
     let storage = TursoStorage::open(&path).await.map_err(MemoryError::from)?;
     let memory = SelfLearningMemory::new(Arc::new(storage)).with_embedder(Some(embedder.clone()));
     let mut generator = logs::LogsGen::new(config.seed, now);
-    let n = config.logs_episodes;
     // Every k-th episode gives a query, spread over the whole store.
     let every = (n / config.logs_queries.max(1)).max(1);
     let mut queries: Vec<(Uuid, String)> = Vec::new();
@@ -1271,14 +1321,25 @@ async fn run_logs(
     for i in 0..n {
         let e = generator.next_episode(EVAL_NAMESPACE);
         steps += e.episode.steps.len();
-        memory.storage().store_episode(&e.episode).await?;
+        if !reuse {
+            memory.storage().store_episode(&e.episode).await?;
+        }
         if i % every == every / 2 && queries.len() < config.logs_queries {
             queries.push((e.episode.id, e.query));
         }
     }
     memory.embed_pending(EMBED_BATCH, |_, _| {}).await?;
+    if let Some(m) = manifest.filter(|_| !reuse) {
+        let text = serde_json::to_string_pretty(&wanted(now)).map_err(MemoryError::storage)?;
+        std::fs::write(m, text).map_err(MemoryError::storage)?;
+    }
     eprintln!(
-        "retrieval eval: step-level set, {n} episodes stored and embedded in {:.1} s",
+        "retrieval eval: step-level set, {n} episodes {} in {:.1} s",
+        if reuse {
+            "reused from the kept store"
+        } else {
+            "stored and embedded"
+        },
         t.elapsed().as_secs_f64()
     );
     let evaluate = async |memory: &SelfLearningMemory, mode: RetrievalMode| {
@@ -1587,14 +1648,15 @@ mod tests {
         assert!(md.contains("nDCG@10") && md.contains("**Control**"));
         // The sweep runs hybrid at every weight, the default's marked; weight 0 is text
         // alone, so it scores as text mode does.
-        assert_eq!(report.fusion_sweep.len(), SWEEP.len());
+        let rows = SWEEP.len() * (1 + TEXT_TRUST_SWEEP.len());
+        assert_eq!(report.fusion_sweep.len(), rows);
         assert_eq!(report.fusion_sweep.iter().filter(|r| r.default).count(), 1);
         let logs = report.logs.as_ref().unwrap();
         assert_eq!((logs.episodes, logs.queries), (120, 12));
         assert!(logs.mean_steps >= 30.0);
         assert_eq!(logs.modes.len(), 3);
         assert!(logs.modes[0].recall_at_10 > 0.3, "{:?}", logs.modes[0]);
-        assert_eq!(logs.fusion_sweep.len(), SWEEP.len());
+        assert_eq!(logs.fusion_sweep.len(), rows);
         assert!(md.contains("Step-level set"), "{md}");
         serde_json::to_string(&report).unwrap();
     }

@@ -108,7 +108,7 @@ fn full_loop_start_steps_complete_retrieve() {
         text.contains("# Past experience for")
             && text.contains("RECENCY")
             && text.contains("COVER")
-            && text.contains("w = 0.10 (vectors of hashed words)"),
+            && text.contains("w = 0.05 (vectors of hashed words)"),
         "{text}"
     );
 

@@ -395,3 +395,44 @@ fn an_episode_handed_between_server_and_cli_completes_with_every_step() {
     }
     served.terminate();
 }
+
+#[test]
+fn a_running_server_embeds_episodes_other_processes_complete() {
+    let sb = Sandbox::new();
+    let served = Served::start(&sb, &[]);
+    for i in 0..3 {
+        let id = sb.json(&["episode", "start", "--task", &format!("rotate key {i}")])["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        sb.json(&[
+            "episode", "step", &id, "--tool", "vault", "--status", "success", "--output", "rotated",
+        ]);
+        sb.json(&[
+            "episode",
+            "complete",
+            &id,
+            "--outcome",
+            "success",
+            "--verdict",
+            "done",
+        ]);
+    }
+    // Nothing here retrieves, so only the server's background embedding can give these
+    // episodes their vectors; it looks for other processes' completions every second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let stats = sb.json(&["stats"]);
+        let storage = &stats["storage"];
+        if storage["vectors"] == 3 {
+            assert_eq!(storage["episodes_without_vectors"], 0, "{stats}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not embed the episodes: {stats}"
+        );
+        thread::sleep(std::time::Duration::from_millis(200));
+    }
+    served.terminate();
+}

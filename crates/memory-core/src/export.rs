@@ -268,6 +268,9 @@ impl SelfLearningMemory {
             done: false,
         };
         let counts = self.storage.store_batches(&mut source).await?;
+        if let Some(vectors) = &self.vectors {
+            vectors.completed.notify_one();
+        }
         Ok(TransferSummary {
             counts,
             heuristics: source.importer.heuristics,

@@ -5,6 +5,7 @@
 //! trait, so the same logic runs on a local libSQL file, a remote server, or an in-memory
 //! test double.
 
+pub mod background;
 pub mod cache;
 pub mod clock;
 pub mod embedding;
@@ -17,14 +18,16 @@ pub mod metrics;
 pub mod model;
 pub mod storage;
 
+pub use background::BackgroundEmbedding;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use embedding::{EmbedError, Embedder, HashingEmbedder};
 pub use error::{MemoryError, Result, ValidationError};
 pub use limits::Limits;
 pub use model::*;
 pub use storage::{
-    BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, EpisodeStatus, ImportBatch,
-    PatternFilter, PatternOrder, RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
+    BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, EpisodeStatus,
+    EpisodeVectors, ImportBatch, PatternFilter, PatternOrder, RelationshipFilter, StorageBackend,
+    TextMatch, VectorMatch,
 };
 pub mod learning;
 pub mod memory;

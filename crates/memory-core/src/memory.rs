@@ -124,7 +124,7 @@ pub struct SelfLearningMemory {
     pub(crate) storage: Arc<dyn StorageBackend>,
     pub(crate) config: Arc<MemoryConfig>,
     pub(crate) clock: Arc<dyn Clock>,
-    vectors: Option<Arc<Vectors>>,
+    pub(crate) vectors: Option<Arc<Vectors>>,
     latencies: Arc<LatencyRegistry>,
     started: Instant,
 }
@@ -204,7 +204,11 @@ impl SelfLearningMemory {
 
     /// Runs `work`, recording its latency under `operation`. Latency is measured on the
     /// monotonic clock, not through [`Clock`]: it is an observation, not domain time.
-    async fn timed<T>(&self, operation: &'static str, work: impl Future<Output = T>) -> T {
+    pub(crate) async fn timed<T>(
+        &self,
+        operation: &'static str,
+        work: impl Future<Output = T>,
+    ) -> T {
         let started = Instant::now();
         let out = work.await;
         self.latencies.record(operation, started.elapsed());
@@ -325,6 +329,9 @@ impl SelfLearningMemory {
                     Ok(pattern_ids) => {
                         episode.pattern_ids = pattern_ids;
                         tracing::debug!(%namespace, id = %episode_id, patterns = episode.pattern_ids.len(), "episode completed");
+                        if let Some(vectors) = &self.vectors {
+                            vectors.completed.notify_one();
+                        }
                         self.feedback_from_episode(&episode).await?;
                         return Ok(episode);
                     }
@@ -529,10 +536,12 @@ impl SelfLearningMemory {
                             Some(c) => {
                                 c.similarity = Some(m.similarity);
                                 c.semantic_rank = rank;
+                                c.chunk = Some(m.chunk);
                             }
                             None => candidates.push(Candidate {
                                 similarity: Some(m.similarity),
                                 semantic_rank: rank,
+                                chunk: Some(m.chunk),
                                 ..Candidate::by_context(m.summary)
                             }),
                         }

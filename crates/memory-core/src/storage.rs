@@ -125,19 +125,22 @@ pub trait StorageBackend: Send + Sync {
     /// The current vector space, if one was declared: embedder id and dimension.
     async fn vector_space(&self) -> Result<Option<(String, usize)>>;
 
-    /// Stores (or replaces) the vectors of episodes made by `embedder`, in one transaction.
-    /// The store's vector space must be `embedder`'s (else `Conflict`: another process may
-    /// have re-embedded since) and each vector must have its dimension; an unknown episode
-    /// is `NotFound`.
+    /// Stores the vectors of episodes made by `embedder`, in one transaction: for each
+    /// episode its chunks' vectors in chunk order (chunk 0 the task and outcome, then its
+    /// steps; see [`crate::embedding::episode_chunks`]), replacing whatever it had. The
+    /// store's vector space must be `embedder`'s (else `Conflict`: another process may have
+    /// re-embedded since); each vector must have its dimension and an episode between 1 and
+    /// [`crate::embedding::MAX_CHUNKS`] of them (else `Invalid`); an unknown episode is
+    /// `NotFound`.
     async fn store_vectors(
         &self,
         embedder: &str,
         namespace: &str,
-        vectors: &[(Uuid, Vec<f32>)],
+        vectors: &[EpisodeVectors],
     ) -> Result<()>;
 
-    /// The completed episodes of `namespace` nearest to `vector` by cosine, best first, at
-    /// most `limit`.
+    /// The completed episodes of `namespace` nearest to `vector` by cosine of their best
+    /// matching chunk, best first, at most `limit`.
     async fn vector_search(
         &self,
         namespace: &str,
@@ -145,7 +148,8 @@ pub trait StorageBackend: Send + Sync {
         limit: usize,
     ) -> Result<Vec<VectorMatch>>;
 
-    /// The stored vectors of the given episodes of `namespace` (missing ones left out).
+    /// The stored first vectors (chunk 0: task and outcome) of the given episodes of
+    /// `namespace` (missing ones left out), for comparing episodes with one another.
     async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>>;
 
     /// Completed episodes that have no vector yet, of `namespace` (or of every namespace),
@@ -335,9 +339,17 @@ pub struct TextMatch {
 pub struct VectorMatch {
     /// The matching episode.
     pub summary: EpisodeSummary,
-    /// Cosine similarity to the query vector, in `[-1, 1]`; larger is better.
+    /// Cosine similarity of its best chunk to the query vector, in `[-1, 1]`; larger is
+    /// better.
     pub similarity: f64,
+    /// Which of the episode's vectors matched best: 0 for the task and outcome, `n` for
+    /// its `n`th chunk of steps.
+    pub chunk: u32,
 }
+
+/// An episode and the vectors of its chunks, in chunk order (see
+/// [`StorageBackend::store_vectors`]).
+pub type EpisodeVectors = (Uuid, Vec<Vec<f32>>);
 
 /// Whether an episode is still running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -246,6 +246,13 @@ impl Embedder for LocalModelEmbedder {
         false
     }
 
+    /// What fits in the model's token window (less the two special tokens), at three
+    /// characters per token: a cautious figure for the word pieces of tool output and code
+    /// (English prose averages about four), so a chunk of an episode's steps is rarely cut.
+    fn window_chars(&self) -> usize {
+        self.max_seq_length().saturating_sub(2).max(16) * 3
+    }
+
     /// Embeds `texts` on Tokio's blocking pool (loading the model first if needed).
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {

@@ -35,9 +35,10 @@ use memory_core::export::ContextStatsRecord;
 use memory_core::metrics::StorageStats;
 use memory_core::{
     BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodePage,
-    EpisodeStatus, EpisodeSummary, ExecutionStep, Feedback, ImportBatch, MemoryError, Pattern,
-    PatternFilter, Relationship, RelationshipFilter, RelationshipKind, Result, RetrievalSession,
-    SessionRetention, StepInput, StorageBackend, TaskType, TextMatch, ValidationError, VectorMatch,
+    EpisodeStatus, EpisodeSummary, EpisodeVectors, ExecutionStep, Feedback, ImportBatch,
+    MemoryError, Pattern, PatternFilter, Relationship, RelationshipFilter, RelationshipKind,
+    Result, RetrievalSession, SessionRetention, StepInput, StorageBackend, TaskType, TextMatch,
+    ValidationError, VectorMatch,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -256,10 +257,10 @@ impl StorageBackend for TursoStorage {
         &self,
         embedder: &str,
         namespace: &str,
-        list: &[(Uuid, Vec<f32>)],
+        list: &[EpisodeVectors],
     ) -> Result<()> {
-        for (i, (_, v)) in list.iter().enumerate() {
-            vectors::check_vector(|| format!("vectors[{i}]"), v)?;
+        for (i, (_, chunks)) in list.iter().enumerate() {
+            vectors::check_chunks(|| format!("vectors[{i}]"), chunks)?;
         }
         if list.is_empty() {
             return Ok(());

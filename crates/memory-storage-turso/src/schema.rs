@@ -77,7 +77,7 @@ use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -95,6 +95,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_6,
     MIGRATION_7,
     MIGRATION_8,
+    MIGRATION_9,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -274,6 +275,17 @@ CREATE INDEX episodes_ns_costs ON episodes
 const MIGRATION_8: &str = r#"
 CREATE INDEX episodes_without_vector_ns ON episodes (namespace, rowid)
     WHERE ended_at IS NOT NULL AND has_vector = 0;
+"#;
+
+/// Episodes get a vector per chunk (task and outcome, then their steps) in place of one: the
+/// vector table is dropped with its space and every episode is pending again, so the next
+/// embedder to run declares the space and creates the new table (see `crate::vectors`); the
+/// embedding cache keeps a remote embedder's vectors of unchanged texts.
+const MIGRATION_9: &str = r#"
+DROP INDEX IF EXISTS episode_vectors_idx;
+DROP TABLE IF EXISTS episode_vectors;
+DELETE FROM vector_space;
+UPDATE episodes SET has_vector = 0 WHERE has_vector = 1;
 "#;
 
 /// The schema version whose migration also indexes existing episodes' text (in Rust, after
@@ -638,7 +650,7 @@ mod tests {
         );
         storage.ensure_vector_space("axes", 3).await.unwrap();
         storage
-            .store_vectors("axes", "ns", &[(episode.id, vec![0.0, 1.0, 0.0])])
+            .store_vectors("axes", "ns", &[(episode.id, vec![vec![0.0, 1.0, 0.0]])])
             .await
             .unwrap();
         assert_eq!(storage.count_without_vectors().await.unwrap(), 0);
@@ -669,6 +681,60 @@ mod tests {
             Some(("axes".to_string(), 3))
         );
         assert_eq!(storage.row_counts().await.unwrap().vectors, 1);
+    }
+
+    #[tokio::test]
+    async fn a_version_8_file_drops_its_one_vector_per_episode_table() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let episode = old_episode();
+        let (path, db, conn) = version_1_file(&dir, "v8.db", &episode).await;
+        assert_eq!(migrate_to(&conn, &path, 8).await.unwrap(), 8);
+        // The vector table as versions 3 to 8 made it, with the episode's vector.
+        conn.execute_batch(
+            "INSERT INTO vector_space (id, embedder, dimension) VALUES (1, 'axes', 3);
+             CREATE TABLE episode_vectors (
+                 episode_rowid INTEGER PRIMARY KEY REFERENCES episodes (rowid) ON DELETE CASCADE,
+                 namespace     TEXT NOT NULL,
+                 embedding     F32_BLOB(3) NOT NULL
+             );
+             CREATE INDEX episode_vectors_idx ON episode_vectors
+                 (libsql_vector_idx(embedding, 'metric=cosine'));
+             INSERT INTO episode_vectors SELECT rowid, namespace, vector32('[0, 1, 0]') FROM episodes;
+             UPDATE episodes SET has_vector = 1;",
+        )
+        .await
+        .unwrap();
+        drop((conn, db));
+
+        let storage = TursoStorage::open(&path).await.unwrap();
+        assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
+        // The old vectors and their space are gone; the episode waits to be embedded again.
+        assert_eq!(storage.vector_space().await.unwrap(), None);
+        assert_eq!(storage.row_counts().await.unwrap().vectors, 0);
+        assert_eq!(storage.count_without_vectors().await.unwrap(), 1);
+        // The next embedder declares its space and writes chunk vectors.
+        storage.ensure_vector_space("model", 3).await.unwrap();
+        storage
+            .store_vectors(
+                "model",
+                "ns",
+                &[(episode.id, vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0]])],
+            )
+            .await
+            .unwrap();
+        let hits = storage
+            .vector_search("ns", &[0.0, 0.1, 1.0], 5)
+            .await
+            .unwrap();
+        assert_eq!((hits[0].summary.id, hits[0].chunk), (episode.id, 1));
+        assert_eq!(
+            storage
+                .get_episode("ns", episode.id)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&episode)
+        );
     }
 
     #[tokio::test]

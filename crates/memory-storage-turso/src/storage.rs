@@ -121,7 +121,9 @@ impl TursoStorage {
         const SQL: &str = "SELECT (SELECT count(*) FROM episodes), (SELECT count(*) FROM steps), \
                            (SELECT count(*) FROM patterns), \
                            (SELECT count(*) FROM retrieval_sessions), \
-                           (SELECT count(*) FROM episodes WHERE has_vector = 1)";
+                           (SELECT count(*) FROM episodes WHERE has_vector = 1), \
+                           (SELECT count(*) FROM episodes INDEXED BY episodes_without_vector \
+                            WHERE ended_at IS NOT NULL AND has_vector = 0)";
         let what = "storage statistics";
         let counts = {
             let conn = self.conns.reader().await;
@@ -131,7 +133,14 @@ impl TursoStorage {
             };
             let count =
                 |idx| codec::int(&row, idx, what).and_then(|n| codec::to_u64(n, what, "a count"));
-            [count(0)?, count(1)?, count(2)?, count(3)?, count(4)?]
+            [
+                count(0)?,
+                count(1)?,
+                count(2)?,
+                count(3)?,
+                count(4)?,
+                count(5)?,
+            ]
         };
         let (connections, statements) = self.conns.stats().await;
         let file_size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
@@ -148,6 +157,7 @@ impl TursoStorage {
             patterns: counts[2],
             sessions: counts[3],
             vectors: counts[4],
+            episodes_without_vectors: counts[5],
             caches: Vec::new(),
             statements: Some(statements),
             connections: Some(connections),

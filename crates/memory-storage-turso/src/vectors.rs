@@ -5,15 +5,18 @@
 //! refuses vectors from another. The table that holds the vectors depends on the dimension
 //! (`embedding F32_BLOB(<dimension>)`), so it is not created by a migration but by the first
 //! [`ensure`] (and dropped and recreated by [`reset`], for a re-embed): `episode_vectors`,
-//! one row per episode, keyed by the episode's rowid (deleted with the episode, explicitly
-//! and by `ON DELETE CASCADE`), with the episode's namespace copied in so searches can
-//! filter without reading the episode. Its libSQL vector index `episode_vectors_idx` (DiskANN, cosine; see
-//! [`INDEX_OPTIONS`]) serves nearest-neighbour queries through `vector_top_k`. The
-//! `vector_space` row and the table always change together, in one transaction, so the row
-//! exists exactly when the table does.
+//! one row per chunk of an episode (chunk 0 its task and outcome, the others its steps; see
+//! `memory_core::embedding::episode_chunks`), keyed by the episode's rowid and the chunk
+//! (deleted with the episode, explicitly and by `ON DELETE CASCADE`), with the episode's
+//! namespace copied in so searches can filter without reading the episode. Its libSQL
+//! vector index `episode_vectors_idx` (DiskANN, cosine; see [`INDEX_OPTIONS`]) serves
+//! nearest-neighbour queries through `vector_top_k`. The `vector_space` row and the table
+//! always change together, in one transaction, so the row exists exactly when the table
+//! does. (Migration 9 dropped the one-vector-per-episode table of earlier versions with its
+//! space; the episodes were then embedded again.)
 //!
-//! **The work list.** `episodes.has_vector` says whether an episode has a row in
-//! `episode_vectors`; every write of a vector sets it in the same transaction and a reset
+//! **The work list.** `episodes.has_vector` says whether an episode has rows in
+//! `episode_vectors`; every write of its vectors sets it in the same transaction and a reset
 //! clears it. It exists for the partial index `episodes_without_vector` (completed episodes
 //! without a vector): the memory looks for pending episodes on every retrieval (it indexes
 //! a few before searching), and with the index that costs what the pending episodes cost.
@@ -21,25 +24,28 @@
 //! retrieval at 10,000 episodes, four times the search itself.
 //!
 //! **Writes.** Vectors are written as little-endian `f32` blobs through `vector32(?)`, which
-//! checks them. An episode's vector is written in the transaction that completes it (see
-//! [`crate::episodes`]), or later by [`store`] (a bulk import, a remote embedder, a
-//! re-embed). Non-finite and all-zero vectors are refused up front: cosine similarity is
-//! undefined for them and one would poison the index's graph.
+//! checks them, by [`store`] (a retrieval indexing a few pending episodes, a server's
+//! background embedding, a bulk import, a re-embed) — never in the transaction that
+//! completes an episode: each insert updates the index's graph, milliseconds per vector.
+//! An episode's vectors are replaced as a whole. Non-finite and all-zero vectors are
+//! refused up front: cosine similarity is undefined for them and one would poison the
+//! index's graph.
 //!
-//! **Search** ([`search`]) returns completed episodes of one namespace by cosine similarity
-//! (`1 - vector_distance_cos`). The index is global — one graph across namespaces — so the
-//! approximate query asks `vector_top_k` for more neighbours than wanted and filters them
-//! by namespace and completion: first an eighth more (at least 8 more), which is enough when
-//! the namespace has most of the store, then `4 × limit` (at least 64); the index's search
-//! slows down faster than linearly with the neighbours asked for (at 100,000 episodes, 400
-//! neighbours cost several times what 112 do). **Brute-force fallback:** when
-//! that leaves fewer than `limit` matches, the namespace has few completed episodes with
-//! vectors (then scanning them all is cheap) or its episodes are outnumbered among the
-//! global neighbours (then the approximate answer would be incomplete), so the search is
-//! redone exactly, `ORDER BY vector_distance_cos` over the namespace's vectors (through
+//! **Search** ([`search`]) returns completed episodes of one namespace by the cosine
+//! similarity (`1 - vector_distance_cos`) of their best matching chunk, and which chunk it
+//! was. The index is global — one graph across namespaces, one node per chunk — so the
+//! approximate query asks `vector_top_k` for more neighbours than episodes wanted, groups
+//! them by episode and filters by namespace and completion: first three per episode wanted,
+//! which is enough when the namespace has most of the store and its episodes a few chunks,
+//! then twelve (see [`neighbours_to_ask`]); the index's search slows down faster than
+//! linearly with the neighbours asked for. **Brute-force fallback:** when that leaves fewer
+//! than `limit` episodes, the namespace has few completed episodes with vectors (then
+//! scanning them all is cheap) or its episodes are outnumbered among the global neighbours
+//! (then the approximate answer would be incomplete), so the search is redone exactly,
+//! `ORDER BY` the best chunk's `vector_distance_cos` over the namespace's vectors (through
 //! the `namespace` index; its cost is linear in the namespace's vectors, about 20 ms for
-//! 10,000 of dimension 384, against about 6 ms for the approximate query). Either way the
-//! answer has `min(limit, matches in the namespace)` rows.
+//! 10,000 of dimension 384). Either way the answer has `min(limit, matching episodes in the
+//! namespace)` rows.
 //!
 //! **The embedding cache** (`embedding_cache`, created by migration 3) maps
 //! `(embedder id, content hash)` to a vector, so a remote embedder is never asked twice for
@@ -50,7 +56,8 @@ use crate::connection::Conn;
 use crate::episodes::load_steps;
 use crate::error::{SqlContext, TursoError};
 use libsql::Value;
-use memory_core::{Episode, MemoryError, Result, ValidationError, VectorMatch};
+use memory_core::embedding::MAX_CHUNKS;
+use memory_core::{Episode, EpisodeVectors, MemoryError, Result, ValidationError, VectorMatch};
 use uuid::Uuid;
 
 /// Options of the vector index (`libsql_vector_idx`): cosine distance; neighbour lists
@@ -150,6 +157,26 @@ pub(crate) fn check_vector(
     Ok(())
 }
 
+/// Checks an episode's chunk vectors: between 1 and [`MAX_CHUNKS`], each finite and not zero.
+pub(crate) fn check_chunks(
+    field: impl Fn() -> String,
+    chunks: &[Vec<f32>],
+) -> Result<(), ValidationError> {
+    if chunks.is_empty() || chunks.len() > MAX_CHUNKS {
+        return Err(ValidationError::new(
+            field(),
+            format!(
+                "has {} vectors; an episode has between 1 and {MAX_CHUNKS}",
+                chunks.len()
+            ),
+        ));
+    }
+    for (c, v) in chunks.iter().enumerate() {
+        check_vector(|| format!("{}[{c}]", field()), v)?;
+    }
+    Ok(())
+}
+
 /// The error for vectors written before any space was declared.
 fn no_space() -> MemoryError {
     MemoryError::Conflict(
@@ -175,9 +202,11 @@ fn create_sql(dimension: usize) -> String {
     // `dimension` is a checked number, not user text.
     format!(
         "CREATE TABLE episode_vectors (
-             episode_rowid INTEGER PRIMARY KEY REFERENCES episodes (rowid) ON DELETE CASCADE,
+             episode_rowid INTEGER NOT NULL REFERENCES episodes (rowid) ON DELETE CASCADE,
+             chunk         INTEGER NOT NULL,
              namespace     TEXT NOT NULL,
-             embedding     F32_BLOB({dimension}) NOT NULL
+             embedding     F32_BLOB({dimension}) NOT NULL,
+             PRIMARY KEY (episode_rowid, chunk)
          );
          CREATE INDEX episode_vectors_ns ON episode_vectors (namespace);
          CREATE INDEX episode_vectors_idx ON episode_vectors
@@ -282,24 +311,41 @@ fn blob_vector(row: &libsql::Row, idx: i32, what: &str) -> Result<Vec<f32>, Turs
     }
 }
 
-/// Writes (or replaces) the vector of the episode at `rowid`. The caller has checked the
-/// dimension against the space.
-async fn put(conn: &Conn, rowid: i64, namespace: &str, vector: &[f32]) -> Result<(), TursoError> {
-    // Delete and insert rather than upsert: the vector index sees a plain removal and a
-    // plain insertion.
+/// Writes (or replaces) the chunk vectors of the episode at `rowid`. The caller has checked
+/// their dimension against the space.
+async fn put(
+    conn: &Conn,
+    rowid: i64,
+    namespace: &str,
+    vectors: &[Vec<f32>],
+) -> Result<(), TursoError> {
+    // Delete and insert rather than upsert: the vector index sees plain removals and plain
+    // insertions, and an episode that now has fewer chunks keeps none of its old ones.
     conn.execute(
         "DELETE FROM episode_vectors WHERE episode_rowid = ?1",
         [rowid],
     )
     .await
-    .ctx("replace episode vector")?;
-    conn.execute(
-        "INSERT INTO episode_vectors (episode_rowid, namespace, embedding) \
-         VALUES (?1, ?2, vector32(?3))",
-        libsql::params![rowid, namespace, Value::Blob(to_blob(vector))],
-    )
-    .await
-    .ctx("store episode vector")?;
+    .ctx("replace episode vectors")?;
+    let insert = conn
+        .prepare(
+            "INSERT INTO episode_vectors (episode_rowid, chunk, namespace, embedding) \
+             VALUES (?1, ?2, ?3, vector32(?4))",
+        )
+        .await
+        .ctx("prepare episode vector insert")?;
+    for (chunk, vector) in vectors.iter().enumerate() {
+        insert.reset();
+        insert
+            .execute(libsql::params![
+                rowid,
+                clamp_i64(chunk as u64),
+                namespace,
+                Value::Blob(to_blob(vector))
+            ])
+            .await
+            .ctx("store episode vector")?;
+    }
     conn.execute(
         "UPDATE episodes SET has_vector = 1 WHERE rowid = ?1 AND has_vector = 0",
         [rowid],
@@ -319,7 +365,7 @@ pub(crate) async fn delete(conn: &Conn, rowid: i64) -> Result<(), TursoError> {
             [rowid],
         )
         .await
-        .ctx("delete episode vector")?;
+        .ctx("delete episode vectors")?;
     }
     Ok(())
 }
@@ -330,7 +376,7 @@ pub(crate) async fn store(
     conn: &Conn,
     embedder: &str,
     namespace: &str,
-    vectors: &[(Uuid, Vec<f32>)],
+    vectors: &[EpisodeVectors],
 ) -> Result<()> {
     let space = space(conn).await?.ok_or_else(no_space)?;
     if space.embedder != embedder {
@@ -340,12 +386,18 @@ pub(crate) async fn store(
             space.embedder, space.dimension
         )));
     }
-    if let Some((i, (_, v))) = vectors
-        .iter()
-        .enumerate()
-        .find(|(_, (_, v))| v.len() != space.dimension)
-    {
-        return Err(wrong_dimension(format!("vectors[{i}]"), v.len(), &space));
+    for (i, (_, chunks)) in vectors.iter().enumerate() {
+        if let Some((c, v)) = chunks
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.len() != space.dimension)
+        {
+            return Err(wrong_dimension(
+                format!("vectors[{i}][{c}]"),
+                v.len(),
+                &space,
+            ));
+        }
     }
     let find = conn
         .prepare("SELECT rowid FROM episodes WHERE namespace = ?1 AND id = ?2")
@@ -397,13 +449,16 @@ pub(crate) async fn search(
     let blob = Value::Blob(to_blob(query));
 
     // The inner query picks the episodes; only those have their record read.
-    const APPROXIMATE: &str = "SELECT e.id, e.record, e.step_count, top.similarity FROM ( \
-         SELECT v.episode_rowid AS rid, \
-                1.0 - vector_distance_cos(v.embedding, vector32(?1)) AS similarity \
+    // An episode's best chunk stands for it: `chunk` is read from the row that holds the
+    // maximum (SQLite's rule for a bare column beside a single `max`).
+    const APPROXIMATE: &str = "SELECT e.id, e.record, e.step_count, top.similarity, top.chunk FROM ( \
+         SELECT v.episode_rowid AS rid, v.chunk AS chunk, \
+                max(1.0 - vector_distance_cos(v.embedding, vector32(?1))) AS similarity \
          FROM vector_top_k('episode_vectors_idx', vector32(?1), ?2) AS t \
          JOIN episode_vectors v ON v.rowid = t.id \
          JOIN episodes x ON x.rowid = v.episode_rowid \
          WHERE v.namespace = ?3 AND x.ended_at IS NOT NULL \
+         GROUP BY v.episode_rowid \
          ORDER BY similarity DESC, rid LIMIT ?4) AS top \
          JOIN episodes e ON e.rowid = top.rid \
          ORDER BY top.similarity DESC, top.rid";
@@ -431,12 +486,13 @@ pub(crate) async fn search(
         );
     }
 
-    const EXACT: &str = "SELECT e.id, e.record, e.step_count, top.similarity FROM ( \
-         SELECT v.episode_rowid AS rid, \
-                1.0 - vector_distance_cos(v.embedding, vector32(?1)) AS similarity \
+    const EXACT: &str = "SELECT e.id, e.record, e.step_count, top.similarity, top.chunk FROM ( \
+         SELECT v.episode_rowid AS rid, v.chunk AS chunk, \
+                max(1.0 - vector_distance_cos(v.embedding, vector32(?1))) AS similarity \
          FROM episode_vectors v \
          JOIN episodes x ON x.rowid = v.episode_rowid \
          WHERE v.namespace = ?2 AND x.ended_at IS NOT NULL \
+         GROUP BY v.episode_rowid \
          ORDER BY similarity DESC, rid LIMIT ?3) AS top \
          JOIN episodes e ON e.rowid = top.rid \
          ORDER BY top.similarity DESC, top.rid";
@@ -453,14 +509,18 @@ pub(crate) async fn search(
 }
 
 /// How many neighbours the approximate search asks the index for, in turn, to find `limit`
-/// completed episodes of one namespace: first a few more than `limit` (enough when the
-/// store is mostly that namespace's completed episodes — the common case, and the index's
-/// search time grows faster than linearly with the neighbours asked for), then `4 × limit`
-/// (at least 64) for a namespace that shares the store.
+/// completed episodes of one namespace. The neighbours are chunks, several per episode (an
+/// episode of a few short steps has two), so the first ask is three per episode wanted
+/// (enough when the store is mostly that namespace's completed episodes — the common case,
+/// and the index's search time grows faster than linearly with the neighbours asked for),
+/// then twelve (at least 192) for long episodes or a namespace that shares the store.
 fn neighbours_to_ask(limit: usize) -> Vec<usize> {
     let cap = MAX_TOP_K.max(limit);
-    let first = limit.saturating_add((limit / 8).max(8)).min(cap);
-    let second = limit.saturating_mul(4).clamp(64, cap);
+    let first = limit
+        .saturating_mul(3)
+        .saturating_add((limit / 8).max(8))
+        .min(cap);
+    let second = limit.saturating_mul(12).clamp(192, cap);
     if second > first {
         vec![first, second]
     } else {
@@ -481,9 +541,13 @@ async fn run_search(conn: &Conn, sql: &str, params: Vec<Value>) -> Result<Vec<Ve
         let record = codec::text(&row, 1, &what)?;
         let step_count = codec::int(&row, 2, &what)?;
         let similarity = codec::real(&row, 3, &what)?;
+        let chunk = codec::int(&row, 4, &what)?;
+        let chunk = u32::try_from(chunk)
+            .map_err(|_| TursoError::corrupt(what.clone(), format!("chunk {chunk}")))?;
         out.push(VectorMatch {
             summary: decode_summary(&id, &record, step_count)?,
             similarity,
+            chunk,
         });
     }
     Ok(out)
@@ -502,7 +566,7 @@ pub(crate) async fn of(
     for (c, chunk) in ids.chunks(CHUNK).enumerate() {
         let sql = format!(
             "SELECT e.id, v.embedding FROM episodes e \
-             JOIN episode_vectors v ON v.episode_rowid = e.rowid \
+             JOIN episode_vectors v ON v.episode_rowid = e.rowid AND v.chunk = 0 \
              WHERE +e.namespace = ? AND e.id IN ({})",
             placeholders(chunk.len())
         );
@@ -686,11 +750,11 @@ mod tests {
 
     #[test]
     fn neighbours_asked_grow_and_never_repeat() {
-        assert_eq!(neighbours_to_ask(100), [112, 400]);
-        assert_eq!(neighbours_to_ask(5), [13, 64]);
-        assert_eq!(neighbours_to_ask(60), [68, 240]);
+        assert_eq!(neighbours_to_ask(100), [312, 1_200]);
+        assert_eq!(neighbours_to_ask(5), [23, 192]);
+        assert_eq!(neighbours_to_ask(60), [188, 720]);
         // At the cap the wider search would be the same query: asked once.
-        assert_eq!(neighbours_to_ask(9_000), [MAX_TOP_K]);
+        assert_eq!(neighbours_to_ask(4_000), [MAX_TOP_K]);
         assert_eq!(neighbours_to_ask(20_000), [20_000]);
     }
 
@@ -746,7 +810,7 @@ mod tests {
         episode.ended_at = Some(episode.started_at);
         storage.store_episode(&episode).await.unwrap();
         storage
-            .store_vectors("axes", "ns", &[(episode.id, vec![1.0, 0.0])])
+            .store_vectors("axes", "ns", &[(episode.id, vec![vec![1.0, 0.0]])])
             .await
             .unwrap();
         assert_eq!(storage.row_counts().await.unwrap().vectors, 1);

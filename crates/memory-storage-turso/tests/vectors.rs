@@ -22,6 +22,11 @@ use std::sync::Arc;
 use std::time::Instant;
 use uuid::Uuid;
 
+/// Episodes with one vector each (chunk 0 only), as `store_vectors` takes them.
+fn single(list: &[(Uuid, Vec<f32>)]) -> Vec<memory_core::EpisodeVectors> {
+    list.iter().map(|(id, v)| (*id, vec![v.clone()])).collect()
+}
+
 /// A tiny seeded generator (64-bit LCG), so the tests need no `rand` and never vary.
 struct Lcg(u64);
 
@@ -97,7 +102,10 @@ async fn random_store(
         storage.store_episode(&e).await.unwrap();
         out.push((e.id, rng.unit(dim)));
     }
-    storage.store_vectors(embedder, ns, &out).await.unwrap();
+    storage
+        .store_vectors(embedder, ns, &single(&out))
+        .await
+        .unwrap();
     out
 }
 
@@ -136,6 +144,118 @@ async fn approximate_search_agrees_with_brute_force() {
 }
 
 #[tokio::test]
+async fn an_episode_is_found_by_its_best_chunk() {
+    let (_dir, storage) = fresh().await;
+    storage.ensure_vector_space("axes", 12).await.unwrap();
+    // Episode i has chunks along axes 3i, 3i + 1 and 3i + 2.
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let e = done("ns", &format!("task {i}"), i as i64);
+        storage.store_episode(&e).await.unwrap();
+        let chunks = (0..3).map(|c| axis(12, 3 * i + c, 0.05)).collect();
+        storage
+            .store_vectors("axes", "ns", &[(e.id, chunks)])
+            .await
+            .unwrap();
+        ids.push(e.id);
+    }
+    assert_eq!(storage.row_counts().await.unwrap().vectors, 12);
+    // A query along episode 2's last chunk finds episode 2 by that chunk.
+    let got = storage
+        .vector_search("ns", &axis(12, 8, 0.0), 4)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 4, "one hit per episode, not per chunk");
+    assert_eq!((got[0].summary.id, got[0].chunk), (ids[2], 2));
+    assert!(got[0].similarity > 0.95, "{:?}", got[0].similarity);
+    assert!(got[1].similarity < 0.5);
+    // Comparing episodes with one another uses chunk 0.
+    let first = storage.vectors_of("ns", &[ids[2]]).await.unwrap();
+    assert_eq!(first, vec![(ids[2], axis(12, 6, 0.05))]);
+    // Replacing an episode's vectors drops every old chunk.
+    storage
+        .store_vectors("axes", "ns", &[(ids[2], vec![axis(12, 0, 0.05)])])
+        .await
+        .unwrap();
+    assert_eq!(storage.row_counts().await.unwrap().vectors, 10);
+    let got = storage
+        .vector_search("ns", &axis(12, 8, 0.0), 1)
+        .await
+        .unwrap();
+    assert_ne!(got[0].summary.id, ids[2]);
+    // Deleting an episode deletes all its chunks.
+    assert!(storage.delete_episode("ns", ids[1]).await.unwrap());
+    assert_eq!(storage.row_counts().await.unwrap().vectors, 7);
+}
+
+#[tokio::test]
+async fn approximate_search_over_chunks_agrees_with_brute_force() {
+    let (_dir, storage) = fresh().await;
+    let dim = 16;
+    storage.ensure_vector_space("random", dim).await.unwrap();
+    let mut rng = Lcg(11);
+    let mut stored: Vec<(Uuid, Vec<Vec<f32>>)> = Vec::new();
+    for i in 0..300 {
+        let e = done("ns", &format!("task {i}"), i);
+        storage.store_episode(&e).await.unwrap();
+        let chunks = (0..1 + rng.below(4)).map(|_| rng.unit(dim)).collect();
+        stored.push((e.id, chunks));
+    }
+    storage
+        .store_vectors("random", "ns", &stored)
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        let q = rng.unit(dim);
+        let mut exact: Vec<(Uuid, f32)> = stored
+            .iter()
+            .map(|(id, chunks)| {
+                let best = chunks
+                    .iter()
+                    .map(|c| cosine(c, &q))
+                    .fold(f32::MIN, f32::max);
+                (*id, best)
+            })
+            .collect();
+        exact.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let got = storage.vector_search("ns", &q, 10).await.unwrap();
+        assert_eq!(got.len(), 10);
+        let found = got
+            .iter()
+            .filter(|m| exact[..10].iter().any(|(id, _)| *id == m.summary.id))
+            .count();
+        assert!(found >= 9, "recall@10 {found}/10");
+        for m in &got {
+            let (_, sim) = exact.iter().find(|(id, _)| *id == m.summary.id).unwrap();
+            assert!((m.similarity - f64::from(*sim)).abs() < 1e-4);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_episode_has_between_one_and_max_chunks_vectors() {
+    let (_dir, storage) = fresh().await;
+    storage.ensure_vector_space("axes", 4).await.unwrap();
+    let e = done("ns", "a", 0);
+    storage.store_episode(&e).await.unwrap();
+    let max = memory_core::embedding::MAX_CHUNKS;
+    for n in [0, max + 1] {
+        let r = storage
+            .store_vectors("axes", "ns", &[(e.id, vec![axis(4, 0, 0.1); n])])
+            .await;
+        assert!(
+            matches!(&r, Err(MemoryError::Invalid(v)) if v.field == "vectors[0]"),
+            "{n}: {r:?}"
+        );
+    }
+    storage
+        .store_vectors("axes", "ns", &[(e.id, vec![axis(4, 0, 0.1); max])])
+        .await
+        .unwrap();
+    assert_eq!(storage.row_counts().await.unwrap().vectors, max as u64);
+}
+
+#[tokio::test]
 async fn search_never_crosses_namespaces() {
     let (_dir, storage) = fresh().await;
     storage.ensure_vector_space("axes", 8).await.unwrap();
@@ -149,7 +269,7 @@ async fn search_never_crosses_namespaces() {
         theirs.push((e.id, axis(8, 0, 0.01 * (i % 7) as f32)));
     }
     storage
-        .store_vectors("axes", "theirs", &theirs)
+        .store_vectors("axes", "theirs", &single(&theirs))
         .await
         .unwrap();
     let mut mine = Vec::new();
@@ -158,7 +278,10 @@ async fn search_never_crosses_namespaces() {
         storage.store_episode(&e).await.unwrap();
         mine.push((e.id, axis(8, 1 + i as usize, 0.1)));
     }
-    storage.store_vectors("axes", "mine", &mine).await.unwrap();
+    storage
+        .store_vectors("axes", "mine", &single(&mine))
+        .await
+        .unwrap();
 
     let q = axis(8, 0, 0.0);
     let got = storage.vector_search("mine", &q, 3).await.unwrap();
@@ -198,7 +321,7 @@ async fn search_returns_completed_episodes_only() {
         .store_vectors(
             "axes",
             "ns",
-            &[(open.id, axis(4, 0, 0.0)), (closed.id, axis(4, 1, 0.0))],
+            &single(&[(open.id, axis(4, 0, 0.0)), (closed.id, axis(4, 1, 0.0))]),
         )
         .await
         .unwrap();
@@ -218,7 +341,7 @@ async fn search_returns_completed_episodes_only() {
     let c = completion(0, success("done"), 1.0);
     storage.complete_episode("ns", open.id, &c).await.unwrap();
     storage
-        .store_vectors("axes", "ns", &[(open.id, axis(4, 2, 0.0))])
+        .store_vectors("axes", "ns", &single(&[(open.id, axis(4, 2, 0.0))]))
         .await
         .unwrap();
     let got = storage
@@ -285,7 +408,7 @@ async fn without_a_space_nothing_is_stored_and_nothing_found() {
     };
     conflict(
         storage
-            .store_vectors(" ", "ns", &[(e.id, axis(4, 0, 0.0))])
+            .store_vectors(" ", "ns", &single(&[(e.id, axis(4, 0, 0.0))]))
             .await,
     );
     let c = completion(0, success("done"), 1.0);
@@ -314,40 +437,44 @@ async fn vectors_are_checked_before_anything_is_written() {
                 .store_vectors(
                     "axes",
                     "ns",
-                    &[(a.id, good.clone()), (a.id, vec![1.0, 0.0])]
+                    &single(&[(a.id, good.clone()), (a.id, vec![1.0, 0.0])])
                 )
                 .await
         ),
-        "vectors[1]"
+        "vectors[1][0]"
     );
     assert_eq!(
         invalid_field(
             storage
-                .store_vectors("axes", "ns", &[(a.id, vec![0.0; 4])])
+                .store_vectors("axes", "ns", &single(&[(a.id, vec![0.0; 4])]))
                 .await
         ),
-        "vectors[0]"
+        "vectors[0][0]"
     );
     assert_eq!(
         invalid_field(
             storage
-                .store_vectors("axes", "ns", &[(a.id, vec![f32::NAN, 1.0, 0.0, 0.0])])
+                .store_vectors(
+                    "axes",
+                    "ns",
+                    &single(&[(a.id, vec![f32::NAN, 1.0, 0.0, 0.0])])
+                )
                 .await
         ),
-        "vectors[0]"
+        "vectors[0][0]"
     );
     // An unknown episode: NotFound, and the valid vector before it is not kept either.
     let r = storage
         .store_vectors(
             "axes",
             "ns",
-            &[(a.id, good.clone()), (Uuid::now_v7(), good.clone())],
+            &single(&[(a.id, good.clone()), (Uuid::now_v7(), good.clone())]),
         )
         .await;
     assert!(matches!(r, Err(MemoryError::NotFound { .. })), "{r:?}");
     // Another namespace's episode is unknown here.
     let r = storage
-        .store_vectors("axes", "other", &[(a.id, good.clone())])
+        .store_vectors("axes", "other", &single(&[(a.id, good.clone())]))
         .await;
     assert!(matches!(r, Err(MemoryError::NotFound { .. })), "{r:?}");
     assert!(storage.vectors_of("ns", &[a.id]).await.unwrap().is_empty());
@@ -392,11 +519,13 @@ async fn reset_drops_every_vector_and_takes_a_new_dimension() {
     );
     // Old-dimension vectors are refused, new ones stored and found.
     assert!(matches!(
-        storage.store_vectors("new", "ns", &stored[..1]).await,
+        storage
+            .store_vectors("new", "ns", &single(&stored[..1]))
+            .await,
         Err(MemoryError::Invalid(_))
     ));
     storage
-        .store_vectors("new", "ns", &[(ids[3], axis(4, 3, 0.0))])
+        .store_vectors("new", "ns", &single(&[(ids[3], axis(4, 3, 0.0))]))
         .await
         .unwrap();
     let got = storage
@@ -416,7 +545,7 @@ async fn vectors_from_another_embedder_are_refused() {
     let e = running("ns", "task", 0);
     storage.store_episode(&e).await.unwrap();
     let err = storage
-        .store_vectors("other-model", "ns", &[(e.id, axis(4, 1, 0.0))])
+        .store_vectors("other-model", "ns", &single(&[(e.id, axis(4, 1, 0.0))]))
         .await
         .unwrap_err();
     assert!(
@@ -438,7 +567,7 @@ async fn deleting_an_episode_deletes_its_vector() {
         .store_vectors(
             "axes",
             "ns",
-            &[(a.id, axis(4, 0, 0.1)), (b.id, axis(4, 1, 0.1))],
+            &single(&[(a.id, axis(4, 0, 0.1)), (b.id, axis(4, 1, 0.1))]),
         )
         .await
         .unwrap();
@@ -495,7 +624,7 @@ async fn the_work_list_shrinks_as_vectors_are_stored() {
         assert_eq!(batch.iter().map(|e| e.id).collect::<Vec<_>>(), expected);
         for e in &batch {
             storage
-                .store_vectors("axes", &e.namespace, &[(e.id, axis(4, 0, 0.5))])
+                .store_vectors("axes", &e.namespace, &single(&[(e.id, axis(4, 0, 0.5))]))
                 .await
                 .unwrap();
         }
@@ -519,7 +648,7 @@ async fn the_work_list_shrinks_as_vectors_are_stored() {
     let early = running("a", "embedded early", 20);
     storage.store_episode(&early).await.unwrap();
     storage
-        .store_vectors("axes", "a", &[(early.id, axis(4, 1, 0.5))])
+        .store_vectors("axes", "a", &single(&[(early.id, axis(4, 1, 0.5))]))
         .await
         .unwrap();
     storage
@@ -692,7 +821,8 @@ async fn vector_retrieval_finds_a_paraphrase() {
             HashingEmbedder::DEFAULT_DIMENSION
         ))
     );
-    assert_eq!(f.storage.row_counts().await.unwrap().vectors, 3);
+    // Each episode's task and outcome, and its one step.
+    assert_eq!(f.storage.row_counts().await.unwrap().vectors, 6);
     let sim = |id: Uuid| {
         pack.hits
             .iter()
@@ -706,6 +836,66 @@ async fn vector_retrieval_finds_a_paraphrase() {
     }
     assert!(pack.hits.iter().all(|h| h.score.lexical_rank.is_none()));
     assert_eq!(pack.hits[0].score.semantic_rank, Some(1));
+}
+
+#[tokio::test]
+async fn vector_retrieval_finds_an_episode_by_one_of_its_steps() {
+    let f = fixture().await;
+    let mut ids = Vec::new();
+    for (task, output) in [
+        (
+            "investigate the nightly job",
+            "segmentation fault in the png decoder while reading thumbnails",
+        ),
+        (
+            "investigate the weekly job",
+            "all rows exported, nothing to do",
+        ),
+        ("investigate the hourly job", "the queue was empty again"),
+    ] {
+        let id = f
+            .memory
+            .start_episode("ns", NewEpisode::new(task))
+            .await
+            .unwrap();
+        for (action, out) in [("open the logs", "3 files"), ("read the last run", output)] {
+            let result = StepResult::Success { output: out.into() };
+            f.memory
+                .log_step("ns", id, StepInput::new("shell", action, result))
+                .await
+                .unwrap();
+        }
+        f.memory
+            .complete_episode("ns", id, success("done"))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    // Task and outcome alike; only the nightly job's step says what the query asks.
+    let pack = f
+        .memory
+        .retrieve_context(&query(
+            "ns",
+            "png decoder segfault on thumbnails",
+            RetrievalMode::Vector,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(pack.hits[0].id, ids[0], "{:#?}", pack.hits);
+    assert_eq!(pack.hits[0].score.semantic_rank, Some(1));
+    let matches = f
+        .storage
+        .vector_search(
+            "ns",
+            &HashingEmbedder::default()
+                .embed(&["png decoder segfault on thumbnails".to_string()])
+                .await
+                .unwrap()[0],
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!((matches[0].summary.id, matches[0].chunk), (ids[0], 1));
 }
 
 #[tokio::test]
@@ -760,7 +950,9 @@ async fn embed_pending_and_reembed_fill_the_vectors() {
     assert_eq!(n, 3);
     assert_eq!(calls, vec![(0, 3), (2, 3), (3, 3)]);
     assert_eq!(f.storage.count_without_vectors().await.unwrap(), 0);
-    assert_eq!(f.storage.row_counts().await.unwrap().vectors, 3);
+    // Two chunks for the episode with a step (task and outcome; the step), one each for
+    // the two without.
+    assert_eq!(f.storage.row_counts().await.unwrap().vectors, 4);
     let pack = f
         .memory
         .retrieve_context(&query("ns", "login flakiness", RetrievalMode::Vector))
@@ -783,7 +975,7 @@ async fn embed_pending_and_reembed_fill_the_vectors() {
         f.storage.vector_space().await.unwrap(),
         Some(("hash-v1-64".to_string(), 64))
     );
-    assert_eq!(f.storage.row_counts().await.unwrap().vectors, 3);
+    assert_eq!(f.storage.row_counts().await.unwrap().vectors, 4);
     let after = f.storage.vectors_of("ns", &[imported.id]).await.unwrap();
     assert_eq!(after[0].1.len(), 64);
     let pack = small
@@ -964,7 +1156,7 @@ async fn vector_search_latency() {
     let started = Instant::now();
     for chunk in vectors.chunks(500) {
         storage
-            .store_vectors("remote:a", "bench", chunk)
+            .store_vectors("remote:a", "bench", &single(chunk))
             .await
             .unwrap();
     }
@@ -1159,4 +1351,44 @@ async fn vector_index_options() {
             pct(&scan, 50.0)
         );
     }
+}
+
+#[tokio::test]
+async fn background_embedding_is_woken_by_a_completion_and_finds_other_writers() {
+    let f = fixture().await;
+    let settings = memory_core::BackgroundEmbedding {
+        batch: 2,
+        // Long enough that only a completion in this process can wake it in time.
+        poll: std::time::Duration::from_secs(3600),
+        max_backoff: std::time::Duration::from_secs(3600),
+    };
+    // Episodes stored by another writer before it starts: found by its first look.
+    for i in 0..5 {
+        let e = done("elsewhere", &format!("imported {i}"), i);
+        f.storage.store_episode(&e).await.unwrap();
+    }
+    let memory = f.memory.clone();
+    let task = tokio::spawn(async move { memory.embed_in_background(settings).await });
+    let wait_until_embedded = || async {
+        for _ in 0..500 {
+            if f.storage.count_without_vectors().await.unwrap() == 0 {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    };
+    assert!(
+        wait_until_embedded().await,
+        "the first look embeds every backlog"
+    );
+    // A completion through this memory wakes it at once.
+    let id = finished(&f, "ns", "deploy timeouts on the staging cluster").await;
+    assert!(wait_until_embedded().await, "woken by the completion");
+    assert_eq!(
+        f.storage.vectors_of("ns", &[id]).await.unwrap().len(),
+        1,
+        "chunk 0 of the new episode"
+    );
+    task.abort();
 }

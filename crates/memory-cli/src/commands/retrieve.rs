@@ -28,6 +28,12 @@ pub async fn run(
         let mut s = pack.markdown.clone();
         if args.explain {
             s.push_str(&explain(&pack));
+            if pack.hits.iter().any(|h| h.score.similarity.is_some()) {
+                s.push_str(
+                    "COS = cosine of the episode's best matching vector: its task and outcome, \
+                     or (sN) its Nth chunk of steps\n",
+                );
+            }
             if query.mode == memory_core::retrieval::RetrievalMode::Hybrid {
                 let w = memory.fusion().vector_weight;
                 let _ = writeln!(
@@ -50,7 +56,7 @@ pub async fn run(
 /// A table of each hit's score parts, for `--explain`.
 pub fn explain(pack: &ContextPack) -> String {
     let mut s = format!(
-        "\n---\n{} candidates scored; advice from {} similar episode{}; pack is {} of {} tokens\n{:<4} {:>6} {:>5} {:>5} {:>6} {:>6} {:>6} {:>8} {:>7} {:>8} {:>8}  {:<7} {}\n",
+        "\n---\n{} candidates scored; advice from {} similar episode{}; pack is {} of {} tokens\n{:<4} {:>6} {:>5} {:>5} {:>6} {:>8} {:>6} {:>8} {:>7} {:>8} {:>8}  {:<7} {}\n",
         pack.candidates_considered,
         pack.neighbours,
         if pack.neighbours == 1 { "" } else { "s" },
@@ -76,13 +82,17 @@ pub fn explain(pack: &ContextPack) -> String {
     for (i, h) in pack.hits.iter().enumerate() {
         let _ = writeln!(
             s,
-            "{:<4} {:>6.3} {:>5} {:>5} {:>6} {:>6} {:>6.3} {:>8.3} {:>7.3} {:>8.3} {:>8.3}  {:<7} {}",
+            "{:<4} {:>6.3} {:>5} {:>5} {:>6} {:>8} {:>6.3} {:>8.3} {:>7.3} {:>8.3} {:>8.3}  {:<7} {}",
             i + 1,
             h.score.total,
             h.score.lexical_rank.map_or("-".into(), |r| r.to_string()),
             h.score.semantic_rank.map_or("-".into(), |r| r.to_string()),
             h.score.coverage.map_or("-".into(), |c| format!("{c:.3}")),
-            h.score.similarity.map_or("-".into(), |c| format!("{c:.3}")),
+            match (h.score.similarity, h.score.chunk) {
+                (Some(c), Some(n)) if n > 0 => format!("{c:.3}s{n}"),
+                (Some(c), _) => format!("{c:.3}"),
+                (None, _) => "-".into(),
+            },
             h.score.text,
             h.score.context,
             h.score.reward,

@@ -2,7 +2,7 @@
 
 use crate::cli::ServeArgs;
 use crate::exit::usage;
-use memory_core::{MemoryError, SelfLearningMemory};
+use memory_core::{BackgroundEmbedding, MemoryError, SelfLearningMemory};
 use memory_mcp::{HttpConfig, HttpServer, MemoryServer, check_bind, serve_stdio};
 use std::path::Path;
 
@@ -10,8 +10,28 @@ fn server(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<MemoryServer> 
     MemoryServer::new(memory, ns).map_err(|e| MemoryError::from(e).into())
 }
 
+/// Background work that stops when this guard is dropped.
+struct Background(tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Embeds completed episodes in the background for as long as the returned guard lives.
+fn embed_in_background(memory: &SelfLearningMemory) -> Background {
+    let memory = memory.clone();
+    Background(tokio::spawn(async move {
+        memory
+            .embed_in_background(BackgroundEmbedding::default())
+            .await;
+    }))
+}
+
 /// Serves one MCP session over stdin/stdout.
 pub async fn stdio(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<()> {
+    let _embedding = embed_in_background(&memory);
     serve_stdio(server(memory, ns)?).await?;
     Ok(())
 }
@@ -42,6 +62,7 @@ pub async fn http(
         auth_token: args.auth_token.clone(),
         max_body_bytes: args.max_body_bytes,
     };
+    let _embedding = embed_in_background(&memory);
     let http = HttpServer::bind(server(memory, ns)?, config).await?;
     let addr = http.local_addr()?;
     // Always shown (logs default to warnings only): where to point a client. Test harnesses

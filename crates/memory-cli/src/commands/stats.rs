@@ -31,9 +31,16 @@ pub fn render_table(stats: &MemoryStats) -> String {
     }
     let _ = writeln!(
         t,
-        "holds        {} episodes · {} steps · {} patterns · {} sessions · {} vectors",
+        "holds        {} episodes · {} steps · {} patterns · {} sessions · {} embedded",
         s.episodes, s.steps, s.patterns, s.sessions, s.vectors
     );
+    if s.episodes_without_vectors > 0 {
+        let _ = writeln!(
+            t,
+            "pending      {} completed episodes without vectors (embedded by `memory serve`/`memory mcp` in the background, or `memory reembed --missing`)",
+            s.episodes_without_vectors
+        );
+    }
     match &s.text_index {
         Some(ti) if ti.terms == 0 && ti.unreadable == 0 => {
             let _ = writeln!(

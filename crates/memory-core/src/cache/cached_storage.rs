@@ -548,7 +548,7 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         &self,
         embedder: &str,
         namespace: &str,
-        vectors: &[(Uuid, Vec<f32>)],
+        vectors: &[crate::storage::EpisodeVectors],
     ) -> Result<()> {
         let _mark = self.writing(namespace);
         self.inner.store_vectors(embedder, namespace, vectors).await

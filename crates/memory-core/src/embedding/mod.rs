@@ -5,8 +5,11 @@
 //! Vectors from different embedders are never mixed: a store remembers which embedder (by
 //! [`Embedder::id`]) wrote its vectors, and switching needs an explicit re-embed.
 
+mod chunks;
 mod hashing;
 mod vectors;
+
+pub use chunks::{DEFAULT_WINDOW_CHARS, MAX_CHUNKS, episode_chunks};
 
 pub use hashing::HashingEmbedder;
 pub use vectors::Vectors;
@@ -86,6 +89,13 @@ pub trait Embedder: Send + Sync + Debug {
         true
     }
 
+    /// How much text one vector can stand for, in characters: an episode's steps are
+    /// embedded in chunks of this length (see [`episode_chunks`]). A model that reads a
+    /// bounded number of tokens reports what fits in them.
+    fn window_chars(&self) -> usize {
+        DEFAULT_WINDOW_CHARS
+    }
+
     /// One L2-normalised vector per text, in order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
@@ -126,7 +136,8 @@ pub fn content_hash(text: &str) -> String {
     format!("{h:032x}")
 }
 
-/// The text of an episode that its vector stands for: what the task was and how it ended.
+/// The text of an episode's first vector (chunk 0, see [`episode_chunks`]): what the task
+/// was and how it ended.
 ///
 /// Context (domain, language, task type) and tool names are left out on purpose: they are
 /// shared by many unrelated episodes, would make those look alike, and are matched by the

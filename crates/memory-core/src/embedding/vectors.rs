@@ -7,14 +7,11 @@
 //! completing an episode; instead a retrieval first indexes a few pending episodes (see
 //! `MemoryConfig::index_on_read`), and `embed_pending`/`reembed` do the rest in batches.
 
-use super::{Embedder, content_hash, episode_text};
+use super::{Embedder, content_hash, episode_chunks};
 use crate::error::{MemoryError, Result};
-use crate::storage::StorageBackend;
+use crate::storage::{EpisodeVectors, StorageBackend};
 use std::sync::Arc;
-use tokio::sync::OnceCell;
-
-/// An episode id and its vector.
-type EpisodeVector = (uuid::Uuid, Vec<f32>);
+use tokio::sync::{Notify, OnceCell};
 
 /// An embedder bound to the store it writes vectors to.
 #[derive(Debug)]
@@ -22,6 +19,8 @@ pub struct Vectors {
     embedder: Arc<dyn Embedder>,
     /// Set once the store's vector space is known to be this embedder's.
     checked: OnceCell<()>,
+    /// Signalled when an episode is completed, to wake background embedding.
+    pub(crate) completed: Notify,
 }
 
 impl Vectors {
@@ -30,6 +29,7 @@ impl Vectors {
         Vectors {
             embedder,
             checked: OnceCell::new(),
+            completed: Notify::new(),
         }
     }
 
@@ -119,7 +119,7 @@ impl Vectors {
         .await
     }
 
-    async fn embed_some(
+    pub(crate) async fn embed_some(
         &self,
         storage: &dyn StorageBackend,
         namespace: Option<&str>,
@@ -141,14 +141,29 @@ impl Vectors {
             if episodes.is_empty() {
                 break;
             }
-            let texts: Vec<String> = episodes.iter().map(episode_text).collect();
-            let vectors = self.embed(storage, &texts).await?;
+            // Every chunk of the batch in one call, so a model fills its batches.
+            let window = self.embedder.window_chars();
+            let chunks: Vec<Vec<String>> =
+                episodes.iter().map(|e| episode_chunks(e, window)).collect();
+            let texts: Vec<String> = chunks.iter().flatten().cloned().collect();
+            let mut vectors = self.embed(storage, &texts).await?.into_iter();
             // One transaction per namespace present in the batch.
-            let mut by_ns: Vec<(&str, Vec<EpisodeVector>)> = Vec::new();
-            for (ep, v) in episodes.iter().zip(vectors) {
+            let mut by_ns: Vec<(&str, Vec<EpisodeVectors>)> = Vec::new();
+            for (ep, texts) in episodes.iter().zip(&chunks) {
+                let all: Vec<Vec<f32>> = vectors.by_ref().take(texts.len()).collect();
+                // A chunk without a direction (no word the embedder knows) cannot be
+                // matched: left out. With none usable the first goes to the store anyway,
+                // which refuses it and says why.
+                let usable =
+                    |v: &Vec<f32>| v.iter().any(|x| *x != 0.0) && v.iter().all(|x| x.is_finite());
+                let mut chunks: Vec<Vec<f32>> = all.iter().filter(|v| usable(v)).cloned().collect();
+                if chunks.is_empty() {
+                    chunks.extend(all.into_iter().take(1));
+                }
+                let item = (ep.id, chunks);
                 match by_ns.iter_mut().find(|(ns, _)| *ns == ep.namespace) {
-                    Some((_, list)) => list.push((ep.id, v)),
-                    None => by_ns.push((ep.namespace.as_str(), vec![(ep.id, v)])),
+                    Some((_, list)) => list.push(item),
+                    None => by_ns.push((ep.namespace.as_str(), vec![item])),
                 }
             }
             for (ns, list) in &by_ns {

@@ -40,8 +40,13 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
         ),
         (
             "memory_vectors",
-            "Episodes with a vector in the index.",
+            "Episodes with vectors in the index.",
             s.vectors,
+        ),
+        (
+            "memory_episodes_without_vectors",
+            "Completed episodes waiting for their vectors.",
+            s.episodes_without_vectors,
         ),
     ];
     if let Some(ti) = &s.text_index {

@@ -31,8 +31,12 @@ pub struct StorageStats {
     pub patterns: u64,
     /// Retrieval sessions remembered.
     pub sessions: u64,
-    /// Episodes with a vector in the index.
+    /// Episodes with vectors in the index.
     pub vectors: u64,
+    /// Completed episodes waiting for their vectors (embedded by a retrieval of their
+    /// namespace, a server's background embedding or `memory reembed --missing`).
+    #[serde(default)]
+    pub episodes_without_vectors: u64,
     /// In-memory cache tiers, outermost first.
     pub caches: Vec<CacheStats>,
     /// The prepared-statement caches of the backend's connections, summed.

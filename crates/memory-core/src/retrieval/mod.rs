@@ -26,7 +26,9 @@ pub use fusion::mmr;
 pub use neighbourhood::{select as select_neighbourhood, similarity as neighbour_similarity};
 pub use pack::{ContextPack, RelatedLink, RetrievedEpisode, estimate_tokens, render_pack};
 pub use query::{RetrievalMode, RetrievalQuery, query_terms};
-pub use rank::{Candidate, Fusion, RankingConfig, ScoreBreakdown, Scored, rank, vector_trust};
+pub use rank::{
+    Candidate, Fusion, RankingConfig, ScoreBreakdown, Scored, rank, text_trust, vector_trust,
+};
 pub use recommend::{
     Exploration, Playbook, PlaybookStep, Recommendations, RecommendedPattern, recommend,
 };

@@ -391,6 +391,7 @@ mod tests {
                 lexical_rank: None,
                 semantic_rank: None,
                 similarity: None,
+                chunk: None,
                 coverage: None,
                 context: 0.0,
                 reward: 0.9,

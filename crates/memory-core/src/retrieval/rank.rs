@@ -43,6 +43,9 @@ pub struct RankingConfig {
     /// Hybrid mode: the same for vectors that hash the words (the default embedder), which
     /// add little that full-text search does not already see.
     pub vector_weight_lexical: f64,
+    /// Hybrid mode: the least trust full-text relevance keeps when its best match holds
+    /// little of the query's weight (see [`text_trust`]); 1 trusts it always.
+    pub text_trust_floor: f64,
 }
 
 impl RankingConfig {
@@ -56,6 +59,7 @@ impl RankingConfig {
                 self.vector_weight_lexical
             }
             .max(0.0),
+            text_trust_floor: self.text_trust_floor.clamp(0.0, 1.0),
         }
     }
 }
@@ -65,12 +69,17 @@ impl RankingConfig {
 pub struct Fusion {
     /// Weight of the vector relevance beside the text relevance (which weighs 1).
     pub vector_weight: f64,
+    /// The least trust text relevance keeps (see [`text_trust`]).
+    pub text_trust_floor: f64,
 }
 
 impl Default for Fusion {
     /// Text alone.
     fn default() -> Self {
-        Fusion { vector_weight: 0.0 }
+        Fusion {
+            vector_weight: 0.0,
+            text_trust_floor: 1.0,
+        }
     }
 }
 
@@ -83,7 +92,8 @@ impl Default for RankingConfig {
             w_recency: 0.15,
             recency_half_life_days: 30.0,
             vector_weight_semantic: 0.5,
-            vector_weight_lexical: 0.1,
+            vector_weight_lexical: 0.05,
+            text_trust_floor: 1.0,
         }
     }
 }
@@ -104,6 +114,9 @@ pub struct Candidate {
     pub similarity: Option<f64>,
     /// Its rank (1-based) in the vector results.
     pub semantic_rank: Option<usize>,
+    /// Which of its vectors matched best, if vector search found it (see
+    /// `VectorMatch::chunk`).
+    pub chunk: Option<u32>,
 }
 
 impl Candidate {
@@ -116,6 +129,7 @@ impl Candidate {
             lexical_rank: None,
             similarity: None,
             semantic_rank: None,
+            chunk: None,
         }
     }
 
@@ -140,7 +154,9 @@ impl Candidate {
                     None => 0.0,
                 };
                 let w = fusion.vector_weight * best.trust;
-                (text + w * vector) / (1.0 + w)
+                let tt =
+                    fusion.text_trust_floor + (1.0 - fusion.text_trust_floor) * best.text_trust;
+                (tt * text + w * vector) / (tt + w).max(f64::MIN_POSITIVE)
             }
         }
     }
@@ -155,6 +171,8 @@ struct Best {
     floor: f64,
     /// See [`vector_trust`].
     trust: f64,
+    /// See [`text_trust`].
+    text_trust: f64,
 }
 
 impl Best {
@@ -173,8 +191,26 @@ impl Best {
             similarity: max(|c| c.similarity),
             floor,
             trust: vector_trust(candidates),
+            text_trust: text_trust(candidates),
         }
     }
+}
+
+/// Shares of the query's weight held by the best full-text match at which text relevance
+/// starts to count fully and below which it counts least (see [`text_trust`]).
+const WEAK_COVERAGE: f64 = 0.25;
+const STRONG_COVERAGE: f64 = 0.75;
+
+/// How far full-text relevance can be trusted for this query, in `[0, 1]`: the largest share
+/// of the query's weight that a candidate holds (`TextMatch::coverage`), placed between
+/// [`WEAK_COVERAGE`] (0) and [`STRONG_COVERAGE`] (1). A query worded unlike every stored
+/// episode has only weak text matches, and its BM25 order says little.
+pub fn text_trust(candidates: &[Candidate]) -> f64 {
+    let best = candidates
+        .iter()
+        .filter_map(|c| c.coverage)
+        .fold(0.0_f64, f64::max);
+    ((best - WEAK_COVERAGE) / (STRONG_COVERAGE - WEAK_COVERAGE)).clamp(0.0, 1.0)
 }
 
 /// Relative gaps between the best and the tenth-best cosine at which a vector list starts
@@ -228,6 +264,10 @@ pub struct ScoreBreakdown {
     /// Cosine similarity to the query vector, if found by vector search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f64>,
+    /// Which of its vectors matched best, if found by vector search: 0 for its task and
+    /// outcome, `n` for its `n`th chunk of steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u32>,
     /// Share of the query's weight its text holds, if found by full-text search (an absolute
     /// similarity; see `TextMatch::coverage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +333,7 @@ pub fn rank(
                     lexical_rank: c.lexical_rank,
                     semantic_rank: c.semantic_rank,
                     similarity: c.similarity,
+                    chunk: c.chunk,
                     coverage: c.coverage,
                     context,
                     reward,
@@ -388,7 +429,10 @@ fn reason(terms: &[String], c: &Candidate, matched: &[String], age_days: f64) ->
     match (c.lexical_rank.is_some(), shared.is_empty(), c.similarity) {
         (true, false, _) => parts.push(format!("task shares {}", shared.join(", "))),
         (true, true, _) => parts.push("matches the query in its steps or outcome".to_string()),
-        (false, _, Some(sim)) => parts.push(format!("similar in meaning (cosine {sim:.2})")),
+        (false, _, Some(sim)) => parts.push(match c.chunk {
+            Some(n) if n > 0 => format!("a step is similar in meaning (cosine {sim:.2})"),
+            _ => format!("similar in meaning (cosine {sim:.2})"),
+        }),
         (false, _, None) => parts.push("no shared words; chosen for its context".to_string()),
     }
     if !matched.is_empty() {
@@ -471,7 +515,10 @@ mod tests {
             vec![weak, strong],
             now,
             &RankingConfig::default(),
-            Fusion { vector_weight: 1.0 },
+            Fusion {
+                vector_weight: 1.0,
+                ..Fusion::default()
+            },
         );
         assert_eq!(
             ranked[0].summary.task_description,
@@ -493,7 +540,10 @@ mod tests {
             vec![a, b],
             now,
             &RankingConfig::default(),
-            Fusion { vector_weight: 1.0 },
+            Fusion {
+                vector_weight: 1.0,
+                ..Fusion::default()
+            },
         );
         assert_eq!(ranked[0].summary.reward, Some(0.9));
     }
@@ -510,7 +560,10 @@ mod tests {
             vec![other, same],
             now,
             &RankingConfig::default(),
-            Fusion { vector_weight: 1.0 },
+            Fusion {
+                vector_weight: 1.0,
+                ..Fusion::default()
+            },
         );
         assert_eq!(ranked.len(), 2);
         assert_eq!(ranked[0].summary.context.domain.as_deref(), Some("infra"));
@@ -529,7 +582,10 @@ mod tests {
             vec![c],
             now,
             &RankingConfig::default(),
-            Fusion { vector_weight: 1.0 },
+            Fusion {
+                vector_weight: 1.0,
+                ..Fusion::default()
+            },
         );
         assert!((ranked[0].breakdown.recency - 0.5).abs() < 1e-9);
         assert!(ranked[0].reason.contains("chosen for its context"));
@@ -553,7 +609,10 @@ mod tests {
             vec![text_only.clone(), both.clone()],
             now,
             &RankingConfig::default(),
-            Fusion { vector_weight: 1.0 },
+            Fusion {
+                vector_weight: 1.0,
+                ..Fusion::default()
+            },
         );
         assert_eq!(ranked[0].summary.task_description, "session expiry bug");
         assert_eq!(ranked[0].breakdown.semantic_rank, Some(2));
@@ -564,7 +623,10 @@ mod tests {
             vec![text_only.clone(), both.clone()],
             now,
             &RankingConfig::default(),
-            Fusion { vector_weight: 1.0 },
+            Fusion {
+                vector_weight: 1.0,
+                ..Fusion::default()
+            },
         );
         assert_eq!(ranked[0].summary.task_description, "login token expired");
 
@@ -579,7 +641,10 @@ mod tests {
             vec![semantic],
             now,
             &RankingConfig::default(),
-            Fusion { vector_weight: 1.0 },
+            Fusion {
+                vector_weight: 1.0,
+                ..Fusion::default()
+            },
         );
         assert!(
             ranked[0]
@@ -588,6 +653,29 @@ mod tests {
             "{}",
             ranked[0].reason
         );
+        // Found by one of its steps: said so, and kept in the breakdown.
+        let by_step = Candidate {
+            chunk: Some(2),
+            ..vector_hit(summary("nightly job", "web", 0.5, 1, now), 0.6, 1)
+        };
+        let ranked = rank(
+            &q,
+            vec![by_step],
+            now,
+            &RankingConfig::default(),
+            Fusion {
+                vector_weight: 1.0,
+                ..Fusion::default()
+            },
+        );
+        assert!(
+            ranked[0]
+                .reason
+                .contains("a step is similar in meaning (cosine 0.60)"),
+            "{}",
+            ranked[0].reason
+        );
+        assert_eq!(ranked[0].breakdown.chunk, Some(2));
     }
 
     fn vector_hit(summary: EpisodeSummary, cosine: f64, rank: usize) -> Candidate {
@@ -643,6 +731,7 @@ mod tests {
         let cfg = RankingConfig::default();
         let heavy = Fusion {
             vector_weight: 50.0,
+            ..Fusion::default()
         };
         for fusion in [cfg.fusion(true), heavy] {
             let ranked = rank(&q, candidates.clone(), now, &cfg, fusion);
