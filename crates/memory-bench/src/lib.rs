@@ -9,6 +9,7 @@
 //! `cargo bench --bench storage_operations`.
 
 pub mod completion;
+pub mod first_search;
 pub mod learning;
 pub mod perf;
 pub mod resident;

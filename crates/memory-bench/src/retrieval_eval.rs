@@ -1094,6 +1094,20 @@ pub async fn run(config: &EvalConfig, dir: &Path) -> Result<EvalReport, MemoryEr
     run_with_embedder(config, dir, Arc::new(HashingEmbedder::default())).await
 }
 
+/// The kept evaluation store of the first `episodes` episodes of the `seed` corpus in `dir`,
+/// embedded by `embedder` — the one `memory bench retrieval --store DIR` keeps, reused when
+/// its manifest matches and built otherwise — closed; returns its database file.
+pub async fn kept_store(
+    dir: &Path,
+    seed: u64,
+    episodes: usize,
+    embedder: Arc<dyn Embedder>,
+) -> Result<std::path::PathBuf, MemoryError> {
+    let (bench, _) = Bench::kept(dir, seed, episodes, Utc::now(), &embedder).await?;
+    drop(bench);
+    Ok(kept::store_path(dir, seed, episodes))
+}
+
 /// [`run`] with another embedder (for example the configured HTTP one), to measure what a
 /// semantic model changes. Every episode is embedded by it, `embed_pending` batch by batch.
 pub async fn run_with_embedder(

@@ -292,6 +292,28 @@ pub enum BenchCommand {
     /// reuse, each beside the same measurement with the layer off, and the resident memory
     /// of `memory import` (uses temporary databases; takes about 20 minutes).
     Perf(PerfArgs),
+    /// The first search of a fresh `memory retrieve` process, full-text against vector-only
+    /// (and hybrid): wall time and peak resident memory of real child processes on the
+    /// retrieval evaluation's store (built under --store, or in a temporary directory).
+    FirstSearch(FirstSearchArgs),
+}
+
+/// `memory bench first-search`
+#[derive(Debug, Args)]
+pub struct FirstSearchArgs {
+    /// Episodes in the store.
+    #[arg(long, default_value_t = 100_000)]
+    pub episodes: usize,
+    /// Processes per mode (each run twice: timed, then watched for its resident memory).
+    #[arg(long, default_value_t = 7)]
+    pub runs: usize,
+    /// Seed of the corpus and queries (the retrieval evaluation's).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep the store in this directory and reuse it, as `memory bench retrieval --store`
+    /// does (the same file); building 100,000 embedded episodes takes about ten minutes.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
 }
 
 /// `memory bench perf`

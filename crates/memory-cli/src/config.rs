@@ -229,11 +229,25 @@ pub async fn open_memory(
     path: &Path,
     embedder: Option<Arc<dyn Embedder>>,
 ) -> anyhow::Result<SelfLearningMemory> {
+    Ok(open_memory_and_store(path, embedder).await?.0)
+}
+
+/// Like [`open_memory`], also handing back the store itself, for a command that must wait
+/// for the store's background work before the process exits (a search may start writing
+/// the full-text index's snapshot; see `TursoStorage::finish_background_work`).
+pub async fn open_memory_and_store(
+    path: &Path,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> anyhow::Result<(SelfLearningMemory, Arc<TursoStorage>)> {
     let storage = TursoStorage::open(path)
         .await
         .with_context(|| format!("cannot open the database {}", path.display()))?;
+    let storage = Arc::new(storage);
     // The cache tier matters for long-running processes (`memory serve`, `memory mcp`); for
     // one-shot commands it costs nothing and keeps one code path.
-    let storage = CachedStorage::new(Arc::new(storage));
-    Ok(SelfLearningMemory::new(Arc::new(storage)).with_embedder(embedder))
+    let cached = CachedStorage::new(Arc::clone(&storage));
+    Ok((
+        SelfLearningMemory::new(Arc::new(cached)).with_embedder(embedder),
+        storage,
+    ))
 }

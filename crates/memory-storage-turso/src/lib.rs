@@ -33,7 +33,9 @@
 //! lists patterns and credits them with feedback; `sessions` stores retrieval sessions and
 //! records feedback on them; `text_terms` turns text into index terms, `text_log` stores
 //! them per episode, `text_index` ranks with BM25 in memory and `text_search` keeps it in step
-//! with the log and answers searches; `vectors`
+//! with the log and answers searches, starting from the stored snapshot of the index
+//! (`text_snapshot` stores it and decides when to rewrite it, `text_segment` is its encoding
+//! and the part of it a search has read); `vectors`
 //! declares the vector space, stores and searches episode vectors (approximate, with an
 //! exact fallback) and keeps the embedding cache; `error` defines [`TursoError`]; `storage`
 //! defines [`TursoStorage`] itself; `relationships` stores edges between episodes (with the
@@ -59,6 +61,8 @@ mod storage;
 mod text_index;
 mod text_log;
 mod text_search;
+mod text_segment;
+mod text_snapshot;
 mod text_terms;
 mod transfer;
 mod vectors;

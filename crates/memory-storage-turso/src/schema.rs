@@ -70,6 +70,22 @@
 //! `episodes_ns_costs` becomes partial, over completed episodes only — the cost baseline
 //! reads nothing else — so appending a step to a running episode (which changes its step
 //! count and latency) no longer rewrites its entry. No data changes.
+//!
+//! Changed in version 8: `episodes_without_vector_ns`, the pending-vector work list by
+//! namespace.
+//!
+//! Added in version 9 (fast first searches; see [`crate::text_snapshot`]): `text_snapshot`
+//! (at most one row: the log position a stored snapshot of the full-text index covers, its
+//! format, counts and documents) and `text_snapshot_terms` (each term's posting list). Both
+//! start empty: the first search that finds the log long enough writes a snapshot. Derived
+//! from `episode_text` alone; no data changes.
+//!
+//! Changed in version 10 (vectors over the whole episode; see [`crate::vectors`]): the
+//! vector table of one row per episode is dropped with its vector space and every episode
+//! marked pending, so the next embedder declares the space again and writes a row per chunk
+//! (task and outcome, then the steps). Vectors are derived from the episodes; no data the
+//! user gave is lost, and a remote embedder's vectors of unchanged texts stay in the
+//! embedding cache.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
@@ -77,7 +93,7 @@ use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -96,6 +112,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_7,
     MIGRATION_8,
     MIGRATION_9,
+    MIGRATION_10,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -277,11 +294,28 @@ CREATE INDEX episodes_without_vector_ns ON episodes (namespace, rowid)
     WHERE ended_at IS NOT NULL AND has_vector = 0;
 "#;
 
+/// A stored snapshot of the full-text index (see `crate::text_snapshot`): the header row,
+/// and each term's posting list keyed by the term.
+const MIGRATION_9: &str = r#"
+CREATE TABLE text_snapshot (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    format   INTEGER NOT NULL,
+    seq      INTEGER NOT NULL,
+    terms    INTEGER NOT NULL,
+    postings INTEGER NOT NULL,
+    docs     BLOB    NOT NULL
+);
+CREATE TABLE text_snapshot_terms (
+    term     BLOB PRIMARY KEY,
+    postings BLOB NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// Episodes get a vector per chunk (task and outcome, then their steps) in place of one: the
 /// vector table is dropped with its space and every episode is pending again, so the next
 /// embedder to run declares the space and creates the new table (see `crate::vectors`); the
 /// embedding cache keeps a remote embedder's vectors of unchanged texts.
-const MIGRATION_9: &str = r#"
+const MIGRATION_10: &str = r#"
 DROP INDEX IF EXISTS episode_vectors_idx;
 DROP TABLE IF EXISTS episode_vectors;
 DELETE FROM vector_space;
@@ -684,12 +718,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_version_8_file_drops_its_one_vector_per_episode_table() {
+    async fn a_version_9_file_drops_its_one_vector_per_episode_table() {
         let dir = tempfile::TempDir::new().unwrap();
         let episode = old_episode();
-        let (path, db, conn) = version_1_file(&dir, "v8.db", &episode).await;
-        assert_eq!(migrate_to(&conn, &path, 8).await.unwrap(), 8);
-        // The vector table as versions 3 to 8 made it, with the episode's vector.
+        let (path, db, conn) = version_1_file(&dir, "v9.db", &episode).await;
+        assert_eq!(migrate_to(&conn, &path, 9).await.unwrap(), 9);
+        // The vector table as versions 3 to 9 made it, with the episode's vector.
         conn.execute_batch(
             "INSERT INTO vector_space (id, embedder, dimension) VALUES (1, 'axes', 3);
              CREATE TABLE episode_vectors (
@@ -789,6 +823,53 @@ mod tests {
                 .as_deref(),
             Some(&episode)
         );
+    }
+
+    #[tokio::test]
+    async fn a_version_8_file_gains_an_empty_snapshot_that_its_first_search_fills() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let episode = old_episode();
+        let (path, db, conn) = version_1_file(&dir, "v8.db", &episode).await;
+        assert_eq!(migrate_to(&conn, &path, 8).await.unwrap(), 8);
+        assert!(!has_schema_object(&conn, "text_snapshot").await);
+        drop((conn, db));
+        let config = crate::TursoConfig {
+            text_snapshot_after: 1,
+            ..crate::TursoConfig::default()
+        };
+        let storage = TursoStorage::open_with(&path, config).await.unwrap();
+        assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let count = |table: &'static str| {
+            let storage = &storage;
+            async move {
+                let conn = storage.conns.reader().await;
+                let mut rows = conn
+                    .raw()
+                    .query(&format!("SELECT count(*) FROM {table}"), ())
+                    .await
+                    .unwrap();
+                rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap()
+            }
+        };
+        assert_eq!(count("text_snapshot").await, 0);
+        assert_eq!(count("text_snapshot_terms").await, 0);
+        // The first search builds the index from the log (the migrated episode is in it)
+        // and writes the snapshot; a fresh handle searches from it.
+        let hits = storage
+            .search_text("ns", &["billing".to_string()], 5)
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        storage.finish_background_work().await;
+        assert_eq!(count("text_snapshot").await, 1);
+        assert!(count("text_snapshot_terms").await > 0);
+        let reopened = TursoStorage::open(&path).await.unwrap();
+        let again = reopened
+            .search_text("ns", &["billing".to_string()], 5)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].bm25, hits[0].bm25);
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use crate::vectors;
 use memory_core::metrics::{StorageStats, TextIndexStats};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Episodes stored in a local libSQL (SQLite) file.
 ///
@@ -21,9 +22,10 @@ use std::path::{Path, PathBuf};
 /// [`TursoConfig::busy_timeout`]) and each sees the others' committed data.
 pub struct TursoStorage {
     path: PathBuf,
-    pub(crate) conns: Connections,
-    /// The in-memory full-text index, caught up with the text log before each search.
-    pub(crate) text: TextSearch,
+    pub(crate) conns: Arc<Connections>,
+    /// The full-text index, caught up with the text log before each search (shared with
+    /// the background task that writes its snapshot).
+    pub(crate) text: Arc<TextSearch>,
 }
 
 /// How many rows each table holds; for statistics and integrity checks.
@@ -71,9 +73,25 @@ impl TursoStorage {
         tracing::debug!(path = %path.display(), version, readers = config.readers, "opened database");
         Ok(TursoStorage {
             path,
-            conns,
-            text: TextSearch::default(),
+            conns: Arc::new(conns),
+            text: Arc::new(TextSearch::new(config.text_snapshot_after)),
         })
+    }
+
+    /// Waits for the work a search may have left running in the background — writing a new
+    /// snapshot of the full-text index (see `TursoConfig::text_snapshot_after`) — to finish.
+    /// A one-shot process calls it before exiting, after it has answered, so that the
+    /// snapshot it started is not lost; a failure is logged, never returned.
+    pub async fn finish_background_work(&self) {
+        self.text.finish_snapshot().await;
+    }
+
+    /// Drops the stored snapshot of the full-text index, so that the next search of every
+    /// handle on the file builds its index from the text log, as after an upgrade (and
+    /// writes a new snapshot). Only speed depends on the snapshot; this is for benchmarks
+    /// measuring that first build, and for repair.
+    pub async fn clear_text_snapshot(&self) -> memory_core::Result<()> {
+        crate::text_snapshot::clear(&self.conns).await
     }
 
     /// The database file this storage was opened on.

@@ -15,6 +15,14 @@
 //! skipped when scoring and dropped (the rest renumbered) once they are a quarter of all
 //! postings or outnumber the live documents.
 //!
+//! A fresh process need not build it all: the index can start from a stored snapshot (a
+//! [`Segment`], see [`crate::text_segment`]) whose posting lists are read only for the terms
+//! searched, with the log entries after it applied here on top — each masks the segment's
+//! document of its episode and, if it has terms, indexes the episode here. Statistics (the
+//! number of documents, their average length, each term's document frequency) are always
+//! those of the live documents of both together, so the ranking is the one a full build
+//! gives; [`TextIndex::snapshot`] writes both together back as one new snapshot.
+//!
 //! Ranking is Okapi BM25 with the parameters and inverse document frequency SQLite's FTS5
 //! uses (k1 = 1.2, b = 0.75, `ln((N - df + 0.5) / (df + 0.5))`, at least 1e-6), computed over
 //! all indexed documents of every namespace, as a full-text index would. Terms held by at
@@ -23,6 +31,7 @@
 //! score by more than that, but documents that match *only* such terms are then not returned
 //! at all, where an FTS5 `OR` query would list them last with near-zero scores.
 
+use crate::text_segment::{PostingList, Segment, SegmentDocs};
 use crate::text_terms::{DocTerms, WEIGHT_SCALE};
 use foldhash::HashMap;
 
@@ -64,6 +73,23 @@ pub(crate) struct TextIndex {
     total_postings: u64,
     dead_postings: u64,
     dead_docs: u64,
+    /// The stored snapshot this index starts from, if any.
+    segment: Option<Segment>,
+    /// Log entries applied since the snapshot (all of them without one).
+    entries_since_snapshot: u64,
+}
+
+/// A snapshot of an index, encoded for storage (see [`crate::text_snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SnapshotData {
+    /// The last log entry it covers.
+    pub(crate) seq: i64,
+    /// The documents ([`SegmentDocs::encode`]).
+    pub(crate) docs: Vec<u8>,
+    /// Every term with its encoded [`PostingList`], in term order.
+    pub(crate) terms: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Posting entries in all.
+    pub(crate) postings: u64,
 }
 
 /// Sizes of the index, for statistics.
@@ -80,6 +106,50 @@ pub(crate) struct TextIndexSize {
 }
 
 impl TextIndex {
+    /// An index that starts from `segment`, caught up to the log position it covers.
+    pub(crate) fn from_segment(segment: Segment) -> Self {
+        TextIndex {
+            applied: segment.seq(),
+            segment: Some(segment),
+            ..TextIndex::default()
+        }
+    }
+
+    /// The segment the index starts from, if any.
+    pub(crate) fn segment(&self) -> Option<&Segment> {
+        self.segment.as_ref()
+    }
+
+    /// The segment the index starts from, to keep posting lists read for it.
+    pub(crate) fn segment_mut(&mut self) -> Option<&mut Segment> {
+        self.segment.as_mut()
+    }
+
+    /// Log entries applied since the snapshot the index starts from (all entries applied
+    /// when it starts from none).
+    pub(crate) fn entries_since_snapshot(&self) -> u64 {
+        self.entries_since_snapshot
+    }
+
+    /// Documents searchable.
+    pub(crate) fn live_docs(&self) -> u64 {
+        self.live_docs + self.segment.as_ref().map_or(0, Segment::live_docs)
+    }
+
+    /// The search's terms whose posting lists the segment has not read yet.
+    pub(crate) fn unread_terms(&self, stems: &[String]) -> Vec<String> {
+        let Some(segment) = &self.segment else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for stem in stems {
+            if segment.cached(stem.as_bytes()).is_none() && !out.contains(stem) {
+                out.push(stem.clone());
+            }
+        }
+        out
+    }
+
     /// The log position the index has caught up to.
     pub(crate) fn applied(&self) -> i64 {
         self.applied
@@ -91,15 +161,17 @@ impl TextIndex {
         let per_term = size_of::<(Box<[u8]>, u32)>() + size_of::<Postings>() + 8;
         let per_doc = size_of::<Doc>() + size_of::<(i64, u32)>() + 8;
         let posting_capacity: usize = self.postings.iter().map(|p| p.slots.capacity()).sum();
+        let segment = self.segment.as_ref();
         TextIndexSize {
-            documents: self.live_docs,
-            terms: self.terms.len() as u64,
-            postings: self.total_postings,
+            documents: self.live_docs(),
+            terms: self.terms.len() as u64 + segment.map_or(0, Segment::stored_terms),
+            postings: self.total_postings + segment.map_or(0, Segment::stored_postings),
             bytes: (term_bytes
                 + self.terms.len() * per_term
                 + self.docs.len() * per_doc
                 + posting_capacity * (size_of::<u32>() + size_of::<u16>()))
-                as u64,
+                as u64
+                + segment.map_or(0, Segment::bytes),
         }
     }
 
@@ -117,6 +189,10 @@ impl TextIndex {
             return;
         }
         self.applied = seq;
+        self.entries_since_snapshot += 1;
+        if let Some(segment) = &mut self.segment {
+            segment.mask(rowid);
+        }
         self.remove(rowid);
         if let Some(terms) = terms {
             self.insert(rowid, namespace, terms);
@@ -242,29 +318,34 @@ impl TextIndex {
     }
 
     /// The `limit` best documents of `namespace` for the index terms `stems`, best first, as
-    /// (episode rowid, BM25 score, coverage). Ties keep the older episode first.
+    /// (episode rowid, BM25 score, coverage). Ties keep the older episode first. `None` when
+    /// the segment has not read the posting list of one of `stems` yet (see
+    /// [`TextIndex::unread_terms`]).
     ///
     /// Coverage is the share of the query's weight the document holds, in `[0, 1]`: each
     /// distinct query term weighs its IDF, a word no document holds weighs as much as the
-    /// rarest possible one (a number no document holds, nothing), and terms in half or more of the documents weigh nothing (unless
-    /// the query has nothing else). Unlike the BM25 score it does not depend on the other
-    /// hits, so it says how similar a document is, not only which is most similar.
+    /// rarest possible one (a number no document holds, nothing), and terms in half or more
+    /// of the documents weigh nothing (unless the query has nothing else). Unlike the BM25
+    /// score it does not depend on the other hits, so it says how similar a document is, not
+    /// only which is most similar.
     pub(crate) fn search(
         &self,
         namespace: &str,
         stems: &[String],
         limit: usize,
-    ) -> Vec<(i64, f64, f64)> {
-        let Some(&ns) = self.namespaces.get(namespace) else {
-            return Vec::new();
-        };
-        if limit == 0 || self.live_docs == 0 {
-            return Vec::new();
+    ) -> Option<Vec<(i64, f64, f64)>> {
+        let segment = self.segment.as_ref();
+        let ns = self.namespaces.get(namespace).copied();
+        let segment_ns = segment.and_then(|s| s.namespace_id(namespace));
+        let live_docs = self.live_docs();
+        if (ns.is_none() && segment_ns.is_none()) || limit == 0 || live_docs == 0 {
+            return Some(Vec::new());
         }
-        let n = self.live_docs as f64;
-        let avg_length = (self.live_length as f64 / n).max(f64::MIN_POSITIVE);
-        let mut weighted: Vec<(&Postings, f64)> = Vec::new();
-        let mut common: Vec<&Postings> = Vec::new();
+        let n = live_docs as f64;
+        let live_length = self.live_length + segment.map_or(0, Segment::live_length);
+        let avg_length = (live_length as f64 / n).max(f64::MIN_POSITIVE);
+        let mut weighted: Vec<(Lists<'_>, f64)> = Vec::new();
+        let mut common: Vec<Lists<'_>> = Vec::new();
         // The query's total weight for coverage: unknown terms count as the rarest.
         let rarest = ((n + 0.5) / 0.5).ln();
         let mut query_weight = 0.0;
@@ -280,22 +361,31 @@ impl TextIndex {
             } else {
                 0.0
             };
-            let Some(&id) = self.terms.get(stem.as_bytes()) else {
-                query_weight += unseen;
-                continue;
+            let lists = Lists {
+                segment: match segment {
+                    Some(s) => s.cached(stem.as_bytes())?,
+                    None => None,
+                },
+                own: self
+                    .terms
+                    .get(stem.as_bytes())
+                    .map(|&id| &self.postings[id as usize]),
             };
-            let list = &self.postings[id as usize];
-            let df = self.document_frequency(list) as f64;
+            let df = (lists
+                .segment
+                .zip(segment)
+                .map_or(0, |(l, s)| s.document_frequency(l))
+                + lists.own.map_or(0, |l| self.document_frequency(l))) as f64;
             if df == 0.0 {
                 query_weight += unseen;
                 continue;
             }
             let idf = ((n - df + 0.5) / (df + 0.5)).ln();
             if idf > 0.0 {
-                weighted.push((list, idf));
+                weighted.push((lists, idf));
                 query_weight += idf;
             } else {
-                common.push(list);
+                common.push(lists);
             }
         }
         if weighted.is_empty() {
@@ -303,34 +393,53 @@ impl TextIndex {
             query_weight += MIN_IDF * weighted.len() as f64;
         }
         if weighted.is_empty() {
-            return Vec::new();
+            return Some(Vec::new());
         }
 
-        let mut scores = vec![0.0f64; self.docs.len()];
-        let mut covered = vec![0.0f64; self.docs.len()];
-        let mut touched: Vec<u32> = Vec::new();
-        for (list, idf) in weighted {
-            for (&slot, &freq) in list.slots.iter().zip(&list.freqs) {
-                let doc = &self.docs[slot as usize];
-                if !doc.live || doc.namespace != ns {
-                    continue;
+        // Slots of the segment first, then this index's own documents.
+        let base = segment.map_or(0, Segment::slots);
+        let mut scores = vec![0.0f64; base + self.docs.len()];
+        let mut covered = vec![0.0f64; base + self.docs.len()];
+        let mut touched: Vec<usize> = Vec::new();
+        let mut add = |at: usize, length: u32, freq: u16, idf: f64| {
+            let f = f64::from(freq) / WEIGHT_SCALE;
+            let norm = K1 * (1.0 - B + B * f64::from(length) / avg_length);
+            let score = &mut scores[at];
+            if *score == 0.0 {
+                touched.push(at);
+            }
+            *score += idf * f * (K1 + 1.0) / (f + norm);
+            covered[at] += idf;
+        };
+        for (lists, idf) in weighted {
+            if let (Some(list), Some(segment), Some(ns)) = (lists.segment, segment, segment_ns) {
+                for (&slot, &freq) in list.slots.iter().zip(&list.freqs) {
+                    if segment.is_masked(slot) || segment.namespace_of(slot) != ns {
+                        continue;
+                    }
+                    add(slot as usize, segment.length(slot), freq, idf);
                 }
-                let f = f64::from(freq) / WEIGHT_SCALE;
-                let norm = K1 * (1.0 - B + B * f64::from(doc.length) / avg_length);
-                let score = &mut scores[slot as usize];
-                if *score == 0.0 {
-                    touched.push(slot);
+            }
+            if let (Some(list), Some(ns)) = (lists.own, ns) {
+                for (&slot, &freq) in list.slots.iter().zip(&list.freqs) {
+                    let doc = &self.docs[slot as usize];
+                    if !doc.live || doc.namespace != ns {
+                        continue;
+                    }
+                    add(base + slot as usize, doc.length, freq, idf);
                 }
-                *score += idf * f * (K1 + 1.0) / (f + norm);
-                covered[slot as usize] += idf;
             }
         }
         let mut hits: Vec<(i64, f64, f64)> = touched
             .into_iter()
-            .map(|slot| {
-                let s = slot as usize;
-                let coverage = (covered[s] / query_weight.max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
-                (self.docs[s].rowid, scores[s], coverage)
+            .map(|at| {
+                let coverage = (covered[at] / query_weight.max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+                // Below `base` only when there is a segment.
+                let rowid = match at.checked_sub(base) {
+                    Some(own) => self.docs[own].rowid,
+                    None => segment.map_or(0, |s| s.rowid(at as u32)),
+                };
+                (rowid, scores[at], coverage)
             })
             .collect();
         let order =
@@ -340,8 +449,158 @@ impl TextIndex {
             hits.truncate(limit);
         }
         hits.sort_unstable_by(order);
-        hits
+        Some(hits)
     }
+
+    /// The index as one new snapshot: the live documents of the segment and of this index,
+    /// in rowid order, and every term's postings among them. `stored` must be the segment's
+    /// every term and encoded posting list, in term order (nothing without a segment); the
+    /// error says what was wrong with them.
+    pub(crate) fn snapshot(
+        &self,
+        stored: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<SnapshotData, &'static str> {
+        let segment = self.segment.as_ref();
+        // Every live document with where it comes from, in rowid order.
+        let mut live: Vec<(i64, Source)> = Vec::with_capacity(self.live_docs() as usize);
+        if let Some(segment) = segment {
+            for slot in 0..segment.slots() as u32 {
+                if !segment.is_masked(slot) {
+                    live.push((segment.rowid(slot), Source::Segment(slot)));
+                }
+            }
+        }
+        for (slot, doc) in self.docs.iter().enumerate() {
+            if doc.live {
+                live.push((doc.rowid, Source::Own(slot as u32)));
+            }
+        }
+        live.sort_unstable_by_key(|d| d.0);
+        if live.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err("an episode is live twice");
+        }
+        let own_names: Vec<&str> = {
+            let mut names = vec![""; self.namespaces.len()];
+            for (name, &id) in &self.namespaces {
+                names[id as usize] = name;
+            }
+            names
+        };
+        let mut docs = SegmentDocs::default();
+        let mut segment_slot = vec![u32::MAX; segment.map_or(0, Segment::slots)];
+        let mut own_slot = vec![u32::MAX; self.docs.len()];
+        for (new, &(rowid, source)) in live.iter().enumerate() {
+            let (name, length) = match source {
+                Source::Segment(slot) => {
+                    segment_slot[slot as usize] = new as u32;
+                    let segment = segment.ok_or("no segment")?;
+                    (
+                        segment.namespace_name(segment.namespace_of(slot)),
+                        segment.length(slot),
+                    )
+                }
+                Source::Own(slot) => {
+                    own_slot[slot as usize] = new as u32;
+                    let doc = &self.docs[slot as usize];
+                    (own_names[doc.namespace as usize], doc.length)
+                }
+            };
+            let id = match docs.namespaces.iter().position(|n| n == name) {
+                Some(id) => id,
+                None => {
+                    docs.namespaces.push(name.to_string());
+                    docs.namespaces.len() - 1
+                }
+            };
+            docs.rowids.push(rowid);
+            docs.namespace_of.push(id as u32);
+            docs.lengths.push(length);
+        }
+
+        let mut own_terms: Vec<(&[u8], u32)> =
+            self.terms.iter().map(|(t, &id)| (&t[..], id)).collect();
+        own_terms.sort_unstable();
+        let mut own_terms = own_terms.into_iter().peekable();
+        let mut stored = stored.into_iter().peekable();
+        let mut out = SnapshotData {
+            seq: self.applied,
+            docs: docs.encode(),
+            terms: Vec::new(),
+            postings: 0,
+        };
+        let mut previous: Option<Vec<u8>> = None;
+        let slots = segment.map_or(0, Segment::slots);
+        loop {
+            let from_stored = match (stored.peek(), own_terms.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((s, _)), Some((o, _))) => s.as_slice() <= *o,
+            };
+            let mut entries: Vec<(u32, u16)> = Vec::new();
+            let term: Vec<u8> = if from_stored {
+                let Some((term, bytes)) = stored.next() else {
+                    break;
+                };
+                if previous.as_deref().is_some_and(|p| p >= term.as_slice()) {
+                    return Err("the stored terms are not in order");
+                }
+                let list = PostingList::decode(&bytes, slots)?;
+                for (&slot, &freq) in list.slots.iter().zip(&list.freqs) {
+                    let new = segment_slot[slot as usize];
+                    if new != u32::MAX {
+                        entries.push((new, freq));
+                    }
+                }
+                if own_terms.peek().is_some_and(|(o, _)| *o == term.as_slice()) {
+                    let (_, id) = own_terms.next().ok_or("no term")?;
+                    self.own_entries(id, &own_slot, &mut entries);
+                }
+                term
+            } else {
+                let (term, id) = own_terms.next().ok_or("no term")?;
+                self.own_entries(id, &own_slot, &mut entries);
+                term.to_vec()
+            };
+            previous = Some(term.clone());
+            if entries.is_empty() {
+                continue;
+            }
+            entries.sort_unstable_by_key(|e| e.0);
+            out.postings += entries.len() as u64;
+            let list = PostingList {
+                slots: entries.iter().map(|e| e.0).collect(),
+                freqs: entries.iter().map(|e| e.1).collect(),
+            };
+            out.terms.push((term, list.encode()));
+        }
+        Ok(out)
+    }
+
+    /// Adds the live postings of this index's own term `id`, renumbered by `own_slot`.
+    fn own_entries(&self, id: u32, own_slot: &[u32], entries: &mut Vec<(u32, u16)>) {
+        let list = &self.postings[id as usize];
+        for (&slot, &freq) in list.slots.iter().zip(&list.freqs) {
+            let new = own_slot[slot as usize];
+            if new != u32::MAX {
+                entries.push((new, freq));
+            }
+        }
+    }
+}
+
+/// Where a live document is held when a snapshot is made.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Segment(u32),
+    Own(u32),
+}
+
+/// One search term's posting lists: in the segment and in this index.
+#[derive(Debug, Clone, Copy)]
+struct Lists<'a> {
+    segment: Option<&'a PostingList>,
+    own: Option<&'a Postings>,
 }
 
 #[cfg(test)]
@@ -359,6 +618,11 @@ mod tests {
             let vector = task.map(|t| TermVector::of_fields([t, "", "", "", ""]));
             index.apply(*seq, *rowid, ns, vector.as_ref().map(|v| v.view()).as_ref());
         }
+    }
+
+    /// A search of an index whose segment has read every term searched (or has none).
+    fn loaded(index: &TextIndex, ns: &str, stems: &[String], limit: usize) -> Vec<(i64, f64, f64)> {
+        index.search(ns, stems, limit).unwrap()
     }
 
     fn stems(q: &str) -> Vec<String> {
@@ -427,10 +691,10 @@ mod tests {
                 (4, 13, "a", Some("write the docs")),
             ],
         );
-        let hits = index.search("a", &stems("kubernetes deploy"), 10);
+        let hits = loaded(&index, "a", &stems("kubernetes deploy"), 10);
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [10, 11]);
-        assert!(index.search("c", &stems("deploy"), 10).is_empty());
-        assert!(index.search("a", &stems("missing"), 10).is_empty());
+        assert!(loaded(&index, "c", &stems("deploy"), 10).is_empty());
+        assert!(loaded(&index, "a", &stems("missing"), 10).is_empty());
     }
 
     #[test]
@@ -444,13 +708,13 @@ mod tests {
             &mut index,
             &[(3, 10, "a", Some("gamma")), (4, 11, "a", None)],
         );
-        assert!(index.search("a", &stems("alpha"), 5).is_empty());
-        assert!(index.search("a", &stems("beta"), 5).is_empty());
-        assert_eq!(index.search("a", &stems("gamma"), 5).len(), 1);
+        assert!(loaded(&index, "a", &stems("alpha"), 5).is_empty());
+        assert!(loaded(&index, "a", &stems("beta"), 5).is_empty());
+        assert_eq!(loaded(&index, "a", &stems("gamma"), 5).len(), 1);
         assert_eq!(index.size().documents, 1);
         // Entries already applied are skipped.
         apply(&mut index, &[(2, 11, "a", Some("beta"))]);
-        assert!(index.search("a", &stems("beta"), 5).is_empty());
+        assert!(loaded(&index, "a", &stems("beta"), 5).is_empty());
         assert_eq!(index.applied(), 4);
     }
 
@@ -468,13 +732,13 @@ mod tests {
                 (6, 6, "a", Some("order office chairs")),
             ],
         );
-        let hits = index.search("a", &stems("refund duplicate charge"), 5);
+        let hits = loaded(&index, "a", &stems("refund duplicate charge"), 5);
         let coverage = |rowid: i64| hits.iter().find(|h| h.0 == rowid).map(|h| h.2);
         assert!((coverage(1).unwrap() - 1.0).abs() < 1e-9, "{hits:?}");
         let partial = coverage(2).unwrap();
         assert!(partial > 0.0 && partial < 0.5, "{hits:?}");
         // A word no document holds still counts in the query's weight.
-        let hits = index.search("a", &stems("refund unseenword"), 5);
+        let hits = loaded(&index, "a", &stems("refund unseenword"), 5);
         assert!(hits.iter().all(|h| h.2 < 0.5), "{hits:?}");
     }
 
@@ -485,7 +749,7 @@ mod tests {
             &mut index,
             &[(1, 1, "a", Some("run tests")), (2, 2, "a", Some("run it"))],
         );
-        let hits = index.search("a", &stems("run"), 5);
+        let hits = loaded(&index, "a", &stems("run"), 5);
         assert_eq!(hits.len(), 2);
         assert!(hits[0].1 > 0.0);
     }
@@ -524,7 +788,7 @@ mod tests {
         let docs: Vec<(i64, &str, &str)> =
             live.iter().map(|(r, t)| (*r, "a", t.as_str())).collect();
         for q in ["kafka lag", "alpha", "host gamma delta"] {
-            let got = index.search("a", &stems(q), 20);
+            let got = loaded(&index, "a", &stems(q), 20);
             let want = reference(&docs, "a", q);
             assert_eq!(got.len(), want.len().min(20), "{q}");
             for (g, w) in got.iter().zip(&want) {
@@ -610,13 +874,85 @@ mod tests {
             while let Some(row) = rows.next().await.unwrap() {
                 want.push((row.get::<i64>(0).unwrap(), row.get::<f64>(1).unwrap()));
             }
-            let got = index.search("a", &stems(q), 10);
+            let got = loaded(&index, "a", &stems(q), 10);
             assert_eq!(got.len(), want.len(), "{q}: {got:?} vs {want:?}");
             for (g, w) in got.iter().zip(&want) {
                 assert_eq!(g.0, w.0, "{q}");
                 assert!((g.1 - w.1).abs() < 1e-9, "{q}: {} vs {}", g.1, w.1);
             }
         }
+    }
+
+    /// A snapshot as `text_snapshot` stores it: its position, documents and term rows.
+    struct Stored {
+        seq: i64,
+        docs: Vec<u8>,
+        terms: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+        postings: u64,
+    }
+
+    impl Stored {
+        fn of(data: SnapshotData) -> Self {
+            Stored {
+                seq: data.seq,
+                docs: data.docs,
+                terms: data.terms.into_iter().collect(),
+                postings: data.postings,
+            }
+        }
+
+        /// An index starting from this snapshot, as a fresh process's.
+        fn open(&self) -> TextIndex {
+            let docs = SegmentDocs::decode(&self.docs).unwrap();
+            TextIndex::from_segment(Segment::new(
+                self.seq,
+                docs,
+                self.terms.len() as u64,
+                self.postings,
+            ))
+        }
+
+        /// Reads into `index`'s segment the posting lists of `stems` it has not read.
+        fn read(&self, index: &mut TextIndex, stems: &[String]) {
+            let unread = index.unread_terms(stems);
+            let Some(segment) = index.segment_mut() else {
+                return;
+            };
+            let slots = segment.slots();
+            for term in unread {
+                let list = self
+                    .terms
+                    .get(term.as_bytes())
+                    .map(|b| PostingList::decode(b, slots).unwrap());
+                segment.keep(term.as_bytes(), list);
+            }
+        }
+
+        /// Every term row, in term order.
+        fn rows(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+            self.terms
+                .iter()
+                .map(|(t, p)| (t.clone(), p.clone()))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn a_search_without_the_segments_lists_asks_for_them() {
+        let mut index = TextIndex::default();
+        apply(
+            &mut index,
+            &[(1, 1, "a", Some("alpha beta")), (2, 2, "a", Some("beta"))],
+        );
+        let stored = Stored::of(index.snapshot(Vec::new()).unwrap());
+        let mut reopened = stored.open();
+        let q = stems("alpha beta");
+        assert_eq!(reopened.search("a", &q, 5), None);
+        assert_eq!(reopened.unread_terms(&q), q);
+        stored.read(&mut reopened, &q);
+        assert!(reopened.unread_terms(&q).is_empty());
+        assert_eq!(loaded(&reopened, "a", &q, 5), loaded(&index, "a", &q, 5));
+        assert_eq!(reopened.size().documents, 2);
     }
 
     proptest! {
@@ -640,7 +976,7 @@ mod tests {
             }
             let docs: Vec<(i64, &str, &str)> = live.iter().map(|(r, (n, t))| (*r, *n, t.as_str())).collect();
             for ns in nss {
-                let got = index.search(ns, &stems(&query), limit);
+                let got = loaded(&index, ns, &stems(&query), limit);
                 let mut want = if docs.is_empty() { Vec::new() } else { reference(&docs, ns, &query) };
                 want.truncate(limit);
                 prop_assert_eq!(got.len(), want.len());
@@ -649,6 +985,59 @@ mod tests {
                     prop_assert!((g.1 - w.1).abs() < 1e-9, "{} vs {}", g.1, w.1);
                 }
             }
+        }
+
+        /// A snapshot taken at any points of any sequence of inserts, replacements and
+        /// removals across namespaces, reopened (its posting lists read only as searches
+        /// need them) with the later entries applied on top, searches exactly as the index
+        /// built from scratch from every entry — same hits, same scores and coverage — and
+        /// writes back the very snapshot the scratch index writes.
+        #[test]
+        fn snapshot_plus_later_entries_equals_a_build_from_scratch(
+            ops in proptest::collection::vec((0i64..16, 0usize..3, proptest::option::weighted(0.75, "(alpha|beta|gamma|delta|eps|run|runs|kafka)( (alpha|beta|gamma|delta|eps|run|runs|kafka)){0,6}")), 1..300),
+            points in proptest::collection::vec((0usize..300, any::<bool>()), 0..4),
+            query in "(alpha|beta|gamma|delta|eps|run|kafka|zeta)( (alpha|beta|gamma|delta|eps|run|kafka|zeta)){0,3}",
+            limit in 1usize..10,
+        ) {
+            let nss = ["a", "b", "c"];
+            let q = stems(&query);
+            let mut scratch = TextIndex::default();
+            let mut index = TextIndex::default();
+            let mut stored: Option<Stored> = None;
+            for (at, (rowid, ns, text)) in ops.iter().enumerate() {
+                for &(point, read_first) in &points {
+                    if point != at {
+                        continue;
+                    }
+                    let rows = stored.as_ref().map(Stored::rows).unwrap_or_default();
+                    let snapshot = Stored::of(index.snapshot(rows).unwrap());
+                    index = snapshot.open();
+                    if read_first {
+                        // Lists read before later entries mask some of their documents.
+                        snapshot.read(&mut index, &q);
+                    }
+                    stored = Some(snapshot);
+                }
+                let entry = [(at as i64 + 1, *rowid, nss[*ns], text.as_deref())];
+                apply(&mut scratch, &entry);
+                apply(&mut index, &entry);
+            }
+            if let Some(stored) = &stored {
+                stored.read(&mut index, &q);
+            }
+            prop_assert_eq!(index.live_docs(), scratch.live_docs());
+            for ns in nss {
+                let got = loaded(&index, ns, &q, limit);
+                let want = loaded(&scratch, ns, &q, limit);
+                prop_assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    prop_assert_eq!(g.0, w.0);
+                    prop_assert!((g.1 - w.1).abs() <= 1e-12 * w.1.abs().max(1.0), "{} vs {}", g.1, w.1);
+                    prop_assert!((g.2 - w.2).abs() <= 1e-12, "{} vs {}", g.2, w.2);
+                }
+            }
+            let rows = stored.as_ref().map(Stored::rows).unwrap_or_default();
+            prop_assert_eq!(index.snapshot(rows).unwrap(), scratch.snapshot(Vec::new()).unwrap());
         }
     }
 }

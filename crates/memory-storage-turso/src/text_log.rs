@@ -112,14 +112,15 @@ pub(crate) struct RawEntry {
 }
 
 /// The log entries after `after`, in order, handed to `apply` in chunks of at most
-/// `chunk` (so that loading a large store never holds all of it in memory at once). Terms
-/// stored as anything but a blob are handed on as empty bytes, which do not decode.
+/// `chunk` (so that loading a large store never holds all of it in memory at once); returns
+/// how many there were. Terms stored as anything but a blob are handed on as empty bytes,
+/// which do not decode.
 pub(crate) async fn read_after(
     conn: &Conn,
     after: i64,
     chunk: usize,
     mut apply: impl FnMut(&[RawEntry]),
-) -> Result<(), TursoError> {
+) -> Result<usize, TursoError> {
     const WHAT: &str = "read the text log";
     let mut rows = conn
         .query(
@@ -130,7 +131,9 @@ pub(crate) async fn read_after(
         .await
         .ctx(WHAT)?;
     let mut batch = Vec::with_capacity(chunk.min(1024));
+    let mut read = 0;
     while let Some(row) = rows.next().await.ctx(WHAT)? {
+        read += 1;
         let seq = codec::int(&row, 0, "a text log entry")?;
         let rowid = codec::int(&row, 1, "a text log entry")?;
         let namespace = codec::text(&row, 2, "a text log entry")?;
@@ -153,7 +156,7 @@ pub(crate) async fn read_after(
     if !batch.is_empty() {
         apply(&batch);
     }
-    Ok(())
+    Ok(read)
 }
 
 /// Indexes every completed episode of a store written before the text log existed (schema

@@ -2,81 +2,340 @@
 //!
 //! Each store handle owns one [`TextIndex`]. Before a search it applies the text log's
 //! entries written since it last looked (by this handle or any other process sharing the
-//! file; the first search of a handle reads the whole log), then ranks in memory and reads
-//! only the best episodes' records. A search therefore always sees every episode committed
-//! before it started.
+//! file), then ranks in memory and reads only the best episodes' records. A search therefore
+//! always sees every episode committed before it started.
+//!
+//! A handle's first search starts from the stored snapshot of the index when there is a
+//! usable one (see [`crate::text_snapshot`]): it reads the snapshot's documents, then only
+//! the posting lists of the terms searched (kept for later searches), and applies the log
+//! entries written after the snapshot on top. Without one — none stored, another format, or
+//! unreadable (a warning) — it reads the whole log, as a full build. Whenever the stored
+//! snapshot changes (another handle or process wrote a newer one), the next search moves to
+//! it: the new index is built aside and swapped in whole, so no search sees a half-built
+//! one. After answering, a search that finds the index far enough past its snapshot starts
+//! writing a new one in the background ([`text_snapshot::due`]).
 
 use crate::codec::{self, decode_summary};
-use crate::connection::Conn;
+use crate::connection::{Conn, Connections};
 use crate::error::{SqlContext, TursoError};
 use crate::storage::TursoStorage;
 use crate::text_index::{TextIndex, TextIndexSize};
-use crate::text_log;
+use crate::text_log::{self, RawEntry};
+use crate::text_segment::{PostingList, Segment};
+use crate::text_snapshot::{self, Stored};
 use crate::text_terms::{DocTerms, query_stems};
-use memory_core::{Result, TextMatch};
+use memory_core::{MemoryError, Result, TextMatch};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// How many log entries are read before they are applied to the index.
 const LOAD_CHUNK: usize = 4096;
 
-/// A store handle's full-text index and the lock that lets one search at a time catch it up.
-#[derive(Debug, Default)]
+/// Searches that find their index replaced under them (another process rewrote the
+/// snapshot between their reads) before one gives up on the snapshot and builds from the log.
+const ATTEMPTS: usize = 3;
+
+/// No snapshot is refused (see [`TextSearch::refuse`]).
+const NONE_REFUSED: i64 = i64::MIN;
+
+/// A store handle's full-text index, the lock that lets one search at a time catch it up,
+/// and the background writing of its snapshot.
+#[derive(Debug)]
 pub(crate) struct TextSearch {
     index: RwLock<TextIndex>,
     catching_up: tokio::sync::Mutex<()>,
     unreadable: AtomicU64,
+    /// [`crate::TursoConfig::text_snapshot_after`].
+    snapshot_after: u64,
+    /// The log position of a stored snapshot found unreadable, not to be loaded again.
+    refused: AtomicI64,
+    /// The snapshot being written in the background, if any.
+    writing: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl TextSearch {
+    /// An empty index that writes a snapshot once `snapshot_after` log entries are past the
+    /// stored one (0: never).
+    pub(crate) fn new(snapshot_after: u64) -> Self {
+        TextSearch {
+            index: RwLock::default(),
+            catching_up: tokio::sync::Mutex::default(),
+            unreadable: AtomicU64::new(0),
+            snapshot_after,
+            refused: AtomicI64::new(NONE_REFUSED),
+            writing: std::sync::Mutex::default(),
+        }
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, TextIndex> {
-        // The index is only changed by `TextIndex::apply`, which does not panic midway;
-        // a poisoned lock still guards a usable index.
+        // The index is only changed by `TextIndex::apply`, which does not panic midway, or
+        // replaced whole; a poisoned lock still guards a usable index.
         self.index.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Applies the log entries the index has not seen yet. The lock is taken before a
-    /// reader connection, so searches waiting for another's catch-up (a first load takes
-    /// most of a second at 100,000 episodes) hold no connection other reads need.
-    async fn catch_up(&self, storage: &TursoStorage) -> Result<(), TursoError> {
+    fn write(&self) -> RwLockWriteGuard<'_, TextIndex> {
+        self.index.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves to the stored snapshot if it changed, then applies the log entries the index
+    /// has not seen yet. The lock is taken before a reader connection, so searches waiting
+    /// for another's catch-up (a full build takes most of a second at 100,000 episodes)
+    /// hold no connection other reads need.
+    async fn catch_up(&self, conns: &Connections) -> Result<(), TursoError> {
         let _only_one = self.catching_up.lock().await;
-        let conn = storage.conns.reader().await;
+        let conn = conns.reader().await;
+        self.follow_snapshot(&conn).await?;
         let after = self.read().applied();
-        let started = std::time::Instant::now();
-        let mut applied = 0usize;
-        text_log::read_after(&conn, after, LOAD_CHUNK, |entries| {
-            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-            for entry in entries {
-                let terms = match entry.terms.as_deref().map(DocTerms::decode) {
-                    None => None,
-                    Some(Ok(terms)) => Some(terms),
-                    Some(Err(detail)) => {
-                        // One damaged entry must not stop every search: the episode is
-                        // left out (as if removed) until it is indexed again.
-                        tracing::warn!(
-                            episode_rowid = entry.rowid,
-                            seq = entry.seq,
-                            detail,
-                            "unreadable full-text index entry; that episode is not searchable by text"
-                        );
-                        self.unreadable.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
-                };
-                index.apply(entry.seq, entry.rowid, &entry.namespace, terms.as_ref());
-            }
-            applied += entries.len();
+        let applied = text_log::read_after(&conn, after, LOAD_CHUNK, |entries| {
+            self.apply(&mut self.write(), entries);
         })
         .await?;
         if applied >= LOAD_CHUNK {
-            self.index
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .shrink();
-            tracing::debug!(entries = applied, elapsed = ?started.elapsed(), "loaded the text index");
+            self.write().shrink();
+            tracing::debug!(entries = applied, "loaded the text index from the text log");
         }
         Ok(())
+    }
+
+    /// Applies log entries to `index`; an unreadable one removes its episode.
+    fn apply(&self, index: &mut TextIndex, entries: &[RawEntry]) {
+        for entry in entries {
+            let terms = match entry.terms.as_deref().map(DocTerms::decode) {
+                None => None,
+                Some(Ok(terms)) => Some(terms),
+                Some(Err(detail)) => {
+                    // One damaged entry must not stop every search: the episode is left out
+                    // (as if removed) until it is indexed again.
+                    tracing::warn!(
+                        episode_rowid = entry.rowid,
+                        seq = entry.seq,
+                        detail,
+                        "unreadable full-text index entry; that episode is not searchable by text"
+                    );
+                    self.unreadable.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            };
+            index.apply(entry.seq, entry.rowid, &entry.namespace, terms.as_ref());
+        }
+    }
+
+    /// Replaces the index by one built from the stored snapshot (or from the whole log, when
+    /// the snapshot the index was built from is no longer usable) if the stored snapshot is
+    /// not the one the index starts from. The new index is built and caught up aside, then
+    /// swapped in.
+    async fn follow_snapshot(&self, conn: &Conn) -> Result<(), TursoError> {
+        let refused = self.refused.load(Ordering::Relaxed);
+        let stored = text_snapshot::header(conn)
+            .await?
+            .filter(|&(seq, format)| format == text_snapshot::FORMAT && seq != refused)
+            .map(|(seq, _)| seq);
+        let current = self.read().segment().map(Segment::seq);
+        if stored == current {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let mut fresh = TextIndex::default();
+        if stored.is_some() {
+            match text_snapshot::load(conn).await? {
+                Stored::Usable(segment) if segment.seq() != refused => {
+                    fresh = TextIndex::from_segment(segment);
+                }
+                Stored::Corrupt { seq, detail } => {
+                    tracing::warn!(
+                        seq,
+                        detail,
+                        "the stored text index snapshot is unreadable; building the index from the text log"
+                    );
+                    self.refuse(seq);
+                }
+                // Replaced or removed since the header was read: the log is the truth.
+                _ => {}
+            }
+        }
+        if fresh.segment().is_none() && current.is_none() {
+            // Already built from the log; nothing better to move to.
+            return Ok(());
+        }
+        let applied = text_log::read_after(conn, fresh.applied(), LOAD_CHUNK, |entries| {
+            self.apply(&mut fresh, entries);
+        })
+        .await?;
+        if applied >= LOAD_CHUNK {
+            fresh.shrink();
+        }
+        tracing::debug!(
+            snapshot = ?fresh.segment().map(Segment::seq),
+            entries = applied,
+            elapsed = ?started.elapsed(),
+            "loaded the text index"
+        );
+        *self.write() = fresh;
+        Ok(())
+    }
+
+    /// Stops using the stored snapshot covering `seq` (found unreadable): the next catch-up
+    /// builds the index from the log, and the next snapshot written replaces it.
+    fn refuse(&self, seq: i64) {
+        self.refused.store(seq, Ordering::Relaxed);
+    }
+
+    /// Reads the posting lists of `stems` the index's segment has not read yet.
+    async fn read_terms(&self, conns: &Connections, stems: &[String]) -> Result<(), TursoError> {
+        let (seq, slots, unread) = {
+            let index = self.read();
+            let Some(segment) = index.segment() else {
+                return Ok(());
+            };
+            (segment.seq(), segment.slots(), index.unread_terms(stems))
+        };
+        if unread.is_empty() {
+            return Ok(());
+        }
+        let read = {
+            let conn = conns.reader().await;
+            text_snapshot::read_terms(&conn, seq, &unread).await?
+        };
+        // Replaced since: the next catch-up moves to the new snapshot.
+        let Some(read) = read else {
+            return Ok(());
+        };
+        let decoded: Result<Vec<Option<PostingList>>, &'static str> = read
+            .iter()
+            .map(|bytes| {
+                bytes
+                    .as_deref()
+                    .map(|b| PostingList::decode(b, slots))
+                    .transpose()
+            })
+            .collect();
+        match decoded {
+            Ok(lists) => {
+                let mut index = self.write();
+                if let Some(segment) = index.segment_mut().filter(|s| s.seq() == seq) {
+                    for (term, list) in unread.iter().zip(lists) {
+                        segment.keep(term.as_bytes(), list);
+                    }
+                }
+            }
+            Err(detail) => {
+                tracing::warn!(
+                    seq,
+                    detail,
+                    "the stored text index snapshot is unreadable; building the index from the text log"
+                );
+                self.refuse(seq);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts writing a new snapshot in the background if one is due and none is being
+    /// written (and there is a runtime to write it on).
+    fn start_snapshot(self: &Arc<Self>, conns: &Arc<Connections>) {
+        if self.snapshot_after == 0 {
+            return;
+        }
+        let due = {
+            let index = self.read();
+            text_snapshot::due(
+                index.entries_since_snapshot(),
+                index.live_docs(),
+                self.snapshot_after,
+            )
+        };
+        if !due {
+            return;
+        }
+        let mut writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        if writing.as_ref().is_some_and(|task| !task.is_finished()) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (text, conns) = (Arc::clone(self), Arc::clone(conns));
+        *writing = Some(runtime.spawn(async move {
+            if let Err(err) = text.write_snapshot(&conns).await {
+                tracing::warn!(error = %err, "could not write the text index snapshot; searches read the text log instead");
+            }
+        }));
+    }
+
+    /// Writes the index as the new stored snapshot: the segment's stored posting lists
+    /// merged with what was applied since, encoded off the async threads, then stored in one
+    /// transaction.
+    async fn write_snapshot(self: &Arc<Self>, conns: &Connections) -> Result<()> {
+        let started = std::time::Instant::now();
+        let seq = self.read().segment().map(Segment::seq);
+        let stored = match seq {
+            Some(seq) => {
+                let conn = conns.reader().await;
+                match text_snapshot::read_all(&conn, seq).await? {
+                    Some(rows) => rows,
+                    // Replaced since: the next catch-up moves to the new one.
+                    None => return Ok(()),
+                }
+            }
+            None => Vec::new(),
+        };
+        let text = Arc::clone(self);
+        let made = tokio::task::spawn_blocking(move || {
+            let index = text.read();
+            (index.segment().map(Segment::seq) == seq).then(|| index.snapshot(stored))
+        })
+        .await
+        .map_err(MemoryError::storage)?;
+        let snapshot = match made {
+            None => return Ok(()),
+            Some(Ok(snapshot)) => snapshot,
+            Some(Err(detail)) => {
+                tracing::warn!(
+                    seq,
+                    detail,
+                    "the stored text index snapshot is unreadable; building the index from the text log"
+                );
+                if let Some(seq) = seq {
+                    self.refuse(seq);
+                }
+                return Ok(());
+            }
+        };
+        let (covers, terms, bytes) = (
+            snapshot.seq,
+            snapshot.terms.len(),
+            snapshot.docs.len()
+                + snapshot
+                    .terms
+                    .iter()
+                    .map(|(t, p)| t.len() + p.len())
+                    .sum::<usize>(),
+        );
+        let written = text_snapshot::write(conns, snapshot).await?;
+        tracing::debug!(
+            seq = covers,
+            terms,
+            bytes,
+            written,
+            elapsed = ?started.elapsed(),
+            "wrote the text index snapshot"
+        );
+        Ok(())
+    }
+
+    /// Waits for the snapshot being written in the background, if any.
+    pub(crate) async fn finish_snapshot(&self) {
+        let task = self
+            .writing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task
+            && let Err(err) = task.await
+        {
+            tracing::warn!(error = %err, "the text index snapshot task stopped");
+        }
     }
 
     /// Sizes of the index as of its last search.
@@ -102,11 +361,26 @@ pub(crate) async fn search(
     if limit == 0 || stems.is_empty() {
         return Ok(Vec::new());
     }
-    storage.text.catch_up(storage).await?;
-    let (hits, applied) = {
-        let index = storage.text.read();
-        (index.search(namespace, &stems, limit), index.applied())
+    let text = &storage.text;
+    let mut attempts = 0;
+    let (hits, applied) = loop {
+        text.catch_up(&storage.conns).await?;
+        text.read_terms(&storage.conns, &stems).await?;
+        {
+            let index = text.read();
+            if let Some(hits) = index.search(namespace, &stems, limit) {
+                break (hits, index.applied());
+            }
+            attempts += 1;
+            if attempts >= ATTEMPTS
+                && let Some(segment) = index.segment()
+            {
+                // The snapshot keeps being replaced under this search: build from the log.
+                text.refuse(segment.seq());
+            }
+        }
     };
+    text.start_snapshot(&storage.conns);
     if hits.is_empty() {
         return Ok(Vec::new());
     }

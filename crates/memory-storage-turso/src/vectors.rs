@@ -12,7 +12,7 @@
 //! vector index `episode_vectors_idx` (DiskANN, cosine; see [`INDEX_OPTIONS`]) serves
 //! nearest-neighbour queries through `vector_top_k`. The `vector_space` row and the table
 //! always change together, in one transaction, so the row exists exactly when the table
-//! does. (Migration 9 dropped the one-vector-per-episode table of earlier versions with its
+//! does. (Migration 10 dropped the one-vector-per-episode table of earlier versions with its
 //! space; the episodes were then embedded again.)
 //!
 //! **The work list.** `episodes.has_vector` says whether an episode has rows in

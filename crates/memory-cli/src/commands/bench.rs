@@ -1,6 +1,6 @@
 //! `memory bench …`: the measurements behind BENCHMARKS.md, runnable by anyone.
 
-use crate::cli::{CompletionArgs, LearningArgs, PerfArgs, RetrievalEvalArgs};
+use crate::cli::{CompletionArgs, FirstSearchArgs, LearningArgs, PerfArgs, RetrievalEvalArgs};
 use crate::output::Printer;
 use anyhow::Context as _;
 use memory_bench::completion::{self, CompletionConfig};
@@ -132,5 +132,41 @@ pub async fn retrieval(
             memory_bench::retrieval_eval::run_with_embedder(&config, dir.path(), embedder).await?
         }
     };
+    out.either(&report, || report.to_markdown())
+}
+
+pub async fn first_search(
+    args: &FirstSearchArgs,
+    embedder: Option<std::sync::Arc<dyn memory_core::Embedder>>,
+    embedder_flag: Option<String>,
+    out: Printer,
+) -> anyhow::Result<()> {
+    let Some(embedder) = embedder else {
+        crate::exit::usage!(
+            "the first-search benchmark compares vector search too; --embedder none has none"
+        );
+    };
+    if args.runs == 0 {
+        crate::exit::usage!("--runs must be at least 1");
+    }
+    let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let store_dir = match &args.store {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir.clone()
+        }
+        None => temp.path().to_path_buf(),
+    };
+    let config = memory_bench::first_search::FirstSearchConfig {
+        episodes: args.episodes,
+        seed: args.seed,
+        runs: args.runs,
+        // This very binary: every figure is one of its own `retrieve` processes.
+        memory_exe: std::env::current_exe().context("cannot tell where the `memory` binary is")?,
+        store_dir,
+        embedder_flag,
+    };
+    let report = memory_bench::first_search::run(&config, embedder).await?;
     out.either(&report, || report.to_markdown())
 }

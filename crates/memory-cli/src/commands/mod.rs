@@ -18,7 +18,7 @@ use crate::cli::{
     BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, Format, HeuristicCommand,
     ModelCommand, PatternCommand,
 };
-use crate::config::{db_location, embedder, open_memory};
+use crate::config::{db_location, embedder, open_memory, open_memory_and_store};
 use crate::output::Printer;
 
 /// Runs the parsed command line.
@@ -46,6 +46,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
         Command::Bench(BenchCommand::Perf(a)) => bench::perf(&a, out).await,
+        Command::Bench(BenchCommand::FirstSearch(a)) => {
+            bench::first_search(&a, embedder.clone(), cli.embedder.embedder.clone(), out).await
+        }
         Command::Bench(BenchCommand::Retrieval(a)) => {
             bench::retrieval(&a, embedder.clone(), out).await
         }
@@ -76,8 +79,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::http(memory, ns, &location.path, &a).await
         }
         Command::Retrieve(args) => {
-            let memory = open().await?;
-            retrieve::run(&memory, ns, &args, out).await
+            let location = db_location(cli.db.as_deref())?;
+            let (memory, store) = open_memory_and_store(&location.path, embedder.clone()).await?;
+            let answered = retrieve::run(&memory, ns, &args, out).await;
+            // After the answer is printed: a snapshot of the text index the search started
+            // writing is finished rather than lost with the process.
+            store.finish_background_work().await;
+            answered
         }
         Command::Pattern(cmd) => {
             let memory = open().await?;
