@@ -83,8 +83,8 @@ const HISTORY_DAYS: u64 = 90;
 /// among them.
 const SWEEP: &[f64] = &[0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0];
 
-/// Text-trust floors tried with each weight of [`SWEEP`] besides the default.
-const TEXT_TRUST_SWEEP: &[f64] = &[0.1, 0.3];
+/// Text-trust floors tried with each weight of [`SWEEP`] besides the embedder's default.
+const TEXT_TRUST_SWEEP: &[f64] = &[0.1, 0.3, 1.0];
 
 // ───────────────────────────── corpus ─────────────────────────────
 
@@ -743,7 +743,7 @@ pub struct EvalReport {
 pub struct SweepRow {
     /// Weight of the vector relevance beside the text relevance.
     pub vector_weight: f64,
-    /// The least trust text relevance keeps (`RankingConfig::text_trust_floor`).
+    /// The least trust text relevance keeps (`Fusion::text_trust_floor`).
     pub text_trust_floor: f64,
     /// Whether it is the fusion this embedder gets by default.
     pub default: bool,
@@ -1240,7 +1240,10 @@ fn sweep_memories(
     base: &SelfLearningMemory,
     embedder: &Arc<dyn Embedder>,
 ) -> Vec<(Fusion, SelfLearningMemory)> {
-    let default_floor = MemoryConfig::default().ranking.text_trust_floor;
+    let default_floor = MemoryConfig::default()
+        .ranking
+        .fusion(embedder.is_semantic())
+        .text_trust_floor;
     let floors = std::iter::once(default_floor)
         .chain(
             TEXT_TRUST_SWEEP
@@ -1256,7 +1259,8 @@ fn sweep_memories(
             let mut config = MemoryConfig::default();
             config.ranking.vector_weight_semantic = w;
             config.ranking.vector_weight_lexical = w;
-            config.ranking.text_trust_floor = floor;
+            config.ranking.text_trust_floor_semantic = floor;
+            config.ranking.text_trust_floor_lexical = floor;
             let fusion = config.ranking.fusion(embedder.is_semantic());
             let memory = SelfLearningMemory::with_config(
                 base.storage().clone(),
@@ -1662,7 +1666,8 @@ mod tests {
         assert!(md.contains("nDCG@10") && md.contains("**Control**"));
         // The sweep runs hybrid at every weight, the default's marked; weight 0 is text
         // alone, so it scores as text mode does.
-        let rows = SWEEP.len() * (1 + TEXT_TRUST_SWEEP.len());
+        // The hashing embedder's default floor (1) is one of the floors swept.
+        let rows = SWEEP.len() * TEXT_TRUST_SWEEP.len();
         assert_eq!(report.fusion_sweep.len(), rows);
         assert_eq!(report.fusion_sweep.iter().filter(|r| r.default).count(), 1);
         let logs = report.logs.as_ref().unwrap();

@@ -35,17 +35,21 @@ pub async fn run(
                 );
             }
             if query.mode == memory_core::retrieval::RetrievalMode::Hybrid {
-                let w = memory.fusion().vector_weight;
+                let fusion = memory.fusion();
                 let _ = writeln!(
                     s,
-                    "TEXT = (bm25/best + w·v) / (1 + w), v = cosine rescaled from the weakest \
-                     vector candidate (0) to the best (1); w = {w:.2} ({}) × this query's \
-                     vector trust (how far its best vector match stands out from the tenth)",
+                    "TEXT = (a·bm25/best + w·v) / (a + w), v = cosine rescaled from the weakest \
+                     vector candidate (0) to the best (1); w = {:.2} ({}) × this query's \
+                     vector trust (how far its best vector match stands out from the tenth); \
+                     a = 1 when a candidate holds most of the query's words, down to {:.2} \
+                     when none does",
+                    fusion.vector_weight,
                     match memory.embedder() {
                         Some(e) if e.is_semantic() => "a trained model's vectors",
                         Some(_) => "vectors of hashed words",
                         None => "no embedder",
                     },
+                    fusion.text_trust_floor,
                 );
             }
         }

@@ -5,14 +5,19 @@
 //! - `text`: relevance to the query text, in `[0, 1]` (0 for context-only candidates). In
 //!   text mode its BM25 score over the best candidate's; in vector mode its cosine
 //!   similarity over the best one's; in hybrid mode the weighted mean
-//!   `(t + w·v) / (1 + w)` of `t = bm25/best` and `v`, the cosine rescaled between the
-//!   weakest vector candidate (0) and the best (1). The weight `w` is how far this
+//!   `(a·t + w·v) / (a + w)` of `t = bm25/best` and `v`, the cosine rescaled between the
+//!   weakest vector candidate (0) and the best (1). The vector weight `w` is how far this
 //!   embedder's vectors are trusted beside full-text search ([`Fusion`]) times how far this
 //!   query's vector list stands out ([`vector_trust`]): when the best cosine is barely above
 //!   the tenth best, the vectors cannot tell the candidates apart (their text is not where
-//!   the answer is), and they are let count for little. Scores, not ranks, are fused: a
-//!   near-random vector list then moves a strong text match by little, where rank fusion
-//!   gave both lists an equal vote;
+//!   the answer is), and they are let count for little. The text weight `a` is 1 when some
+//!   candidate holds most of the query's weight, and falls to the embedder's floor
+//!   ([`Fusion::text_trust_floor`]) as the best match holds less ([`text_trust`]): a query
+//!   worded unlike every episode is then ranked mostly by a trained model's sense of
+//!   meaning. Scores, not ranks, are fused: a near-random vector list moves a strong text
+//!   match by little, where rank fusion gave both lists an equal vote. Measured on the two
+//!   sets of `memory bench retrieval` (weights chosen on the topic set, checked on the
+//!   step-level set; figures in BENCHMARKS.md);
 //! - `context`: weighted share of the query's context fields the episode matches (domain,
 //!   language, framework, task type, tags) — a boost, never a filter; 0 when the query gives
 //!   no context;
@@ -43,23 +48,27 @@ pub struct RankingConfig {
     /// Hybrid mode: the same for vectors that hash the words (the default embedder), which
     /// add little that full-text search does not already see.
     pub vector_weight_lexical: f64,
-    /// Hybrid mode: the least trust full-text relevance keeps when its best match holds
-    /// little of the query's weight (see [`text_trust`]); 1 trusts it always.
-    pub text_trust_floor: f64,
+    /// Hybrid mode with a trained model: the least trust full-text relevance keeps when its
+    /// best match holds little of the query's weight (see [`text_trust`]); 1 trusts it
+    /// always. A query worded unlike the stored episodes is then ranked mostly by meaning.
+    pub text_trust_floor_semantic: f64,
+    /// The same beside vectors that hash the words: they see nothing text does not, so a
+    /// weak text match is no reason to trust them more.
+    pub text_trust_floor_lexical: f64,
 }
 
 impl RankingConfig {
     /// The fusion of a retrieval whose vectors come from an embedder that is (or is not)
     /// semantic.
     pub fn fusion(&self, semantic: bool) -> Fusion {
+        let (weight, floor) = if semantic {
+            (self.vector_weight_semantic, self.text_trust_floor_semantic)
+        } else {
+            (self.vector_weight_lexical, self.text_trust_floor_lexical)
+        };
         Fusion {
-            vector_weight: if semantic {
-                self.vector_weight_semantic
-            } else {
-                self.vector_weight_lexical
-            }
-            .max(0.0),
-            text_trust_floor: self.text_trust_floor.clamp(0.0, 1.0),
+            vector_weight: weight.max(0.0),
+            text_trust_floor: floor.clamp(0.0, 1.0),
         }
     }
 }
@@ -69,7 +78,8 @@ impl RankingConfig {
 pub struct Fusion {
     /// Weight of the vector relevance beside the text relevance (which weighs 1).
     pub vector_weight: f64,
-    /// The least trust text relevance keeps (see [`text_trust`]).
+    /// The least weight text relevance keeps, in `[0, 1]`, when no candidate holds much of
+    /// the query's weight (see [`text_trust`]); 1 keeps it at 1 always.
     pub text_trust_floor: f64,
 }
 
@@ -91,9 +101,10 @@ impl Default for RankingConfig {
             w_reward: 0.15,
             w_recency: 0.15,
             recency_half_life_days: 30.0,
-            vector_weight_semantic: 0.5,
+            vector_weight_semantic: 1.0,
             vector_weight_lexical: 0.05,
-            text_trust_floor: 1.0,
+            text_trust_floor_semantic: 0.1,
+            text_trust_floor_lexical: 1.0,
         }
     }
 }
@@ -684,6 +695,51 @@ mod tests {
             semantic_rank: Some(rank),
             ..Candidate::by_context(summary)
         }
+    }
+
+    #[test]
+    fn a_weak_text_match_lets_a_trained_models_vectors_decide() {
+        let now = Utc::now();
+        let q = RetrievalQuery::new("ns", "login token expired");
+        // The best text match holds little of the query; the vectors prefer another.
+        let words = Candidate {
+            coverage: Some(0.2),
+            similarity: Some(0.7),
+            semantic_rank: Some(2),
+            ..text_hit(summary("token bucket sizing", "web", 0.5, 1, now), 9.0, 1)
+        };
+        let meaning = Candidate {
+            coverage: Some(0.1),
+            ..Candidate {
+                bm25: Some(1.0),
+                lexical_rank: Some(2),
+                ..vector_hit(summary("session expiry bug", "web", 0.5, 1, now), 0.9, 1)
+            }
+        };
+        let others: Vec<Candidate> = (0..10)
+            .map(|i| vector_hit(summary("other", "web", 0.5, 1, now), 0.3, i + 2))
+            .collect();
+        let list = [vec![words.clone(), meaning.clone()], others.clone()].concat();
+        assert_eq!(text_trust(&list), 0.0);
+        let top = |fusion: Fusion| {
+            rank(&q, list.clone(), now, &RankingConfig::default(), fusion)[0]
+                .summary
+                .task_description
+                .clone()
+        };
+        let cfg = RankingConfig::default();
+        assert_eq!(top(cfg.fusion(true)), "session expiry bug");
+        // Beside hashed words the floor is 1: the text match keeps its weight.
+        assert_eq!(top(cfg.fusion(false)), "token bucket sizing");
+        // A strong text match is trusted fully, whatever the floor.
+        let strong = Candidate {
+            coverage: Some(0.9),
+            ..words
+        };
+        let list = [vec![strong, meaning], others].concat();
+        assert_eq!(text_trust(&list), 1.0);
+        let ranked = rank(&q, list, now, &cfg, cfg.fusion(true));
+        assert_eq!(ranked[0].summary.task_description, "token bucket sizing");
     }
 
     #[test]
