@@ -101,7 +101,7 @@ impl Default for RankingConfig {
             w_reward: 0.15,
             w_recency: 0.15,
             recency_half_life_days: 30.0,
-            vector_weight_semantic: 1.0,
+            vector_weight_semantic: 0.2,
             vector_weight_lexical: 0.05,
             text_trust_floor_semantic: 0.1,
             text_trust_floor_lexical: 1.0,
@@ -728,7 +728,11 @@ mod tests {
                 .clone()
         };
         let cfg = RankingConfig::default();
-        assert_eq!(top(cfg.fusion(true)), "session expiry bug");
+        let heavy = Fusion {
+            vector_weight: 1.0,
+            ..cfg.fusion(true)
+        };
+        assert_eq!(top(heavy), "session expiry bug");
         // Beside hashed words the floor is 1: the text match keeps its weight.
         assert_eq!(top(cfg.fusion(false)), "token bucket sizing");
         // A strong text match is trusted fully, whatever the floor.
@@ -738,7 +742,7 @@ mod tests {
         };
         let list = [vec![strong, meaning], others].concat();
         assert_eq!(text_trust(&list), 1.0);
-        let ranked = rank(&q, list, now, &cfg, cfg.fusion(true));
+        let ranked = rank(&q, list, now, &cfg, heavy);
         assert_eq!(ranked[0].summary.task_description, "token bucket sizing");
     }
 
