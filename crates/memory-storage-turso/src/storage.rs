@@ -39,7 +39,8 @@ pub struct RowCounts {
     pub tags: u64,
     /// Episodes in the full-text index (the text log's entries that have terms).
     pub text: u64,
-    /// Stored episode vectors (0 before a vector space is declared).
+    /// Rows in `episode_vectors`: chunk vectors, several per episode (0 before a vector
+    /// space is declared).
     pub vectors: u64,
 }
 
