@@ -86,6 +86,12 @@
 //! (task and outcome, then the steps). Vectors are derived from the episodes; no data the
 //! user gave is lost, and a remote embedder's vectors of unchanged texts stay in the
 //! embedding cache.
+//!
+//! Changed in version 11 (full-text scoring by passage; see [`crate::text_terms`]): every
+//! completed episode's text log entry is written again as the whole episode and passages of long steps
+//! (a new `seq` each, so running indexes replace them), and the stored snapshot of the text
+//! index, in the old format, is dropped; the first search that finds the log long enough
+//! writes a new one. Derived from the episodes; no data changes.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
@@ -93,7 +99,7 @@ use libsql::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -113,6 +119,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_8,
     MIGRATION_9,
     MIGRATION_10,
+    MIGRATION_11,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -322,9 +329,16 @@ DELETE FROM vector_space;
 UPDATE episodes SET has_vector = 0 WHERE has_vector = 1;
 "#;
 
-/// The schema version whose migration also indexes existing episodes' text (in Rust, after
-/// its SQL).
-const TEXT_LOG_VERSION: i64 = 6;
+/// Version 11: the text log's entries are written again by the migration (see
+/// [`TEXT_INDEX_VERSIONS`]); the old snapshot cannot be read by this build.
+const MIGRATION_11: &str = r#"
+DELETE FROM text_snapshot_terms;
+DELETE FROM text_snapshot;
+"#;
+
+/// The schema versions whose migrations also index existing episodes' text (in Rust, after
+/// their SQL): 6 made the text log, 11 changed what an entry holds (passages as well).
+const TEXT_INDEX_VERSIONS: [i64; 2] = [6, 11];
 
 /// Reads the schema version stored in the file.
 pub(crate) async fn user_version(conn: &Connection) -> Result<i64, TursoError> {
@@ -398,7 +412,7 @@ async fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<i64, 
         tx.execute_batch(sql)
             .await
             .map_err(|source| TursoError::Migration { version, source })?;
-        if version == TEXT_LOG_VERSION {
+        if TEXT_INDEX_VERSIONS.contains(&version) {
             let (indexed, left_out) = text_log::backfill(&tx).await?;
             tracing::info!(indexed, left_out, "indexed the text of existing episodes");
         }
@@ -870,6 +884,70 @@ mod tests {
             .unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].bm25, hits[0].bm25);
+    }
+
+    #[tokio::test]
+    async fn a_version_10_file_indexes_its_text_again_by_passage() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let episode = old_episode();
+        let (path, db, conn) = version_1_file(&dir, "v10.db", &episode).await;
+        assert_eq!(migrate_to(&conn, &path, 10).await.unwrap(), 10);
+        // As a version 10 build left it: a log entry in the one-document format (1, length
+        // 1, one term "billing" weighing 8) and a snapshot in the old format.
+        let old_entry: Vec<u8> = [&[1u8, 1, 1, 7][..], b"billing", &[8]].concat();
+        conn.execute(
+            "UPDATE episode_text SET terms = ?1",
+            [libsql::Value::Blob(old_entry)],
+        )
+        .await
+        .unwrap();
+        conn.execute(
+            "INSERT INTO text_snapshot (id, format, seq, terms, postings, docs) \
+             VALUES (1, 257, 1, 1, 1, x'01')",
+            (),
+        )
+        .await
+        .unwrap();
+        conn.execute(
+            "INSERT INTO text_snapshot_terms (term, postings) VALUES (x'00', x'00')",
+            (),
+        )
+        .await
+        .unwrap();
+        let seq_before = {
+            let mut rows = conn
+                .query("SELECT max(seq) FROM episode_text", ())
+                .await
+                .unwrap();
+            rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap()
+        };
+        drop((conn, db));
+
+        let storage = TursoStorage::open(&path).await.unwrap();
+        assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let conn = storage.conns.reader().await;
+        let mut rows = conn
+            .raw()
+            .query(
+                "SELECT seq, terms, (SELECT count(*) FROM text_snapshot) \
+                 + (SELECT count(*) FROM text_snapshot_terms) FROM episode_text",
+                (),
+            )
+            .await
+            .unwrap();
+        let row = rows.next().await.unwrap().unwrap();
+        // Written again, in this build's format, as a new log entry; the snapshot is gone.
+        assert!(row.get::<i64>(0).unwrap() > seq_before);
+        let terms = row.get::<Vec<u8>>(1).unwrap();
+        assert_eq!(terms[0], crate::text_terms::FORMAT);
+        assert_eq!(row.get::<i64>(2).unwrap(), 0);
+        drop((rows, conn));
+        // Steps' words are searchable again (the old entry held only "billing").
+        let hits = storage
+            .search_text("ns", &["psql".to_string()], 5)
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1);
     }
 
     #[tokio::test]

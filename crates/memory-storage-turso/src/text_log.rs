@@ -1,7 +1,7 @@
 //! The text log: what the full-text index holds, stored, and when it is written.
 //!
 //! `episode_text` has one row per episode that was ever indexed: the episode's rowid and
-//! namespace, and its [`TermVector`] (encoded), or NULL once the episode was deleted. Every
+//! namespace, and its documents ([`EpisodeTerms`], encoded), or NULL once the episode was deleted. Every
 //! write gives the row a new `seq` (`AUTOINCREMENT`, so numbers are never reused), which makes
 //! the table a log the in-memory index catches up on by reading the rows after the last `seq`
 //! it applied (see [`crate::text_search`]) — in this process or any other sharing the file.
@@ -20,41 +20,39 @@
 use crate::codec::{self, decode_episode, decode_step, tag_set};
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use crate::text_terms::{Field, TermCounter, TermVector};
+use crate::text_terms::{EpisodeCounter, EpisodeTerms, Field};
 use libsql::{Connection, Value};
 use memory_core::{Episode, ExecutionStep};
 
-/// The text of one episode as the index reads it, in the fields of
-/// [`crate::text_terms::FIELD_WEIGHTS`].
+/// The text of one episode as the index reads it: the whole and its step passages (see
+/// [`crate::text_terms`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TextDocument {
     namespace: String,
-    vector: TermVector,
+    terms: EpisodeTerms,
 }
 
 impl TextDocument {
     /// The document of `episode` with `steps` (passed separately because a completing
     /// episode's steps are loaded from their own rows).
     pub(crate) fn new(episode: &Episode, steps: &[ExecutionStep]) -> Self {
-        let mut terms = TermCounter::default();
-        terms.add(Field::Task, &episode.task_description);
-        for step in steps {
-            terms.add(Field::Steps, &step.tool);
-            terms.add(Field::Steps, &step.action);
-            terms.add(Field::Steps, step.result.text());
-        }
+        let mut terms = EpisodeCounter::default();
+        terms.add_field(Field::Task, &episode.task_description);
         if let Some(outcome) = &episode.outcome {
-            terms.add(Field::Outcome, &outcome.full_text());
+            terms.add_field(Field::Outcome, &outcome.full_text());
         }
         if let Some(reflection) = &episode.reflection {
-            terms.add(Field::Reflection, &reflection.full_text());
+            terms.add_field(Field::Reflection, &reflection.full_text());
         }
         for tag in tag_set(episode) {
-            terms.add(Field::Tags, tag);
+            terms.add_field(Field::Tags, tag);
+        }
+        for step in steps {
+            terms.add_step(&[&step.tool, &step.action, step.result.text()]);
         }
         TextDocument {
             namespace: episode.namespace.clone(),
-            vector: terms.finish(),
+            terms: terms.finish(),
         }
     }
 
@@ -71,7 +69,7 @@ impl TextDocument {
         [
             Value::from(rowid),
             Value::from(self.namespace.as_str()),
-            Value::Blob(self.vector.encode()),
+            Value::Blob(self.terms.encode()),
         ]
     }
 }
@@ -107,7 +105,7 @@ pub(crate) struct RawEntry {
     pub(crate) rowid: i64,
     /// The episode's namespace.
     pub(crate) namespace: String,
-    /// The encoded [`TermVector`]; `None` once the episode is gone.
+    /// The encoded [`EpisodeTerms`]; `None` once the episode is gone.
     pub(crate) terms: Option<Vec<u8>>,
 }
 

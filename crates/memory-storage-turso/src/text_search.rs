@@ -23,7 +23,7 @@ use crate::text_index::{TextIndex, TextIndexSize};
 use crate::text_log::{self, RawEntry};
 use crate::text_segment::{PostingList, Segment};
 use crate::text_snapshot::{self, Stored};
-use crate::text_terms::{DocTerms, query_stems};
+use crate::text_terms::{EpisodeDocs, query_stems};
 use memory_core::{MemoryError, Result, TextMatch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -101,7 +101,7 @@ impl TextSearch {
     /// Applies log entries to `index`; an unreadable one removes its episode.
     fn apply(&self, index: &mut TextIndex, entries: &[RawEntry]) {
         for entry in entries {
-            let terms = match entry.terms.as_deref().map(DocTerms::decode) {
+            let terms = match entry.terms.as_deref().map(EpisodeDocs::decode) {
                 None => None,
                 Some(Ok(terms)) => Some(terms),
                 Some(Err(detail)) => {
@@ -140,7 +140,7 @@ impl TextSearch {
         if stored.is_some() {
             match text_snapshot::load(conn).await? {
                 Stored::Usable(segment) if segment.seq() != refused => {
-                    fresh = TextIndex::from_segment(segment);
+                    fresh = TextIndex::from_segment(*segment);
                 }
                 Stored::Corrupt { seq, detail } => {
                     tracing::warn!(

@@ -1,8 +1,9 @@
 //! A stored snapshot of the text index as a search reads it: the *segment*.
 //!
 //! A snapshot (see [`crate::text_snapshot`]) holds the index as of one log position: every
-//! document (its rowid, namespace and length, in rowid order; a document's *slot* is its place
-//! in that order) and, per term, its posting list (slots and weighted frequencies). A
+//! document (its episode's rowid, namespace and length, in rowid order, an episode's whole
+//! first and then its passages in order; a document's *slot* is its place in that order) and,
+//! per term, its posting list (slots and weighted frequencies). A
 //! [`Segment`] is a snapshot loaded for searching: the documents are read whole (a few bytes
 //! each), the posting lists only for the terms a search asks for, and kept once read. The log
 //! entries written after the snapshot are applied on top, by [`crate::text_index`]: each
@@ -11,8 +12,9 @@
 //!
 //! Encodings (all integers LEB128 varints, see [`crate::text_terms::put_varint`]):
 //! - documents: [`SEGMENT_FORMAT`], namespace count, each namespace's byte length and bytes,
-//!   document count, then per document the gap from the previous rowid (rowids strictly
-//!   increase; the first is stored whole, as two's complement), namespace number and length;
+//!   document count, then per document the gap from the previous rowid (0 for the next
+//!   document of the same episode; the first is stored whole, as two's complement),
+//!   namespace number and length;
 //! - posting list: entry count, then per entry the gap from the previous slot (the first
 //!   slot whole) and the weighted frequency.
 
@@ -20,7 +22,7 @@ use crate::text_terms::{Reader, put_varint};
 use foldhash::HashMap;
 
 /// The first byte of a snapshot's encoded documents; a change of either encoding changes it.
-pub(crate) const SEGMENT_FORMAT: u8 = 1;
+pub(crate) const SEGMENT_FORMAT: u8 = 2;
 
 /// The documents holding one term in a segment, slots strictly increasing.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -82,12 +84,74 @@ impl PostingList {
     }
 }
 
-/// A snapshot's documents, in rowid order.
+/// Counts and lengths of documents by kind — what BM25's statistics are made of.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Totals {
+    /// Episodes (each is one whole document).
+    pub(crate) episodes: u64,
+    /// Total length of their whole documents, in words.
+    pub(crate) whole_length: u64,
+    /// Passages of steps.
+    pub(crate) passages: u64,
+    /// Total length of the passages, in words.
+    pub(crate) passage_length: u64,
+}
+
+impl Totals {
+    /// Counts a document of `length` words in: a whole episode or a passage.
+    pub(crate) fn add(&mut self, whole: bool, length: u32) {
+        if whole {
+            self.episodes += 1;
+            self.whole_length += u64::from(length);
+        } else {
+            self.passages += 1;
+            self.passage_length += u64::from(length);
+        }
+    }
+
+    /// Counts a document counted in by [`Totals::add`] out again.
+    pub(crate) fn remove(&mut self, whole: bool, length: u32) {
+        if whole {
+            self.episodes -= 1;
+            self.whole_length -= u64::from(length);
+        } else {
+            self.passages -= 1;
+            self.passage_length -= u64::from(length);
+        }
+    }
+
+    /// Both together.
+    pub(crate) fn plus(self, other: Totals) -> Totals {
+        Totals {
+            episodes: self.episodes + other.episodes,
+            whole_length: self.whole_length + other.whole_length,
+            passages: self.passages + other.passages,
+            passage_length: self.passage_length + other.passage_length,
+        }
+    }
+
+    /// These minus `other` (a part of them).
+    pub(crate) fn minus(self, other: Totals) -> Totals {
+        Totals {
+            episodes: self.episodes - other.episodes,
+            whole_length: self.whole_length - other.whole_length,
+            passages: self.passages - other.passages,
+            passage_length: self.passage_length - other.passage_length,
+        }
+    }
+
+    /// Documents of both kinds.
+    pub(crate) fn documents(&self) -> u64 {
+        self.episodes + self.passages
+    }
+}
+
+/// A snapshot's documents, in rowid order (an episode whole, then its passages).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct SegmentDocs {
     /// Namespace names, by number.
     pub(crate) namespaces: Vec<String>,
-    /// Episode rowids, strictly increasing.
+    /// Episode rowids, never decreasing (one per document of the episode).
     pub(crate) rowids: Vec<i64>,
     /// Each document's namespace number.
     pub(crate) namespace_of: Vec<u32>,
@@ -156,13 +220,16 @@ impl SegmentDocs {
                 gap as i64
             } else {
                 match i64::try_from(gap) {
-                    Ok(gap) if gap > 0 => previous.checked_add(gap).ok_or("a rowid overflows")?,
+                    Ok(gap) if gap >= 0 => previous.checked_add(gap).ok_or("a rowid overflows")?,
                     _ => return Err("the rowids are not in order"),
                 }
             };
             let namespace = input.varint().ok_or(TRUNCATED)?;
             if namespace >= docs.namespaces.len() as u64 {
                 return Err("a document names a namespace the snapshot does not have");
+            }
+            if i > 0 && rowid == previous && docs.namespace_of.last() != Some(&(namespace as u32)) {
+                return Err("an episode's documents name two namespaces");
             }
             let length = input.varint().ok_or(TRUNCATED)?;
             docs.rowids.push(rowid);
@@ -190,10 +257,12 @@ pub(crate) struct Segment {
     /// Terms and posting entries stored, for statistics.
     stored_terms: u64,
     stored_postings: u64,
+    /// Each document's episode's first slot (its whole document's).
+    first: Vec<u32>,
     masked: Vec<bool>,
-    masked_docs: u64,
-    masked_length: u64,
-    total_length: u64,
+    /// Of every document, and of the masked ones.
+    totals: Totals,
+    masked_totals: Totals,
     /// Posting lists read so far; `None` for a term the snapshot does not hold.
     terms: HashMap<Box<[u8]>, Option<PostingList>>,
     cached_postings: u64,
@@ -203,16 +272,22 @@ impl Segment {
     /// The segment of a snapshot covering the log up to `seq`, with `docs`, holding
     /// `terms` terms and `postings` posting entries.
     pub(crate) fn new(seq: i64, docs: SegmentDocs, terms: u64, postings: u64) -> Self {
-        let total_length = docs.lengths.iter().map(|&l| u64::from(l)).sum();
+        let mut first = Vec::with_capacity(docs.rowids.len());
+        let mut totals = Totals::default();
+        for (slot, &rowid) in docs.rowids.iter().enumerate() {
+            let whole = slot == 0 || docs.rowids[slot - 1] != rowid;
+            first.push(if whole { slot as u32 } else { first[slot - 1] });
+            totals.add(whole, docs.lengths[slot]);
+        }
         Segment {
             seq,
             masked: vec![false; docs.rowids.len()],
+            first,
             docs,
             stored_terms: terms,
             stored_postings: postings,
-            masked_docs: 0,
-            masked_length: 0,
-            total_length,
+            totals,
+            masked_totals: Totals::default(),
             terms: HashMap::default(),
             cached_postings: 0,
         }
@@ -228,26 +303,28 @@ impl Segment {
         self.docs.rowids.len()
     }
 
-    /// Documents not masked.
-    pub(crate) fn live_docs(&self) -> u64 {
-        self.docs.rowids.len() as u64 - self.masked_docs
+    /// Counts and lengths of the documents not masked.
+    pub(crate) fn live_totals(&self) -> Totals {
+        self.totals.minus(self.masked_totals)
     }
 
-    /// Total length of the documents not masked.
-    pub(crate) fn live_length(&self) -> u64 {
-        self.total_length - self.masked_length
-    }
-
-    /// Masks the document of the episode at `rowid`, if the segment has one: a later log
+    /// Masks the documents of the episode at `rowid`, if the segment has them: a later log
     /// entry replaced or removed it.
     pub(crate) fn mask(&mut self, rowid: i64) {
-        if let Ok(slot) = self.docs.rowids.binary_search(&rowid)
-            && !self.masked[slot]
-        {
-            self.masked[slot] = true;
-            self.masked_docs += 1;
-            self.masked_length += u64::from(self.docs.lengths[slot]);
+        let from = self.docs.rowids.partition_point(|&r| r < rowid);
+        let to = self.docs.rowids.partition_point(|&r| r <= rowid);
+        for slot in from..to {
+            if !self.masked[slot] {
+                self.masked[slot] = true;
+                self.masked_totals
+                    .add(self.first[slot] as usize == slot, self.docs.lengths[slot]);
+            }
         }
+    }
+
+    /// The slot of the whole document of the episode the document at `slot` belongs to.
+    pub(crate) fn first(&self, slot: u32) -> u32 {
+        self.first[slot as usize]
     }
 
     /// Whether the document at `slot` is masked.
@@ -298,15 +375,19 @@ impl Segment {
         self.terms.insert(term.into(), list);
     }
 
-    /// Documents of `list` not masked.
+    /// Episodes with a document in `list` not masked (an episode's documents are adjacent
+    /// slots, so adjacent in the list).
     pub(crate) fn document_frequency(&self, list: &PostingList) -> u64 {
-        if self.masked_docs == 0 {
-            return list.slots.len() as u64;
+        let mut count = 0;
+        let mut previous = u32::MAX;
+        for &slot in &list.slots {
+            let first = self.first[slot as usize];
+            if !self.masked[slot as usize] && first != previous {
+                count += 1;
+                previous = first;
+            }
         }
-        list.slots
-            .iter()
-            .filter(|&&s| !self.masked[s as usize])
-            .count() as u64
+        count
     }
 
     /// Terms the snapshot holds.
@@ -321,7 +402,7 @@ impl Segment {
 
     /// Estimated bytes held in memory: the documents and the posting lists read.
     pub(crate) fn bytes(&self) -> u64 {
-        let per_doc = size_of::<i64>() + 2 * size_of::<u32>() + size_of::<bool>();
+        let per_doc = size_of::<i64>() + 3 * size_of::<u32>() + size_of::<bool>();
         let term_bytes: usize = self.terms.keys().map(|t| t.len() + 48).sum();
         (self.docs.rowids.len() * per_doc
             + term_bytes
@@ -338,9 +419,9 @@ mod tests {
     fn docs() -> SegmentDocs {
         SegmentDocs {
             namespaces: vec!["a".into(), "b".into()],
-            rowids: vec![1, 2, 300, 70_000],
-            namespace_of: vec![0, 1, 0, 1],
-            lengths: vec![3, 0, 250, 9],
+            rowids: vec![1, 2, 300, 300, 300, 70_000],
+            namespace_of: vec![0, 1, 0, 0, 0, 1],
+            lengths: vec![3, 0, 50, 100, 100, 9],
         }
     }
 
@@ -369,6 +450,10 @@ mod tests {
         let mut other = bytes.clone();
         other[0] = SEGMENT_FORMAT + 1;
         assert!(SegmentDocs::decode(&other).is_err());
+        // One episode's documents in two namespaces.
+        let mut split = docs();
+        split.namespace_of[3] = 1;
+        assert!(SegmentDocs::decode(&split.encode()).is_err());
         assert!(SegmentDocs::decode(&[]).is_err());
         let list = PostingList {
             slots: vec![0, 3],
@@ -386,14 +471,39 @@ mod tests {
     #[test]
     fn masking_counts_each_document_once() {
         let mut segment = Segment::new(7, docs(), 0, 0);
-        assert_eq!(segment.live_docs(), 4);
-        assert_eq!(segment.live_length(), 262);
+        assert_eq!(segment.live_totals().episodes, 4);
+        assert_eq!(
+            segment.live_totals(),
+            Totals {
+                episodes: 4,
+                whole_length: 62,
+                passages: 2,
+                passage_length: 200
+            }
+        );
+        assert_eq!(segment.first(4), 2);
+        assert_eq!(segment.first(5), 5);
         segment.mask(300);
         segment.mask(300);
         segment.mask(5);
-        assert_eq!(segment.live_docs(), 3);
-        assert_eq!(segment.live_length(), 12);
-        assert!(segment.is_masked(2));
+        assert_eq!(segment.live_totals().episodes, 3);
+        assert_eq!(
+            segment.live_totals(),
+            Totals {
+                episodes: 3,
+                whole_length: 12,
+                passages: 0,
+                passage_length: 0
+            }
+        );
+        assert!((2..5).all(|slot| segment.is_masked(slot)));
+        // An episode counts once however many of its documents hold a term.
+        let list = PostingList {
+            slots: vec![0, 2, 3, 4, 5],
+            freqs: vec![1; 5],
+        };
+        assert_eq!(Segment::new(7, docs(), 0, 0).document_frequency(&list), 3);
+        assert_eq!(segment.document_frequency(&list), 2);
         assert_eq!(segment.namespace_id("b"), Some(1));
         assert_eq!(segment.namespace_id("c"), None);
     }

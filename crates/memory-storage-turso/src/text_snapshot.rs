@@ -51,7 +51,7 @@ pub(crate) enum Stored {
         detail: &'static str,
     },
     /// It is usable.
-    Usable(Segment),
+    Usable(Box<Segment>),
 }
 
 /// The log position and format of the stored snapshot, if there is one (a cheap read: the
@@ -100,7 +100,7 @@ pub(crate) async fn load(conn: &Conn) -> Result<Stored, TursoError> {
         _ => Err("the documents are not a blob"),
     };
     Ok(match docs {
-        Ok(docs) => Stored::Usable(Segment::new(seq, docs, terms, postings)),
+        Ok(docs) => Stored::Usable(Box::new(Segment::new(seq, docs, terms, postings))),
         Err(detail) => Stored::Corrupt { seq, detail },
     })
 }
