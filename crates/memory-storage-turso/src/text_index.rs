@@ -444,6 +444,8 @@ impl TextIndex {
         // Per document its score; per episode (at its whole's slot) the query weight it holds.
         let mut scores = vec![0.0f64; slots];
         let mut covered = vec![0.0f64; slots];
+        // Passages scored, when there are any: most stores hold short episodes only.
+        let any_passages = totals.passages > 0;
         let mut scored: Vec<usize> = Vec::new();
         let mut matched: Vec<usize> = Vec::new();
         let mut add =
@@ -452,7 +454,7 @@ impl TextIndex {
                 let f = f64::from(freq) / WEIGHT_SCALE;
                 let norm = K1 * (1.0 - B + B * f64::from(length) / avg);
                 let score = &mut scores[at];
-                if *score == 0.0 {
+                if any_passages && at != first && *score == 0.0 {
                     scored.push(at);
                 }
                 *score += idf * f * (K1 + 1.0) / (f + norm);
@@ -502,7 +504,7 @@ impl TextIndex {
             None => segment
                 .is_some_and(|s| first + 1 < base && s.first(first as u32 + 1) as usize == first),
         };
-        let mut best_passage = vec![0.0f64; slots];
+        let mut best_passage = vec![0.0f64; if any_passages { slots } else { 0 }];
         for at in scored {
             let first = first_of(at);
             if first != at && scores[at] > best_passage[first] {
@@ -520,7 +522,7 @@ impl TextIndex {
                 };
                 // A short episode (no passages) is its own best passage.
                 let whole = scores[first];
-                let best = if has_passages(first) {
+                let best = if any_passages && has_passages(first) {
                     best_passage[first]
                 } else {
                     whole
