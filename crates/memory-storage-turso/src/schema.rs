@@ -88,10 +88,10 @@
 //! embedding cache.
 //!
 //! Changed in version 11 (full-text scoring by passage; see [`crate::text_terms`]): every
-//! completed episode's text log entry is written again as the whole episode and passages of long steps
-//! (a new `seq` each, so running indexes replace them), and the stored snapshot of the text
-//! index, in the old format, is dropped; the first search that finds the log long enough
-//! writes a new one. Derived from the episodes; no data changes.
+//! completed episode's text log entry is written again as the whole episode and passages of
+//! long steps (a new `seq` each, so running indexes replace them), and the stored snapshot of
+//! the text index, in the old format, is dropped; the first search that finds the log long
+//! enough writes a new one. Derived from the episodes; no data changes.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;

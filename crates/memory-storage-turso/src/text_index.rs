@@ -6,15 +6,15 @@
 //! cache, where a SQL full-text engine pays a lookup per matched row; at 100,000 episodes
 //! that is the difference between a few milliseconds and tens of them.
 //!
-//! What it holds: for every term, the documents holding it (their slots) and its weighted
-//! frequency in each; for every document, its episode rowid, namespace and length. An
-//! episode is one document or, when its steps are long, several in adjacent slots: the whole
-//! episode, then the passages of its steps (see [`crate::text_terms`]). It is built from the store's text log (`episode_text`, see
-//! [`crate::text_log`]) and kept in step with it by applying the log's new entries, in order,
-//! before each search (see [`crate::text_search`]). An entry replaces whatever the index held
-//! for its episode; an entry without terms removes the episode. Removed documents leave dead
-//! postings behind, skipped when scoring and dropped (the rest renumbered) once they are a
-//! quarter of all postings or outnumber the live documents.
+//! What it holds: for every term, the documents holding it (their slots) and its weighted frequency
+//! in each; for every document, its episode rowid, namespace and length. An episode is one document
+//! or, when its steps are long, several in adjacent slots: the whole episode, then the passages of
+//! its steps (see [`crate::text_terms`]). It is built from the store's text log (`episode_text`,
+//! see [`crate::text_log`]) and kept in step with it by applying the log's new entries, in order,
+//! before each search (see [`crate::text_search`]). An entry replaces whatever the index held for
+//! its episode; an entry without terms removes the episode. Removed documents leave dead postings
+//! behind, skipped when scoring and dropped (the rest renumbered) once they are a quarter of all
+//! postings or outnumber the live documents.
 //!
 //! A fresh process need not build it all: the index can start from a stored snapshot (a
 //! [`Segment`], see [`crate::text_segment`]) whose posting lists are read only for the terms

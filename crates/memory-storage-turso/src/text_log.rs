@@ -1,10 +1,11 @@
 //! The text log: what the full-text index holds, stored, and when it is written.
 //!
 //! `episode_text` has one row per episode that was ever indexed: the episode's rowid and
-//! namespace, and its documents ([`EpisodeTerms`], encoded), or NULL once the episode was deleted. Every
-//! write gives the row a new `seq` (`AUTOINCREMENT`, so numbers are never reused), which makes
-//! the table a log the in-memory index catches up on by reading the rows after the last `seq`
-//! it applied (see [`crate::text_search`]) — in this process or any other sharing the file.
+//! namespace, and its documents ([`EpisodeTerms`], encoded), or NULL once the episode was
+//! deleted. Every write gives the row a new `seq` (`AUTOINCREMENT`, so numbers are never
+//! reused), which makes the table a log the in-memory index catches up on by reading the
+//! rows after the last `seq` it applied (see [`crate::text_search`]) — in this process or any
+//! other sharing the file.
 //!
 //! Indexing policy:
 //! - `store_episode` indexes a completed episode with everything it has; a running one is
