@@ -1299,33 +1299,17 @@ async fn run_logs(
     let n = config.logs_episodes;
     // A kept store is reused when its manifest says it holds this set, embedded by this
     // embedder; the generator replayed with the manifest's `now` gives back its queries.
-    let (path, manifest) = if config.keep_stores {
-        let path = dir.join(format!("retrieval-eval-logs-seed{}-{n}.db", config.seed));
-        let manifest = path.with_extension("json");
-        (path, Some(manifest))
+    let (path, kept_now) = if config.keep_stores {
+        let path = kept::logs_store_path(dir, config.seed, n);
+        let kept_now = kept::reusable(&path, config.seed, n, embedder.id())?;
+        (path, kept_now)
     } else {
         (dir.join("retrieval-eval-logs.db"), None)
     };
-    let wanted = |now: DateTime<Utc>| {
-        serde_json::json!({ "seed": config.seed, "episodes": n, "now": now,
-                            "embedder": embedder.id() })
-    };
-    let kept_now = manifest
-        .as_ref()
-        .and_then(|m| std::fs::read_to_string(m).ok())
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|found| {
-            let now: DateTime<Utc> = serde_json::from_value(found["now"].clone()).ok()?;
-            (found == wanted(now) && path.exists()).then_some(now)
-        });
     let reuse = kept_now.is_some();
     let now = kept_now.unwrap_or(now);
     if !reuse {
-        if let Some(m) = &manifest
-            && m.exists()
-        {
-            std::fs::remove_file(m).map_err(MemoryError::storage)?;
-        }
+        kept::forget(&path)?;
         remove_database(&path)?;
     }
     let storage = TursoStorage::open(&path).await.map_err(MemoryError::from)?;
@@ -1347,9 +1331,8 @@ async fn run_logs(
         }
     }
     memory.embed_pending(EMBED_BATCH, |_, _| {}).await?;
-    if let Some(m) = manifest.filter(|_| !reuse) {
-        let text = serde_json::to_string_pretty(&wanted(now)).map_err(MemoryError::storage)?;
-        std::fs::write(m, text).map_err(MemoryError::storage)?;
+    if config.keep_stores && !reuse {
+        kept::record(&path, config.seed, n, now, embedder.id())?;
     }
     eprintln!(
         "retrieval eval: step-level set, {n} episodes {} in {:.1} s",

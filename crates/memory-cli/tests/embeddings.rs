@@ -244,7 +244,7 @@ fn retrieval_benchmark_keeps_and_reuses_its_store() {
             .command()
             .args(["--format", "json", "bench", "retrieval"])
             .args(["--episodes", "150", "--queries", "10", "--latency-at", "0"])
-            .args(["--logs-episodes", "0"])
+            .args(["--logs-episodes", "20", "--logs-queries", "4"])
             .arg("--store")
             .arg(&store)
             .output()
@@ -258,12 +258,27 @@ fn retrieval_benchmark_keeps_and_reuses_its_store() {
     assert!(first["seed_seconds"].as_f64().unwrap() > 0.0);
     assert!(store.join("retrieval-eval-seed42-150.db").exists());
     assert!(store.join("retrieval-eval-seed42-150.json").exists());
+    // The step-level set is kept beside it, with its own manifest.
+    assert!(log.contains("20 episodes stored and embedded"), "{log}");
+    assert!(store.join("retrieval-eval-logs-seed42-20.db").exists());
+    assert!(store.join("retrieval-eval-logs-seed42-20.json").exists());
 
     let (second, log) = run();
     assert!(log.contains("reusing the kept store"), "{log}");
+    assert!(
+        log.contains("20 episodes reused from the kept store"),
+        "{log}"
+    );
     assert_eq!(second["seed_seconds"].as_f64(), Some(0.0));
     assert_eq!(
         second["mean_relevant_per_query"],
         first["mean_relevant_per_query"]
     );
+    // The same step-level queries against the same episodes: the same quality.
+    let ndcg = |report: &Value| -> Vec<Value> {
+        let modes = report["logs"]["modes"].as_array().unwrap();
+        modes.iter().map(|m| m["ndcg_at_10"].clone()).collect()
+    };
+    assert_eq!(ndcg(&second), ndcg(&first));
+    assert_eq!(ndcg(&first).len(), 3);
 }

@@ -39,8 +39,61 @@ pub(super) fn store_path(dir: &Path, seed: u64, episodes: usize) -> PathBuf {
     dir.join(format!("retrieval-eval-seed{seed}-{episodes}.db"))
 }
 
+/// The database of the kept step-level store of `episodes` episodes with `seed` in `dir`.
+pub(super) fn logs_store_path(dir: &Path, seed: u64, episodes: usize) -> PathBuf {
+    dir.join(format!("retrieval-eval-logs-seed{seed}-{episodes}.db"))
+}
+
 fn manifest_path(db: &Path) -> PathBuf {
     db.with_extension("json")
+}
+
+/// The generator time of the kept store `db` if its manifest says it holds the first
+/// `episodes` episodes of the `seed` stream, embedded by `embedder`, and the database is
+/// there; `None` when it must be built again.
+pub(super) fn reusable(
+    db: &Path,
+    seed: u64,
+    episodes: usize,
+    embedder: &str,
+) -> Result<Option<DateTime<Utc>>, MemoryError> {
+    Ok(read_manifest(&manifest_path(db))?
+        .filter(|found| {
+            found.seed == seed
+                && found.episodes == episodes
+                && found.embedder == embedder
+                && db.exists()
+        })
+        .map(|found| found.now))
+}
+
+/// Forgets the kept store `db` before it is built again, so that an interrupted build is
+/// never taken for a complete one.
+pub(super) fn forget(db: &Path) -> Result<(), MemoryError> {
+    let manifest = manifest_path(db);
+    if manifest.exists() {
+        std::fs::remove_file(&manifest).map_err(MemoryError::storage)?;
+    }
+    Ok(())
+}
+
+/// Vouches for the store `db`, now complete: the first `episodes` episodes of the `seed`
+/// stream generated at `now`, embedded by `embedder`.
+pub(super) fn record(
+    db: &Path,
+    seed: u64,
+    episodes: usize,
+    now: DateTime<Utc>,
+    embedder: &str,
+) -> Result<(), MemoryError> {
+    let written = Manifest {
+        seed,
+        episodes,
+        now,
+        embedder: embedder.to_string(),
+    };
+    let text = serde_json::to_string_pretty(&written).map_err(MemoryError::storage)?;
+    std::fs::write(manifest_path(db), text).map_err(MemoryError::storage)
 }
 
 /// How a kept store came to be: reused as it was, or built now (seconds storing, seconds
@@ -83,35 +136,18 @@ impl Bench {
         embedder: &Arc<dyn Embedder>,
     ) -> Result<(Bench, Provenance), MemoryError> {
         let db = store_path(dir, seed, episodes);
-        let manifest = manifest_path(&db);
-        if let Some(found) = read_manifest(&manifest)?
-            && found.seed == seed
-            && found.episodes == episodes
-            && found.embedder == embedder.id()
-            && db.exists()
-        {
-            let bench = Bench::reopen(&db, &found, embedder).await?;
+        if let Some(kept_now) = reusable(&db, seed, episodes, embedder.id())? {
+            let bench = Bench::reopen(&db, seed, episodes, kept_now, embedder).await?;
             eprintln!(
                 "retrieval eval: reusing the kept store {} ({episodes} episodes)",
                 db.display()
             );
             return Ok((bench, Provenance::Reused));
         }
-        // Whatever was there is stale; forget it before building, so that an interrupted
-        // build is never taken for a complete one.
-        if manifest.exists() {
-            std::fs::remove_file(&manifest).map_err(MemoryError::storage)?;
-        }
+        forget(&db)?;
         let mut bench = Bench::open(&db, seed, now, embedder).await?;
         let (seed_seconds, embed_seconds) = bench.grow_to(episodes).await?;
-        let written = Manifest {
-            seed,
-            episodes,
-            now,
-            embedder: embedder.id().to_string(),
-        };
-        let text = serde_json::to_string_pretty(&written).map_err(MemoryError::storage)?;
-        std::fs::write(&manifest, text).map_err(MemoryError::storage)?;
+        record(&db, seed, episodes, now, embedder.id())?;
         Ok((
             bench,
             Provenance::Built {
@@ -121,25 +157,28 @@ impl Bench {
         ))
     }
 
-    /// Opens the complete store `db` described by `manifest` and replays the generator to
-    /// rebuild its ground truth; fails if the store does not hold the replayed episodes.
+    /// Opens the complete store `db` of the first `episodes` episodes of the `seed` stream
+    /// generated at `now` and replays the generator to rebuild its ground truth; fails if the
+    /// store does not hold the replayed episodes.
     async fn reopen(
         db: &Path,
-        manifest: &Manifest,
+        seed: u64,
+        episodes: usize,
+        now: DateTime<Utc>,
         embedder: &Arc<dyn Embedder>,
     ) -> Result<Bench, MemoryError> {
         let storage = TursoStorage::open(db).await.map_err(MemoryError::from)?;
         let mut bench = Bench {
             memory: SelfLearningMemory::new(Arc::new(storage))
                 .with_embedder(Some(embedder.clone())),
-            corpus: super::CorpusGen::new(manifest.seed, manifest.now),
+            corpus: super::CorpusGen::new(seed, now),
             labels: Default::default(),
             counts: vec![[0, 0]; super::TOPICS.len()],
         };
         let mut first_and_last = Vec::with_capacity(2);
-        for i in 0..manifest.episodes {
+        for i in 0..episodes {
             let LabelledEpisode { episode, label } = bench.corpus.next_episode(EVAL_NAMESPACE);
-            if i == 0 || i + 1 == manifest.episodes {
+            if i == 0 || i + 1 == episodes {
                 first_and_last.push(episode.id);
             }
             bench.labels.insert(episode.id, label);
