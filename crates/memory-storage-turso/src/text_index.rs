@@ -435,18 +435,13 @@ impl TextIndex {
         // Slots of the segment first, then this index's own documents.
         let base = segment.map_or(0, Segment::slots);
         let slots = base + self.docs.len();
-        // The slot of the whole document of the episode of the document at `at`.
-        let first_of = |at: usize| match at.checked_sub(base) {
-            Some(own) => at - self.docs[own].part as usize,
-            // Below `base` only when there is a segment.
-            None => segment.map_or(at, |s| s.first(at as u32) as usize),
-        };
         // Per document its score; per episode (at its whole's slot) the query weight it holds.
         let mut scores = vec![0.0f64; slots];
         let mut covered = vec![0.0f64; slots];
-        // Passages scored, when there are any: most stores hold short episodes only.
+        // Passages scored with their episode's slot, when there are any: most stores hold
+        // short episodes only.
         let any_passages = totals.passages > 0;
-        let mut scored: Vec<usize> = Vec::new();
+        let mut scored: Vec<(usize, usize)> = Vec::new();
         let mut matched: Vec<usize> = Vec::new();
         let mut add =
             |at: usize, first: usize, new_episode: bool, length: u32, freq: u16, idf: f64| {
@@ -455,7 +450,7 @@ impl TextIndex {
                 let norm = K1 * (1.0 - B + B * f64::from(length) / avg);
                 let score = &mut scores[at];
                 if any_passages && at != first && *score == 0.0 {
-                    scored.push(at);
+                    scored.push((at, first));
                 }
                 *score += idf * f * (K1 + 1.0) / (f + norm);
                 if new_episode {
@@ -505,9 +500,8 @@ impl TextIndex {
                 .is_some_and(|s| first + 1 < base && s.first(first as u32 + 1) as usize == first),
         };
         let mut best_passage = vec![0.0f64; if any_passages { slots } else { 0 }];
-        for at in scored {
-            let first = first_of(at);
-            if first != at && scores[at] > best_passage[first] {
+        for (at, first) in scored {
+            if scores[at] > best_passage[first] {
                 best_passage[first] = scores[at];
             }
         }
