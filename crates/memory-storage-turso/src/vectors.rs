@@ -38,14 +38,17 @@
 //! them by episode and filters by namespace and completion: first three per episode wanted,
 //! which is enough when the namespace has most of the store and its episodes a few chunks,
 //! then twelve (see [`neighbours_to_ask`]); the index's search slows down faster than
-//! linearly with the neighbours asked for. **Brute-force fallback:** when that leaves fewer
-//! than `limit` episodes, the namespace has few completed episodes with vectors (then
-//! scanning them all is cheap) or its episodes are outnumbered among the global neighbours
-//! (then the approximate answer would be incomplete), so the search is redone exactly,
-//! `ORDER BY` the best chunk's `vector_distance_cos` over the namespace's vectors (through
-//! the `namespace` index; its cost is linear in the namespace's vectors, about 20 ms for
-//! 10,000 of dimension 384). Either way the answer has `min(limit, matching episodes in the
-//! namespace)` rows.
+//! linearly with the neighbours asked for. An approximate answer with at least half the
+//! episodes asked for is taken as it is: the episodes it misses lie farther than all it
+//! found, so it is the head of the exact answer (see [`is_enough`]). **Brute-force
+//! fallback:** when both asks leave fewer than half, the namespace has few completed
+//! episodes with vectors (then scanning them all is cheap) or its episodes are outnumbered
+//! among the global neighbours (then the approximate answer would be incomplete), so the
+//! search is redone exactly, `ORDER BY` the best chunk's `vector_distance_cos` over the
+//! namespace's vectors (through the `namespace` index; its cost is linear in the
+//! namespace's vectors, about 20 ms for 10,000 of dimension 384). Either way the answer
+//! holds at most `limit` episodes, and all of the namespace's when it has fewer than half
+//! that many.
 //!
 //! **The embedding cache** (`embedding_cache`, created by migration 3) maps
 //! `(embedder id, content hash)` to a vector, so a remote embedder is never asked twice for
@@ -474,7 +477,7 @@ pub(crate) async fn search(
             ],
         )
         .await?;
-        if found.len() >= limit {
+        if is_enough(found.len(), limit) {
             return Ok(found);
         }
         tracing::debug!(
@@ -506,6 +509,16 @@ pub(crate) async fn search(
         ],
     )
     .await
+}
+
+/// Whether an approximate answer of `found` episodes stands for the `limit` asked. The
+/// episodes it leaves out have every chunk farther than every neighbour it returned, so a
+/// short answer is the head of the exact one, not a sample of it; asking again costs more
+/// than the tail is worth to a ranking that weighs the far end least. Below half the limit
+/// the namespace is small or outnumbered in the global index, and the answer may be
+/// missing near episodes: then the search is widened, and finally done exactly.
+fn is_enough(found: usize, limit: usize) -> bool {
+    found > 0 && found.saturating_mul(2) >= limit
 }
 
 /// How many neighbours the approximate search asks the index for, in turn, to find `limit`
@@ -756,6 +769,16 @@ mod tests {
         // At the cap the wider search would be the same query: asked once.
         assert_eq!(neighbours_to_ask(4_000), [MAX_TOP_K]);
         assert_eq!(neighbours_to_ask(20_000), [20_000]);
+    }
+
+    #[test]
+    fn an_approximate_answer_counts_from_half_the_limit() {
+        assert!(is_enough(50, 100));
+        assert!(is_enough(100, 100));
+        assert!(!is_enough(49, 100));
+        assert!(is_enough(1, 1));
+        assert!(is_enough(1, 2));
+        assert!(!is_enough(0, 1));
     }
 
     #[test]

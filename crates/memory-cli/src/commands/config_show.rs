@@ -65,6 +65,7 @@ pub async fn run(
         "baseline_window": cfg.baseline_window,
         "text_candidates": cfg.text_candidates,
         "context_candidates": cfg.context_candidates,
+        "vector_candidates": cfg.vector_candidates,
     });
     out.either(&value, || {
         let mut s = format!(
