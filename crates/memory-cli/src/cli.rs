@@ -8,9 +8,22 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "memory", version, propagate_version = true)]
 pub struct Cli {
-    /// Database file [default: memory.db in the OS data directory].
-    #[arg(long, global = true, env = "MEMORY_DB", value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    /// Database: a file path, or the URL of a libSQL server (`libsql://…` for Turso Cloud,
+    /// `https://…` or `http://…` for a self-hosted `sqld`) [default: memory.db in the OS data
+    /// directory].
+    #[arg(long, global = true, env = "MEMORY_DB", value_name = "PATH|URL")]
+    pub db: Option<String>,
+
+    /// Token for the libSQL server named by --db (a Turso database token, or a JWT signed
+    /// with the key `sqld` was started with). Not the token of `memory serve`.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_DB_AUTH_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub db_auth_token: Option<String>,
 
     /// Namespace (agent, project or tenant) every command works in.
     #[arg(

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use memory_core::cache::CachedStorage;
 use memory_core::{Embedder, HashingEmbedder, SelfLearningMemory};
 use memory_embed_http::{OpenAiConfig, OpenAiEmbedder};
-use memory_storage_turso::TursoStorage;
+use memory_storage_turso::{Location, TursoConfig, TursoError, TursoStorage};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,28 +16,43 @@ const DEFAULT_DIR: &str = "self-learning-memory";
 /// The file name of the default database inside it.
 const DEFAULT_FILE: &str = "memory.db";
 
-/// The database path to use and where it came from.
+/// The database to use and where it came from.
 #[derive(Debug, Clone)]
 pub struct DbLocation {
-    /// The file.
-    pub path: PathBuf,
+    /// A file, or a libSQL server with its token.
+    pub location: Location,
     /// `--db/MEMORY_DB` or `default`.
     pub source: &'static str,
 }
 
-/// Resolves the database path: `--db` / `MEMORY_DB`, else `memory.db` in the OS data
-/// directory (e.g. `~/.local/share/self-learning-memory/` on Linux).
-pub fn db_location(flag: Option<&Path>) -> anyhow::Result<DbLocation> {
-    if let Some(path) = flag {
+impl DbLocation {
+    /// Whether the database is there already: the file exists, or it is on a server (which
+    /// answers for it).
+    pub fn exists(&self) -> bool {
+        match &self.location {
+            Location::File(path) => path.exists(),
+            Location::Server { .. } => true,
+        }
+    }
+}
+
+/// Resolves the database: `--db` / `MEMORY_DB` (a path, or a libSQL server's URL used with
+/// `auth_token`), else `memory.db` in the OS data directory (e.g.
+/// `~/.local/share/self-learning-memory/` on Linux).
+pub fn db_location(flag: Option<&str>, auth_token: Option<&str>) -> anyhow::Result<DbLocation> {
+    if let Some(db) = flag {
+        if db.trim().is_empty() {
+            usage!("--db/MEMORY_DB is empty: give a file path or a libSQL server URL");
+        }
         return Ok(DbLocation {
-            path: path.to_path_buf(),
+            location: Location::parse(db, auth_token.map(str::to_string)),
             source: "--db/MEMORY_DB",
         });
     }
     let dir = data_dir()
         .context("no OS data directory is known for this user; pass --db PATH or set MEMORY_DB")?;
     Ok(DbLocation {
-        path: dir.join(DEFAULT_FILE),
+        location: Location::File(dir.join(DEFAULT_FILE)),
         source: "default",
     })
 }
@@ -224,24 +239,29 @@ fn local_embedder(dir: &str) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
     )
 }
 
-/// Opens the memory on the libSQL file at `path` (creating it if needed) with `embedder`.
+/// Opens the memory on `location` (a file, created if needed, or a libSQL server) with
+/// `embedder`.
 pub async fn open_memory(
-    path: &Path,
+    location: &Location,
     embedder: Option<Arc<dyn Embedder>>,
 ) -> anyhow::Result<SelfLearningMemory> {
-    Ok(open_memory_and_store(path, embedder).await?.0)
+    Ok(open_memory_and_store(location, embedder).await?.0)
 }
 
 /// Like [`open_memory`], also handing back the store itself, for a command that must wait
 /// for the store's background work before the process exits (a search may start writing
 /// the full-text index's snapshot; see `TursoStorage::finish_background_work`).
 pub async fn open_memory_and_store(
-    path: &Path,
+    location: &Location,
     embedder: Option<Arc<dyn Embedder>>,
 ) -> anyhow::Result<(SelfLearningMemory, Arc<TursoStorage>)> {
-    let storage = TursoStorage::open(path)
+    let storage = TursoStorage::open_at(location.clone(), TursoConfig::default())
         .await
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
+        .map_err(|err| match err {
+            // Its message already names the server and the cause.
+            err @ TursoError::Server { .. } => anyhow::Error::new(err),
+            err => anyhow::Error::new(err).context(format!("cannot open the database {location}")),
+        })?;
     let storage = Arc::new(storage);
     // The cache tier matters for long-running processes (`memory serve`, `memory mcp`); for
     // one-shot commands it costs nothing and keeps one code path.

@@ -14,6 +14,7 @@
 
 use crate::error::TursoError;
 use crate::group_commit::WriteQueue;
+use crate::location::Location;
 use crate::statements::{
     self, DEFAULT_STATEMENT_CAPACITY, PreparedStatementCache, StatementCounters,
 };
@@ -22,7 +23,6 @@ use libsql::{Connection, Database, Rows, Statement};
 use memory_core::metrics::{ConnectionStats, LatencyHistogram, PoolStats, StatementCacheStats};
 use std::future::Future as _;
 use std::ops::Deref;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -83,6 +83,17 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// `conn` with an empty statement cache.
+    fn new(conn: Connection, config: &TursoConfig) -> Conn {
+        Conn {
+            conn,
+            statements: std::sync::Mutex::new(PreparedStatementCache::new(
+                config.statement_cache_capacity,
+            )),
+            data_version: None,
+        }
+    }
+
     /// Runs a query through the statement cache.
     pub(crate) async fn query(
         &self,
@@ -254,28 +265,60 @@ pub(crate) struct Connections {
     statement_counters: Vec<Arc<StatementCounters>>,
     /// The writer's last noted data version, plus one (0: never read).
     writer_data_version: Arc<AtomicU64>,
+    /// Whether the database is on a libSQL server (no file, no per-connection pragmas, no
+    /// `data_version` that means anything across the server's connections).
+    server: bool,
+    /// How many times other writers were asked about on a server (see
+    /// [`Connections::change_marker`]).
+    server_checks: AtomicU64,
     /// Kept so the database outlives every connection made from it.
     _db: Database,
 }
 
 impl Connections {
-    /// Opens `path` (creating the file if needed) and sets up every connection.
-    pub(crate) async fn open(path: &Path, config: &TursoConfig) -> Result<Self, TursoError> {
-        let open_err = |source| TursoError::Open {
-            path: path.to_path_buf(),
-            source,
+    /// Opens the database at `location` (creating a file if needed) and sets up every
+    /// connection. A server is asked once here, so that a wrong URL or token fails now.
+    pub(crate) async fn open(
+        location: &Location,
+        config: &TursoConfig,
+    ) -> Result<Self, TursoError> {
+        let open_err = |source| match location {
+            Location::File(path) => TursoError::Open {
+                path: path.clone(),
+                source,
+            },
+            Location::Server { url, .. } => TursoError::Server {
+                url: url.clone(),
+                source,
+            },
         };
-        let db = libsql::Builder::new_local(path)
-            .build()
-            .await
-            .map_err(open_err)?;
+        let db = match location {
+            Location::File(path) => libsql::Builder::new_local(path).build().await,
+            Location::Server { url, auth_token } => {
+                libsql::Builder::new_remote(url.clone(), auth_token.clone())
+                    .build()
+                    .await
+            }
+        }
+        .map_err(open_err)?;
+        let server = location.is_server();
         let writer_data_version = Arc::new(AtomicU64::new(0));
-        let mut writer = connect(&db, config).await.map_err(open_err)?;
-        writer.data_version = Some(Arc::clone(&writer_data_version));
+        let mut writer = connect(&db, config, server).await.map_err(open_err)?;
+        if server {
+            // The first request: fails here, with the URL, when the server is unreachable or
+            // refuses the token.
+            writer
+                .raw()
+                .execute("SELECT 1", ())
+                .await
+                .map_err(open_err)?;
+        } else {
+            writer.data_version = Some(Arc::clone(&writer_data_version));
+        }
         let mut statement_counters = vec![statements::lock(&writer.statements).counters()];
         let mut readers = Vec::with_capacity(config.readers.max(1));
         for _ in 0..config.readers.max(1) {
-            let reader = connect(&db, config).await.map_err(open_err)?;
+            let reader = connect(&db, config, server).await.map_err(open_err)?;
             statement_counters.push(statements::lock(&reader.statements).counters());
             readers.push(Arc::new(Mutex::new(reader)));
         }
@@ -290,6 +333,8 @@ impl Connections {
             max_write_batch: config.max_write_batch,
             statement_counters,
             writer_data_version,
+            server,
+            server_checks: AtomicU64::new(0),
             _db: db,
         })
     }
@@ -318,6 +363,18 @@ impl Connections {
         let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let guard = Arc::clone(&self.readers[turn]).lock_owned().await;
         lease(guard, &self.reader_meter, started).await
+    }
+
+    /// Whether the database is on a libSQL server.
+    pub(crate) fn is_server(&self) -> bool {
+        self.server
+    }
+
+    /// A marker for caches of a store on a server, where no cheap number tells whether
+    /// another process wrote: a new value at every call, so whatever was cached counts as
+    /// possibly stale once the cache's revalidation interval has passed.
+    pub(crate) fn server_change_marker(&self) -> u64 {
+        self.server_checks.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The writer's data version as last read (after its latest batch, or by
@@ -371,9 +428,13 @@ async fn lease(guard: OwnedMutexGuard<Conn>, meter: &Arc<PoolMeter>, asked: Inst
     }
 }
 
-/// Opens one connection and applies the per-connection settings.
-async fn connect(db: &Database, config: &TursoConfig) -> Result<Conn, libsql::Error> {
+/// Opens one connection and applies the per-connection settings: to a local file's; a
+/// server's connections are set up by the server, so they only get their statement cache.
+async fn connect(db: &Database, config: &TursoConfig, server: bool) -> Result<Conn, libsql::Error> {
     let conn = db.connect()?;
+    if server {
+        return Ok(Conn::new(conn, config));
+    }
     conn.busy_timeout(config.busy_timeout)?;
 
     // `journal_mode` answers with the mode now in force, so it is a query.
@@ -416,13 +477,7 @@ async fn connect(db: &Database, config: &TursoConfig) -> Result<Conn, libsql::Er
         let mut rows = conn.query(&pragma, ()).await?;
         while rows.next().await?.is_some() {}
     }
-    Ok(Conn {
-        conn,
-        statements: std::sync::Mutex::new(PreparedStatementCache::new(
-            config.statement_cache_capacity,
-        )),
-        data_version: None,
-    })
+    Ok(Conn::new(conn, config))
 }
 
 #[cfg(test)]
@@ -445,9 +500,12 @@ mod tests {
     #[tokio::test]
     async fn every_connection_keeps_temporary_data_in_memory() {
         let dir = tempfile::TempDir::new().unwrap();
-        let conns = Connections::open(&dir.path().join("t.db"), &TursoConfig::default())
-            .await
-            .unwrap();
+        let conns = Connections::open(
+            &Location::File(dir.path().join("t.db")),
+            &TursoConfig::default(),
+        )
+        .await
+        .unwrap();
         let writer = conns.writer().await;
         assert_eq!(pragma(&writer, "temp_store").await, 2);
         for reader in &conns.readers {

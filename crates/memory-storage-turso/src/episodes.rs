@@ -322,6 +322,9 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn external_change_marker(&self) -> Result<Option<u64>> {
+        if self.conns.is_server() {
+            return Ok(Some(self.conns.server_change_marker()));
+        }
         // `data_version` changes when a connection other than the one asking commits. Asked
         // on the writer, which makes all of this handle's commits, it changes only for
         // other writers. A busy writer is not waited for: the version it noted after its

@@ -34,15 +34,23 @@ pub enum TursoError {
         #[source]
         source: libsql::Error,
     },
+    /// The libSQL server could not be reached or refused the connection.
+    #[error("cannot use the libSQL server at {url}{}", server_hint(source))]
+    Server {
+        /// The server's URL.
+        url: String,
+        /// What libSQL reported.
+        #[source]
+        source: libsql::Error,
+    },
     /// The file was written by a newer build whose schema this build does not understand.
     #[error(
-        "database `{}` has schema version {found}, but this build only knows versions up to \
-         {supported}; upgrade the program (the file was left untouched)",
-        path.display()
+        "database `{location}` has schema version {found}, but this build only knows versions \
+         up to {supported}; upgrade the program (the database was left untouched)"
     )]
     SchemaTooNew {
-        /// The database file.
-        path: PathBuf,
+        /// The database file or server URL.
+        location: String,
         /// The `user_version` found in the file.
         found: i64,
         /// The newest version this build can read and write.
@@ -113,5 +121,23 @@ pub(crate) trait SqlContext<T> {
 impl<T> SqlContext<T> for Result<T, libsql::Error> {
     fn ctx(self, context: &'static str) -> Result<T, TursoError> {
         self.map_err(|source| TursoError::Sql { context, source })
+    }
+}
+
+/// What a failure to use a libSQL server means for its user, when it is one of the usual
+/// ones (authentication refused, server unreachable), to read before libSQL's own words.
+fn server_hint(err: &libsql::Error) -> &'static str {
+    let said = err.to_string().to_ascii_lowercase();
+    if said.contains("401") || said.contains("403") || said.contains("unauthorized") {
+        " (authentication failed: the server refused the token; check --db-auth-token or \
+         MEMORY_DB_AUTH_TOKEN)"
+    } else if said.contains("connection refused")
+        || said.contains("dns error")
+        || said.contains("tcp connect")
+        || said.contains("timed out")
+    {
+        " (the server cannot be reached)"
+    } else {
+        ""
     }
 }

@@ -264,13 +264,17 @@ mod tests {
 
     use super::*;
     use crate::connection::TursoConfig;
+    use crate::location::Location;
     use std::sync::Arc;
     use std::time::Duration;
 
     async fn open(dir: &tempfile::TempDir) -> Arc<Connections> {
-        let conns = Connections::open(&dir.path().join("q.db"), &TursoConfig::default())
-            .await
-            .unwrap();
+        let conns = Connections::open(
+            &Location::File(dir.path().join("q.db")),
+            &TursoConfig::default(),
+        )
+        .await
+        .unwrap();
         Arc::new(conns)
     }
 

@@ -50,6 +50,7 @@ mod connection;
 mod episodes;
 mod error;
 mod group_commit;
+mod location;
 mod patterns;
 #[cfg(test)]
 mod query_plan;
@@ -69,6 +70,7 @@ mod vectors;
 
 pub use connection::TursoConfig;
 pub use error::TursoError;
+pub use location::{Location, is_server_url};
 pub use schema::SCHEMA_VERSION;
 pub use statements::DEFAULT_STATEMENT_CAPACITY;
 pub use storage::{RowCounts, TursoStorage};

@@ -96,7 +96,6 @@
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
 use libsql::{Connection, TransactionBehavior};
-use std::path::Path;
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = 11;
@@ -367,16 +366,16 @@ pub(crate) async fn user_version(conn: &Connection) -> Result<i64, TursoError> {
 /// Brings the schema of the database behind `conn` up to [`SCHEMA_VERSION`].
 ///
 /// Returns the version the file is at afterwards. Refuses a file from a newer build.
-pub(crate) async fn migrate(conn: &Connection, path: &Path) -> Result<i64, TursoError> {
-    migrate_to(conn, path, SCHEMA_VERSION).await
+pub(crate) async fn migrate(conn: &Connection, place: &str) -> Result<i64, TursoError> {
+    migrate_to(conn, place, SCHEMA_VERSION).await
 }
 
 /// Brings the schema up to `target` (at most [`SCHEMA_VERSION`]); [`migrate`] with an
 /// explicit goal, so tests can build a file as an older build left it.
-async fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<i64, TursoError> {
+async fn migrate_to(conn: &Connection, place: &str, target: i64) -> Result<i64, TursoError> {
     let target = target.min(SCHEMA_VERSION);
     let too_new = |found: i64| TursoError::SchemaTooNew {
-        path: path.to_path_buf(),
+        location: place.to_string(),
         found,
         supported: SCHEMA_VERSION,
     };
@@ -401,14 +400,14 @@ async fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<i64, 
     }
     let Ok(first) = usize::try_from(found) else {
         return Err(TursoError::corrupt(
-            format!("database `{}`", path.display()),
+            format!("database `{place}`"),
             format!("its schema version is {found}, which no build ever writes"),
         ));
     };
     let last = usize::try_from(target).unwrap_or(0);
     for (index, sql) in MIGRATIONS.iter().enumerate().take(last).skip(first) {
         let version = index as i64 + 1;
-        tracing::info!(version, path = %path.display(), "migrating database schema");
+        tracing::info!(version, database = place, "migrating database schema");
         tx.execute_batch(sql)
             .await
             .map_err(|source| TursoError::Migration { version, source })?;
@@ -569,7 +568,12 @@ mod tests {
         let path = dir.path().join(name);
         let db = libsql::Builder::new_local(&path).build().await.unwrap();
         let conn = db.connect().unwrap();
-        assert_eq!(migrate_to(&conn, &path, 1).await.unwrap(), 1);
+        assert_eq!(
+            migrate_to(&conn, &path.display().to_string(), 1)
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(user_version(&conn).await.unwrap(), 1);
         // Only the version 1 tables exist.
         assert!(!has_schema_object(&conn, "patterns").await);
@@ -668,7 +672,12 @@ mod tests {
         {
             let db = libsql::Builder::new_local(&path).build().await.unwrap();
             let conn = db.connect().unwrap();
-            assert_eq!(migrate_to(&conn, &path, 2).await.unwrap(), 2);
+            assert_eq!(
+                migrate_to(&conn, &path.display().to_string(), 2)
+                    .await
+                    .unwrap(),
+                2
+            );
             for table in ["vector_space", "embedding_cache"] {
                 assert!(
                     !has_schema_object(&conn, table).await,
@@ -736,7 +745,12 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let episode = old_episode();
         let (path, db, conn) = version_1_file(&dir, "v9.db", &episode).await;
-        assert_eq!(migrate_to(&conn, &path, 9).await.unwrap(), 9);
+        assert_eq!(
+            migrate_to(&conn, &path.display().to_string(), 9)
+                .await
+                .unwrap(),
+            9
+        );
         // The vector table as versions 3 to 9 made it, with the episode's vector.
         conn.execute_batch(
             "INSERT INTO vector_space (id, embedder, dimension) VALUES (1, 'axes', 3);
@@ -790,7 +804,12 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let episode = old_episode();
         let (path, db, conn) = version_1_file(&dir, "v6.db", &episode).await;
-        assert_eq!(migrate_to(&conn, &path, 6).await.unwrap(), 6);
+        assert_eq!(
+            migrate_to(&conn, &path.display().to_string(), 6)
+                .await
+                .unwrap(),
+            6
+        );
         assert!(has_schema_object(&conn, "steps_tool").await);
         drop((conn, db));
         let storage = TursoStorage::open(&path).await.unwrap();
@@ -844,7 +863,12 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let episode = old_episode();
         let (path, db, conn) = version_1_file(&dir, "v8.db", &episode).await;
-        assert_eq!(migrate_to(&conn, &path, 8).await.unwrap(), 8);
+        assert_eq!(
+            migrate_to(&conn, &path.display().to_string(), 8)
+                .await
+                .unwrap(),
+            8
+        );
         assert!(!has_schema_object(&conn, "text_snapshot").await);
         drop((conn, db));
         let config = crate::TursoConfig {
@@ -891,7 +915,12 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let episode = old_episode();
         let (path, db, conn) = version_1_file(&dir, "v10.db", &episode).await;
-        assert_eq!(migrate_to(&conn, &path, 10).await.unwrap(), 10);
+        assert_eq!(
+            migrate_to(&conn, &path.display().to_string(), 10)
+                .await
+                .unwrap(),
+            10
+        );
         // As a version 10 build left it: a log entry in the one-document format (1, length
         // 1, one term "billing" weighing 8) and a snapshot in the old format.
         let old_entry: Vec<u8> = [&[1u8, 1, 1, 7][..], b"billing", &[8]].concat();
@@ -956,8 +985,19 @@ mod tests {
         let path = dir.path().join("m.db");
         let db = libsql::Builder::new_local(&path).build().await.unwrap();
         let conn = db.connect().unwrap();
-        assert_eq!(migrate(&conn, &path).await.unwrap(), SCHEMA_VERSION);
-        assert_eq!(migrate_to(&conn, &path, 1).await.unwrap(), SCHEMA_VERSION);
-        assert_eq!(migrate(&conn, &path).await.unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            migrate(&conn, &path.display().to_string()).await.unwrap(),
+            SCHEMA_VERSION
+        );
+        assert_eq!(
+            migrate_to(&conn, &path.display().to_string(), 1)
+                .await
+                .unwrap(),
+            SCHEMA_VERSION
+        );
+        assert_eq!(
+            migrate(&conn, &path.display().to_string()).await.unwrap(),
+            SCHEMA_VERSION
+        );
     }
 }

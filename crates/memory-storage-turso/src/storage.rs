@@ -7,21 +7,22 @@
 use crate::codec;
 use crate::connection::{Connections, TursoConfig};
 use crate::error::{SqlContext, TursoError};
+use crate::location::Location;
 use crate::schema;
 use crate::text_search::TextSearch;
 use crate::vectors;
 use memory_core::metrics::{StorageStats, TextIndexStats};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-/// Episodes stored in a local libSQL (SQLite) file.
+/// Episodes stored in a libSQL database: a local file or a libSQL server.
 ///
 /// Cheap to share behind an `Arc`; every method takes `&self`. Several processes may open the
 /// same file at once: writes serialize through SQLite's write lock (waiting up to
 /// [`TursoConfig::busy_timeout`]) and each sees the others' committed data.
 pub struct TursoStorage {
-    path: PathBuf,
+    location: Location,
     pub(crate) conns: Arc<Connections>,
     /// The full-text index, caught up with the text log before each search (shared with
     /// the background task that writes its snapshot).
@@ -60,20 +61,35 @@ impl TursoStorage {
         config: TursoConfig,
     ) -> Result<TursoStorage, TursoError> {
         let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| TursoError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        TursoStorage::open_at(Location::File(path), config).await
+    }
+
+    /// Opens the database at `location` — a local file (created with its parent directory
+    /// if missing) or a libSQL server — with `config`, and brings its schema up to date.
+    ///
+    /// Fails with [`TursoError::Server`] when a server cannot be reached or refuses the
+    /// token, and with [`TursoError::SchemaTooNew`] for a database written by a newer build.
+    pub async fn open_at(
+        location: Location,
+        config: TursoConfig,
+    ) -> Result<TursoStorage, TursoError> {
+        if let Location::File(path) = &location {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| TursoError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
         }
-        let conns = Connections::open(&path, &config).await?;
+        let conns = Connections::open(&location, &config).await?;
+        let place = location.to_string();
         let version = {
             let writer = conns.writer().await;
-            schema::migrate(writer.raw(), &path).await?
+            schema::migrate(writer.raw(), &place).await?
         };
-        tracing::debug!(path = %path.display(), version, readers = config.readers, "opened database");
+        tracing::debug!(database = %place, version, readers = config.readers, "opened database");
         Ok(TursoStorage {
-            path,
+            location,
             conns: Arc::new(conns),
             text: Arc::new(TextSearch::new(config.text_snapshot_after)),
         })
@@ -95,9 +111,17 @@ impl TursoStorage {
         crate::text_snapshot::clear(&self.conns).await
     }
 
-    /// The database file this storage was opened on.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where this storage keeps its data.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The database file this storage was opened on; `None` for a server.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::File(path) => Some(path),
+            Location::Server { .. } => None,
+        }
     }
 
     /// The schema version recorded in the file (`PRAGMA user_version`).
@@ -163,13 +187,17 @@ impl TursoStorage {
         };
         let (connections, statements) = self.conns.stats().await;
         let file_size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        let database_bytes =
-            file_size(&self.path).map(|db| db + file_size(Path::new(&wal)).unwrap_or(0));
+        let database_bytes = self.path().and_then(|path| {
+            let mut wal = path.as_os_str().to_os_string();
+            wal.push("-wal");
+            file_size(path).map(|db| db + file_size(Path::new(&wal)).unwrap_or(0))
+        });
         Ok(StorageStats {
-            backend: "libsql (local file)".into(),
-            location: Some(self.path.display().to_string()),
+            backend: match self.location {
+                Location::File(_) => "libsql (local file)".into(),
+                Location::Server { .. } => "libsql (server)".into(),
+            },
+            location: Some(self.location.to_string()),
             database_bytes,
             episodes: counts[0],
             steps: counts[1],
@@ -198,7 +226,7 @@ impl TursoStorage {
 impl fmt::Debug for TursoStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TursoStorage")
-            .field("path", &self.path)
+            .field("location", &self.location)
             .finish_non_exhaustive()
     }
 }

@@ -810,7 +810,7 @@ async fn reopening_keeps_data_and_schema_version() {
     let path = dir.path().join("nested").join("dir").join("memory.db");
     let episode = {
         let storage = TursoStorage::open(&path).await.unwrap();
-        assert_eq!(storage.path(), path.as_path());
+        assert_eq!(storage.path(), Some(path.as_path()));
         assert_eq!(storage.schema_version().await.unwrap(), SCHEMA_VERSION);
         let mut e = running(NS, "persist me", 0);
         e.steps = vec![recorded(1, "a", "b", 2)];

@@ -143,7 +143,7 @@ async fn another_handles_writes_and_deletions_are_seen_by_the_next_search() {
     );
 
     // A second handle on the same file (another process, as far as the index knows).
-    let writer = memory_storage_turso::TursoStorage::open(reader.path())
+    let writer = memory_storage_turso::TursoStorage::open(reader.path().unwrap())
         .await
         .unwrap();
     let second = done("renew expiring certificates", 2);
@@ -207,7 +207,7 @@ async fn a_reopened_store_searches_what_was_indexed_before() {
     let before = storage.search_text(NS, &q, 20).await.unwrap();
     assert_eq!(before.len(), 7, "six billing episodes and episode 7");
     assert!(!ids(&before).contains(&episodes[3].id));
-    let path = storage.path().to_path_buf();
+    let path = storage.path().unwrap().to_path_buf();
     drop(storage);
     let reopened = memory_storage_turso::TursoStorage::open(&path)
         .await
@@ -234,7 +234,7 @@ async fn a_damaged_entry_leaves_out_only_its_episode() {
     storage.store_episodes(episodes.to_vec()).await.unwrap();
     {
         // Damage one episode's stored terms behind the store's back.
-        let db = libsql::Builder::new_local(storage.path())
+        let db = libsql::Builder::new_local(storage.path().unwrap())
             .build()
             .await
             .unwrap();
@@ -248,7 +248,7 @@ async fn a_damaged_entry_leaves_out_only_its_episode() {
         .unwrap();
     }
     // A handle that loads the log afterwards still searches; only that episode is missing.
-    let reader = memory_storage_turso::TursoStorage::open(storage.path())
+    let reader = memory_storage_turso::TursoStorage::open(storage.path().unwrap())
         .await
         .unwrap();
     let mut got = ids(&reader
@@ -266,7 +266,7 @@ async fn a_damaged_entry_leaves_out_only_its_episode() {
 #[tokio::test]
 async fn a_reused_rowid_is_searched_as_the_new_episode() {
     let (_dir, storage) = fresh().await;
-    let other = memory_storage_turso::TursoStorage::open(storage.path())
+    let other = memory_storage_turso::TursoStorage::open(storage.path().unwrap())
         .await
         .unwrap();
     let old = done("compile the wasm bundle", 1);
@@ -299,7 +299,7 @@ async fn found(storage: &memory_storage_turso::TursoStorage, word: &str) -> Vec<
 
 /// The rowid of the episode `id` (`None` once it is gone), read on a connection of its own.
 async fn rowid_of(storage: &memory_storage_turso::TursoStorage, id: Uuid) -> Option<i64> {
-    let db = libsql::Builder::new_local(storage.path())
+    let db = libsql::Builder::new_local(storage.path().unwrap())
         .build()
         .await
         .unwrap();

@@ -129,11 +129,11 @@ async fn snapshotted() -> (tempfile::TempDir, TursoStorage, Vec<Episode>) {
     let storage = open(&dir.path().join("memory.db"), 10).await;
     let episodes: Vec<Episode> = (0..60).map(|i| episode(NAMESPACES[i % 2], i)).collect();
     storage.store_episodes(episodes.clone()).await.unwrap();
-    assert_eq!(snapshot_seq(storage.path()).await, None);
+    assert_eq!(snapshot_seq(storage.path().unwrap()).await, None);
     results(&storage).await;
     storage.finish_background_work().await;
     assert!(
-        snapshot_seq(storage.path()).await.is_some(),
+        snapshot_seq(storage.path().unwrap()).await.is_some(),
         "the first search wrote a snapshot"
     );
     (dir, storage, episodes)
@@ -142,7 +142,7 @@ async fn snapshotted() -> (tempfile::TempDir, TursoStorage, Vec<Episode>) {
 #[tokio::test]
 async fn the_snapshot_and_the_entries_after_it_search_as_a_full_build() {
     let (_dir, storage, episodes) = snapshotted().await;
-    let path = storage.path().to_path_buf();
+    let path = storage.path().unwrap().to_path_buf();
     let covered = snapshot_seq(&path).await;
     // Changes after the snapshot, by another handle: deletions (one of the newest, so its
     // rowid is reused), new episodes in both namespaces, a running one completed.
@@ -174,7 +174,7 @@ async fn the_snapshot_and_the_entries_after_it_search_as_a_full_build() {
 #[tokio::test]
 async fn a_damaged_or_old_snapshot_falls_back_to_the_log() {
     let (_dir, storage, episodes) = snapshotted().await;
-    let path = storage.path().to_path_buf();
+    let path = storage.path().unwrap().to_path_buf();
     storage
         .delete_episode(&episodes[0].namespace, episodes[0].id)
         .await
@@ -227,7 +227,7 @@ async fn a_damaged_or_old_snapshot_falls_back_to_the_log() {
 #[tokio::test]
 async fn a_damaged_snapshot_is_replaced_by_the_next_one_written() {
     let (_dir, storage, _episodes) = snapshotted().await;
-    let path = storage.path().to_path_buf();
+    let path = storage.path().unwrap().to_path_buf();
     let want = from_the_log(&path).await;
     let (_db, conn) = raw(&path).await;
     conn.execute("UPDATE text_snapshot SET docs = x'01ff'", ())

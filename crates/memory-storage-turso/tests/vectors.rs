@@ -388,7 +388,7 @@ async fn the_vector_space_is_declared_once() {
     ));
 
     // The space survives reopening.
-    let path = storage.path().to_path_buf();
+    let path = storage.path().unwrap().to_path_buf();
     drop(storage);
     let storage = TursoStorage::open(&path).await.unwrap();
     assert_eq!(

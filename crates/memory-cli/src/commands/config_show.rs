@@ -3,6 +3,7 @@
 use crate::config::{DbLocation, EmbedderChoice, EmbedderSource};
 use crate::output::Printer;
 use memory_core::{MemoryConfig, SelfLearningMemory};
+use memory_storage_turso::Location;
 use serde_json::json;
 
 pub async fn run(
@@ -37,7 +38,15 @@ pub async fn run(
     let l = &cfg.limits;
     let r = &cfg.ranking;
     let value = json!({
-        "db": { "path": db.path, "source": db.source, "exists": db.path.exists() },
+        "db": match &db.location {
+            Location::File(path) => json!({
+                "kind": "file", "path": path, "source": db.source, "exists": db.exists(),
+            }),
+            Location::Server { url, auth_token } => json!({
+                "kind": "server", "url": url, "source": db.source,
+                "auth_token": if auth_token.is_empty() { "none" } else { "set" },
+            }),
+        },
         "embedder": embedder,
         "embedder_source": embedder_source,
         "vector_space": space,
@@ -68,16 +77,24 @@ pub async fn run(
         "vector_candidates": cfg.vector_candidates,
     });
     out.either(&value, || {
-        let mut s = format!(
-            "database:   {} ({}{})\nnamespace:  {ns}\n",
-            db.path.display(),
-            db.source,
-            if db.path.exists() {
-                ""
-            } else {
-                ", not created yet"
+        let place = match &db.location {
+            Location::File(path) if path.exists() => {
+                format!("{} (file, {})", path.display(), db.source)
             }
-        );
+            Location::File(path) => {
+                format!("{} (file, {}, not created yet)", path.display(), db.source)
+            }
+            Location::Server { url, auth_token } => format!(
+                "{url} (libSQL server, {}, {})",
+                db.source,
+                if auth_token.is_empty() {
+                    "no token"
+                } else {
+                    "token set"
+                }
+            ),
+        };
+        let mut s = format!("database:   {place}\nnamespace:  {ns}\n");
         let embedder_id = value["embedder"]["id"].as_str();
         let stored_id = value["vector_space"]["embedder"].as_str();
         s.push_str(&format!(

@@ -10,25 +10,25 @@ use anyhow::Context as _;
 use memory_core::{
     NewEpisode, RetrievalQuery, SelfLearningMemory, StepInput, TaskContext, TaskOutcome,
 };
+use memory_storage_turso::Location;
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::path::Path;
 
 pub async fn run(
-    db: Option<&Path>,
+    db: Option<Location>,
     ns: &str,
     embedder: Option<std::sync::Arc<dyn memory_core::Embedder>>,
     out: Printer,
 ) -> anyhow::Result<()> {
     // Without --db the demo works in a temporary directory removed on exit.
-    let (path, temp) = match db {
-        Some(p) => (p.to_path_buf(), None),
+    let (location, temp) = match db {
+        Some(location) => (location, None),
         None => {
             let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-            (dir.path().join("demo.db"), Some(dir))
+            (Location::File(dir.path().join("demo.db")), Some(dir))
         }
     };
-    let memory = open_memory(&path, embedder).await?;
+    let memory = open_memory(&location, embedder).await?;
     let started = std::time::Instant::now();
     let recorded = record_all(&memory, ns).await?;
     let record_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -50,7 +50,7 @@ pub async fn run(
 
     let domains: BTreeSet<&str> = EPISODES.iter().map(|e| e.context.0).collect();
     let value = json!({
-        "db": path,
+        "db": location.to_string(),
         "temporary": temp.is_some(),
         "episodes_recorded": recorded,
         "domains": domains,
@@ -78,9 +78,7 @@ pub async fn run(
                  then try `memory --db demo.db episode list`.\n",
             ),
             None => s.push_str(&format!(
-                "\nDatabase kept at {}. Try `memory --db {} episode list`.\n",
-                path.display(),
-                path.display()
+                "\nDatabase kept at {location}. Try `memory --db {location} episode list`.\n"
             )),
         }
         s

@@ -32,15 +32,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // configured one cannot be built).
     if let Command::Model(cmd) = &cli.command {
         return match cmd {
-            ModelCommand::Pull(a) => model::pull(a, &cli.embedder, cli.db.as_deref(), out).await,
+            ModelCommand::Pull(a) => {
+                let db = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref()).ok();
+                model::pull(a, &cli.embedder, db.as_ref(), out).await
+            }
             ModelCommand::Show => model::show(&cli.embedder, out).await,
         };
     }
     let choice = embedder(&cli.embedder)?;
     let embedder = choice.embedder.clone();
     let open = || async {
-        let location = db_location(cli.db.as_deref())?;
-        open_memory(&location.path, embedder.clone()).await
+        let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
+        open_memory(&location.location, embedder.clone()).await
     };
     match cli.command {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
@@ -52,11 +55,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Retrieval(a)) => {
             bench::retrieval(&a, embedder.clone(), out).await
         }
-        Command::Demo(_) => demo::run(cli.db.as_deref(), ns, embedder.clone(), out).await,
+        Command::Demo(_) => {
+            let db = match cli.db.as_deref() {
+                Some(_) => Some(db_location(
+                    cli.db.as_deref(),
+                    cli.db_auth_token.as_deref(),
+                )?),
+                None => None,
+            };
+            demo::run(db.map(|d| d.location), ns, embedder.clone(), out).await
+        }
         Command::Config(ConfigCommand::Show) => {
-            let location = db_location(cli.db.as_deref())?;
+            let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
             // Showing the configuration must not create the database.
-            let memory = match location.path.exists() {
+            let memory = match location.exists() {
                 true => Some(open().await?),
                 false => None,
             };
@@ -67,20 +79,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(a) => stats::run(&open().await?, &a, out).await,
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
         Command::Mcp => {
-            let location = db_location(cli.db.as_deref())?;
-            let memory = open_memory(&location.path, embedder.clone()).await?;
+            let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
+            let memory = open_memory(&location.location, embedder.clone()).await?;
             serve::stdio(memory, ns).await
         }
         Command::Serve(a) => {
             // Refuse an unsafe address before creating or opening anything.
             serve::check(&a)?;
-            let location = db_location(cli.db.as_deref())?;
-            let memory = open_memory(&location.path, embedder.clone()).await?;
-            serve::http(memory, ns, &location.path, &a).await
+            let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
+            let memory = open_memory(&location.location, embedder.clone()).await?;
+            serve::http(memory, ns, &location.location, &a).await
         }
         Command::Retrieve(args) => {
-            let location = db_location(cli.db.as_deref())?;
-            let (memory, store) = open_memory_and_store(&location.path, embedder.clone()).await?;
+            let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
+            let (memory, store) =
+                open_memory_and_store(&location.location, embedder.clone()).await?;
             let answered = retrieve::run(&memory, ns, &args, out).await;
             // After the answer is printed: a snapshot of the text index the search started
             // writing is finished rather than lost with the process.

@@ -3,7 +3,7 @@
 //! Progress goes to stderr; the result goes to stdout.
 
 use crate::cli::{EmbedderArgs, ModelPullArgs};
-use crate::config::{self, EmbedderSource, LOCAL_MODEL_BUILT_IN};
+use crate::config::{self, DbLocation, EmbedderSource, LOCAL_MODEL_BUILT_IN};
 use crate::output::Printer;
 use crate::pulled_model::{
     self, FILES, HF_REPO, MODEL_NAME, ModelFile, Presence, Progress, PullError,
@@ -32,7 +32,7 @@ fn model_dir() -> anyhow::Result<PathBuf> {
 pub async fn pull(
     args: &ModelPullArgs,
     embedder_args: &EmbedderArgs,
-    db: Option<&Path>,
+    db: Option<&DbLocation>,
     out: Printer,
 ) -> anyhow::Result<()> {
     let dir = model_dir()?;
@@ -145,7 +145,7 @@ fn report(out: Printer, dir: &Path, downloaded: bool, note: Option<&str>) -> any
 
 /// What the user should know once the model is installed: whether the memory now uses it,
 /// and whether the database holds vectors of another embedder (`memory reembed` then).
-async fn after_install_note(args: &EmbedderArgs, db: Option<&Path>) -> Option<String> {
+async fn after_install_note(args: &EmbedderArgs, db: Option<&DbLocation>) -> Option<String> {
     if !LOCAL_MODEL_BUILT_IN {
         return Some(
             "this `memory` was built without the `local-model` feature and cannot run the \
@@ -188,12 +188,15 @@ async fn after_install_note(args: &EmbedderArgs, db: Option<&Path>) -> Option<St
 }
 
 /// The embedder id of the vectors in the database, if it exists and has any.
-async fn stored_space(db: Option<&Path>) -> Option<String> {
-    let location = config::db_location(db).ok()?;
-    if !location.path.exists() {
+async fn stored_space(db: Option<&DbLocation>) -> Option<String> {
+    let location = match db {
+        Some(db) => db.clone(),
+        None => config::db_location(None, None).ok()?,
+    };
+    if !location.exists() {
         return None;
     }
-    let memory = config::open_memory(&location.path, None).await.ok()?;
+    let memory = config::open_memory(&location.location, None).await.ok()?;
     let space = memory.storage().vector_space().await.ok()??;
     Some(space.0)
 }

@@ -4,7 +4,7 @@ use crate::cli::ServeArgs;
 use crate::exit::usage;
 use memory_core::{BackgroundEmbedding, MemoryError, SelfLearningMemory};
 use memory_mcp::{HttpConfig, HttpServer, MemoryServer, check_bind, serve_stdio};
-use std::path::Path;
+use memory_storage_turso::Location;
 
 fn server(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<MemoryServer> {
     MemoryServer::new(memory, ns).map_err(|e| MemoryError::from(e).into())
@@ -54,7 +54,7 @@ pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
 pub async fn http(
     memory: SelfLearningMemory,
     ns: &str,
-    db: &Path,
+    db: &Location,
     args: &ServeArgs,
 ) -> anyhow::Result<()> {
     let config = HttpConfig {
@@ -69,7 +69,7 @@ pub async fn http(
     // read this line to learn the port chosen for `--listen 127.0.0.1:0`.
     eprintln!(
         "memory: serving {} (namespace `{ns}`) at http://{addr}/mcp; also /health and /metrics{}",
-        db.display(),
+        db,
         if args.auth_token.is_some() {
             "; bearer token required"
         } else {

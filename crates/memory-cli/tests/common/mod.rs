@@ -4,6 +4,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
+
+pub mod sqld;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -29,6 +31,7 @@ impl Sandbox {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory"));
         for var in [
             "MEMORY_DB",
+            "MEMORY_DB_AUTH_TOKEN",
             "MEMORY_NAMESPACE",
             "MEMORY_FORMAT",
             "MEMORY_LOG",

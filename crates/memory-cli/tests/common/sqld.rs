@@ -1,0 +1,127 @@
+//! A real libSQL server for the tests that keep the memory on one: `sqld` started on a free
+//! loopback port with a JWT key, as a deployment runs it, and stopped when dropped.
+//!
+//! The binary is `MEMORY_TEST_SQLD`, else `shared/bin/sqld` beside the repository. Without
+//! it a test is skipped with a message, unless `MEMORY_REQUIRE_SQLD` is set (as `.ci/run`
+//! sets it when it finds the server), when it fails.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::{Ed25519KeyPair, KeyPair as _};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `sqld` and a token it accepts.
+pub struct Sqld {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// A JWT signed with the server's key.
+    pub token: String,
+    /// The same claims signed with another key: refused.
+    pub wrong_token: String,
+    /// Where the server keeps its data (inside the test's temporary directory).
+    pub data: PathBuf,
+}
+
+impl Sqld {
+    /// Starts a server keeping its data under `dir`, or `None` (after saying why) when no
+    /// `sqld` binary is available and none is required.
+    pub fn start(dir: &Path, test: &str) -> Option<Sqld> {
+        let bin = binary(test)?;
+        let rng = ring::rand::SystemRandom::new();
+        let key_pair = |rng| {
+            let pkcs8 = Ed25519KeyPair::generate_pkcs8(rng).unwrap();
+            Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+        };
+        let key = key_pair(&rng);
+        let other = key_pair(&rng);
+        let key_file = dir.join("sqld-jwt.pub");
+        std::fs::write(&key_file, URL_SAFE_NO_PAD.encode(key.public_key().as_ref())).unwrap();
+        let data = dir.join("sqld-data");
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("sqld.log")).unwrap();
+        let child = Command::new(&bin)
+            .arg("--db-path")
+            .arg(&data)
+            .arg("--http-listen-addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--auth-jwt-key-file")
+            .arg(&key_file)
+            .arg("--no-welcome")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{test}: cannot start {}: {e}", bin.display()));
+        let server = Sqld {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            token: jwt(&key),
+            wrong_token: jwt(&other),
+            data,
+        };
+        server.wait_until_listening(port, dir);
+        Some(server)
+    }
+
+    fn wait_until_listening(&self, port: u16, dir: &Path) {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sqld did not listen on {addr} within 30 s; its log: {}",
+                std::fs::read_to_string(dir.join("sqld.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Sqld {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A token with full access, signed by `key` (EdDSA, as Turso's tokens are).
+fn jwt(key: &Ed25519KeyPair) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(br#"{"a":"rw"}"#);
+    let signed = format!("{header}.{claims}");
+    let signature = URL_SAFE_NO_PAD.encode(key.sign(signed.as_bytes()).as_ref());
+    format!("{signed}.{signature}")
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn binary(test: &str) -> Option<PathBuf> {
+    let bin = std::env::var_os("MEMORY_TEST_SQLD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bin/sqld"));
+    if bin.is_file() {
+        return Some(bin);
+    }
+    let required = std::env::var_os("MEMORY_REQUIRE_SQLD").is_some_and(|v| !v.is_empty());
+    assert!(
+        !required,
+        "{test}: no sqld at {}, and MEMORY_REQUIRE_SQLD is set",
+        bin.display()
+    );
+    eprintln!(
+        "skipping {test}: no sqld at {} (set MEMORY_TEST_SQLD to a libSQL server binary)",
+        bin.display()
+    );
+    None
+}

@@ -1,0 +1,223 @@
+//! End-to-end: the memory kept on a libSQL server (`sqld`, started with a JWT key on a free
+//! loopback port) through `--db URL` and `--db-auth-token`, as a team sharing one memory
+//! across machines runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::sqld::{Sqld, free_port};
+use common::{Sandbox, code, stderr};
+use serde_json::Value;
+use std::process::Output;
+
+/// Runs `memory --format json <args>` against `url`, the token passed as `token` says.
+fn on_server(sb: &Sandbox, url: &str, token: Token<'_>, args: &[&str]) -> Output {
+    let mut cmd = sb.command();
+    cmd.args(["--db", url, "--format", "json"]);
+    match token {
+        Token::Flag(t) => {
+            cmd.args(["--db-auth-token", t]);
+        }
+        Token::Env(t) => {
+            cmd.env("MEMORY_DB_AUTH_TOKEN", t);
+        }
+    }
+    cmd.args(args).output().unwrap()
+}
+
+#[derive(Clone, Copy)]
+enum Token<'a> {
+    Flag(&'a str),
+    Env(&'a str),
+}
+
+fn json(out: &Output, what: &str) -> Value {
+    assert!(out.status.success(), "{what} failed: {}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{what}: stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn two_machines_share_one_memory_on_a_libsql_server() {
+    let sb = Sandbox::new();
+    let Some(server) = Sqld::start(
+        sb.dir.path(),
+        "two_machines_share_one_memory_on_a_libsql_server",
+    ) else {
+        return;
+    };
+    let url = server.url.as_str();
+    let flag = Token::Flag(&server.token);
+    let env = Token::Env(&server.token);
+    // One "machine" records an episode step by step, each command a fresh process.
+    let started = json(
+        &on_server(
+            &sb,
+            url,
+            flag,
+            &[
+                "episode",
+                "start",
+                "--task",
+                "Rotate the expired TLS certificate of the billing gateway",
+                "--domain",
+                "infra",
+            ],
+        ),
+        "episode start",
+    );
+    let id = started["id"].as_str().unwrap().to_string();
+    for (action, status) in [
+        ("renew with certbot", "error"),
+        ("renew with the DNS challenge", "success"),
+    ] {
+        json(
+            &on_server(
+                &sb,
+                url,
+                env,
+                &[
+                    "episode", "step", &id, "--tool", "certbot", "--action", action, "--status",
+                    status,
+                ],
+            ),
+            "episode step",
+        );
+    }
+    let done = json(
+        &on_server(
+            &sb,
+            url,
+            flag,
+            &[
+                "episode",
+                "complete",
+                &id,
+                "--outcome",
+                "success",
+                "--verdict",
+                "renewed through the DNS challenge",
+            ],
+        ),
+        "episode complete",
+    );
+    assert_eq!(done["outcome"]["kind"], "success");
+
+    // Another machine: no file of its own, the same server.
+    let other = Sandbox::new();
+    let shown = json(
+        &on_server(&other, url, env, &["episode", "show", &id]),
+        "episode show",
+    );
+    assert_eq!(shown["steps"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["steps"][1]["action"], "renew with the DNS challenge");
+    let pack = json(
+        &on_server(
+            &other,
+            url,
+            env,
+            &[
+                "retrieve",
+                "billing gateway certificate expired",
+                "--domain",
+                "infra",
+            ],
+        ),
+        "retrieve",
+    );
+    assert_eq!(pack["hits"][0]["id"], Value::String(id.clone()));
+    let stats = json(&on_server(&other, url, env, &["stats"]), "stats");
+    assert_eq!(stats["storage"]["backend"], "libsql (server)");
+    assert_eq!(stats["storage"]["location"], url);
+    assert_eq!(stats["storage"]["episodes"], 1);
+    assert_eq!(stats["storage"]["steps"], 2);
+
+    // `config show` says which store is in force, and never prints the token.
+    let shown = on_server(&other, url, env, &["config", "show"]);
+    let config = json(&shown, "config show");
+    assert_eq!(config["db"]["kind"], "server");
+    assert_eq!(config["db"]["url"], url);
+    assert_eq!(config["db"]["auth_token"], "set");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&shown.stdout),
+        stderr(&shown)
+    );
+    assert!(!printed.contains(&server.token), "the token was printed");
+
+    // A deletion on one machine is seen on the other, steps and all.
+    json(
+        &on_server(&sb, url, flag, &["episode", "delete", &id]),
+        "episode delete",
+    );
+    let gone = on_server(&other, url, env, &["episode", "show", &id]);
+    assert_eq!(code(&gone), 3, "{}", stderr(&gone));
+    let stats = json(&on_server(&other, url, env, &["stats"]), "stats");
+    assert_eq!(stats["storage"]["steps"], 0);
+    assert!(
+        server.data.exists(),
+        "the server keeps the data, not the sandbox"
+    );
+    assert!(!sb.db().exists() && !other.db().exists());
+}
+
+#[test]
+fn a_wrong_or_missing_token_is_refused_with_an_error_that_says_so() {
+    let sb = Sandbox::new();
+    let Some(server) = Sqld::start(
+        sb.dir.path(),
+        "a_wrong_or_missing_token_is_refused_with_an_error_that_says_so",
+    ) else {
+        return;
+    };
+    for token in [Token::Flag(&server.wrong_token), Token::Env("")] {
+        let out = on_server(&sb, &server.url, token, &["episode", "list"]);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&server.url) && err.contains("authentication failed"),
+            "{err}"
+        );
+        assert!(
+            !err.contains(&server.wrong_token),
+            "the token was printed: {err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // The right one works on the same server.
+    json(
+        &on_server(
+            &sb,
+            &server.url,
+            Token::Flag(&server.token),
+            &["episode", "list"],
+        ),
+        "episode list",
+    );
+}
+
+#[test]
+fn an_unreachable_server_fails_at_once_naming_the_url() {
+    let sb = Sandbox::new();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let started = std::time::Instant::now();
+    let out = on_server(
+        &sb,
+        &url,
+        Token::Flag("t"),
+        &["episode", "start", "--task", "never stored"],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&url) && err.contains("cannot be reached"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(!sb.db().exists(), "no local file stands in for the server");
+}
