@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::sqld::{Sqld, free_port};
 use common::{Sandbox, code, stderr};
+use memory_test_server::{Sqld, free_port};
 use serde_json::Value;
 use std::process::Output;
 

@@ -354,12 +354,11 @@ pub(crate) fn conflict_or(
     context: &'static str,
     conflict: impl FnOnce() -> String,
 ) -> MemoryError {
-    const SQLITE_CONSTRAINT: i32 = 19;
-    match &err {
-        libsql::Error::SqliteFailure(code, detail) if code & 0xff == SQLITE_CONSTRAINT => {
+    match crate::error::constraint_violation(&err) {
+        Some(detail) => {
             MemoryError::Conflict(format!("{} ({detail}); nothing was written", conflict()))
         }
-        _ => TursoError::Sql {
+        None => TursoError::Sql {
             context,
             source: err,
         }

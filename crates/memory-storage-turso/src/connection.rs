@@ -80,17 +80,30 @@ pub(crate) struct Conn {
     /// Where the writer notes `PRAGMA data_version` (plus one; 0 = not read yet) so that
     /// other writers can be detected without waiting for the writer.
     data_version: Option<Arc<AtomicU64>>,
+    /// A server connection's database, to open a new connection in its place once it has
+    /// been idle long enough for the server to expire its stream.
+    reopen: Option<Arc<Database>>,
+    /// When its last lease ended.
+    last_used: Instant,
 }
 
+/// How long a server connection may sit idle before it is replaced rather than used: a
+/// libSQL server drops an idle Hrana stream after about ten seconds and then refuses the
+/// next request on it ("stream has expired").
+const SERVER_IDLE_REOPEN: Duration = Duration::from_secs(5);
+
 impl Conn {
-    /// `conn` with an empty statement cache.
-    fn new(conn: Connection, config: &TursoConfig) -> Conn {
+    /// `conn` with an empty statement cache; `reopen` is the server's database, from which
+    /// the connection is made anew after it has been idle (see [`SERVER_IDLE_REOPEN`]).
+    fn new(conn: Connection, config: &TursoConfig, reopen: Option<Arc<Database>>) -> Conn {
         Conn {
             conn,
             statements: std::sync::Mutex::new(PreparedStatementCache::new(
                 config.statement_cache_capacity,
             )),
             data_version: None,
+            reopen,
+            last_used: Instant::now(),
         }
     }
 
@@ -156,8 +169,23 @@ impl Conn {
 
     /// Makes the connection ready for its next user: statements reset, and a transaction
     /// left open by an operation that was cancelled half-way rolled back.
-    async fn recycle(&self) {
+    async fn recycle(&mut self) {
         statements::lock(&self.statements).release();
+        if let Some(db) = &self.reopen {
+            if self.last_used.elapsed() >= SERVER_IDLE_REOPEN && self.conn.is_autocommit() {
+                // The server has dropped (or is about to drop) this connection's stream; a
+                // new connection opens a new one on its first request.
+                match db.connect() {
+                    Ok(conn) => {
+                        self.conn = conn;
+                        statements::lock(&self.statements).clear();
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not reopen a server connection")
+                    }
+                }
+            }
+        }
         if !self.conn.is_autocommit() {
             tracing::warn!("rolling back a transaction left open by a cancelled operation");
             if let Err(err) = self.conn.execute("ROLLBACK", ()).await {
@@ -224,6 +252,7 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        self.guard.last_used = Instant::now();
         statements::lock(&self.guard.statements).release();
         if !self.guard.conn.is_autocommit() {
             // An operation stopped half-way (cancelled, or panicked): roll back now rather
@@ -272,7 +301,7 @@ pub(crate) struct Connections {
     /// [`Connections::change_marker`]).
     server_checks: AtomicU64,
     /// Kept so the database outlives every connection made from it.
-    _db: Database,
+    _db: Arc<Database>,
 }
 
 impl Connections {
@@ -301,6 +330,7 @@ impl Connections {
             }
         }
         .map_err(open_err)?;
+        let db = Arc::new(db);
         let server = location.is_server();
         let writer_data_version = Arc::new(AtomicU64::new(0));
         let mut writer = connect(&db, config, server).await.map_err(open_err)?;
@@ -418,6 +448,7 @@ impl Connections {
 async fn lease(guard: OwnedMutexGuard<Conn>, meter: &Arc<PoolMeter>, asked: Instant) -> Lease {
     meter.wait.record(asked.elapsed());
     meter.acquisitions.fetch_add(1, Ordering::Relaxed);
+    let mut guard = guard;
     guard.recycle().await;
     // Counted only once nothing can cancel the lease before it exists to uncount it.
     meter.in_use.fetch_add(1, Ordering::Relaxed);
@@ -430,10 +461,14 @@ async fn lease(guard: OwnedMutexGuard<Conn>, meter: &Arc<PoolMeter>, asked: Inst
 
 /// Opens one connection and applies the per-connection settings: to a local file's; a
 /// server's connections are set up by the server, so they only get their statement cache.
-async fn connect(db: &Database, config: &TursoConfig, server: bool) -> Result<Conn, libsql::Error> {
+async fn connect(
+    db: &Arc<Database>,
+    config: &TursoConfig,
+    server: bool,
+) -> Result<Conn, libsql::Error> {
     let conn = db.connect()?;
     if server {
-        return Ok(Conn::new(conn, config));
+        return Ok(Conn::new(conn, config, Some(Arc::clone(db))));
     }
     conn.busy_timeout(config.busy_timeout)?;
 
@@ -477,7 +512,7 @@ async fn connect(db: &Database, config: &TursoConfig, server: bool) -> Result<Co
         let mut rows = conn.query(&pragma, ()).await?;
         while rows.next().await?.is_some() {}
     }
-    Ok(Conn::new(conn, config))
+    Ok(Conn::new(conn, config, None))
 }
 
 #[cfg(test)]

@@ -141,3 +141,23 @@ fn server_hint(err: &libsql::Error) -> &'static str {
         ""
     }
 }
+
+/// What a constraint violation (a unique key taken, a foreign key missing) says, when `err`
+/// is one: SQLite's extended code from a local file, the code a libSQL server reports
+/// (`SQLITE_CONSTRAINT…`) from a server.
+pub(crate) fn constraint_violation(err: &libsql::Error) -> Option<String> {
+    const SQLITE_CONSTRAINT: i32 = 19;
+    match err {
+        libsql::Error::SqliteFailure(code, detail) if code & 0xff == SQLITE_CONSTRAINT => {
+            Some(detail.clone())
+        }
+        // The server's error reaches us boxed in a type libsql keeps private; its debug
+        // form carries the code.
+        libsql::Error::Hrana(inner) => {
+            let said = format!("{inner:?}");
+            said.contains("code: \"SQLITE_CONSTRAINT")
+                .then(|| inner.to_string())
+        }
+        _ => None,
+    }
+}

@@ -147,6 +147,14 @@ impl PreparedStatementCache {
         }
     }
 
+    /// Drops every cached statement (they belong to a connection being replaced); the
+    /// counters go on.
+    pub(crate) fn clear(&mut self) {
+        self.release();
+        self.entries.clear();
+        self.counters.cached.store(0, Ordering::Relaxed);
+    }
+
     /// The cache's counters, shared so they can be read while the connection is busy.
     pub(crate) fn counters(&self) -> Arc<StatementCounters> {
         Arc::clone(&self.counters)

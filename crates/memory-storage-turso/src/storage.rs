@@ -187,11 +187,24 @@ impl TursoStorage {
         };
         let (connections, statements) = self.conns.stats().await;
         let file_size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
-        let database_bytes = self.path().and_then(|path| {
-            let mut wal = path.as_os_str().to_os_string();
-            wal.push("-wal");
-            file_size(path).map(|db| db + file_size(Path::new(&wal)).unwrap_or(0))
-        });
+        let database_bytes = match self.path() {
+            Some(path) => {
+                let mut wal = path.as_os_str().to_os_string();
+                wal.push("-wal");
+                file_size(path).map(|db| db + file_size(Path::new(&wal)).unwrap_or(0))
+            }
+            // A server's database, as the server counts it: pages times page size.
+            None => {
+                const SIZE: &str = "SELECT p.page_count * s.page_size \
+                                    FROM pragma_page_count() AS p, pragma_page_size() AS s";
+                let conn = self.conns.reader().await;
+                let mut rows = conn.query(SIZE, ()).await.ctx("database size")?;
+                match rows.next().await.ctx("database size")? {
+                    Some(row) => codec::to_u64(codec::int(&row, 0, what)?, what, "a size").ok(),
+                    None => None,
+                }
+            }
+        };
         Ok(StorageStats {
             backend: match self.location {
                 Location::File(_) => "libsql (local file)".into(),

@@ -3,6 +3,8 @@
 //! on the same file are noticed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use memory_core::cache::{CachedStorage, CachedStorageConfig};
 use memory_core::{
     EpisodeFilter, NewEpisode, OutcomeKind, PatternFilter, RetrievalQuery, SelfLearningMemory,
@@ -50,8 +52,8 @@ fn op() -> impl Strategy<Value = Op> {
 /// Applies `ops` through a cached memory, checking after each one that every read through
 /// the cache equals the same read on the store itself.
 async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let dir = tempfile::TempDir::new().unwrap();
-    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let (_dir, store) = common::fresh().await;
+    let store = Arc::new(store);
     let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
     let memory = SelfLearningMemory::new(cached.clone()).with_embedder(None);
     let ns = "ns";
@@ -193,8 +195,8 @@ fn reads_through_the_cache_always_match_the_store() {
 
 #[tokio::test]
 async fn repeated_reads_are_hits() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let (_dir, store) = common::fresh().await;
+    let store = Arc::new(store);
     let cached = Arc::new(CachedStorage::new(store));
     let memory = SelfLearningMemory::new(cached.clone());
     let id = memory
@@ -217,9 +219,9 @@ async fn repeated_reads_are_hits() {
 
 #[tokio::test]
 async fn another_writer_on_the_same_file_is_noticed() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let path = dir.path().join("m.db");
-    let ours = Arc::new(TursoStorage::open(&path).await.unwrap());
+    let (_dir, ours) = common::fresh().await;
+    let theirs = common::reopen(&ours).await;
+    let ours = Arc::new(ours);
     let config = CachedStorageConfig {
         revalidate_every: Duration::ZERO,
         ..CachedStorageConfig::default()
@@ -227,7 +229,7 @@ async fn another_writer_on_the_same_file_is_noticed() {
     let cached = Arc::new(CachedStorage::with_config(ours, &config));
     let memory = SelfLearningMemory::new(cached.clone());
     // Another process, as far as the cache can tell.
-    let other = SelfLearningMemory::new(Arc::new(TursoStorage::open(&path).await.unwrap()));
+    let other = SelfLearningMemory::new(Arc::new(theirs));
 
     let id = memory
         .start_episode("ns", NewEpisode::new("shared task"))
@@ -264,8 +266,8 @@ async fn another_writer_on_the_same_file_is_noticed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_write_still_invalidates_what_it_may_have_changed() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let (_dir, store) = common::fresh().await;
+    let store = Arc::new(store);
     let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
     let memory = SelfLearningMemory::new(cached.clone());
     let id = memory
@@ -278,8 +280,12 @@ async fn a_cancelled_write_still_invalidates_what_it_may_have_changed() {
         let step = StepInput::new("grep", "look", StepResult::Success { output: "x".into() });
         let write = cached.append_step("ns", id, step, chrono::Utc::now(), 1_000);
         let _ = tokio::time::timeout(Duration::from_micros(attempt * 5), write).await;
-        // Whatever the store ends up with, the cache must not hide it.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Whatever the store ends up with, the cache must not hide it. On a server the
+        // abandoned write may land after the cache dropped the episode; the cache then
+        // answers from its copy until its next revalidation (as for another process's
+        // write), so the check waits that long there.
+        let settle = if common::on_server() { 150 } else { 5 };
+        tokio::time::sleep(Duration::from_millis(settle)).await;
         assert_eq!(
             cached.get_episode("ns", id).await.unwrap(),
             store.get_episode("ns", id).await.unwrap()
@@ -289,21 +295,21 @@ async fn a_cancelled_write_still_invalidates_what_it_may_have_changed() {
 
 /// A memory over a cached store in a temporary directory, with one running episode.
 async fn cached_memory_with_an_episode() -> (
-    tempfile::TempDir,
+    common::Fixture,
     Arc<TursoStorage>,
     Arc<CachedStorage<TursoStorage>>,
     SelfLearningMemory,
     uuid::Uuid,
 ) {
-    let dir = tempfile::TempDir::new().unwrap();
-    let store = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let (fixture, store) = common::fresh().await;
+    let store = Arc::new(store);
     let cached = Arc::new(CachedStorage::new(Arc::clone(&store)));
     let memory = SelfLearningMemory::new(cached.clone()).with_embedder(None);
     let id = memory
         .start_episode("ns", NewEpisode::new("a task"))
         .await
         .unwrap();
-    (dir, store, cached, memory, id)
+    (fixture, store, cached, memory, id)
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::{Duration, TimeZone, Utc};
 use memory_core::export::ExportFilter;
 use memory_core::{
@@ -15,23 +17,18 @@ use memory_storage_turso::TursoStorage;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::sync::Arc;
-use tempfile::TempDir;
 use uuid::Uuid;
 
 struct Store {
-    _dir: TempDir,
+    _dir: common::Fixture,
     memory: SelfLearningMemory,
     clock: Arc<ManualClock>,
     storage: Arc<TursoStorage>,
 }
 
 async fn store() -> Store {
-    let dir = TempDir::new().unwrap();
-    let storage = Arc::new(
-        TursoStorage::open(dir.path().join("memory.db"))
-            .await
-            .unwrap(),
-    );
+    let (dir, storage) = common::fresh().await;
+    let storage = Arc::new(storage);
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
     ));

@@ -3,26 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::{Duration, TimeZone, Utc};
 use memory_core::{
     Clock, EpisodeFilter, ManualClock, MemoryConfig, MemoryError, NewEpisode, OutcomeKind,
     RetrievalQuery, SelfLearningMemory, StepInput, StepResult, TaskContext, TaskOutcome, TaskType,
 };
-use memory_storage_turso::TursoStorage;
 use std::sync::Arc;
-use tempfile::TempDir;
 
 struct Fixture {
-    _dir: TempDir,
+    _dir: common::Fixture,
     memory: SelfLearningMemory,
     clock: Arc<ManualClock>,
 }
 
 async fn fixture() -> Fixture {
-    let dir = TempDir::new().unwrap();
-    let storage = TursoStorage::open(dir.path().join("memory.db"))
-        .await
-        .unwrap();
+    let (dir, storage) = common::fresh().await;
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
     ));
@@ -330,8 +327,7 @@ async fn errors_name_the_problem_and_change_nothing() {
 
 #[tokio::test]
 async fn step_limit_is_enforced() {
-    let dir = TempDir::new().unwrap();
-    let storage = TursoStorage::open(dir.path().join("m.db")).await.unwrap();
+    let (_dir, storage) = common::fresh().await;
     let mut config = MemoryConfig::default();
     config.limits.steps_per_episode = 3;
     let memory = SelfLearningMemory::with_config(

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use chrono::{TimeZone, Utc};
 use memory_core::graph::to_dot;
 use memory_core::handoff::HandoffPack;
@@ -12,16 +14,11 @@ use memory_core::{
     RelationshipMetadata, RetrievalQuery, SelfLearningMemory, StepInput, StepResult, TaskContext,
     TaskOutcome,
 };
-use memory_storage_turso::TursoStorage;
 use std::sync::Arc;
-use tempfile::TempDir;
 use uuid::Uuid;
 
-async fn memory_with(config: MemoryConfig) -> (TempDir, SelfLearningMemory) {
-    let dir = TempDir::new().unwrap();
-    let storage = TursoStorage::open(dir.path().join("memory.db"))
-        .await
-        .unwrap();
+async fn memory_with(config: MemoryConfig) -> (common::Fixture, SelfLearningMemory) {
+    let (dir, storage) = common::fresh().await;
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
     ));
@@ -30,7 +27,7 @@ async fn memory_with(config: MemoryConfig) -> (TempDir, SelfLearningMemory) {
     (dir, memory)
 }
 
-async fn memory() -> (TempDir, SelfLearningMemory) {
+async fn memory() -> (common::Fixture, SelfLearningMemory) {
     memory_with(MemoryConfig::default()).await
 }
 

@@ -27,8 +27,8 @@ fn step(tool: &str) -> StepInput {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_all_land_and_share_transactions() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let storage = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let (_dir, storage) = common::fresh().await;
+    let storage = Arc::new(storage);
     let mut agents = Vec::new();
     for agent in 0..8 {
         let storage = Arc::clone(&storage);
@@ -73,8 +73,8 @@ async fn concurrent_writers_all_land_and_share_transactions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_write_does_not_undo_its_neighbours() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let storage = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let (_dir, storage) = common::fresh().await;
+    let storage = Arc::new(storage);
     let mut tasks = Vec::new();
     for i in 0..40 {
         let storage = Arc::clone(&storage);
@@ -111,8 +111,8 @@ async fn a_failing_write_does_not_undo_its_neighbours() {
 
 #[tokio::test]
 async fn a_write_whose_caller_is_cancelled_leaves_the_store_usable() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let storage = Arc::new(TursoStorage::open(dir.path().join("m.db")).await.unwrap());
+    let (_dir, storage) = common::fresh().await;
+    let storage = Arc::new(storage);
     // Cancel many writes at arbitrary points; every later write must still work.
     for i in 0..50u64 {
         let ep = episode("ns", &format!("cancelled {i}"));
@@ -139,8 +139,7 @@ async fn a_write_whose_caller_is_cancelled_leaves_the_store_usable() {
 
 #[tokio::test]
 async fn statistics_report_sizes_and_connections() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let storage = TursoStorage::open(dir.path().join("m.db")).await.unwrap();
+    let (_dir, storage) = common::fresh().await;
     storage.store_episode(&episode("ns", "one")).await.unwrap();
     let stats = storage.storage_stats().await.unwrap();
     assert_eq!(stats.episodes, 1);

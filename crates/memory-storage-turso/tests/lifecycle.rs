@@ -863,16 +863,11 @@ async fn a_newer_schema_is_refused_untouched() {
 
 #[tokio::test]
 async fn an_unreadable_record_is_reported_as_corrupt() {
-    let (dir, storage) = fresh().await;
+    let (_dir, storage) = fresh().await;
     let episode = running(NS, "will be damaged", 0);
     storage.store_episode(&episode).await.unwrap();
     {
-        let db = libsql::Builder::new_local(dir.path().join("memory.db"))
-            .build()
-            .await
-            .unwrap();
-        let conn = db.connect().unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        let (_db, conn) = common::raw(&storage).await;
         conn.execute(
             "UPDATE episodes SET record = '{not json' WHERE id = ?1",
             [episode.id.to_string()],

@@ -1013,17 +1013,11 @@ async fn deleting_an_episode_keeps_its_patterns() {
 
 #[tokio::test]
 async fn an_unreadable_pattern_is_reported_as_corrupt() {
-    let (dir, storage) = common::fresh().await;
+    let (_dir, storage) = common::fresh().await;
     let (e, c) = episode_with(&storage, NS, &["a", "b"], success(), 0).await;
     let ids = storage.complete_episode(NS, e.id, &c).await.unwrap();
     {
-        let db = libsql::Builder::new_local(dir.path().join("memory.db"))
-            .build()
-            .await
-            .unwrap();
-        let conn = db.connect().unwrap();
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .unwrap();
+        let (_db, conn) = common::raw(&storage).await;
         conn.execute(
             "UPDATE patterns SET record = '{broken' WHERE id = ?1",
             [ids[0].to_string()],

@@ -31,7 +31,7 @@ fn ids(matches: &[memory_core::TextMatch]) -> Vec<Uuid> {
 /// 40 episodes that all say "deploying the service failed"; the first three also mention
 /// kafka (the third twice, so it ranks first among them).
 async fn store_with_a_common_word() -> (
-    tempfile::TempDir,
+    common::Fixture,
     memory_storage_turso::TursoStorage,
     Vec<Uuid>,
 ) {
@@ -143,9 +143,7 @@ async fn another_handles_writes_and_deletions_are_seen_by_the_next_search() {
     );
 
     // A second handle on the same file (another process, as far as the index knows).
-    let writer = memory_storage_turso::TursoStorage::open(reader.path().unwrap())
-        .await
-        .unwrap();
+    let writer = common::reopen(&reader).await;
     let second = done("renew expiring certificates", 2);
     writer.store_episode(&second).await.unwrap();
     let mut got = ids(&reader.search_text(NS, &q, 10).await.unwrap());
@@ -207,11 +205,8 @@ async fn a_reopened_store_searches_what_was_indexed_before() {
     let before = storage.search_text(NS, &q, 20).await.unwrap();
     assert_eq!(before.len(), 7, "six billing episodes and episode 7");
     assert!(!ids(&before).contains(&episodes[3].id));
-    let path = storage.path().unwrap().to_path_buf();
+    let reopened = common::reopen(&storage).await;
     drop(storage);
-    let reopened = memory_storage_turso::TursoStorage::open(&path)
-        .await
-        .unwrap();
     // The index is loaded by the first search, and the statistics say so.
     let empty = reopened.storage_stats().await.unwrap().text_index.unwrap();
     assert_eq!(empty.documents, 0);
@@ -234,11 +229,7 @@ async fn a_damaged_entry_leaves_out_only_its_episode() {
     storage.store_episodes(episodes.to_vec()).await.unwrap();
     {
         // Damage one episode's stored terms behind the store's back.
-        let db = libsql::Builder::new_local(storage.path().unwrap())
-            .build()
-            .await
-            .unwrap();
-        let conn = db.connect().unwrap();
+        let (_db, conn) = common::raw(&storage).await;
         conn.execute(
             "UPDATE episode_text SET terms = x'07' WHERE episode_rowid = \
              (SELECT rowid FROM episodes WHERE id = ?1)",
@@ -248,9 +239,7 @@ async fn a_damaged_entry_leaves_out_only_its_episode() {
         .unwrap();
     }
     // A handle that loads the log afterwards still searches; only that episode is missing.
-    let reader = memory_storage_turso::TursoStorage::open(storage.path().unwrap())
-        .await
-        .unwrap();
+    let reader = common::reopen(&storage).await;
     let mut got = ids(&reader
         .search_text(NS, &terms(&["vacuum"]), 10)
         .await
@@ -266,9 +255,7 @@ async fn a_damaged_entry_leaves_out_only_its_episode() {
 #[tokio::test]
 async fn a_reused_rowid_is_searched_as_the_new_episode() {
     let (_dir, storage) = fresh().await;
-    let other = memory_storage_turso::TursoStorage::open(storage.path().unwrap())
-        .await
-        .unwrap();
+    let other = common::reopen(&storage).await;
     let old = done("compile the wasm bundle", 1);
     storage.store_episode(&old).await.unwrap();
     assert_eq!(found(&storage, "wasm").await, [old.id]);
@@ -299,11 +286,7 @@ async fn found(storage: &memory_storage_turso::TursoStorage, word: &str) -> Vec<
 
 /// The rowid of the episode `id` (`None` once it is gone), read on a connection of its own.
 async fn rowid_of(storage: &memory_storage_turso::TursoStorage, id: Uuid) -> Option<i64> {
-    let db = libsql::Builder::new_local(storage.path().unwrap())
-        .build()
-        .await
-        .unwrap();
-    let conn = db.connect().unwrap();
+    let (_db, conn) = common::raw(storage).await;
     let mut rows = conn
         .query("SELECT rowid FROM episodes WHERE id = ?1", [id.to_string()])
         .await

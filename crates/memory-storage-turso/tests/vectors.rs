@@ -388,9 +388,9 @@ async fn the_vector_space_is_declared_once() {
     ));
 
     // The space survives reopening.
-    let path = storage.path().unwrap().to_path_buf();
+    let reopened = common::reopen(&storage).await;
     drop(storage);
-    let storage = TursoStorage::open(&path).await.unwrap();
+    let storage = reopened;
     assert_eq!(
         storage.vector_space().await.unwrap(),
         Some(("hash-v1-8".to_string(), 8))
@@ -730,7 +730,7 @@ async fn the_embedding_cache_round_trips() {
 // ----- The facade on top -----------------------------------------------------------------
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    _dir: common::Fixture,
     storage: Arc<TursoStorage>,
     memory: SelfLearningMemory,
 }

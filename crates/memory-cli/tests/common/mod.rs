@@ -4,8 +4,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-
-pub mod sqld;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

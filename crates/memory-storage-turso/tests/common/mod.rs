@@ -9,17 +9,88 @@ use memory_core::{
     Completion, Episode, ExecutionStep, Reflection, RewardScore, StepInput, StepResult,
     TaskContext, TaskOutcome, TaskType, to_micros,
 };
-use memory_storage_turso::TursoStorage;
+use memory_storage_turso::{Location, TursoConfig, TursoStorage};
+use memory_test_server::Sqld;
+use std::path::Path;
 use tempfile::TempDir;
 use uuid::Uuid;
 
-/// A new database in its own temporary directory (kept alive by the returned guard).
-pub async fn fresh() -> (TempDir, TursoStorage) {
+/// Where a test's store lives, kept alive as long as the test holds it: a temporary
+/// directory and, when the tests run against a libSQL server, that server.
+pub struct Fixture {
+    dir: TempDir,
+    server: Option<Sqld>,
+}
+
+impl Fixture {
+    /// The test's temporary directory (the database file's, when it has one).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server the store is on, when it is on one.
+    pub fn server(&self) -> Option<&Sqld> {
+        self.server.as_ref()
+    }
+}
+
+/// Whether the integration tests keep their stores on a libSQL server (`sqld`, one per
+/// test, started with a JWT key): `MEMORY_TEST_STORE=sqld`, as `.ci/run` runs them a second
+/// time. Otherwise each store is a file in a temporary directory.
+pub fn on_server() -> bool {
+    std::env::var("MEMORY_TEST_STORE").is_ok_and(|v| v == "sqld")
+}
+
+/// A new, empty store of its own: a file in a temporary directory, or a database on a
+/// `sqld` of its own (see [`on_server`]).
+pub async fn fresh() -> (Fixture, TursoStorage) {
     let dir = TempDir::new().unwrap();
-    let storage = TursoStorage::open(dir.path().join("memory.db"))
+    if !on_server() {
+        let storage = TursoStorage::open(dir.path().join("memory.db"))
+            .await
+            .unwrap();
+        return (Fixture { dir, server: None }, storage);
+    }
+    let server = Sqld::start(dir.path(), "MEMORY_TEST_STORE=sqld")
+        .expect("MEMORY_TEST_STORE=sqld needs a sqld binary (MEMORY_TEST_SQLD)");
+    let location = Location::parse(&server.url, Some(server.token.clone()));
+    let storage = TursoStorage::open_at(location, TursoConfig::default())
         .await
         .unwrap();
-    (dir, storage)
+    (
+        Fixture {
+            dir,
+            server: Some(server),
+        },
+        storage,
+    )
+}
+
+/// Another handle on the same store, as another process would open it.
+pub async fn reopen(storage: &TursoStorage) -> TursoStorage {
+    TursoStorage::open_at(storage.location().clone(), TursoConfig::default())
+        .await
+        .unwrap()
+}
+
+/// A plain libSQL connection to the store, outside the storage layer (to damage a row on
+/// purpose, or read what the layer does not show). Keep the database while using it.
+pub async fn raw(storage: &TursoStorage) -> (libsql::Database, libsql::Connection) {
+    let db = match storage.location() {
+        Location::File(path) => libsql::Builder::new_local(path).build().await.unwrap(),
+        Location::Server { url, auth_token } => {
+            libsql::Builder::new_remote(url.clone(), auth_token.clone())
+                .build()
+                .await
+                .unwrap()
+        }
+    };
+    let conn = db.connect().unwrap();
+    if !storage.location().is_server() {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+    }
+    (db, conn)
 }
 
 /// A fixed point in time, so tests do not depend on the clock.

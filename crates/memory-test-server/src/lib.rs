@@ -4,6 +4,15 @@
 //! The binary is `MEMORY_TEST_SQLD`, else `shared/bin/sqld` beside the repository. Without
 //! it a test is skipped with a message, unless `MEMORY_REQUIRE_SQLD` is set (as `.ci/run`
 //! sets it when it finds the server), when it fails.
+//!
+//! Used by the storage crate's and the CLI's tests only (a dev-dependency, never published).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a failure here is the test's failure"
+)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
