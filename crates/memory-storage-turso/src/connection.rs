@@ -85,6 +85,56 @@ pub(crate) struct Conn {
     reopen: Option<Arc<Database>>,
     /// When its last lease ended.
     last_used: Instant,
+    /// On a server's writer: what this handle knows of the store's write version.
+    versions: Option<Arc<WriteVersions>>,
+    /// The write version the open write transaction set (0: none), noted as this handle's
+    /// own once the transaction commits.
+    pending_version: AtomicU64,
+}
+
+/// What a handle on a server knows of the store's write version (`store_version`, raised by
+/// every write transaction made through a server): the last version seen, and how many
+/// times it was found raised by someone else. That count is the change marker the caches
+/// compare: this handle's own commits do not move it, other processes' do.
+#[derive(Default)]
+pub(crate) struct WriteVersions {
+    seen: std::sync::Mutex<SeenVersions>,
+}
+
+#[derive(Default)]
+struct SeenVersions {
+    version: u64,
+    external: u64,
+}
+
+impl WriteVersions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SeenVersions> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This handle committed a transaction that raised the version to `version`: another
+    /// writer came in between when the version before it is past the last one seen.
+    fn committed(&self, version: u64) {
+        let mut seen = self.lock();
+        if version.saturating_sub(1) > seen.version {
+            seen.external += 1;
+        }
+        seen.version = seen.version.max(version);
+    }
+
+    /// The store's version, as just read, is `version`.
+    fn observed(&self, version: u64) {
+        let mut seen = self.lock();
+        if version > seen.version {
+            seen.external += 1;
+            seen.version = version;
+        }
+    }
+
+    /// How many times another writer was found to have written.
+    pub(crate) fn marker(&self) -> u64 {
+        self.lock().external
+    }
 }
 
 /// How long a server connection may sit idle before it is replaced rather than used: a
@@ -104,7 +154,55 @@ impl Conn {
             data_version: None,
             reopen,
             last_used: Instant::now(),
+            versions: None,
+            pending_version: AtomicU64::new(0),
         }
+    }
+
+    /// Starts a write transaction, taking the database's write lock at once; through a
+    /// server it also raises the store's write version (see [`WriteVersions`]).
+    pub(crate) async fn begin_write(&self) -> Result<(), libsql::Error> {
+        self.execute("BEGIN IMMEDIATE", ()).await?;
+        if self.versions.is_some() {
+            const RAISE: &str =
+                "UPDATE store_version SET version = version + 1 WHERE id = 1 RETURNING version";
+            let mut rows = self.query(RAISE, ()).await?;
+            let version = match rows.next().await? {
+                Some(row) => row.get::<i64>(0)?,
+                None => 0,
+            };
+            self.pending_version
+                .store(u64::try_from(version).unwrap_or(0), Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// The write transaction committed: its version is this handle's own.
+    pub(crate) fn committed(&self) {
+        let version = self.pending_version.swap(0, Ordering::Relaxed);
+        if let (Some(versions), true) = (&self.versions, version > 0) {
+            versions.committed(version);
+        }
+    }
+
+    /// The write transaction was rolled back: its version never existed.
+    pub(crate) fn rolled_back(&self) {
+        self.pending_version.store(0, Ordering::Relaxed);
+    }
+
+    /// Reads the store's write version and notes it; returns the change marker (see
+    /// [`WriteVersions`]). `None` off a server.
+    pub(crate) async fn server_change_marker(&self) -> Result<Option<u64>, libsql::Error> {
+        let Some(versions) = &self.versions else {
+            return Ok(None);
+        };
+        let mut rows = self
+            .query("SELECT version FROM store_version WHERE id = 1", ())
+            .await?;
+        if let Some(row) = rows.next().await? {
+            versions.observed(u64::try_from(row.get::<i64>(0)?).unwrap_or(0));
+        }
+        Ok(Some(versions.marker()))
     }
 
     /// Runs a query through the statement cache.
@@ -297,9 +395,8 @@ pub(crate) struct Connections {
     /// Whether the database is on a libSQL server (no file, no per-connection pragmas, no
     /// `data_version` that means anything across the server's connections).
     server: bool,
-    /// How many times other writers were asked about on a server (see
-    /// [`Connections::change_marker`]).
-    server_checks: AtomicU64,
+    /// On a server, what this handle knows of the store's write version.
+    versions: Arc<WriteVersions>,
     /// Kept so the database outlives every connection made from it.
     _db: Arc<Database>,
 }
@@ -334,6 +431,7 @@ impl Connections {
         let server = location.is_server();
         let writer_data_version = Arc::new(AtomicU64::new(0));
         let mut writer = connect(&db, config, server).await.map_err(open_err)?;
+        let versions = Arc::new(WriteVersions::default());
         if server {
             // The first request: fails here, with the URL, when the server is unreachable or
             // refuses the token.
@@ -342,6 +440,7 @@ impl Connections {
                 .execute("SELECT 1", ())
                 .await
                 .map_err(open_err)?;
+            writer.versions = Some(Arc::clone(&versions));
         } else {
             writer.data_version = Some(Arc::clone(&writer_data_version));
         }
@@ -364,7 +463,7 @@ impl Connections {
             statement_counters,
             writer_data_version,
             server,
-            server_checks: AtomicU64::new(0),
+            versions,
             _db: db,
         })
     }
@@ -400,11 +499,9 @@ impl Connections {
         self.server
     }
 
-    /// A marker for caches of a store on a server, where no cheap number tells whether
-    /// another process wrote: a new value at every call, so whatever was cached counts as
-    /// possibly stale once the cache's revalidation interval has passed.
-    pub(crate) fn server_change_marker(&self) -> u64 {
-        self.server_checks.fetch_add(1, Ordering::Relaxed)
+    /// On a server, the change marker as last computed (for when the writer is busy).
+    pub(crate) fn last_server_marker(&self) -> u64 {
+        self.versions.marker()
     }
 
     /// The writer's data version as last read (after its latest batch, or by

@@ -323,7 +323,16 @@ impl StorageBackend for TursoStorage {
 
     async fn external_change_marker(&self) -> Result<Option<u64>> {
         if self.conns.is_server() {
-            return Ok(Some(self.conns.server_change_marker()));
+            // The store's write version, which every write through a server raises; this
+            // handle's own raises do not count (see `WriteVersions`).
+            return match self.conns.try_writer().await {
+                Some(writer) => writer
+                    .server_change_marker()
+                    .await
+                    .ctx("read the store's write version")
+                    .map_err(MemoryError::from),
+                None => Ok(Some(self.conns.last_server_marker())),
+            };
         }
         // `data_version` changes when a connection other than the one asking commits. Asked
         // on the writer, which makes all of this handle's commits, it changes only for
@@ -443,9 +452,7 @@ impl StorageBackend for TursoStorage {
 
 /// Starts a write transaction on `conn`, taking the database's write lock at once.
 async fn begin_write(conn: &Conn) -> Result<&Conn, TursoError> {
-    conn.execute("BEGIN IMMEDIATE", ())
-        .await
-        .ctx("begin write transaction")?;
+    conn.begin_write().await.ctx("begin write transaction")?;
     Ok(conn)
 }
 
@@ -463,9 +470,11 @@ pub(crate) async fn finish<T>(tx: &Conn, result: Result<T>) -> Result<T> {
     match result {
         Ok(value) => {
             tx.execute("COMMIT", ()).await.ctx("commit")?;
+            tx.committed();
             Ok(value)
         }
         Err(err) => {
+            tx.rolled_back();
             if let Err(rollback) = tx.execute("ROLLBACK", ()).await {
                 tracing::warn!(error = %rollback, "rollback after a failed operation failed");
             }

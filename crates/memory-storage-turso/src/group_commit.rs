@@ -150,11 +150,7 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
     if jobs.is_empty() {
         return;
     }
-    if let Err(err) = conn
-        .execute("BEGIN IMMEDIATE", ())
-        .await
-        .ctx("begin write transaction")
-    {
+    if let Err(err) = conn.begin_write().await.ctx("begin write transaction") {
         fail_all(&queue, jobs.into_iter().map(|j| j.reply), &err.to_string());
         return;
     }
@@ -203,6 +199,9 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
     let commit_error = end.as_ref().err().map(|e| e.to_string());
     if end.is_ok() && !roll_back {
         queue.commits.fetch_add(1, Ordering::Relaxed);
+        conn.committed();
+    } else {
+        conn.rolled_back();
     }
     lease.note_data_version().await;
     for (reply, result) in done {

@@ -95,10 +95,10 @@
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
-use libsql::{Connection, TransactionBehavior};
+use libsql::Connection;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -119,6 +119,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_9,
     MIGRATION_10,
     MIGRATION_11,
+    MIGRATION_12,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -335,6 +336,14 @@ DELETE FROM text_snapshot_terms;
 DELETE FROM text_snapshot;
 "#;
 
+const MIGRATION_12: &str = r#"
+CREATE TABLE store_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO store_version (id, version) VALUES (1, 0);
+"#;
+
 /// The schema versions whose migrations also index existing episodes' text (in Rust, after
 /// their SQL): 6 made the text log, 11 changed what an entry holds (passages as well).
 const TEXT_INDEX_VERSIONS: [i64; 2] = [6, 11];
@@ -389,14 +398,31 @@ async fn migrate_to(conn: &Connection, place: &str, target: i64) -> Result<i64, 
         return Ok(found);
     }
 
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+    // Plain statements rather than libsql's transaction object: the same on a file and on
+    // a server, where the object's stream outlived its commit and broke the connection's
+    // later reads.
+    conn.execute("BEGIN IMMEDIATE", ())
         .await
         .ctx("begin schema migration")?;
+    let result = run_migrations(conn, place, target).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = conn.execute(end, ()).await;
+    let version = result?;
+    ended.map_err(|source| TursoError::Migration { version, source })?;
+    Ok(version)
+}
+
+/// The migrations from the file's version up to `target`, inside the open transaction on
+/// `tx`; returns the version reached.
+async fn run_migrations(tx: &Connection, place: &str, target: i64) -> Result<i64, TursoError> {
     // Another process may have migrated between the check above and taking the lock.
-    let found = user_version(&tx).await?;
+    let found = user_version(tx).await?;
     if found > SCHEMA_VERSION {
-        return Err(too_new(found));
+        return Err(TursoError::SchemaTooNew {
+            location: place.to_string(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
     }
     let Ok(first) = usize::try_from(found) else {
         return Err(TursoError::corrupt(
@@ -412,7 +438,7 @@ async fn migrate_to(conn: &Connection, place: &str, target: i64) -> Result<i64, 
             .await
             .map_err(|source| TursoError::Migration { version, source })?;
         if TEXT_INDEX_VERSIONS.contains(&version) {
-            let (indexed, left_out) = text_log::backfill(&tx).await?;
+            let (indexed, left_out) = text_log::backfill(tx).await?;
             tracing::info!(indexed, left_out, "indexed the text of existing episodes");
         }
         // PRAGMA takes no bound parameters; `version` is a number we computed, not input.
@@ -420,11 +446,7 @@ async fn migrate_to(conn: &Connection, place: &str, target: i64) -> Result<i64, 
             .await
             .map_err(|source| TursoError::Migration { version, source })?;
     }
-    let version = found.max(target);
-    tx.commit()
-        .await
-        .map_err(|source| TursoError::Migration { version, source })?;
-    Ok(version)
+    Ok(found.max(target))
 }
 
 #[cfg(test)]

@@ -936,3 +936,44 @@ async fn steps_passed_with_a_completion_are_indexed_only_when_they_match_the_sto
     assert_eq!(search("quokka").await, vec![other.id]);
     assert!(search("walrus").await.is_empty());
 }
+
+/// Caches in front of the store compare this marker to notice other processes' writes:
+/// it must move for theirs — also when one lands between two of ours — and never for ours,
+/// on a file (SQLite's data version) and on a server (the store's write version).
+#[tokio::test]
+async fn the_change_marker_moves_for_other_writers_only() {
+    let (_dir, ours) = fresh().await;
+    let theirs = common::reopen(&ours).await;
+    let marker = || async { ours.external_change_marker().await.unwrap().unwrap() };
+    let start = marker().await;
+    ours.store_episode(&running(NS, "mine", 0)).await.unwrap();
+    ours.store_episode(&running(NS, "mine again", 1))
+        .await
+        .unwrap();
+    assert_eq!(marker().await, start, "our own writes moved the marker");
+
+    theirs
+        .store_episode(&running(NS, "theirs", 2))
+        .await
+        .unwrap();
+    let moved = marker().await;
+    assert_ne!(moved, start, "another writer went unnoticed");
+    ours.store_episode(&running(NS, "mine, later", 3))
+        .await
+        .unwrap();
+    assert_eq!(marker().await, moved);
+
+    // Theirs, then ours before the marker is read again: theirs is still noticed.
+    theirs
+        .store_episode(&running(NS, "theirs again", 4))
+        .await
+        .unwrap();
+    ours.store_episode(&running(NS, "mine, last", 5))
+        .await
+        .unwrap();
+    assert_ne!(
+        marker().await,
+        moved,
+        "a write between two of ours went unnoticed"
+    );
+}
