@@ -24,7 +24,10 @@ use std::time::{Duration, Instant};
 
 /// A running `sqld` and a token it accepts.
 pub struct Sqld {
-    child: Child,
+    child: Option<Child>,
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// A JWT signed with the server's key.
@@ -47,43 +50,68 @@ impl Sqld {
         };
         let key = key_pair(&rng);
         let other = key_pair(&rng);
-        let key_file = dir.join("sqld-jwt.pub");
-        std::fs::write(&key_file, URL_SAFE_NO_PAD.encode(key.public_key().as_ref())).unwrap();
-        let data = dir.join("sqld-data");
+        std::fs::write(
+            dir.join("sqld-jwt.pub"),
+            URL_SAFE_NO_PAD.encode(key.public_key().as_ref()),
+        )
+        .unwrap();
         let port = free_port();
-        let log = std::fs::File::create(dir.join("sqld.log")).unwrap();
-        let child = Command::new(&bin)
+        let mut server = Sqld {
+            child: None,
+            bin,
+            dir: dir.to_path_buf(),
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            token: jwt(&key),
+            wrong_token: jwt(&other),
+            data: dir.join("sqld-data"),
+        };
+        server.start_again();
+        Some(server)
+    }
+
+    /// Stops the server, as a crash would (its data stays).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, data and key (after [`Sqld::stop`]), and
+    /// waits until it listens.
+    pub fn start_again(&mut self) {
+        self.stop();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("sqld.log"))
+            .unwrap();
+        let child = Command::new(&self.bin)
             .arg("--db-path")
-            .arg(&data)
+            .arg(&self.data)
             .arg("--http-listen-addr")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("127.0.0.1:{}", self.port))
             .arg("--auth-jwt-key-file")
-            .arg(&key_file)
+            .arg(self.dir.join("sqld-jwt.pub"))
             .arg("--no-welcome")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("{test}: cannot start {}: {e}", bin.display()));
-        let server = Sqld {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            token: jwt(&key),
-            wrong_token: jwt(&other),
-            data,
-        };
-        server.wait_until_listening(port, dir);
-        Some(server)
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        self.child = Some(child);
+        self.wait_until_listening();
     }
 
-    fn wait_until_listening(&self, port: u16, dir: &Path) {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    fn wait_until_listening(&self) {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "sqld did not listen on {addr} within 30 s; its log: {}",
-                std::fs::read_to_string(dir.join("sqld.log")).unwrap_or_default()
+                std::fs::read_to_string(self.dir.join("sqld.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -92,8 +120,7 @@ impl Sqld {
 
 impl Drop for Sqld {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
