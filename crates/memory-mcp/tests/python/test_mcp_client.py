@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -162,7 +164,7 @@ async def over_stdio(binary: str, db: Path) -> None:
             await agent_loop(session, "stdio")
 
 
-async def over_http(binary: str, db: Path) -> None:
+async def over_http(binary: str, db: Path | str) -> None:
     server = subprocess.Popen(
         [binary, "--db", str(db), "serve", "--listen", "127.0.0.1:0", "--auth-token", TOKEN],
         stdout=subprocess.DEVNULL,
@@ -171,7 +173,9 @@ async def over_http(binary: str, db: Path) -> None:
     )
     try:
         line = await asyncio.wait_for(asyncio.to_thread(server.stderr.readline), STEP_TIMEOUT)
-        urls = [w.rstrip(";") for w in line.split() if w.startswith("http://")]
+        # The line names the database too, which may itself be an http:// URL.
+        words = [w.rstrip(";") for w in line.split()]
+        urls = [w for w in words if w.startswith("http://") and w.endswith("/mcp")]
         check(bool(urls), f"no address in: {line!r}")
         url = urls[0]
         headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -193,14 +197,49 @@ async def over_http(binary: str, db: Path) -> None:
     check(server.returncode == 0, f"memory serve exited with {server.returncode}")
 
 
+async def over_http_on_sqld(binary: str, db: Path) -> None:
+    """`memory serve --db http://…`: the same loop with the memory on a libSQL server (sqld)."""
+    sqld = os.environ["MEMORY_TEST_SQLD"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sqld, "--db-path", str(db.parent / "sqld-data"), "--http-listen-addr",
+         f"127.0.0.1:{port}", "--no-welcome"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                check(time.monotonic() < deadline, f"sqld did not listen on port {port}")
+                await asyncio.sleep(0.05)
+        await over_http(binary, f"http://127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> int:
     binary = sys.argv[1] if len(sys.argv) > 1 else str(REPO / "target" / "debug" / "memory")
     binary = os.path.abspath(binary)
     if not os.access(binary, os.X_OK):
         print(f"no memory binary at {binary}; build it with `cargo build -p memory-cli`")
         return 2
+    scenarios = [("stdio", over_stdio), ("streamable HTTP", over_http)]
+    if os.environ.get("MEMORY_TEST_SQLD"):
+        scenarios.append(("streamable HTTP, memory on sqld", over_http_on_sqld))
+    elif os.environ.get("MEMORY_REQUIRE_SQLD"):
+        print("FAILED  MEMORY_REQUIRE_SQLD is set but MEMORY_TEST_SQLD names no sqld")
+        return 1
+    else:
+        print("skipped streamable HTTP on sqld: MEMORY_TEST_SQLD is not set")
     passed = failed = 0
-    for name, scenario in [("stdio", over_stdio), ("streamable HTTP", over_http)]:
+    for name, scenario in scenarios:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 asyncio.run(asyncio.wait_for(scenario(binary, Path(tmp) / "memory.db"), 300))
