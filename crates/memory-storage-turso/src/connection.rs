@@ -163,18 +163,35 @@ impl Conn {
     /// server it also raises the store's write version (see [`WriteVersions`]).
     pub(crate) async fn begin_write(&self) -> Result<(), libsql::Error> {
         self.execute("BEGIN IMMEDIATE", ()).await?;
-        if self.versions.is_some() {
-            const RAISE: &str =
-                "UPDATE store_version SET version = version + 1 WHERE id = 1 RETURNING version";
-            let mut rows = self.query(RAISE, ()).await?;
-            let version = match rows.next().await? {
-                Some(row) => row.get::<i64>(0)?,
-                None => 0,
-            };
-            self.pending_version
-                .store(u64::try_from(version).unwrap_or(0), Ordering::Relaxed);
+        if self.versions.is_none() {
+            return Ok(());
         }
-        Ok(())
+        match self.raise_version().await {
+            Ok(version) => {
+                self.pending_version.store(version, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(err) => {
+                // No write may start without its version: give the lock back.
+                self.reset_statements();
+                if let Err(rollback) = self.conn.execute("ROLLBACK", ()).await {
+                    tracing::warn!(error = %rollback, "rollback after a failed version raise failed");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Raises the store's write version inside the open write transaction; returns it.
+    async fn raise_version(&self) -> Result<u64, libsql::Error> {
+        const RAISE: &str =
+            "UPDATE store_version SET version = version + 1 WHERE id = 1 RETURNING version";
+        let mut rows = self.query(RAISE, ()).await?;
+        let version = match rows.next().await? {
+            Some(row) => row.get::<i64>(0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(version).unwrap_or(0))
     }
 
     /// The write transaction committed: its version is this handle's own.
@@ -265,29 +282,31 @@ impl Conn {
         Ok(version)
     }
 
-    /// Makes the connection ready for its next user: statements reset, and a transaction
-    /// left open by an operation that was cancelled half-way rolled back.
+    /// Makes the connection ready for its next user: statements reset, a transaction left
+    /// open by an operation that was cancelled half-way rolled back, and a server
+    /// connection replaced when the server may have dropped its stream.
     async fn recycle(&mut self) {
         statements::lock(&self.statements).release();
-        if let Some(db) = &self.reopen {
-            if self.last_used.elapsed() >= SERVER_IDLE_REOPEN && self.conn.is_autocommit() {
-                // The server has dropped (or is about to drop) this connection's stream; a
-                // new connection opens a new one on its first request.
-                match db.connect() {
-                    Ok(conn) => {
-                        self.conn = conn;
-                        statements::lock(&self.statements).clear();
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "could not reopen a server connection")
-                    }
-                }
-            }
-        }
         if !self.conn.is_autocommit() {
             tracing::warn!("rolling back a transaction left open by a cancelled operation");
             if let Err(err) = self.conn.execute("ROLLBACK", ()).await {
                 tracing::warn!(error = %err, "rollback of an abandoned transaction failed");
+            }
+        }
+        let Some(db) = &self.reopen else {
+            return;
+        };
+        // A server connection idle long enough for the server to drop its stream, or one
+        // whose abandoned transaction could not be rolled back, is replaced: a new
+        // connection opens a new stream on its first request (and the server rolls back
+        // what the old stream left open when it expires it).
+        if self.last_used.elapsed() >= SERVER_IDLE_REOPEN || !self.conn.is_autocommit() {
+            match db.connect() {
+                Ok(conn) => {
+                    self.conn = conn;
+                    statements::lock(&self.statements).clear();
+                }
+                Err(err) => tracing::warn!(error = %err, "could not reopen a server connection"),
             }
         }
     }
@@ -352,7 +371,10 @@ impl Drop for Lease {
     fn drop(&mut self) {
         self.guard.last_used = Instant::now();
         statements::lock(&self.guard.statements).release();
-        if !self.guard.conn.is_autocommit() {
+        // On a server a request cannot finish in one poll, and one dropped half-sent would
+        // leave the stream in doubt: its rollback waits for `recycle`, and the server gives
+        // the lock back by itself when it expires the stream.
+        if !self.guard.conn.is_autocommit() && self.guard.reopen.is_none() {
             // An operation stopped half-way (cancelled, or panicked): roll back now rather
             // than when the connection is next used, so the database's write lock is not
             // held meanwhile. A local libSQL statement runs to completion when first polled.
