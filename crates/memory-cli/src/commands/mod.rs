@@ -41,10 +41,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let choice = embedder(&cli.embedder)?;
     let embedder = choice.embedder.clone();
-    let open = || async {
-        let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
-        open_memory(&location.location, embedder.clone()).await
-    };
+    let locate = || db_location(cli.db.as_deref(), cli.db_auth_token.as_deref());
+    let open = || async { open_memory(&locate()?.location, embedder.clone()).await };
     match cli.command {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
@@ -56,17 +54,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bench::retrieval(&a, embedder.clone(), out).await
         }
         Command::Demo(_) => {
-            let db = match cli.db.as_deref() {
-                Some(_) => Some(db_location(
-                    cli.db.as_deref(),
-                    cli.db_auth_token.as_deref(),
-                )?),
+            // Without --db the demo works in a temporary database.
+            let db = match cli.db {
+                Some(_) => Some(locate()?),
                 None => None,
             };
             demo::run(db.map(|d| d.location), ns, embedder.clone(), out).await
         }
         Command::Config(ConfigCommand::Show) => {
-            let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
+            let location = locate()?;
             // Showing the configuration must not create the database.
             let memory = match location.exists() {
                 true => Some(open().await?),
@@ -79,19 +75,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(a) => stats::run(&open().await?, &a, out).await,
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
         Command::Mcp => {
-            let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
+            let location = locate()?;
             let memory = open_memory(&location.location, embedder.clone()).await?;
             serve::stdio(memory, ns).await
         }
         Command::Serve(a) => {
             // Refuse an unsafe address before creating or opening anything.
             serve::check(&a)?;
-            let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
+            let location = locate()?;
             let memory = open_memory(&location.location, embedder.clone()).await?;
             serve::http(memory, ns, &location.location, &a).await
         }
         Command::Retrieve(args) => {
-            let location = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref())?;
+            let location = locate()?;
             let (memory, store) =
                 open_memory_and_store(&location.location, embedder.clone()).await?;
             let answered = retrieve::run(&memory, ns, &args, out).await;
