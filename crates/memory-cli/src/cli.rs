@@ -25,6 +25,19 @@ pub struct Cli {
     )]
     pub db_auth_token: Option<String>,
 
+    /// Seconds a libSQL server named by --db has to answer one request before the command
+    /// fails (a server that accepts connections but stopped answering is reported, not
+    /// waited on). Not used for a file.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_DB_TIMEOUT",
+        value_name = "SECONDS",
+        default_value = "15",
+        value_parser = seconds
+    )]
+    pub db_timeout: std::time::Duration,
+
     /// Namespace (agent, project or tenant) every command works in.
     #[arg(
         long,
@@ -45,6 +58,20 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A positive number of seconds (fractions allowed) as a duration.
+fn seconds(raw: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "`{raw}` must be more than 0 and at most 86400 seconds"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// The embedder for vector search, from flags or the environment.

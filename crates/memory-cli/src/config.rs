@@ -10,6 +10,7 @@ use memory_embed_http::{OpenAiConfig, OpenAiEmbedder};
 use memory_storage_turso::{Location, TursoConfig, TursoError, TursoStorage};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The CLI's folder in the OS data directory.
 const DEFAULT_DIR: &str = "self-learning-memory";
@@ -23,9 +24,28 @@ pub struct DbLocation {
     pub location: Location,
     /// `--db/MEMORY_DB` or `default`.
     pub source: &'static str,
+    /// How long a server has to answer one request (`--db-timeout`).
+    pub request_timeout: Duration,
 }
 
 impl DbLocation {
+    /// A file chosen by the program itself (the demo's temporary database).
+    pub fn file(path: PathBuf, source: &'static str) -> DbLocation {
+        DbLocation {
+            location: Location::File(path),
+            source,
+            request_timeout: memory_storage_turso::DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// How the store is opened on it.
+    pub fn config(&self) -> TursoConfig {
+        TursoConfig {
+            request_timeout: self.request_timeout,
+            ..TursoConfig::default()
+        }
+    }
+
     /// Whether the database is there already: the file exists, or it is on a server (which
     /// answers for it).
     pub fn exists(&self) -> bool {
@@ -37,9 +57,13 @@ impl DbLocation {
 }
 
 /// Resolves the database: `--db` / `MEMORY_DB` (a path, or a libSQL server's URL used with
-/// `auth_token`), else `memory.db` in the OS data directory (e.g.
-/// `~/.local/share/self-learning-memory/` on Linux).
-pub fn db_location(flag: Option<&str>, auth_token: Option<&str>) -> anyhow::Result<DbLocation> {
+/// `auth_token`, each request answered within `request_timeout`), else `memory.db` in the OS
+/// data directory (e.g. `~/.local/share/self-learning-memory/` on Linux).
+pub fn db_location(
+    flag: Option<&str>,
+    auth_token: Option<&str>,
+    request_timeout: Duration,
+) -> anyhow::Result<DbLocation> {
     if let Some(db) = flag {
         if db.trim().is_empty() {
             usage!("--db/MEMORY_DB is empty: give a file path or a libSQL server URL");
@@ -47,6 +71,7 @@ pub fn db_location(flag: Option<&str>, auth_token: Option<&str>) -> anyhow::Resu
         return Ok(DbLocation {
             location: Location::parse(db, auth_token.map(str::to_string)),
             source: "--db/MEMORY_DB",
+            request_timeout,
         });
     }
     let dir = data_dir()
@@ -54,6 +79,7 @@ pub fn db_location(flag: Option<&str>, auth_token: Option<&str>) -> anyhow::Resu
     Ok(DbLocation {
         location: Location::File(dir.join(DEFAULT_FILE)),
         source: "default",
+        request_timeout,
     })
 }
 
@@ -239,23 +265,24 @@ fn local_embedder(dir: &str) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
     )
 }
 
-/// Opens the memory on `location` (a file, created if needed, or a libSQL server) with
+/// Opens the memory on `db` (a file, created if needed, or a libSQL server) with
 /// `embedder`.
 pub async fn open_memory(
-    location: &Location,
+    db: &DbLocation,
     embedder: Option<Arc<dyn Embedder>>,
 ) -> anyhow::Result<SelfLearningMemory> {
-    Ok(open_memory_and_store(location, embedder).await?.0)
+    Ok(open_memory_and_store(db, embedder).await?.0)
 }
 
 /// Like [`open_memory`], also handing back the store itself, for a command that must wait
 /// for the store's background work before the process exits (a search may start writing
 /// the full-text index's snapshot; see `TursoStorage::finish_background_work`).
 pub async fn open_memory_and_store(
-    location: &Location,
+    db: &DbLocation,
     embedder: Option<Arc<dyn Embedder>>,
 ) -> anyhow::Result<(SelfLearningMemory, Arc<TursoStorage>)> {
-    let storage = TursoStorage::open_at(location.clone(), TursoConfig::default())
+    let location = &db.location;
+    let storage = TursoStorage::open_at(location.clone(), db.config())
         .await
         .map_err(|err| match err {
             // Its message already names the server and the cause.

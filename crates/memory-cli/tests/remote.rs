@@ -221,3 +221,80 @@ fn an_unreachable_server_fails_at_once_naming_the_url() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     assert!(!sb.db().exists(), "no local file stands in for the server");
 }
+
+#[test]
+fn a_server_that_stops_answering_fails_within_the_db_timeout() {
+    let sb = Sandbox::new();
+    let Some(server) = Sqld::start(
+        sb.dir.path(),
+        "a_server_that_stops_answering_fails_within_the_db_timeout",
+    ) else {
+        return;
+    };
+    let token = Token::Flag(&server.token);
+    // The timeout in force is shown.
+    let shown = json(
+        &on_server(
+            &sb,
+            &server.url,
+            token,
+            &["--db-timeout", "0.5", "config", "show"],
+        ),
+        "config show",
+    );
+    assert_eq!(shown["db"]["request_timeout_s"], 0.5);
+    let human = sb
+        .command()
+        .args(["--db", &server.url, "--db-auth-token", &server.token])
+        .env("MEMORY_DB_TIMEOUT", "2.5")
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("requests time out after 2.5 s"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    let bad = on_server(
+        &sb,
+        &server.url,
+        token,
+        &["--db-timeout", "0", "episode", "list"],
+    );
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+
+    server.pause();
+    let started = std::time::Instant::now();
+    let out = on_server(
+        &sb,
+        &server.url,
+        token,
+        &[
+            "--db-timeout",
+            "0.5",
+            "episode",
+            "start",
+            "--task",
+            "never stored",
+        ],
+    );
+    let waited = started.elapsed();
+    server.resume();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&server.url) && err.contains("stopped answering"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "a hung server held the command for {waited:?}"
+    );
+    // Nothing was half-written: the server, answering again, holds no episode.
+    let listed = json(
+        &on_server(&sb, &server.url, token, &["episode", "list"]),
+        "episode list",
+    );
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+}

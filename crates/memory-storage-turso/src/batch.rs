@@ -22,7 +22,7 @@ use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::relationships;
 use crate::text_log::{self, TextDocument};
-use libsql::{Statement, Value};
+use libsql::Value;
 use memory_core::{BatchCounts, Episode, ImportBatch, MemoryError, Result};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -403,7 +403,7 @@ impl Rows {
             return Ok(());
         }
         let per = (MAX_PARAMS / self.cols).clamp(1, MAX_ROWS);
-        let mut full: Option<std::sync::Arc<Statement>> = None;
+        let mut full: Option<crate::connection::Prepared<'_>> = None;
         let mut values = self.values.into_iter();
         let mut left = rows;
         while left > 0 {
@@ -430,8 +430,7 @@ impl Rows {
                 // The odd-sized rest: prepared for this one use, not through the statement
                 // cache, which would keep it (and the values last bound to it) for as long
                 // as the connection is leased — a whole import.
-                conn.raw()
-                    .execute(&sql(head, self.cols, n), libsql::params_from_iter(chunk))
+                conn.execute_once(&sql(head, self.cols, n), libsql::params_from_iter(chunk))
                     .await
                     .map(|_| ())
             };

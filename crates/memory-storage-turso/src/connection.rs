@@ -24,9 +24,16 @@ use memory_core::metrics::{ConnectionStats, LatencyHistogram, PoolStats, Stateme
 use std::future::Future as _;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// How long a libSQL server has to answer one request unless configured otherwise: long
+/// enough for a large import's statement on a busy server, and for a write queued behind
+/// the lock of a transaction whose client went away (`sqld` takes the lock back after about
+/// five seconds); short enough that a server that stopped answering is reported rather than
+/// waited on.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How a [`crate::TursoStorage`] uses its database file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +61,10 @@ pub struct TursoConfig {
     /// them). The fewer, the less a fresh process's first search catches up on (about 7 µs
     /// an entry), the more often the whole snapshot is rewritten.
     pub text_snapshot_after: u64,
+    /// How long a libSQL server has to answer one request before the operation fails
+    /// (the connection is then replaced). Not used for a local file, where
+    /// [`TursoConfig::busy_timeout`] bounds the wait for a lock.
+    pub request_timeout: Duration,
 }
 
 impl Default for TursoConfig {
@@ -66,6 +77,7 @@ impl Default for TursoConfig {
             statement_cache_capacity: DEFAULT_STATEMENT_CAPACITY,
             max_write_batch: 256,
             text_snapshot_after: 1_000,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -80,9 +92,9 @@ pub(crate) struct Conn {
     /// Where the writer notes `PRAGMA data_version` (plus one; 0 = not read yet) so that
     /// other writers can be detected without waiting for the writer.
     data_version: Option<Arc<AtomicU64>>,
-    /// A server connection's database, to open a new connection in its place once it has
-    /// been idle long enough for the server to expire its stream.
-    reopen: Option<Arc<Database>>,
+    /// On a server: the server, to replace the connection once it has been idle long enough
+    /// for the server to expire its stream, and to bound its requests.
+    server: Option<ServerLink>,
     /// When its last lease ended.
     last_used: Instant,
     /// On a server's writer: what this handle knows of the store's write version.
@@ -90,6 +102,9 @@ pub(crate) struct Conn {
     /// The write version the open write transaction set (0: none), noted as this handle's
     /// own once the transaction commits.
     pending_version: AtomicU64,
+    /// Set when a request went unanswered: the stream's state is unknown, so nothing more is
+    /// sent on this connection and it is replaced before its next use.
+    abandoned: AtomicBool,
 }
 
 /// What a handle on a server knows of the store's write version (`store_version`, raised by
@@ -143,19 +158,44 @@ impl WriteVersions {
 const SERVER_IDLE_REOPEN: Duration = Duration::from_secs(5);
 
 impl Conn {
-    /// `conn` with an empty statement cache; `reopen` is the server's database, from which
+    /// `conn` with an empty statement cache; `server` is the server's database, from which
     /// the connection is made anew after it has been idle (see [`SERVER_IDLE_REOPEN`]).
-    fn new(conn: Connection, config: &TursoConfig, reopen: Option<Arc<Database>>) -> Conn {
+    fn new(conn: Connection, config: &TursoConfig, server: Option<ServerLink>) -> Conn {
         Conn {
             conn,
             statements: std::sync::Mutex::new(PreparedStatementCache::new(
                 config.statement_cache_capacity,
             )),
             data_version: None,
-            reopen,
+            server,
             last_used: Instant::now(),
             versions: None,
             pending_version: AtomicU64::new(0),
+            abandoned: AtomicBool::new(false),
+        }
+    }
+
+    /// Runs `request` (one or more requests to the database) within the server's request
+    /// timeout. A request that goes unanswered fails with [`RequestTimedOut`] and leaves the
+    /// connection abandoned: what follows on it fails at once, and it is replaced when next
+    /// leased (the server rolls back whatever transaction its stream held when it expires
+    /// the stream). On a local file it simply runs `request`.
+    pub(crate) async fn bounded<T>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, libsql::Error>>,
+    ) -> Result<T, libsql::Error> {
+        let Some(server) = &self.server else {
+            return request.await;
+        };
+        if self.abandoned.load(Ordering::Relaxed) {
+            return Err(server.timed_out());
+        }
+        match tokio::time::timeout(server.timeout, request).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                self.abandoned.store(true, Ordering::Relaxed);
+                Err(server.timed_out())
+            }
         }
     }
 
@@ -174,7 +214,7 @@ impl Conn {
             Err(err) => {
                 // No write may start without its version: give the lock back.
                 self.reset_statements();
-                if let Err(rollback) = self.conn.execute("ROLLBACK", ()).await {
+                if let Err(rollback) = self.bounded(self.conn.execute("ROLLBACK", ())).await {
                     tracing::warn!(error = %rollback, "rollback after a failed version raise failed");
                 }
                 Err(err)
@@ -232,6 +272,21 @@ impl Conn {
         statement.query(params).await
     }
 
+    /// Runs `sql` once, without keeping it in the statement cache (for a statement whose
+    /// text is built for this one use); returns how many rows it changed.
+    pub(crate) async fn execute_once(
+        &self,
+        sql: &str,
+        params: impl IntoParams,
+    ) -> Result<u64, libsql::Error> {
+        self.bounded(self.conn.execute(sql, params)).await
+    }
+
+    /// Runs `sql`, several statements separated by semicolons, without parameters.
+    pub(crate) async fn execute_script(&self, sql: &str) -> Result<(), libsql::Error> {
+        self.bounded(self.conn.execute_batch(sql)).await.map(|_| ())
+    }
+
     /// Runs a statement that returns no rows through the statement cache; returns how many
     /// rows it changed.
     pub(crate) async fn execute(
@@ -245,8 +300,14 @@ impl Conn {
 
     /// The cached prepared statement for `sql` (prepared now if it is not cached), reset and
     /// ready to bind. It is reset again when the connection is given back.
-    pub(crate) async fn prepare(&self, sql: &str) -> Result<Arc<Statement>, libsql::Error> {
-        statements::acquire(&self.statements, &self.conn, sql).await
+    pub(crate) async fn prepare(&self, sql: &str) -> Result<Prepared<'_>, libsql::Error> {
+        let statement = self
+            .bounded(statements::acquire(&self.statements, &self.conn, sql))
+            .await?;
+        Ok(Prepared {
+            conn: self,
+            statement,
+        })
     }
 
     /// Rowid of the last row this connection inserted.
@@ -287,28 +348,99 @@ impl Conn {
     /// connection replaced when the server may have dropped its stream.
     async fn recycle(&mut self) {
         statements::lock(&self.statements).release();
+        if self.abandoned.load(Ordering::Relaxed) {
+            // A request went unanswered: nothing more is sent on this stream.
+            self.replace();
+            return;
+        }
         if !self.conn.is_autocommit() {
             tracing::warn!("rolling back a transaction left open by a cancelled operation");
-            if let Err(err) = self.conn.execute("ROLLBACK", ()).await {
+            if let Err(err) = self.bounded(self.conn.execute("ROLLBACK", ())).await {
                 tracing::warn!(error = %err, "rollback of an abandoned transaction failed");
             }
         }
-        let Some(db) = &self.reopen else {
-            return;
-        };
         // A server connection idle long enough for the server to drop its stream, or one
         // whose abandoned transaction could not be rolled back, is replaced: a new
         // connection opens a new stream on its first request (and the server rolls back
         // what the old stream left open when it expires it).
-        if self.last_used.elapsed() >= SERVER_IDLE_REOPEN || !self.conn.is_autocommit() {
-            match db.connect() {
-                Ok(conn) => {
-                    self.conn = conn;
-                    statements::lock(&self.statements).clear();
-                }
-                Err(err) => tracing::warn!(error = %err, "could not reopen a server connection"),
-            }
+        if self.server.is_some()
+            && (self.last_used.elapsed() >= SERVER_IDLE_REOPEN || !self.conn.is_autocommit())
+        {
+            self.replace();
         }
+    }
+
+    /// Replaces a server connection with a new one (a new stream on its first request); its
+    /// prepared statements go with it. Nothing to do for a local file's connection.
+    fn replace(&mut self) {
+        let Some(server) = &self.server else {
+            return;
+        };
+        match server.db.connect() {
+            Ok(conn) => {
+                self.conn = conn;
+                self.abandoned.store(false, Ordering::Relaxed);
+                statements::lock(&self.statements).clear();
+            }
+            Err(err) => tracing::warn!(error = %err, "could not reopen a server connection"),
+        }
+    }
+}
+
+/// A prepared statement of a [`Conn`], run within the connection's request timeout.
+pub(crate) struct Prepared<'c> {
+    conn: &'c Conn,
+    statement: Arc<Statement>,
+}
+
+impl Prepared<'_> {
+    /// Runs the statement with `params`; returns how many rows it changed.
+    pub(crate) async fn execute(&self, params: impl IntoParams) -> Result<usize, libsql::Error> {
+        self.conn.bounded(self.statement.execute(params)).await
+    }
+
+    /// Runs the statement with `params` and returns its rows.
+    pub(crate) async fn query(&self, params: impl IntoParams) -> Result<Rows, libsql::Error> {
+        self.conn.bounded(self.statement.query(params)).await
+    }
+
+    /// Resets the statement for its next run with new parameters.
+    pub(crate) fn reset(&self) {
+        self.statement.reset();
+    }
+}
+
+/// The libSQL server a connection is made to.
+#[derive(Clone)]
+pub(crate) struct ServerLink {
+    db: Arc<Database>,
+    url: Arc<str>,
+    /// How long one request may go unanswered.
+    timeout: Duration,
+}
+
+impl ServerLink {
+    /// The error of a request it did not answer in time.
+    fn timed_out(&self) -> libsql::Error {
+        RequestTimedOut::error(&self.url, self.timeout)
+    }
+}
+
+/// The error of a request a libSQL server did not answer within the request timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("the libSQL server at {url} did not answer within {} ms", .timeout.as_millis())]
+pub(crate) struct RequestTimedOut {
+    url: String,
+    timeout: Duration,
+}
+
+impl RequestTimedOut {
+    /// The libSQL error carrying it, so it travels where libSQL's own errors do.
+    pub(crate) fn error(url: &str, timeout: Duration) -> libsql::Error {
+        libsql::Error::Hrana(Box::new(RequestTimedOut {
+            url: url.to_string(),
+            timeout,
+        }))
     }
 }
 
@@ -374,7 +506,7 @@ impl Drop for Lease {
         // On a server a request cannot finish in one poll, and one dropped half-sent would
         // leave the stream in doubt: its rollback waits for `recycle`, and the server gives
         // the lock back by itself when it expires the stream.
-        if !self.guard.conn.is_autocommit() && self.guard.reopen.is_none() {
+        if !self.guard.conn.is_autocommit() && self.guard.server.is_none() {
             // An operation stopped half-way (cancelled, or panicked): roll back now rather
             // than when the connection is next used, so the database's write lock is not
             // held meanwhile. A local libSQL statement runs to completion when first polled.
@@ -452,14 +584,21 @@ impl Connections {
         let db = Arc::new(db);
         let server = location.is_server();
         let writer_data_version = Arc::new(AtomicU64::new(0));
-        let mut writer = connect(&db, config, server).await.map_err(open_err)?;
+        let link = match location {
+            Location::Server { url, .. } => Some(ServerLink {
+                db: Arc::clone(&db),
+                url: Arc::from(url.as_str()),
+                timeout: config.request_timeout,
+            }),
+            Location::File(_) => None,
+        };
+        let mut writer = connect(&db, config, link.clone()).await.map_err(open_err)?;
         let versions = Arc::new(WriteVersions::default());
         if server {
             // The first request: fails here, with the URL, when the server is unreachable or
             // refuses the token.
             writer
-                .raw()
-                .execute("SELECT 1", ())
+                .bounded(writer.raw().execute("SELECT 1", ()))
                 .await
                 .map_err(open_err)?;
             writer.versions = Some(Arc::clone(&versions));
@@ -469,7 +608,7 @@ impl Connections {
         let mut statement_counters = vec![statements::lock(&writer.statements).counters()];
         let mut readers = Vec::with_capacity(config.readers.max(1));
         for _ in 0..config.readers.max(1) {
-            let reader = connect(&db, config, server).await.map_err(open_err)?;
+            let reader = connect(&db, config, link.clone()).await.map_err(open_err)?;
             statement_counters.push(statements::lock(&reader.statements).counters());
             readers.push(Arc::new(Mutex::new(reader)));
         }
@@ -583,11 +722,11 @@ async fn lease(guard: OwnedMutexGuard<Conn>, meter: &Arc<PoolMeter>, asked: Inst
 async fn connect(
     db: &Arc<Database>,
     config: &TursoConfig,
-    server: bool,
+    server: Option<ServerLink>,
 ) -> Result<Conn, libsql::Error> {
     let conn = db.connect()?;
-    if server {
-        return Ok(Conn::new(conn, config, Some(Arc::clone(db))));
+    if server.is_some() {
+        return Ok(Conn::new(conn, config, server));
     }
     conn.busy_timeout(config.busy_timeout)?;
 

@@ -66,7 +66,7 @@ pub enum TursoError {
         source: libsql::Error,
     },
     /// A statement failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {source}{}", server_hint(source))]
     Sql {
         /// What was being done, e.g. `insert step`.
         context: &'static str,
@@ -128,7 +128,14 @@ impl<T> SqlContext<T> for Result<T, libsql::Error> {
 /// ones (authentication refused, server unreachable), to read before libSQL's own words.
 fn server_hint(err: &libsql::Error) -> &'static str {
     let said = err.to_string().to_ascii_lowercase();
-    if said.contains("401") || said.contains("403") || said.contains("unauthorized") {
+    // Checked first: its message holds the URL, whose port may hold anything.
+    if said.contains("did not answer within") {
+        " (the server accepted the request but stopped answering; it may be overloaded or \
+         stuck: --db-timeout / MEMORY_DB_TIMEOUT sets how long to wait)"
+    } else if said.contains("status=401")
+        || said.contains("status=403")
+        || said.contains("unauthorized")
+    {
         " (authentication failed: the server refused the token; check --db-auth-token or \
          MEMORY_DB_AUTH_TOKEN)"
     } else if said.contains("connection refused")

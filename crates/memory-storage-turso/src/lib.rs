@@ -68,7 +68,7 @@ mod text_terms;
 mod transfer;
 mod vectors;
 
-pub use connection::TursoConfig;
+pub use connection::{DEFAULT_REQUEST_TIMEOUT, TursoConfig};
 pub use error::TursoError;
 pub use location::{Location, is_server_url};
 pub use schema::SCHEMA_VERSION;

@@ -16,15 +16,14 @@
 //! `get_episode` to return `None` for some evidence ids.
 
 use crate::codec::{self, PatternColumns, clamp_i64, decode_pattern, decode_stats};
-use crate::connection::Conn;
+use crate::connection::{Conn, Prepared};
 use crate::error::{SqlContext, TursoError};
-use libsql::{Statement, Value};
+use libsql::Value;
 use memory_core::{
     Completion, Feedback, OutcomeKind, OutcomeStats, Pattern, PatternFilter, PatternOrder, Result,
     ValidationError,
 };
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use uuid::Uuid;
 
 const SELECT_STATS: &str =
@@ -318,7 +317,7 @@ async fn by_signatures(
 /// Runs a prepared `SELECT id, record FROM patterns …` with `(namespace, key)` and decodes
 /// the one row it finds, if any.
 async fn load_one(
-    stmt: &Statement,
+    stmt: &Prepared<'_>,
     namespace: &str,
     key: &str,
 ) -> Result<Option<Pattern>, TursoError> {
@@ -344,13 +343,13 @@ async fn load_one(
 }
 
 /// The prepared statements that read and write `context_stats` during one merge.
-struct ContextStats {
-    select: Arc<Statement>,
-    upsert: Arc<Statement>,
+struct ContextStats<'c> {
+    select: Prepared<'c>,
+    upsert: Prepared<'c>,
 }
 
-impl ContextStats {
-    async fn prepare(conn: &Conn) -> Result<Self, TursoError> {
+impl<'c> ContextStats<'c> {
+    async fn prepare(conn: &'c Conn) -> Result<Self, TursoError> {
         Ok(ContextStats {
             select: conn
                 .prepare(SELECT_STATS)
@@ -402,12 +401,12 @@ impl ContextStats {
 }
 
 /// The prepared statement that writes `patterns` during one merge.
-struct PatternRows {
-    upsert: Arc<Statement>,
+struct PatternRows<'c> {
+    upsert: Prepared<'c>,
 }
 
-impl PatternRows {
-    async fn prepare(conn: &Conn) -> Result<Self, TursoError> {
+impl<'c> PatternRows<'c> {
+    async fn prepare(conn: &'c Conn) -> Result<Self, TursoError> {
         Ok(PatternRows {
             upsert: conn
                 .prepare(UPSERT_PATTERN)

@@ -11,9 +11,9 @@
 //! is checked in order against the stored ones and those before it.
 
 use crate::codec::{self, micros, to_json};
-use crate::connection::Conn;
+use crate::connection::{Conn, Prepared};
 use crate::error::{SqlContext, TursoError};
-use libsql::{Statement, Value};
+use libsql::Value;
 use memory_core::graph::AcyclicGuard;
 use memory_core::{
     Checkpoint, Direction, MemoryError, Relationship, RelationshipFilter, RelationshipKind, Result,
@@ -139,7 +139,7 @@ fn parse_id(text: &str) -> Result<Uuid, TursoError> {
 }
 
 /// The rowid of episode `id` in `namespace`, or `NotFound`.
-async fn rowid_of(lookup: &Statement, namespace: &str, id: Uuid) -> Result<i64> {
+async fn rowid_of(lookup: &Prepared<'_>, namespace: &str, id: Uuid) -> Result<i64> {
     lookup.reset();
     let key = id.to_string();
     let mut rows = lookup
@@ -157,7 +157,7 @@ async fn rowid_of(lookup: &Statement, namespace: &str, id: Uuid) -> Result<i64> 
 
 /// Whether a prepared `SELECT 1 …` finds a row.
 async fn exists(
-    stmt: &Statement,
+    stmt: &Prepared<'_>,
     params: impl libsql::params::IntoParams,
 ) -> Result<bool, TursoError> {
     stmt.reset();

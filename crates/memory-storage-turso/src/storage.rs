@@ -5,7 +5,7 @@
 //! vector queries in [`crate::patterns`], [`crate::sessions`] and [`crate::vectors`].
 
 use crate::codec;
-use crate::connection::{Connections, TursoConfig};
+use crate::connection::{Connections, RequestTimedOut, TursoConfig};
 use crate::error::{SqlContext, TursoError};
 use crate::location::Location;
 use crate::schema;
@@ -15,6 +15,9 @@ use memory_core::metrics::{StorageStats, TextIndexStats};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+
+/// How many requests' worth of time bringing a server's schema up to date may take.
+const MIGRATION_REQUESTS: u32 = 20;
 
 /// Episodes stored in a libSQL database: a local file or a libSQL server.
 ///
@@ -85,7 +88,24 @@ impl TursoStorage {
         let place = location.to_string();
         let version = {
             let writer = conns.writer().await;
-            schema::migrate(writer.raw(), &place).await?
+            let migrate = schema::migrate(writer.raw(), &place);
+            match &location {
+                Location::File(_) => migrate.await?,
+                // Bringing a server's schema up to date takes a few requests per migration;
+                // together they get the time of MIGRATION_REQUESTS requests.
+                Location::Server { url, .. } => {
+                    let limit = config.request_timeout * MIGRATION_REQUESTS;
+                    match tokio::time::timeout(limit, migrate).await {
+                        Ok(migrated) => migrated?,
+                        Err(_) => {
+                            return Err(TursoError::Server {
+                                url: url.clone(),
+                                source: RequestTimedOut::error(url, limit),
+                            });
+                        }
+                    }
+                }
+            }
         };
         tracing::debug!(database = %place, version, readers = config.readers, "opened database");
         Ok(TursoStorage {

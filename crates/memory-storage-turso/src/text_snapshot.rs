@@ -231,8 +231,7 @@ async fn replace(conn: &Conn, snapshot: SnapshotData) -> Result<bool, TursoError
             conn.execute(&full, values).await.ctx(WHAT)?;
         } else {
             // The odd-sized rest, prepared for this one use (not kept in the statement cache).
-            conn.raw()
-                .execute(&insert_sql(chunk.len()), values)
+            conn.execute_once(&insert_sql(chunk.len()), values)
                 .await
                 .ctx(WHAT)?;
         }

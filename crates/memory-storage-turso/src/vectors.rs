@@ -235,14 +235,13 @@ pub(crate) async fn ensure(conn: &Conn, embedder: &str, dimension: usize) -> Res
 
 /// The body of `reset_vector_space`; runs on a write transaction.
 pub(crate) async fn reset(conn: &Conn, embedder: &str, dimension: usize) -> Result<()> {
-    conn.raw()
-        .execute_batch(
-            "DROP INDEX IF EXISTS episode_vectors_idx;
+    conn.execute_script(
+        "DROP INDEX IF EXISTS episode_vectors_idx;
          DROP TABLE IF EXISTS episode_vectors;
          UPDATE episodes SET has_vector = 0 WHERE has_vector = 1;",
-        )
-        .await
-        .ctx("drop the vector table")?;
+    )
+    .await
+    .ctx("drop the vector table")?;
     declare(conn, embedder, dimension).await?;
     tracing::info!(
         embedder,
@@ -262,8 +261,7 @@ async fn declare(conn: &Conn, embedder: &str, dimension: usize) -> Result<(), Tu
     )
     .await
     .ctx("record the vector space")?;
-    conn.raw()
-        .execute_batch(&create_sql(dimension))
+    conn.execute_script(&create_sql(dimension))
         .await
         .ctx("create the vector table")?;
     Ok(())

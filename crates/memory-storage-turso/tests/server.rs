@@ -48,3 +48,84 @@ async fn an_outage_fails_writes_cleanly_and_the_same_handle_recovers() {
     storage.store_episode(&during).await.unwrap();
     assert_eq!(storage.row_counts().await.unwrap().episodes, 2);
 }
+
+/// How long the tests below give the server to answer one request.
+const SHORT: Duration = Duration::from_millis(500);
+
+fn short_timeout() -> TursoConfig {
+    TursoConfig {
+        request_timeout: SHORT,
+        ..TursoConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_fails_requests_in_time_and_is_used_again_after() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(server) = Sqld::start(
+        dir.path(),
+        "a_server_that_stops_answering_fails_requests_in_time_and_is_used_again_after",
+    ) else {
+        return;
+    };
+    let at = Location::parse(&server.url, Some(server.token.clone()));
+    let storage = TursoStorage::open_at(at, short_timeout()).await.unwrap();
+    let before = running(NS, "stored before the server hung", 0);
+    storage.store_episode(&before).await.unwrap();
+
+    server.pause();
+    let during = running(NS, "sent while the server hung", 1);
+    let started = Instant::now();
+    let err = storage.store_episode(&during).await.unwrap_err();
+    let waited = started.elapsed();
+    let said = err.to_string();
+    assert!(matches!(err, MemoryError::Storage(_)), "{err:?}");
+    assert!(said.contains("did not answer within 500 ms"), "{said}");
+    assert!(said.contains(&server.url), "{said}");
+    assert!(
+        waited < SHORT * 4,
+        "a hung server held a write for {waited:?}"
+    );
+    let started = Instant::now();
+    assert!(storage.get_episode(NS, before.id).await.is_err());
+    assert!(started.elapsed() < SHORT * 4, "{:?}", started.elapsed());
+
+    server.resume();
+    let back = storage.get_episode(NS, before.id).await.unwrap().unwrap();
+    assert_eq!(*back, before);
+    assert_eq!(storage.get_episode(NS, during.id).await.unwrap(), None);
+    // The abandoned request may still begin its transaction once the server wakes up; the
+    // server takes the write lock back from it after about five seconds, and until then a
+    // write through the short timeout can fail again (with the default timeout it waits).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while let Err(err) = storage.store_episode(&during).await {
+        assert!(Instant::now() < deadline, "never written again: {err}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(storage.row_counts().await.unwrap().episodes, 2);
+    assert_eq!(
+        *storage.get_episode(NS, during.id).await.unwrap().unwrap(),
+        during
+    );
+}
+
+#[tokio::test]
+async fn opening_a_hung_server_fails_in_time_naming_it() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(server) = Sqld::start(dir.path(), "opening_a_hung_server_fails_in_time_naming_it")
+    else {
+        return;
+    };
+    server.pause();
+    let at = Location::parse(&server.url, Some(server.token.clone()));
+    let started = Instant::now();
+    let err = TursoStorage::open_at(at, short_timeout())
+        .await
+        .unwrap_err();
+    let said = err.to_string();
+    assert!(said.contains(&server.url), "{said}");
+    assert!(said.contains("stopped answering"), "{said}");
+    assert!(!said.contains("authentication"), "{said}");
+    assert!(started.elapsed() < SHORT * 4, "{:?}", started.elapsed());
+    server.resume();
+}

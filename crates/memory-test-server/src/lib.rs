@@ -78,6 +78,27 @@ impl Sqld {
         }
     }
 
+    /// Freezes the server (SIGSTOP): its port still accepts connections and requests, but
+    /// nothing answers them, as with a server that hangs. [`Sqld::resume`] undoes it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on; it then answers what it was sent meanwhile.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("the server is running");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {} failed", child.id());
+    }
+
     /// Starts the server again on the same port, data and key (after [`Sqld::stop`]), and
     /// waits until it listens.
     pub fn start_again(&mut self) {

@@ -45,6 +45,7 @@ pub async fn run(
             Location::Server { url, auth_token } => json!({
                 "kind": "server", "url": url, "source": db.source,
                 "auth_token": if auth_token.is_empty() { "none" } else { "set" },
+                "request_timeout_s": db.request_timeout.as_secs_f64(),
             }),
         },
         "embedder": embedder,
@@ -85,13 +86,14 @@ pub async fn run(
                 format!("{} (file, {}, not created yet)", path.display(), db.source)
             }
             Location::Server { url, auth_token } => format!(
-                "{url} (libSQL server, {}, {})",
+                "{url} (libSQL server, {}, {}, requests time out after {} s)",
                 db.source,
                 if auth_token.is_empty() {
                     "no token"
                 } else {
                     "token set"
-                }
+                },
+                db.request_timeout.as_secs_f64()
             ),
         };
         let mut s = format!("database:   {place}\nnamespace:  {ns}\n");

@@ -2,7 +2,7 @@
 //! episodes, then retrieve the experience that matters for a new task.
 
 use super::retrieve::explain;
-use crate::config::open_memory;
+use crate::config::{DbLocation, open_memory};
 use crate::demo_data::{DemoOutcome, EPISODES, NEW_TASK};
 use crate::output::Printer;
 use crate::parse;
@@ -10,22 +10,24 @@ use anyhow::Context as _;
 use memory_core::{
     NewEpisode, RetrievalQuery, SelfLearningMemory, StepInput, TaskContext, TaskOutcome,
 };
-use memory_storage_turso::Location;
 use serde_json::json;
 use std::collections::BTreeSet;
 
 pub async fn run(
-    db: Option<Location>,
+    db: Option<DbLocation>,
     ns: &str,
     embedder: Option<std::sync::Arc<dyn memory_core::Embedder>>,
     out: Printer,
 ) -> anyhow::Result<()> {
     // Without --db the demo works in a temporary directory removed on exit.
     let (location, temp) = match db {
-        Some(location) => (location, None),
+        Some(db) => (db, None),
         None => {
             let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-            (Location::File(dir.path().join("demo.db")), Some(dir))
+            (
+                DbLocation::file(dir.path().join("demo.db"), "temporary"),
+                Some(dir),
+            )
         }
     };
     let memory = open_memory(&location, embedder).await?;
@@ -50,7 +52,7 @@ pub async fn run(
 
     let domains: BTreeSet<&str> = EPISODES.iter().map(|e| e.context.0).collect();
     let value = json!({
-        "db": location.to_string(),
+        "db": location.location.to_string(),
         "temporary": temp.is_some(),
         "episodes_recorded": recorded,
         "domains": domains,
@@ -77,9 +79,12 @@ pub async fn run(
                 "\nThe demo used a temporary database. Keep one with `memory demo --db demo.db`, \
                  then try `memory --db demo.db episode list`.\n",
             ),
-            None => s.push_str(&format!(
-                "\nDatabase kept at {location}. Try `memory --db {location} episode list`.\n"
-            )),
+            None => {
+                let place = &location.location;
+                s.push_str(&format!(
+                    "\nDatabase kept at {place}. Try `memory --db {place} episode list`.\n"
+                ))
+            }
         }
         s
     })

@@ -20,9 +20,33 @@ use crate::cli::{
 };
 use crate::config::{db_location, embedder, open_memory, open_memory_and_store};
 use crate::output::Printer;
+use memory_core::MemoryError;
+use memory_storage_turso::{TursoError, is_server_url};
+
+/// Runs the parsed command line. A storage failure on a libSQL server names the server.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let server = cli.db.clone().filter(|db| is_server_url(db));
+    let result = dispatch(cli).await;
+    match (result, server) {
+        (Err(err), Some(url)) if is_storage_failure(&err) && !format!("{err:#}").contains(&url) => {
+            Err(err.context(format!("using the libSQL server at {url}")))
+        }
+        (result, _) => result,
+    }
+}
+
+/// Whether `err` is the store's failure (rather than the input's, or a missing record).
+fn is_storage_failure(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<MemoryError>(),
+            Some(MemoryError::Storage(_))
+        ) || cause.downcast_ref::<TursoError>().is_some()
+    })
+}
 
 /// Runs the parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let out = Printer { format: cli.format };
     if cli.format == Format::Dot && !matches!(cli.command, Command::Graph(_)) {
         crate::exit::usage!("--format dot is only for `memory graph`; use human or json");
@@ -33,7 +57,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Model(cmd) = &cli.command {
         return match cmd {
             ModelCommand::Pull(a) => {
-                let db = db_location(cli.db.as_deref(), cli.db_auth_token.as_deref()).ok();
+                let db = db_location(
+                    cli.db.as_deref(),
+                    cli.db_auth_token.as_deref(),
+                    cli.db_timeout,
+                )
+                .ok();
                 model::pull(a, &cli.embedder, db.as_ref(), out).await
             }
             ModelCommand::Show => model::show(&cli.embedder, out).await,
@@ -41,8 +70,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let choice = embedder(&cli.embedder)?;
     let embedder = choice.embedder.clone();
-    let locate = || db_location(cli.db.as_deref(), cli.db_auth_token.as_deref());
-    let open = || async { open_memory(&locate()?.location, embedder.clone()).await };
+    let locate = || {
+        db_location(
+            cli.db.as_deref(),
+            cli.db_auth_token.as_deref(),
+            cli.db_timeout,
+        )
+    };
+    let open = || async { open_memory(&locate()?, embedder.clone()).await };
     match cli.command {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
@@ -59,7 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(_) => Some(locate()?),
                 None => None,
             };
-            demo::run(db.map(|d| d.location), ns, embedder.clone(), out).await
+            demo::run(db, ns, embedder.clone(), out).await
         }
         Command::Config(ConfigCommand::Show) => {
             let location = locate()?;
@@ -76,20 +111,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
         Command::Mcp => {
             let location = locate()?;
-            let memory = open_memory(&location.location, embedder.clone()).await?;
+            let memory = open_memory(&location, embedder.clone()).await?;
             serve::stdio(memory, ns).await
         }
         Command::Serve(a) => {
             // Refuse an unsafe address before creating or opening anything.
             serve::check(&a)?;
             let location = locate()?;
-            let memory = open_memory(&location.location, embedder.clone()).await?;
+            let memory = open_memory(&location, embedder.clone()).await?;
             serve::http(memory, ns, &location.location, &a).await
         }
         Command::Retrieve(args) => {
             let location = locate()?;
-            let (memory, store) =
-                open_memory_and_store(&location.location, embedder.clone()).await?;
+            let (memory, store) = open_memory_and_store(&location, embedder.clone()).await?;
             let answered = retrieve::run(&memory, ns, &args, out).await;
             // After the answer is printed: a snapshot of the text index the search started
             // writing is finished rather than lost with the process.

@@ -191,12 +191,14 @@ async fn after_install_note(args: &EmbedderArgs, db: Option<&DbLocation>) -> Opt
 async fn stored_space(db: Option<&DbLocation>) -> Option<String> {
     let location = match db {
         Some(db) => db.clone(),
-        None => config::db_location(None, None).ok()?,
+        None => {
+            config::db_location(None, None, memory_storage_turso::DEFAULT_REQUEST_TIMEOUT).ok()?
+        }
     };
     if !location.exists() {
         return None;
     }
-    let memory = config::open_memory(&location.location, None).await.ok()?;
+    let memory = config::open_memory(&location, None).await.ok()?;
     let space = memory.storage().vector_space().await.ok()??;
     Some(space.0)
 }
