@@ -12,6 +12,8 @@ pub mod completion;
 pub mod first_search;
 pub mod learning;
 pub mod perf;
+pub mod relay;
+pub mod remote;
 pub mod resident;
 pub mod retrieval_eval;
 mod rng;

@@ -135,7 +135,7 @@ impl Percentiles {
         }
     }
 
-    fn show(&self) -> String {
+    pub(crate) fn show(&self) -> String {
         format!(
             "p50 {} · p95 {} · p99 {}",
             micros_f(self.p50_us),
@@ -545,7 +545,12 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
 
 /// `n` completed episodes of `steps` steps from the generator seeded with `seed`, started a
 /// minute apart from `start`.
-fn completed_episodes(seed: u64, n: usize, steps: usize, start: DateTime<Utc>) -> Vec<Episode> {
+pub(crate) fn completed_episodes(
+    seed: u64,
+    n: usize,
+    steps: usize,
+    start: DateTime<Utc>,
+) -> Vec<Episode> {
     let mut generator = WorkloadGen::new(seed);
     (0..n)
         .map(|i| {
@@ -595,7 +600,7 @@ async fn time_reads(
 const RETRIEVAL_WARMUP: usize = 10;
 
 /// `n` generated retrieval queries, no two with the same text.
-fn distinct_queries(seed: u64, n: usize) -> Vec<RetrievalQuery> {
+pub(crate) fn distinct_queries(seed: u64, n: usize) -> Vec<RetrievalQuery> {
     let mut generator = WorkloadGen::new(seed);
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(n);
@@ -858,7 +863,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
 }
 
 /// A duration in microseconds, shown in µs below a millisecond and in ms above.
-fn micros_f(us: f64) -> String {
+pub(crate) fn micros_f(us: f64) -> String {
     if us >= 1_000.0 {
         format!("{:.1} ms", us / 1_000.0)
     } else if us < 10.0 {

@@ -336,6 +336,11 @@ pub enum BenchCommand {
     /// (and hybrid): wall time and peak resident memory of real child processes on the
     /// retrieval evaluation's store (built under --store, or in a temporary directory).
     FirstSearch(FirstSearchArgs),
+    /// The memory on a libSQL server with a network between them: a relay adds round-trip
+    /// time (--rtt) and counts round trips; reports each operation's round trips and
+    /// latency, cached reads, retrieval, concurrent agents and bulk import, one column per
+    /// round-trip time (starts --sqld on a free loopback port, or uses --server).
+    Remote(RemoteArgs),
 }
 
 /// `memory bench first-search`
@@ -354,6 +359,46 @@ pub struct FirstSearchArgs {
     /// does (the same file); building 100,000 embedded episodes takes about ten minutes.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
+}
+
+/// `memory bench remote`
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Round-trip times the relay adds, in milliseconds (comma-separated; one run each).
+    #[arg(long, value_delimiter = ',', default_value = "0,20")]
+    pub rtt: Vec<u64>,
+    /// A `sqld` binary to start on a free loopback port for the run (no authentication;
+    /// its data in a temporary directory).
+    #[arg(long, env = "MEMORY_BENCH_SQLD", conflicts_with = "server")]
+    pub sqld: Option<PathBuf>,
+    /// A running libSQL server to measure instead (`http://HOST:PORT`; its token is
+    /// --db-auth-token). The benchmark writes into namespaces of its own there.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Episodes one agent records, one operation at a time.
+    #[arg(long, default_value_t = 10)]
+    pub episodes: usize,
+    /// Steps per episode.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Timed get_episode calls on cached episodes.
+    #[arg(long, default_value_t = 2_000)]
+    pub cached_reads: usize,
+    /// Distinct retrieve_context queries (each run cold, then warm).
+    #[arg(long, default_value_t = 10)]
+    pub retrievals: usize,
+    /// Concurrent agents of the online figures (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "8,64")]
+    pub agents: Vec<usize>,
+    /// Episodes each concurrent agent records.
+    #[arg(long, default_value_t = 2)]
+    pub episodes_per_agent: usize,
+    /// Episodes of the bulk-import figure (one batch).
+    #[arg(long, default_value_t = 500)]
+    pub import_episodes: usize,
+    /// Workload seed.
+    #[arg(long, default_value_t = 5)]
+    pub seed: u64,
 }
 
 /// `memory bench perf`

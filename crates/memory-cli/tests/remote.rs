@@ -298,3 +298,66 @@ fn a_server_that_stops_answering_fails_within_the_db_timeout() {
     );
     assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
 }
+
+/// Round trips of one call through the relay of `memory bench remote`, at most: what the
+/// store sends a server per operation today. A change that adds round trips fails here.
+const MOST_ROUND_TRIPS: [(&str, f64); 4] = [
+    ("start_episode", 6.0),
+    ("log_step", 5.0),
+    ("get_episode, cached", 0.0),
+    ("retrieve_context, warm cache", 17.0),
+];
+
+#[test]
+fn bench_remote_counts_the_round_trips_of_each_operation() {
+    let sb = Sandbox::new();
+    let Some(sqld) =
+        memory_test_server::binary("bench_remote_counts_the_round_trips_of_each_operation")
+    else {
+        return;
+    };
+    let out = sb
+        .command()
+        .args(["--format", "json", "bench", "remote", "--sqld"])
+        .arg(&sqld)
+        .args([
+            "--rtt",
+            "0,30",
+            "--episodes",
+            "3",
+            "--steps",
+            "2",
+            "--cached-reads",
+            "50",
+            "--retrievals",
+            "2",
+            "--agents",
+            "2",
+            "--episodes-per-agent",
+            "1",
+            "--import-episodes",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    let report = json(&out, "bench remote");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        let rtt_ms = run["rtt_ms"].as_f64().unwrap();
+        for (op, most) in MOST_ROUND_TRIPS {
+            let trips = run["ops"][op]["round_trips_median"].as_f64().unwrap();
+            assert!(trips <= most, "{op} at {rtt_ms} ms: {trips} round trips");
+        }
+        let step = &run["ops"]["log_step"];
+        assert!(step["round_trips_median"].as_f64().unwrap() >= 1.0);
+        // Each round trip waits for the added time.
+        let p50_us = step["latency"]["p50_us"].as_f64().unwrap();
+        assert!(
+            p50_us >= rtt_ms * 1000.0 * step["round_trips_median"].as_f64().unwrap() * 0.9,
+            "log_step p50 {p50_us} µs at {rtt_ms} ms"
+        );
+        assert!(run["import_episodes_per_s"].as_f64().unwrap() > 0.0);
+        assert!(run["online_episodes_per_s"]["2"].as_f64().unwrap() > 0.0);
+    }
+}

@@ -99,17 +99,15 @@ pub(crate) struct Conn {
     last_used: Instant,
     /// On a server's writer: what this handle knows of the store's write version.
     versions: Option<Arc<WriteVersions>>,
-    /// The write version the open write transaction set (0: none), noted as this handle's
-    /// own once the transaction commits.
-    pending_version: AtomicU64,
     /// Set when a request went unanswered: the stream's state is unknown, so nothing more is
     /// sent on this connection and it is replaced before its next use.
     abandoned: AtomicBool,
 }
 
-/// What a handle on a server knows of the store's write version (`store_version`, raised by
-/// every write transaction made through a server): the last version seen, and how many
-/// times it was found raised by someone else. That count is the change marker the caches
+/// What a handle on a server knows of the store's write version (`store_version`, raised
+/// by every write transaction committed through a server): the version last seen, how many
+/// transactions this handle committed since, and how many times the version was found
+/// raised by more than those — by someone else. That count is the change marker the caches
 /// compare: this handle's own commits do not move it, other processes' do.
 #[derive(Default)]
 pub(crate) struct WriteVersions {
@@ -119,6 +117,7 @@ pub(crate) struct WriteVersions {
 #[derive(Default)]
 struct SeenVersions {
     version: u64,
+    own_since: u64,
     external: u64,
 }
 
@@ -127,22 +126,20 @@ impl WriteVersions {
         self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// This handle committed a transaction that raised the version to `version`: another
-    /// writer came in between when the version before it is past the last one seen.
-    fn committed(&self, version: u64) {
-        let mut seen = self.lock();
-        if version.saturating_sub(1) > seen.version {
-            seen.external += 1;
-        }
-        seen.version = seen.version.max(version);
+    /// This handle committed a write transaction (which raised the version by one).
+    fn own_commit(&self) {
+        self.lock().own_since += 1;
     }
 
     /// The store's version, as just read, is `version`.
     fn observed(&self, version: u64) {
         let mut seen = self.lock();
-        if version > seen.version {
+        if version > seen.version.saturating_add(seen.own_since) {
             seen.external += 1;
+        }
+        if version >= seen.version {
             seen.version = version;
+            seen.own_since = 0;
         }
     }
 
@@ -151,6 +148,11 @@ impl WriteVersions {
         self.lock().external
     }
 }
+
+/// The tracing target of every statement a connection is given, before it runs
+/// (`MEMORY_LOG=memory_storage_turso::sql=trace` lists them; on a server each run is one
+/// round trip, and preparing a statement not yet cached is another).
+pub(crate) const SQL_TRACE: &str = "memory_storage_turso::sql";
 
 /// How long a server connection may sit idle before it is replaced rather than used: a
 /// libSQL server drops an idle Hrana stream after about ten seconds and then refuses the
@@ -170,7 +172,6 @@ impl Conn {
             server,
             last_used: Instant::now(),
             versions: None,
-            pending_version: AtomicU64::new(0),
             abandoned: AtomicBool::new(false),
         }
     }
@@ -199,52 +200,24 @@ impl Conn {
         }
     }
 
-    /// Starts a write transaction, taking the database's write lock at once; through a
-    /// server it also raises the store's write version (see [`WriteVersions`]).
+    /// Starts a write transaction, taking the database's write lock at once.
     pub(crate) async fn begin_write(&self) -> Result<(), libsql::Error> {
-        self.execute("BEGIN IMMEDIATE", ()).await?;
-        if self.versions.is_none() {
-            return Ok(());
-        }
-        match self.raise_version().await {
-            Ok(version) => {
-                self.pending_version.store(version, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(err) => {
-                // No write may start without its version: give the lock back.
-                self.reset_statements();
-                if let Err(rollback) = self.bounded(self.conn.execute("ROLLBACK", ())).await {
-                    tracing::warn!(error = %rollback, "rollback after a failed version raise failed");
-                }
-                Err(err)
-            }
-        }
+        self.execute("BEGIN IMMEDIATE", ()).await.map(|_| ())
     }
 
-    /// Raises the store's write version inside the open write transaction; returns it.
-    async fn raise_version(&self) -> Result<u64, libsql::Error> {
-        const RAISE: &str =
-            "UPDATE store_version SET version = version + 1 WHERE id = 1 RETURNING version";
-        let mut rows = self.query(RAISE, ()).await?;
-        let version = match rows.next().await? {
-            Some(row) => row.get::<i64>(0)?,
-            None => 0,
+    /// Commits the write transaction. Through a server the same request raises the store's
+    /// write version (see [`WriteVersions`]), so that other processes notice the write.
+    pub(crate) async fn commit_write(&self) -> Result<(), libsql::Error> {
+        let Some(versions) = &self.versions else {
+            return self.execute("COMMIT", ()).await.map(|_| ());
         };
-        Ok(u64::try_from(version).unwrap_or(0))
-    }
-
-    /// The write transaction committed: its version is this handle's own.
-    pub(crate) fn committed(&self) {
-        let version = self.pending_version.swap(0, Ordering::Relaxed);
-        if let (Some(versions), true) = (&self.versions, version > 0) {
-            versions.committed(version);
-        }
-    }
-
-    /// The write transaction was rolled back: its version never existed.
-    pub(crate) fn rolled_back(&self) {
-        self.pending_version.store(0, Ordering::Relaxed);
+        self.execute_script(
+            "UPDATE store_version SET version = version + 1 WHERE id = 1; \
+             COMMIT",
+        )
+        .await?;
+        versions.own_commit();
+        Ok(())
     }
 
     /// Reads the store's write version and notes it; returns the change marker (see
@@ -279,11 +252,13 @@ impl Conn {
         sql: &str,
         params: impl IntoParams,
     ) -> Result<u64, libsql::Error> {
+        tracing::trace!(target: SQL_TRACE, sql);
         self.bounded(self.conn.execute(sql, params)).await
     }
 
     /// Runs `sql`, several statements separated by semicolons, without parameters.
     pub(crate) async fn execute_script(&self, sql: &str) -> Result<(), libsql::Error> {
+        tracing::trace!(target: SQL_TRACE, sql);
         self.bounded(self.conn.execute_batch(sql)).await.map(|_| ())
     }
 
@@ -301,6 +276,7 @@ impl Conn {
     /// The cached prepared statement for `sql` (prepared now if it is not cached), reset and
     /// ready to bind. It is reset again when the connection is given back.
     pub(crate) async fn prepare(&self, sql: &str) -> Result<Prepared<'_>, libsql::Error> {
+        tracing::trace!(target: SQL_TRACE, sql);
         let statement = self
             .bounded(statements::acquire(&self.statements, &self.conn, sql))
             .await?;
@@ -778,6 +754,30 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn only_versions_raised_beyond_this_handles_own_commits_move_the_marker() {
+        let versions = WriteVersions::default();
+        versions.observed(5);
+        let start = versions.marker();
+        // Two commits of our own, then the version read back: nobody else wrote.
+        versions.own_commit();
+        versions.own_commit();
+        versions.observed(7);
+        assert_eq!(versions.marker(), start);
+        versions.observed(7);
+        assert_eq!(versions.marker(), start);
+        // One of ours and one of another process's.
+        versions.own_commit();
+        versions.observed(9);
+        assert_eq!(versions.marker(), start + 1);
+        // Another process only.
+        versions.observed(10);
+        assert_eq!(versions.marker(), start + 2);
+        // A read that is older than what we know changes nothing.
+        versions.observed(8);
+        assert_eq!(versions.marker(), start + 2);
+    }
 
     async fn pragma(conn: &Conn, name: &str) -> i64 {
         let mut rows = conn

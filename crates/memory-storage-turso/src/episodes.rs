@@ -105,10 +105,9 @@ impl StorageBackend for TursoStorage {
 
     async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Arc<Episode>>> {
         let conn = self.conns.reader().await;
-        // A read transaction: the episode row and its steps come from one snapshot.
-        let tx = begin_read(&conn).await?;
-        let result = load_episode(tx, namespace, &episode_id.to_string()).await;
-        Ok(finish(tx, result).await?.map(Arc::new))
+        Ok(load_episode(&conn, namespace, &episode_id.to_string())
+            .await?
+            .map(Arc::new))
     }
 
     async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>> {
@@ -469,12 +468,10 @@ pub(crate) async fn finish<T>(tx: &Conn, result: Result<T>) -> Result<T> {
     tx.reset_statements();
     match result {
         Ok(value) => {
-            tx.execute("COMMIT", ()).await.ctx("commit")?;
-            tx.committed();
+            tx.commit_write().await.ctx("commit")?;
             Ok(value)
         }
         Err(err) => {
-            tx.rolled_back();
             if let Err(rollback) = tx.execute("ROLLBACK", ()).await {
                 tracing::warn!(error = %rollback, "rollback after a failed operation failed");
             }
@@ -516,23 +513,6 @@ async fn insert_episode(
     steps: &[(&ExecutionStep, String)],
     doc: &TextDocument,
 ) -> Result<()> {
-    let mut existing = conn
-        .query("SELECT 1 FROM episodes WHERE id = ?1", [cols.id.as_str()])
-        .await
-        .ctx("check for an existing episode")?;
-    if existing
-        .next()
-        .await
-        .ctx("check for an existing episode")?
-        .is_some()
-    {
-        return Err(MemoryError::Conflict(format!(
-            "episode {} already exists",
-            cols.id
-        )));
-    }
-    drop(existing);
-
     conn.execute(
         "INSERT INTO episodes (id, namespace, task_type, domain, language, framework, \
          outcome_kind, reward, started_at, ended_at, step_count, total_latency_ms, record) \
@@ -554,7 +534,16 @@ async fn insert_episode(
         ],
     )
     .await
-    .ctx("insert episode")?;
+    .map_err(|err| match crate::error::constraint_violation(&err) {
+        // Ids are unique across namespaces.
+        Some(detail) if detail.contains("episodes.id") => {
+            MemoryError::Conflict(format!("episode {} already exists", cols.id))
+        }
+        _ => MemoryError::from(TursoError::Sql {
+            context: "insert episode",
+            source: err,
+        }),
+    })?;
     let rowid = conn.last_insert_rowid();
 
     if !steps.is_empty() {
@@ -570,17 +559,16 @@ async fn insert_episode(
 
     let tags = tag_set(episode);
     if !tags.is_empty() {
-        let insert = conn
-            .prepare("INSERT INTO episode_tags (episode_rowid, tag) VALUES (?1, ?2)")
-            .await
-            .ctx("prepare tag insert")?;
-        for tag in tags {
-            insert
-                .execute(libsql::params![rowid, tag])
-                .await
-                .ctx("insert tag")?;
-            insert.reset();
-        }
+        let tags = serde_json::to_string(&tags).map_err(|source| TursoError::Encode {
+            what: "the tags".into(),
+            source,
+        })?;
+        conn.execute(
+            "INSERT INTO episode_tags (episode_rowid, tag) SELECT ?1, value FROM json_each(?2)",
+            libsql::params![rowid, tags],
+        )
+        .await
+        .ctx("insert tags")?;
     }
 
     // A running episode is indexed when it completes: search only returns completed
@@ -793,26 +781,32 @@ pub(crate) async fn load_steps(
     Ok(steps)
 }
 
-/// The body of `get_episode`.
+/// The body of `get_episode`: the episode and its steps in one statement, so they come from
+/// one snapshot in one round trip (the episode's row first, marked by a `seq` of -1).
 async fn load_episode(conn: &Conn, namespace: &str, id: &str) -> Result<Option<Episode>> {
+    const LOAD: &str = "SELECT -1, record FROM episodes WHERE namespace = ?1 AND id = ?2 \
+                        UNION ALL \
+                        SELECT seq, record FROM steps WHERE episode_rowid = \
+                        (SELECT rowid FROM episodes WHERE namespace = ?1 AND id = ?2) \
+                        ORDER BY 1";
     let what = format!("episode {id}");
     let mut rows = conn
-        .query(
-            "SELECT rowid, record FROM episodes WHERE namespace = ?1 AND id = ?2",
-            [namespace, id],
-        )
+        .query(LOAD, [namespace, id])
         .await
         .ctx("load episode")?;
     let Some(row) = rows.next().await.ctx("load episode")? else {
         return Ok(None);
     };
-    let rowid = codec::int(&row, 0, &what)?;
-    let record = codec::text(&row, 1, &what)?;
-    drop(row);
-    drop(rows);
-
-    let mut episode = decode_episode(id, &record)?;
-    episode.steps = load_steps(conn, rowid, id).await?;
+    if codec::int(&row, 0, &what)? != -1 {
+        return Err(TursoError::corrupt(what, "steps without their episode row").into());
+    }
+    let mut episode = decode_episode(id, &codec::text(&row, 1, &what)?)?;
+    while let Some(row) = rows.next().await.ctx("load episode")? {
+        let what = format!("a step of episode {id}");
+        let seq = codec::int(&row, 0, &what)?;
+        let record = codec::text(&row, 1, &what)?;
+        episode.steps.push(decode_step(id, seq, &record)?);
+    }
     Ok(Some(episode))
 }
 

@@ -192,16 +192,13 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
     conn.reset_statements();
     let roll_back = !isolate && done.iter().all(|(_, r)| r.is_err());
     let end = if roll_back {
-        conn.execute("ROLLBACK", ()).await.ctx("roll back")
+        conn.execute("ROLLBACK", ()).await.map(|_| ()).ctx("roll back")
     } else {
-        conn.execute("COMMIT", ()).await.ctx("commit")
+        conn.commit_write().await.ctx("commit")
     };
     let commit_error = end.as_ref().err().map(|e| e.to_string());
     if end.is_ok() && !roll_back {
         queue.commits.fetch_add(1, Ordering::Relaxed);
-        conn.committed();
-    } else {
-        conn.rolled_back();
     }
     lease.note_data_version().await;
     for (reply, result) in done {

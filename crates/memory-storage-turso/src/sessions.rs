@@ -21,24 +21,6 @@ pub(crate) async fn store(
     retention: &SessionRetention,
 ) -> Result<()> {
     let id = session.id.to_string();
-    let mut existing = conn
-        .query(
-            "SELECT 1 FROM retrieval_sessions WHERE id = ?1",
-            [id.as_str()],
-        )
-        .await
-        .ctx("check for an existing retrieval session")?;
-    let exists = existing
-        .next()
-        .await
-        .ctx("check for an existing retrieval session")?
-        .is_some();
-    drop(existing);
-    if exists {
-        return Err(MemoryError::Conflict(format!(
-            "retrieval session {id} already exists"
-        )));
-    }
     let record = codec::to_json(session, || format!("retrieval session {id}"))?;
     conn.execute(
         "INSERT INTO retrieval_sessions (id, namespace, created_at, record) \
@@ -51,13 +33,23 @@ pub(crate) async fn store(
         ],
     )
     .await
-    .ctx("insert retrieval session")?;
+    .map_err(|err| match crate::error::constraint_violation(&err) {
+        Some(detail) if detail.contains("retrieval_sessions.id") => {
+            MemoryError::Conflict(format!("retrieval session {id} already exists"))
+        }
+        _ => MemoryError::from(crate::error::TursoError::Sql {
+            context: "insert retrieval session",
+            source: err,
+        }),
+    })?;
     tracing::debug!(%id, namespace = %session.namespace, offered = session.recommended.len(), "stored retrieval session");
     prune(conn, &session.namespace, session.created_at, retention).await
 }
 
-/// Drops the sessions of `namespace` that `retention` no longer keeps, as of `now`. Both
-/// deletes walk the `(namespace, created_at)` index, so they cost what they remove.
+/// Drops the sessions of `namespace` that `retention` no longer keeps, as of `now`, in one
+/// statement: those older than the age limit, and those past the newest
+/// `max_per_namespace`. Both halves walk the `(namespace, created_at)` index, so they cost
+/// what they remove (plus, for the second, the kept sessions it steps over).
 async fn prune(
     conn: &Conn,
     namespace: &str,
@@ -70,25 +62,20 @@ async fn prune(
     let cutoff = now
         .checked_sub_signed(max_age)
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-    let aged = conn
-        .execute(
-            "DELETE FROM retrieval_sessions WHERE namespace = ?1 AND created_at < ?2",
-            libsql::params![namespace, micros(cutoff)],
-        )
-        .await
-        .ctx("drop expired retrieval sessions")?;
     let keep = i64::try_from(retention.max_per_namespace).unwrap_or(i64::MAX);
-    let surplus = conn
+    let dropped = conn
         .execute(
-            "DELETE FROM retrieval_sessions WHERE namespace = ?1 AND rowid IN \
-             (SELECT rowid FROM retrieval_sessions WHERE namespace = ?1 \
-              ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?2)",
-            libsql::params![namespace, keep],
+            "DELETE FROM retrieval_sessions WHERE rowid IN ( \
+               SELECT rowid FROM retrieval_sessions WHERE namespace = ?1 AND created_at < ?2 \
+               UNION ALL \
+               SELECT rowid FROM (SELECT rowid FROM retrieval_sessions WHERE namespace = ?1 \
+                                  ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?3))",
+            libsql::params![namespace, micros(cutoff), keep],
         )
         .await
-        .ctx("drop surplus retrieval sessions")?;
-    if aged + surplus > 0 {
-        tracing::debug!(%namespace, aged, surplus, "dropped retrieval sessions");
+        .ctx("drop expired and surplus retrieval sessions")?;
+    if dropped > 0 {
+        tracing::debug!(%namespace, dropped, "dropped retrieval sessions");
     }
     Ok(())
 }

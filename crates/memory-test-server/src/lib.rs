@@ -163,7 +163,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn binary(test: &str) -> Option<PathBuf> {
+/// The `sqld` binary the tests use, or `None` (after saying why `test` is skipped) when there
+/// is none and none is required.
+pub fn binary(test: &str) -> Option<PathBuf> {
     let bin = std::env::var_os("MEMORY_TEST_SQLD")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bin/sqld"));

@@ -1,6 +1,8 @@
 //! `memory bench …`: the measurements behind BENCHMARKS.md, runnable by anyone.
 
-use crate::cli::{CompletionArgs, FirstSearchArgs, LearningArgs, PerfArgs, RetrievalEvalArgs};
+use crate::cli::{
+    CompletionArgs, FirstSearchArgs, LearningArgs, PerfArgs, RemoteArgs, RetrievalEvalArgs,
+};
 use crate::output::Printer;
 use anyhow::Context as _;
 use memory_bench::completion::{self, CompletionConfig};
@@ -168,5 +170,44 @@ pub async fn first_search(
         embedder_flag,
     };
     let report = memory_bench::first_search::run(&config, embedder).await?;
+    out.either(&report, || report.to_markdown())
+}
+
+pub async fn remote(
+    args: &RemoteArgs,
+    auth_token: Option<&str>,
+    embedder: Option<std::sync::Arc<dyn memory_core::Embedder>>,
+    out: Printer,
+) -> anyhow::Result<()> {
+    use memory_bench::remote::{RemoteConfig, RemoteServer};
+    let server = match (&args.server, &args.sqld) {
+        (Some(url), _) => RemoteServer::Url {
+            url: url.clone(),
+            token: auth_token.unwrap_or_default().to_string(),
+        },
+        (None, Some(bin)) => RemoteServer::Sqld(bin.clone()),
+        (None, None) => crate::exit::usage!(
+            "give the server: --sqld PATH (a sqld binary to start) or --server http://HOST:PORT"
+        ),
+    };
+    if args.rtt.is_empty() || args.episodes == 0 || args.steps == 0 {
+        crate::exit::usage!("--rtt, --episodes and --steps need at least one each");
+    }
+    let config = RemoteConfig {
+        rtts_ms: args.rtt.clone(),
+        episodes: args.episodes,
+        steps: args.steps,
+        cached_reads: args.cached_reads,
+        retrievals: args.retrievals,
+        agents: args.agents.clone(),
+        episodes_per_agent: args.episodes_per_agent,
+        import_episodes: args.import_episodes,
+        seed: args.seed,
+        ..RemoteConfig::new(server)
+    };
+    // The benchmark runs its own multi-threaded runtime, off this one.
+    let report = tokio::task::spawn_blocking(move || memory_bench::remote::run(&config, embedder))
+        .await
+        .context("the benchmark task stopped")??;
     out.either(&report, || report.to_markdown())
 }

@@ -82,6 +82,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
         Command::Bench(BenchCommand::Perf(a)) => bench::perf(&a, out).await,
+        Command::Bench(BenchCommand::Remote(a)) => {
+            bench::remote(&a, cli.db_auth_token.as_deref(), embedder.clone(), out).await
+        }
         Command::Bench(BenchCommand::FirstSearch(a)) => {
             bench::first_search(&a, embedder.clone(), cli.embedder.embedder.clone(), out).await
         }
