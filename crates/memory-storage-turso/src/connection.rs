@@ -286,6 +286,11 @@ impl Conn {
         })
     }
 
+    /// Whether the connection is to a libSQL server (where each request is a round trip).
+    pub(crate) fn on_server(&self) -> bool {
+        self.server.is_some()
+    }
+
     /// Rowid of the last row this connection inserted.
     pub(crate) fn last_insert_rowid(&self) -> i64 {
         self.conn.last_insert_rowid()

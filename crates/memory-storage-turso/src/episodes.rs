@@ -40,6 +40,7 @@ use memory_core::{
     Result, RetrievalSession, SessionRetention, StepInput, StorageBackend, TaskType, TextMatch,
     ValidationError, VectorMatch,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -280,16 +281,18 @@ impl StorageBackend for TursoStorage {
         limit: usize,
     ) -> Result<Vec<VectorMatch>> {
         let conn = self.conns.reader().await;
+        // The space and the vectors come from one snapshot (a reembed may replace both).
         let tx = begin_read(&conn).await?;
         let result = vectors::search(tx, namespace, vector, limit).await;
-        finish(tx, result).await
+        finish_read(tx, result).await
     }
 
     async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>> {
         let conn = self.conns.reader().await;
+        // The space and the vectors come from one snapshot (a reembed may replace both).
         let tx = begin_read(&conn).await?;
         let result = vectors::of(tx, namespace, ids).await;
-        finish(tx, result).await
+        finish_read(tx, result).await
     }
 
     async fn episodes_without_vectors(
@@ -298,9 +301,7 @@ impl StorageBackend for TursoStorage {
         limit: usize,
     ) -> Result<Vec<Episode>> {
         let conn = self.conns.reader().await;
-        let tx = begin_read(&conn).await?;
-        let result = vectors::episodes_without(tx, namespace, limit).await;
-        finish(tx, result).await
+        vectors::episodes_without(&conn, namespace, limit).await
     }
 
     async fn count_without_vectors(&self) -> Result<u64> {
@@ -383,9 +384,7 @@ impl StorageBackend for TursoStorage {
 
     async fn relationships(&self, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
         let conn = self.conns.reader().await;
-        let tx = begin_read(&conn).await?;
-        let result = relationships::list(tx, filter).await;
-        finish(tx, result).await
+        relationships::list(&conn, filter).await
     }
 
     async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint> {
@@ -435,7 +434,7 @@ impl StorageBackend for TursoStorage {
         let conn = self.conns.reader().await;
         let tx = begin_read(&conn).await?;
         let result = transfer::episodes(tx, page).await;
-        finish(tx, result).await
+        finish_read(tx, result).await
     }
 
     async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
@@ -461,8 +460,25 @@ pub(crate) async fn begin_read(conn: &Conn) -> Result<&Conn, TursoError> {
     Ok(conn)
 }
 
-/// Commits the transaction on `tx` if `result` is a success, rolls it back otherwise, and
-/// passes `result` on.
+/// Ends the read transaction on `tx` and passes `result` on.
+pub(crate) async fn finish_read<T>(tx: &Conn, result: Result<T>) -> Result<T> {
+    tx.reset_statements();
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    if let Err(err) = tx.execute(end, ()).await {
+        if result.is_ok() {
+            return Err(TursoError::Sql {
+                context: "end read",
+                source: err,
+            }
+            .into());
+        }
+        tracing::warn!(error = %err, "ending a failed read failed");
+    }
+    result
+}
+
+/// Commits the write transaction on `tx` if `result` is a success, rolls it back
+/// otherwise, and passes `result` on.
 pub(crate) async fn finish<T>(tx: &Conn, result: Result<T>) -> Result<T> {
     // A statement not yet reset still counts as running, which would block the commit.
     tx.reset_statements();
@@ -779,6 +795,44 @@ pub(crate) async fn load_steps(
         steps.push(decode_step(id, seq, &record)?);
     }
     Ok(steps)
+}
+
+/// The steps of the episodes `episodes` (rowid, id), by rowid, in one statement.
+pub(crate) async fn load_steps_of(
+    conn: &Conn,
+    episodes: &[(i64, &str)],
+) -> Result<HashMap<i64, Vec<ExecutionStep>>, TursoError> {
+    let mut out: HashMap<i64, Vec<ExecutionStep>> = HashMap::with_capacity(episodes.len());
+    if episodes.is_empty() {
+        return Ok(out);
+    }
+    let ids: HashMap<i64, &str> = episodes.iter().copied().collect();
+    let rowids = serde_json::to_string(&ids.keys().collect::<Vec<_>>()).map_err(|source| {
+        TursoError::Encode {
+            what: "episode rowids".into(),
+            source,
+        }
+    })?;
+    let mut rows = conn
+        .query(
+            "SELECT episode_rowid, seq, record FROM steps \
+             WHERE episode_rowid IN (SELECT value FROM json_each(?1)) \
+             ORDER BY episode_rowid, seq",
+            [rowids],
+        )
+        .await
+        .ctx("load steps")?;
+    while let Some(row) = rows.next().await.ctx("load steps")? {
+        let rowid = codec::int(&row, 0, "a step")?;
+        let id = ids.get(&rowid).copied().unwrap_or("?");
+        let what = format!("a step of episode {id}");
+        let seq = codec::int(&row, 1, &what)?;
+        let record = codec::text(&row, 2, &what)?;
+        out.entry(rowid)
+            .or_default()
+            .push(decode_step(id, seq, &record)?);
+    }
+    Ok(out)
 }
 
 /// The body of `get_episode`: the episode and its steps in one statement, so they come from

@@ -192,7 +192,10 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
     conn.reset_statements();
     let roll_back = !isolate && done.iter().all(|(_, r)| r.is_err());
     let end = if roll_back {
-        conn.execute("ROLLBACK", ()).await.map(|_| ()).ctx("roll back")
+        conn.execute("ROLLBACK", ())
+            .await
+            .map(|_| ())
+            .ctx("roll back")
     } else {
         conn.commit_write().await.ctx("commit")
     };

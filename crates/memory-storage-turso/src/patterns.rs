@@ -26,22 +26,7 @@ use memory_core::{
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-const SELECT_STATS: &str =
-    "SELECT record FROM context_stats WHERE namespace = ?1 AND scope_key = ?2";
-const UPSERT_STATS: &str = "INSERT INTO context_stats (namespace, scope_key, record) \
-                            VALUES (?1, ?2, ?3) \
-                            ON CONFLICT (namespace, scope_key) DO UPDATE SET record = excluded.record";
 const SELECT_BY_ID: &str = "SELECT id, record FROM patterns WHERE namespace = ?1 AND id = ?2";
-/// Inserts a pattern, or updates the statistics of the one with its namespace and signature.
-/// Kind and scope are not rewritten on update: the signature is a hash of them, so they
-/// cannot differ, and leaving them out of `SET` spares the `(namespace, kind)` index a write.
-const UPSERT_PATTERN: &str = "INSERT INTO patterns (id, namespace, signature, kind, \
-     scope_domain, scope_language, scope_framework, scope_task_type, scope_tag, \
-     episodes, confidence, lift, last_seen, record) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-     ON CONFLICT (namespace, signature) DO UPDATE SET \
-     episodes = excluded.episodes, confidence = excluded.confidence, lift = excluded.lift, \
-     last_seen = excluded.last_seen, record = excluded.record";
 const UPDATE_RECORD: &str = "UPDATE patterns SET record = ?1 WHERE id = ?2";
 
 /// Checks the numbers a completion feeds into the statistics: a NaN or infinity would be
@@ -89,23 +74,32 @@ pub(crate) async fn merge_learned(
     }
     let (now, half_life) = (completion.ended_at, completion.half_life_days);
 
-    let contexts = ContextStats::prepare(conn).await?;
-    let mut baselines: HashMap<String, OutcomeStats> = HashMap::new();
+    // Every context the merge reads, loaded at once: those the episode counts in, and the
+    // scopes of its observations (whose stored baseline is used unchanged).
+    let mut keys: Vec<String> = learned
+        .contexts
+        .iter()
+        .chain(learned.observations.iter().map(|o| &o.scope))
+        .map(|scope| scope.key())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut baselines = load_context_stats(conn, namespace, &keys).await?;
+    let mut counted: Vec<(String, OutcomeStats)> = Vec::with_capacity(learned.contexts.len());
     for scope in &learned.contexts {
         let key = scope.key();
-        if baselines.contains_key(&key) {
+        if counted.iter().any(|(k, _)| *k == key) {
             continue;
         }
-        let mut stats = contexts
-            .load(namespace, &key)
-            .await?
+        let mut stats = baselines
+            .remove(&key)
             .unwrap_or_else(|| OutcomeStats::empty(now));
         stats.record(learned.success, learned.reward, now, half_life);
-        contexts.save(namespace, &key, &stats).await?;
-        baselines.insert(key, stats);
+        counted.push((key, stats));
     }
+    save_context_stats(conn, namespace, &counted).await?;
+    baselines.extend(counted);
 
-    let patterns = PatternRows::prepare(conn).await?;
     let mut signatures: Vec<&str> = learned
         .observations
         .iter()
@@ -115,24 +109,15 @@ pub(crate) async fn merge_learned(
     signatures.dedup();
     let mut existing = by_signatures(conn, namespace, &signatures).await?;
     let mut merged: HashSet<&str> = HashSet::with_capacity(learned.observations.len());
-    let mut ids = Vec::with_capacity(learned.observations.len());
+    let mut patterns = Vec::with_capacity(learned.observations.len());
     for obs in &learned.observations {
         if !merged.insert(obs.signature.as_str()) {
             continue;
         }
-        let key = obs.scope.key();
-        let baseline = match baselines.get(&key) {
-            Some(stats) => stats.clone(),
-            // A scope the episode was not counted in: its stored baseline, unchanged.
-            None => {
-                let stats = contexts
-                    .load(namespace, &key)
-                    .await?
-                    .unwrap_or_else(|| OutcomeStats::empty(now));
-                baselines.insert(key, stats.clone());
-                stats
-            }
-        };
+        let baseline = baselines
+            .get(&obs.scope.key())
+            .cloned()
+            .unwrap_or_else(|| OutcomeStats::empty(now));
         let pattern = match existing.remove(obs.signature.as_str()) {
             Some(mut p) => {
                 p.absorb(obs, &baseline, now, half_life);
@@ -140,9 +125,10 @@ pub(crate) async fn merge_learned(
             }
             None => Pattern::from_observation(namespace, obs, &baseline, now, half_life),
         };
-        patterns.save(&pattern).await?;
-        ids.push(pattern.id);
+        patterns.push(pattern);
     }
+    save_patterns(conn, &patterns).await?;
+    let ids: Vec<Uuid> = patterns.iter().map(|p| p.id).collect();
     tracing::trace!(
         namespace,
         contexts = baselines.len(),
@@ -342,104 +328,174 @@ async fn load_one(
         .transpose()
 }
 
-/// The prepared statements that read and write `context_stats` during one merge.
-struct ContextStats<'c> {
-    select: Prepared<'c>,
-    upsert: Prepared<'c>,
+/// Row counts of the multi-row upserts of a merge: a list of rows is written as a sum of
+/// these (22 rows: 16 + 4 + 2), so every statement has one of five shapes, each prepared
+/// once per connection, and no row is written twice.
+const UPSERT_SHAPES: [usize; 5] = [16, 8, 4, 2, 1];
+
+/// `head VALUES (…), (…)` for `rows` rows of `cols` numbered parameters, then `tail`.
+fn multi_row(head: &str, rows: usize, cols: usize, tail: &str) -> String {
+    let rows: Vec<String> = (0..rows)
+        .map(|r| {
+            let marks: Vec<String> = (1..=cols).map(|c| format!("?{}", r * cols + c)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    format!("{head} VALUES {} {tail}", rows.join(", "))
 }
 
-impl<'c> ContextStats<'c> {
-    async fn prepare(conn: &'c Conn) -> Result<Self, TursoError> {
-        Ok(ContextStats {
-            select: conn
-                .prepare(SELECT_STATS)
-                .await
-                .ctx("prepare context statistics lookup")?,
-            upsert: conn
-                .prepare(UPSERT_STATS)
-                .await
-                .ctx("prepare context statistics upsert")?,
-        })
-    }
+/// One statement per shape of [`UPSERT_SHAPES`], in its order.
+fn shaped(head: &str, cols: usize, tail: &str) -> Vec<String> {
+    UPSERT_SHAPES
+        .iter()
+        .map(|&rows| multi_row(head, rows, cols, tail))
+        .collect()
+}
 
-    /// The stored statistics of the context `key`, if it has any.
-    async fn load(&self, namespace: &str, key: &str) -> Result<Option<OutcomeStats>, TursoError> {
-        self.select.reset();
-        let mut rows = self
-            .select
-            .query(libsql::params![namespace, key])
+static SELECT_STATS_BY_KEYS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let marks: Vec<String> = (2..SIGNATURES_PER_LOOKUP + 2)
+        .map(|i| format!("?{i}"))
+        .collect();
+    format!(
+        "SELECT scope_key, record FROM context_stats WHERE namespace = ?1 AND scope_key IN ({})",
+        marks.join(", ")
+    )
+});
+
+static UPSERT_STATS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    shaped(
+        "INSERT INTO context_stats (namespace, scope_key, record)",
+        3,
+        "ON CONFLICT (namespace, scope_key) DO UPDATE SET record = excluded.record",
+    )
+});
+
+/// Inserts patterns, or updates the statistics of those with their namespace and
+/// signature. Kind and scope are not rewritten on update: the signature is a hash of them,
+/// so they cannot differ, and leaving them out of `SET` spares the `(namespace, kind)`
+/// index a write.
+static UPSERT_PATTERNS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    shaped(
+        "INSERT INTO patterns (id, namespace, signature, kind, scope_domain, scope_language, \
+         scope_framework, scope_task_type, scope_tag, episodes, confidence, lift, last_seen, \
+         record)",
+        PATTERN_COLUMNS,
+        "ON CONFLICT (namespace, signature) DO UPDATE SET episodes = excluded.episodes, \
+         confidence = excluded.confidence, lift = excluded.lift, \
+         last_seen = excluded.last_seen, record = excluded.record",
+    )
+});
+
+/// Columns of one row of [`UPSERT_PATTERNS`].
+const PATTERN_COLUMNS: usize = 14;
+
+/// The stored statistics of the contexts `keys` of `namespace`, by key (one lookup per 32
+/// keys).
+async fn load_context_stats(
+    conn: &Conn,
+    namespace: &str,
+    keys: &[String],
+) -> Result<HashMap<String, OutcomeStats>, TursoError> {
+    let mut found = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(SIGNATURES_PER_LOOKUP) {
+        let Some(last) = chunk.last() else { continue };
+        let mut params: Vec<Value> = Vec::with_capacity(SIGNATURES_PER_LOOKUP + 1);
+        params.push(Value::from(namespace));
+        params.extend(chunk.iter().map(|k| Value::from(k.as_str())));
+        params.resize(SIGNATURES_PER_LOOKUP + 1, Value::from(last.as_str()));
+        let mut rows = conn
+            .query(&SELECT_STATS_BY_KEYS, libsql::params_from_iter(params))
             .await
             .ctx("load context statistics")?;
-        let record = match rows.next().await.ctx("load context statistics")? {
-            Some(row) => Some(codec::text(
-                &row,
-                0,
-                &format!("statistics of context `{key}`"),
-            )?),
-            None => None,
-        };
-        drop(rows);
-        self.select.reset();
-        record.map(|r| decode_stats(key, &r)).transpose()
+        while let Some(row) = rows.next().await.ctx("load context statistics")? {
+            let key = codec::text(&row, 0, "context statistics")?;
+            let record = codec::text(&row, 1, &format!("statistics of context `{key}`"))?;
+            let stats = decode_stats(&key, &record)?;
+            found.insert(key, stats);
+        }
     }
-
-    /// Writes the statistics of the context `key`.
-    async fn save(
-        &self,
-        namespace: &str,
-        key: &str,
-        stats: &OutcomeStats,
-    ) -> Result<(), TursoError> {
-        let record = codec::to_json(stats, || format!("statistics of context `{key}`"))?;
-        self.upsert.reset();
-        self.upsert
-            .execute(libsql::params![namespace, key, record])
-            .await
-            .ctx("save context statistics")?;
-        Ok(())
-    }
+    Ok(found)
 }
 
-/// The prepared statement that writes `patterns` during one merge.
-struct PatternRows<'c> {
-    upsert: Prepared<'c>,
+/// Writes the statistics of the contexts in `stats`.
+async fn save_context_stats(
+    conn: &Conn,
+    namespace: &str,
+    stats: &[(String, OutcomeStats)],
+) -> Result<(), TursoError> {
+    let mut rows = Vec::with_capacity(stats.len());
+    for (key, s) in stats {
+        let record = codec::to_json(s, || format!("statistics of context `{key}`"))?;
+        rows.push(vec![
+            Value::from(namespace),
+            Value::from(key.as_str()),
+            Value::from(record),
+        ]);
+    }
+    upsert_rows(conn, &UPSERT_STATS, rows, "save context statistics").await
 }
 
-impl<'c> PatternRows<'c> {
-    async fn prepare(conn: &'c Conn) -> Result<Self, TursoError> {
-        Ok(PatternRows {
-            upsert: conn
-                .prepare(UPSERT_PATTERN)
-                .await
-                .ctx("prepare pattern upsert")?,
-        })
-    }
-
-    /// Inserts `pattern`, or updates the row with its namespace and signature.
-    async fn save(&self, pattern: &Pattern) -> Result<(), TursoError> {
+/// Inserts `patterns`, or updates the rows with their namespace and signature.
+async fn save_patterns(conn: &Conn, patterns: &[Pattern]) -> Result<(), TursoError> {
+    let mut rows = Vec::with_capacity(patterns.len());
+    for pattern in patterns {
         let cols = PatternColumns::of(pattern)?;
-        self.upsert.reset();
-        self.upsert
-            .execute(libsql::params![
-                cols.id,
-                pattern.namespace.as_str(),
-                pattern.signature.as_str(),
-                cols.kind,
-                cols.scope_domain,
-                cols.scope_language,
-                cols.scope_framework,
-                cols.scope_task_type,
-                cols.scope_tag,
-                cols.episodes,
-                cols.confidence,
-                cols.lift,
-                cols.last_seen,
-                cols.record
-            ])
-            .await
-            .ctx("save pattern")?;
-        Ok(())
+        rows.push(vec![
+            Value::from(cols.id),
+            Value::from(pattern.namespace.as_str()),
+            Value::from(pattern.signature.as_str()),
+            Value::from(cols.kind),
+            cols.scope_domain.map_or(Value::Null, Value::from),
+            cols.scope_language.map_or(Value::Null, Value::from),
+            cols.scope_framework.map_or(Value::Null, Value::from),
+            cols.scope_task_type.map_or(Value::Null, Value::from),
+            cols.scope_tag.map_or(Value::Null, Value::from),
+            Value::from(cols.episodes),
+            Value::from(cols.confidence),
+            Value::from(cols.lift),
+            Value::from(cols.last_seen),
+            Value::from(cols.record),
+        ]);
     }
+    upsert_rows(conn, &UPSERT_PATTERNS, rows, "save patterns").await
+}
+
+/// Runs the multi-row upserts `shapes` (one per entry of [`UPSERT_SHAPES`]) over `rows`:
+/// the largest shape that fits, until every row is written.
+async fn upsert_rows(
+    conn: &Conn,
+    shapes: &[String],
+    rows: Vec<Vec<Value>>,
+    context: &'static str,
+) -> Result<(), TursoError> {
+    let mut rest = rows.as_slice();
+    // On a local file one row per statement is faster (measured: `bench completion` p95
+    // 13% lower); through a server every statement is a round trip.
+    let shapes_used = if conn.on_server() {
+        shapes_for(rest.len())
+    } else {
+        vec![UPSERT_SHAPES.len() - 1; rest.len()]
+    };
+    for shape in shapes_used {
+        let (chunk, after) = rest.split_at(UPSERT_SHAPES[shape]);
+        let params: Vec<Value> = chunk.iter().flatten().cloned().collect();
+        conn.execute(&shapes[shape], libsql::params_from_iter(params))
+            .await
+            .ctx(context)?;
+        rest = after;
+    }
+    Ok(())
+}
+
+/// The shapes (indexes into [`UPSERT_SHAPES`]) that write `rows` rows: the largest that
+/// fits, until none are left.
+fn shapes_for(mut rows: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    while let Some(shape) = UPSERT_SHAPES.iter().position(|&n| n <= rows) {
+        out.push(shape);
+        rows -= UPSERT_SHAPES[shape];
+    }
+    out
 }
 
 #[cfg(test)]
@@ -448,6 +504,17 @@ mod tests {
 
     use super::*;
     use crate::TursoStorage;
+
+    #[test]
+    fn every_row_count_is_written_in_whole_shapes_without_repeats() {
+        for rows in 0..100 {
+            let shapes = shapes_for(rows);
+            let written: usize = shapes.iter().map(|&s| UPSERT_SHAPES[s]).sum();
+            assert_eq!(written, rows);
+            assert!(shapes.windows(2).all(|w| w[0] <= w[1]), "{shapes:?}");
+        }
+        assert_eq!(shapes_for(22), vec![0, 2, 3]);
+    }
     use crate::schema::RANKED_MIN_EPISODES;
 
     /// The query plan of the listing `filter` asks for, one line per step.

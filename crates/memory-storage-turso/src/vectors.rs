@@ -56,7 +56,7 @@
 
 use crate::codec::{self, clamp_i64, decode_episode, decode_summary};
 use crate::connection::Conn;
-use crate::episodes::load_steps;
+use crate::episodes::load_steps_of;
 use crate::error::{SqlContext, TursoError};
 use libsql::Value;
 use memory_core::embedding::MAX_CHUNKS;
@@ -612,7 +612,7 @@ fn placeholders(n: usize) -> String {
 /// pending episodes cost, not what the whole store does.
 const WITHOUT_VECTOR: &str = "ended_at IS NOT NULL AND has_vector = 0";
 
-/// The body of `episodes_without_vectors`; runs on a read transaction.
+/// The body of `episodes_without_vectors`.
 pub(crate) async fn episodes_without(
     conn: &Conn,
     namespace: Option<&str>,
@@ -650,10 +650,14 @@ pub(crate) async fn episodes_without(
         heads.push((rowid, id, record));
     }
     drop(rows);
+    // A completed episode's steps never change, so they need not come from the same
+    // snapshot as its row.
+    let rowids: Vec<(i64, &str)> = heads.iter().map(|(r, id, _)| (*r, id.as_str())).collect();
+    let mut steps = load_steps_of(conn, &rowids).await?;
     let mut out = Vec::with_capacity(heads.len());
-    for (rowid, id, record) in heads {
-        let mut episode = decode_episode(&id, &record)?;
-        episode.steps = load_steps(conn, rowid, &id).await?;
+    for (rowid, id, record) in &heads {
+        let mut episode = decode_episode(id, record)?;
+        episode.steps = steps.remove(rowid).unwrap_or_default();
         out.push(episode);
     }
     Ok(out)

@@ -129,3 +129,42 @@ async fn opening_a_hung_server_fails_in_time_naming_it() {
     assert!(started.elapsed() < SHORT * 4, "{:?}", started.elapsed());
     server.resume();
 }
+
+/// The store's write version as the server holds it.
+async fn write_version(storage: &TursoStorage) -> i64 {
+    let (_db, conn) = common::raw(storage).await;
+    let mut rows = conn
+        .query("SELECT version FROM store_version WHERE id = 1", ())
+        .await
+        .unwrap();
+    rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap()
+}
+
+#[tokio::test]
+async fn each_write_raises_the_write_version_once_and_reads_never_do() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(server) = Sqld::start(
+        dir.path(),
+        "each_write_raises_the_write_version_once_and_reads_never_do",
+    ) else {
+        return;
+    };
+    let at = Location::parse(&server.url, Some(server.token.clone()));
+    let storage = TursoStorage::open_at(at, TursoConfig::default())
+        .await
+        .unwrap();
+    let before = write_version(&storage).await;
+    let episode = running(NS, "versioned", 0);
+    storage.store_episode(&episode).await.unwrap();
+    assert_eq!(write_version(&storage).await, before + 1);
+
+    // Reads, including those in a read transaction of several statements.
+    storage.get_episode(NS, episode.id).await.unwrap().unwrap();
+    storage
+        .episodes_without_vectors(Some(NS), 10)
+        .await
+        .unwrap();
+    storage.row_counts().await.unwrap();
+    storage.list_sessions(NS).await.unwrap();
+    assert_eq!(write_version(&storage).await, before + 1);
+}
