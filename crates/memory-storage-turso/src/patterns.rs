@@ -263,14 +263,28 @@ fn list_query(filter: &PatternFilter) -> (String, Vec<Value>) {
 const SIGNATURES_PER_LOOKUP: usize = 32;
 
 static SELECT_BY_SIGNATURES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    keyed_lookup("SELECT id, record, signature FROM patterns WHERE namespace = ?1 AND signature")
+});
+
+/// `head IN (?2, …)` with [`SIGNATURES_PER_LOOKUP`] parameters after the namespace's `?1`.
+fn keyed_lookup(head: &str) -> String {
     let marks: Vec<String> = (2..SIGNATURES_PER_LOOKUP + 2)
         .map(|i| format!("?{i}"))
         .collect();
-    format!(
-        "SELECT id, record, signature FROM patterns WHERE namespace = ?1 AND signature IN ({})",
-        marks.join(", ")
-    )
-});
+    format!("{head} IN ({})", marks.join(", "))
+}
+
+/// The parameters of a [`keyed_lookup`] of `keys` (at most [`SIGNATURES_PER_LOOKUP`]) in
+/// `namespace`, padded by repeating the last key.
+fn lookup_params(namespace: &str, keys: &[&str]) -> Vec<Value> {
+    let mut params: Vec<Value> = Vec::with_capacity(SIGNATURES_PER_LOOKUP + 1);
+    params.push(Value::from(namespace));
+    params.extend(keys.iter().map(|k| Value::from(*k)));
+    if let Some(last) = keys.last() {
+        params.resize(SIGNATURES_PER_LOOKUP + 1, Value::from(*last));
+    }
+    params
+}
 
 /// The stored patterns of `namespace` with any of `signatures`, by signature: one indexed
 /// lookup per 32 signatures instead of one per signature.
@@ -281,11 +295,7 @@ async fn by_signatures(
 ) -> Result<HashMap<String, Pattern>, TursoError> {
     let mut found = HashMap::with_capacity(signatures.len());
     for chunk in signatures.chunks(SIGNATURES_PER_LOOKUP) {
-        let Some(last) = chunk.last() else { continue };
-        let mut params: Vec<Value> = Vec::with_capacity(SIGNATURES_PER_LOOKUP + 1);
-        params.push(Value::from(namespace));
-        params.extend(chunk.iter().map(|s| Value::from(*s)));
-        params.resize(SIGNATURES_PER_LOOKUP + 1, Value::from(*last));
+        let params = lookup_params(namespace, chunk);
         let mut rows = conn
             .query(&SELECT_BY_SIGNATURES, libsql::params_from_iter(params))
             .await
@@ -361,13 +371,7 @@ impl Upsert {
 }
 
 static SELECT_STATS_BY_KEYS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let marks: Vec<String> = (2..SIGNATURES_PER_LOOKUP + 2)
-        .map(|i| format!("?{i}"))
-        .collect();
-    format!(
-        "SELECT scope_key, record FROM context_stats WHERE namespace = ?1 AND scope_key IN ({})",
-        marks.join(", ")
-    )
+    keyed_lookup("SELECT scope_key, record FROM context_stats WHERE namespace = ?1 AND scope_key")
 });
 
 static UPSERT_STATS: std::sync::LazyLock<Upsert> = std::sync::LazyLock::new(|| {
@@ -406,11 +410,8 @@ async fn load_context_stats(
 ) -> Result<HashMap<String, OutcomeStats>, TursoError> {
     let mut found = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(SIGNATURES_PER_LOOKUP) {
-        let Some(last) = chunk.last() else { continue };
-        let mut params: Vec<Value> = Vec::with_capacity(SIGNATURES_PER_LOOKUP + 1);
-        params.push(Value::from(namespace));
-        params.extend(chunk.iter().map(|k| Value::from(k.as_str())));
-        params.resize(SIGNATURES_PER_LOOKUP + 1, Value::from(last.as_str()));
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let params = lookup_params(namespace, &chunk);
         let mut rows = conn
             .query(&SELECT_STATS_BY_KEYS, libsql::params_from_iter(params))
             .await

@@ -16,16 +16,15 @@ const NS: &str = "ns";
 #[tokio::test]
 async fn an_outage_fails_writes_cleanly_and_the_same_handle_recovers() {
     let dir = tempfile::TempDir::new().unwrap();
-    let Some(mut server) = Sqld::start(
-        dir.path(),
+    let Some((mut server, storage)) = on_sqld(
+        &dir,
         "an_outage_fails_writes_cleanly_and_the_same_handle_recovers",
-    ) else {
+        TursoConfig::default(),
+    )
+    .await
+    else {
         return;
     };
-    let at = Location::parse(&server.url, Some(server.token.clone()));
-    let storage = TursoStorage::open_at(at, TursoConfig::default())
-        .await
-        .unwrap();
     let before = running(NS, "stored before the outage", 0);
     storage.store_episode(&before).await.unwrap();
 
@@ -52,6 +51,19 @@ async fn an_outage_fails_writes_cleanly_and_the_same_handle_recovers() {
 /// How long the tests below give the server to answer one request.
 const SHORT: Duration = Duration::from_millis(500);
 
+/// A store on a `sqld` of its own (kept under `dir`), opened with `config`; `None` when no
+/// server binary is available.
+async fn on_sqld(
+    dir: &tempfile::TempDir,
+    test: &str,
+    config: TursoConfig,
+) -> Option<(Sqld, TursoStorage)> {
+    let server = Sqld::start(dir.path(), test)?;
+    let at = Location::parse(&server.url, Some(server.token.clone()));
+    let storage = TursoStorage::open_at(at, config).await.unwrap();
+    Some((server, storage))
+}
+
 fn short_timeout() -> TursoConfig {
     TursoConfig {
         request_timeout: SHORT,
@@ -62,14 +74,15 @@ fn short_timeout() -> TursoConfig {
 #[tokio::test]
 async fn a_server_that_stops_answering_fails_requests_in_time_and_is_used_again_after() {
     let dir = tempfile::TempDir::new().unwrap();
-    let Some(server) = Sqld::start(
-        dir.path(),
+    let Some((server, storage)) = on_sqld(
+        &dir,
         "a_server_that_stops_answering_fails_requests_in_time_and_is_used_again_after",
-    ) else {
+        short_timeout(),
+    )
+    .await
+    else {
         return;
     };
-    let at = Location::parse(&server.url, Some(server.token.clone()));
-    let storage = TursoStorage::open_at(at, short_timeout()).await.unwrap();
     let before = running(NS, "stored before the server hung", 0);
     storage.store_episode(&before).await.unwrap();
 
@@ -143,16 +156,15 @@ async fn write_version(storage: &TursoStorage) -> i64 {
 #[tokio::test]
 async fn each_write_raises_the_write_version_once_and_reads_never_do() {
     let dir = tempfile::TempDir::new().unwrap();
-    let Some(server) = Sqld::start(
-        dir.path(),
+    let Some((_server, storage)) = on_sqld(
+        &dir,
         "each_write_raises_the_write_version_once_and_reads_never_do",
-    ) else {
+        TursoConfig::default(),
+    )
+    .await
+    else {
         return;
     };
-    let at = Location::parse(&server.url, Some(server.token.clone()));
-    let storage = TursoStorage::open_at(at, TursoConfig::default())
-        .await
-        .unwrap();
     let before = write_version(&storage).await;
     let episode = running(NS, "versioned", 0);
     storage.store_episode(&episode).await.unwrap();
