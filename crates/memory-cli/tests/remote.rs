@@ -362,3 +362,58 @@ fn bench_remote_counts_the_round_trips_of_each_operation() {
         assert!(run["online_episodes_per_s"]["2"].as_f64().unwrap() > 0.0);
     }
 }
+
+#[test]
+fn bench_remote_measures_a_running_server_with_its_token() {
+    let sb = Sandbox::new();
+    let Some(server) = Sqld::start(
+        sb.dir.path(),
+        "bench_remote_measures_a_running_server_with_its_token",
+    ) else {
+        return;
+    };
+    let small = [
+        "--rtt",
+        "0",
+        "--episodes",
+        "1",
+        "--steps",
+        "1",
+        "--cached-reads",
+        "1",
+        "--retrievals",
+        "1",
+        "--agents",
+        "1",
+        "--episodes-per-agent",
+        "1",
+        "--import-episodes",
+        "2",
+    ];
+    let bench = |token: &str| {
+        sb.command()
+            .args(["--format", "json", "--db-auth-token", token])
+            .args(["bench", "remote", "--server", &server.url])
+            .args(small)
+            .output()
+            .unwrap()
+    };
+    let report = json(&bench(&server.token), "bench remote --server");
+    assert_eq!(
+        report["runs"][0]["ops"]["log_step"]["latency"]["samples"],
+        1
+    );
+    assert_eq!(
+        report["config"]["server"]["Url"]["url"],
+        server.url.as_str()
+    );
+    // The token is used, never reported.
+    assert!(!String::from_utf8_lossy(&bench(&server.token).stdout).contains(&server.token));
+    let refused = bench(&server.wrong_token);
+    assert_eq!(code(&refused), 1, "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("authentication failed"),
+        "{}",
+        stderr(&refused)
+    );
+}
