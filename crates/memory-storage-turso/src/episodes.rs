@@ -550,15 +550,10 @@ async fn insert_episode(
         ],
     )
     .await
-    .map_err(|err| match crate::error::constraint_violation(&err) {
+    .map_err(|err| {
         // Ids are unique across namespaces.
-        Some(detail) if detail.contains("episodes.id") => {
-            MemoryError::Conflict(format!("episode {} already exists", cols.id))
-        }
-        _ => MemoryError::from(TursoError::Sql {
-            context: "insert episode",
-            source: err,
-        }),
+        let taken = || format!("episode {} already exists", cols.id);
+        crate::error::taken_or(err, "episodes.id", taken, "insert episode")
     })?;
     let rowid = conn.last_insert_rowid();
 

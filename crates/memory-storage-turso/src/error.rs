@@ -149,6 +149,25 @@ fn server_hint(err: &libsql::Error) -> &'static str {
     }
 }
 
+/// `err` from inserting a row as the caller should see it: a `Conflict` saying `taken` when
+/// the unique key `column` (`table.column`, as SQLite names it) was already taken, the
+/// statement's error with `context` otherwise.
+pub(crate) fn taken_or(
+    err: libsql::Error,
+    column: &str,
+    taken: impl FnOnce() -> String,
+    context: &'static str,
+) -> MemoryError {
+    match constraint_violation(&err) {
+        Some(detail) if detail.contains(column) => MemoryError::Conflict(taken()),
+        _ => TursoError::Sql {
+            context,
+            source: err,
+        }
+        .into(),
+    }
+}
+
 /// What a constraint violation (a unique key taken, a foreign key missing) says, when `err`
 /// is one: SQLite's extended code from a local file, the code a libSQL server reports
 /// (`SQLITE_CONSTRAINT…`) from a server.

@@ -33,14 +33,14 @@ pub(crate) async fn store(
         ],
     )
     .await
-    .map_err(|err| match crate::error::constraint_violation(&err) {
-        Some(detail) if detail.contains("retrieval_sessions.id") => {
-            MemoryError::Conflict(format!("retrieval session {id} already exists"))
-        }
-        _ => MemoryError::from(crate::error::TursoError::Sql {
-            context: "insert retrieval session",
-            source: err,
-        }),
+    .map_err(|err| {
+        let taken = || format!("retrieval session {id} already exists");
+        crate::error::taken_or(
+            err,
+            "retrieval_sessions.id",
+            taken,
+            "insert retrieval session",
+        )
     })?;
     tracing::debug!(%id, namespace = %session.namespace, offered = session.recommended.len(), "stored retrieval session");
     prune(conn, &session.namespace, session.created_at, retention).await
