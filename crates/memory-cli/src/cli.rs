@@ -8,35 +8,9 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "memory", version, propagate_version = true)]
 pub struct Cli {
-    /// Database: a file path, or the URL of a libSQL server (`libsql://…` for Turso Cloud,
-    /// `https://…` or `http://…` for a self-hosted `sqld`) [default: memory.db in the OS data
-    /// directory].
-    #[arg(long, global = true, env = "MEMORY_DB", value_name = "PATH|URL")]
-    pub db: Option<String>,
-
-    /// Token for the libSQL server named by --db (a Turso database token, or a JWT signed
-    /// with the key `sqld` was started with). Not the token of `memory serve`.
-    #[arg(
-        long,
-        global = true,
-        env = "MEMORY_DB_AUTH_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub db_auth_token: Option<String>,
-
-    /// Seconds a libSQL server named by --db has to answer one request before the command
-    /// fails (a server that accepts connections but stopped answering is reported, not
-    /// waited on). Not used for a file.
-    #[arg(
-        long,
-        global = true,
-        env = "MEMORY_DB_TIMEOUT",
-        value_name = "SECONDS",
-        default_value = "15",
-        value_parser = seconds
-    )]
-    pub db_timeout: std::time::Duration,
+    /// Where the memory is kept.
+    #[command(flatten)]
+    pub db: DbArgs,
 
     /// Namespace (agent, project or tenant) every command works in.
     #[arg(
@@ -72,6 +46,72 @@ fn seconds(raw: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Where the memory is kept, from flags or the environment.
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// Database: a file path, or the URL of a libSQL server (`libsql://…` for Turso Cloud,
+    /// `https://…` or `http://…` for a self-hosted `sqld`) [default: memory.db in the OS data
+    /// directory].
+    #[arg(long, global = true, env = "MEMORY_DB", value_name = "PATH|URL")]
+    pub db: Option<String>,
+
+    /// Token for the libSQL server named by --db (a Turso database token, or a JWT signed
+    /// with the key `sqld` was started with). Not the token of `memory serve`.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_DB_AUTH_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub db_auth_token: Option<String>,
+
+    /// Seconds a libSQL server named by --db has to answer one request before the command
+    /// fails (a server that accepts connections but stopped answering is reported, not
+    /// waited on). Not used for a file.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_DB_TIMEOUT",
+        value_name = "SECONDS",
+        default_value = "15",
+        value_parser = seconds
+    )]
+    pub db_timeout: std::time::Duration,
+
+    /// Read the libSQL server named by --db through an embedded replica kept in this local
+    /// file (created and filled from the server if missing): reads are local, writes go to
+    /// the server, and the file catches up after each write and every --sync-interval.
+    /// While the server is down the replica still answers reads.
+    #[arg(long, global = true, env = "MEMORY_REPLICA", value_name = "FILE")]
+    pub replica: Option<PathBuf>,
+
+    /// Seconds between an embedded replica's syncs with its server (it also syncs after
+    /// each of its own writes): how soon other machines' writes are read here.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_SYNC_INTERVAL",
+        value_name = "SECONDS",
+        default_value = "1",
+        value_parser = seconds
+    )]
+    pub sync_interval: std::time::Duration,
+}
+
+impl Default for DbArgs {
+    /// What the flags are when none is given and no variable is set.
+    fn default() -> Self {
+        DbArgs {
+            db: None,
+            db_auth_token: None,
+            db_timeout: memory_storage_turso::DEFAULT_REQUEST_TIMEOUT,
+            replica: None,
+            sync_interval: memory_storage_turso::DEFAULT_SYNC_INTERVAL,
+        }
+    }
 }
 
 /// The embedder for vector search, from flags or the environment.

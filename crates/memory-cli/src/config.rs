@@ -1,6 +1,6 @@
 //! Where the database lives and how the memory is opened, from flags, environment and defaults.
 
-use crate::cli::EmbedderArgs;
+use crate::cli::{DbArgs, EmbedderArgs};
 use crate::exit::usage;
 use crate::pulled_model::{self, Presence};
 use anyhow::Context as _;
@@ -20,12 +20,14 @@ const DEFAULT_FILE: &str = "memory.db";
 /// The database to use and where it came from.
 #[derive(Debug, Clone)]
 pub struct DbLocation {
-    /// A file, or a libSQL server with its token.
+    /// A file, a libSQL server with its token, or a server read through a replica.
     pub location: Location,
     /// `--db/MEMORY_DB` or `default`.
     pub source: &'static str,
     /// How long a server has to answer one request (`--db-timeout`).
     pub request_timeout: Duration,
+    /// How often a replica syncs (`--sync-interval`).
+    pub sync_interval: Duration,
 }
 
 impl DbLocation {
@@ -35,6 +37,7 @@ impl DbLocation {
             location: Location::File(path),
             source,
             request_timeout: memory_storage_turso::DEFAULT_REQUEST_TIMEOUT,
+            sync_interval: memory_storage_turso::DEFAULT_SYNC_INTERVAL,
         }
     }
 
@@ -42,6 +45,7 @@ impl DbLocation {
     pub fn config(&self) -> TursoConfig {
         TursoConfig {
             request_timeout: self.request_timeout,
+            sync_interval: self.sync_interval,
             ..TursoConfig::default()
         }
     }
@@ -51,36 +55,50 @@ impl DbLocation {
     pub fn exists(&self) -> bool {
         match &self.location {
             Location::File(path) => path.exists(),
-            Location::Server { .. } => true,
+            Location::Server { .. } | Location::Replica { .. } => true,
         }
     }
 }
 
-/// Resolves the database: `--db` / `MEMORY_DB` (a path, or a libSQL server's URL used with
-/// `auth_token`, each request answered within `request_timeout`), else `memory.db` in the OS
+/// Resolves the database from `args`: `--db` / `MEMORY_DB` (a path, or a libSQL server's URL
+/// used with its token, read through `--replica` when given), else `memory.db` in the OS
 /// data directory (e.g. `~/.local/share/self-learning-memory/` on Linux).
-pub fn db_location(
-    flag: Option<&str>,
-    auth_token: Option<&str>,
-    request_timeout: Duration,
-) -> anyhow::Result<DbLocation> {
-    if let Some(db) = flag {
-        if db.trim().is_empty() {
-            usage!("--db/MEMORY_DB is empty: give a file path or a libSQL server URL");
+pub fn db_location(args: &DbArgs) -> anyhow::Result<DbLocation> {
+    let located = |location, source| DbLocation {
+        location,
+        source,
+        request_timeout: args.db_timeout,
+        sync_interval: args.sync_interval,
+    };
+    let Some(db) = &args.db else {
+        if args.replica.is_some() {
+            usage!(
+                "--replica/MEMORY_REPLICA keeps a copy of a libSQL server: give the server's URL \
+                 with --db/MEMORY_DB"
+            );
         }
-        return Ok(DbLocation {
-            location: Location::parse(db, auth_token.map(str::to_string)),
-            source: "--db/MEMORY_DB",
-            request_timeout,
-        });
+        let dir = data_dir().context(
+            "no OS data directory is known for this user; pass --db PATH or set MEMORY_DB",
+        )?;
+        return Ok(located(Location::File(dir.join(DEFAULT_FILE)), "default"));
+    };
+    if db.trim().is_empty() {
+        usage!("--db/MEMORY_DB is empty: give a file path or a libSQL server URL");
     }
-    let dir = data_dir()
-        .context("no OS data directory is known for this user; pass --db PATH or set MEMORY_DB")?;
-    Ok(DbLocation {
-        location: Location::File(dir.join(DEFAULT_FILE)),
-        source: "default",
-        request_timeout,
-    })
+    let mut location = Location::parse(db, args.db_auth_token.clone());
+    if let Some(replica) = &args.replica {
+        if replica.as_os_str().is_empty() {
+            usage!("--replica/MEMORY_REPLICA is empty: give the replica's file path");
+        }
+        location = match location.with_replica(replica) {
+            Some(location) => location,
+            None => usage!(
+                "--replica/MEMORY_REPLICA keeps a copy of a libSQL server, but --db/MEMORY_DB \
+                 is the file {db}: give the server's URL (libsql://, https:// or http://)"
+            ),
+        };
+    }
+    Ok(located(location, "--db/MEMORY_DB"))
 }
 
 /// The directory the CLI keeps its files in when not told otherwise: the default database

@@ -31,6 +31,23 @@ macro_rules! usage {
 }
 pub(crate) use usage;
 
+/// The message printed for an error returned by a command: each cause after the first,
+/// unless the message already says it (errors that quote their source in their own words
+/// would otherwise print it twice).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let said = cause.to_string();
+        if text.is_empty() {
+            text = said;
+        } else if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+    }
+    text
+}
+
 /// The exit code for an error returned by a command.
 pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
@@ -51,4 +68,22 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         }
     }
     FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_not_repeated() {
+        let quoted = anyhow::Error::new(std::io::Error::other("disk full"))
+            .context("write failed: disk full")
+            .context("saving the episode");
+        assert_eq!(
+            message(&quoted),
+            "saving the episode: write failed: disk full"
+        );
+        let plain = anyhow::Error::new(std::io::Error::other("disk full")).context("write failed");
+        assert_eq!(message(&plain), "write failed: disk full");
+    }
 }

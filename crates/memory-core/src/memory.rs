@@ -394,7 +394,7 @@ impl SelfLearningMemory {
             limits.check_context(&query.context)?;
             let ns = query.namespace.as_str();
 
-            let (candidates, warnings) = self.candidates(query).await?;
+            let (candidates, mut warnings) = self.candidates(query).await?;
             let near = select_neighbourhood(&candidates, &self.config.neighbourhood);
             let (ranked, considered, mut related) =
                 self.rank_with_relations(query, candidates).await?;
@@ -449,10 +449,24 @@ impl SelfLearningMemory {
                     created_at: now,
                     feedback: None,
                 };
-                self.storage
+                // The pack is worth having without its session: a store that cannot take
+                // writes (a replica whose server is away) still answers.
+                match self
+                    .storage
                     .store_session(&session, &self.config.session_retention)
-                    .await?;
-                Some(session.id)
+                    .await
+                {
+                    Ok(()) => Some(session.id),
+                    Err(MemoryError::Storage(err)) => {
+                        tracing::warn!(error = %err, "could not store the retrieval session");
+                        warnings.push(format!(
+                            "this pack has no session, so feedback on it cannot be recorded: \
+                             the session could not be stored ({err})"
+                        ));
+                        None
+                    }
+                    Err(err) => return Err(err),
+                }
             } else {
                 None
             };
@@ -577,9 +591,19 @@ impl SelfLearningMemory {
         query: &RetrievalQuery,
     ) -> Result<Vec<crate::VectorMatch>> {
         let ns = query.namespace.as_str();
-        vectors
+        match vectors
             .embed_up_to(self.storage.as_ref(), ns, self.config.index_on_read)
-            .await?;
+            .await
+        {
+            Ok(_) => {}
+            // Episodes not embedded yet wait for a later retrieval; the vectors stored
+            // answer now (a store that cannot take writes — a replica whose server is
+            // away — still answers).
+            Err(MemoryError::Storage(err)) => {
+                tracing::warn!(error = %err, "could not store new episodes' vectors");
+            }
+            Err(err) => return Err(err),
+        }
         let qv = vectors
             .embed(self.storage.as_ref(), std::slice::from_ref(&query.text))
             .await?

@@ -15,6 +15,7 @@
 use crate::error::TursoError;
 use crate::group_commit::WriteQueue;
 use crate::location::Location;
+use crate::replica::{DEFAULT_SYNC_INTERVAL, PeriodicSync, Replica};
 use crate::statements::{
     self, DEFAULT_STATEMENT_CAPACITY, PreparedStatementCache, StatementCounters,
 };
@@ -65,6 +66,9 @@ pub struct TursoConfig {
     /// (the connection is then replaced). Not used for a local file, where
     /// [`TursoConfig::busy_timeout`] bounds the wait for a lock.
     pub request_timeout: Duration,
+    /// How often an embedded replica asks its server for other processes' writes (it also
+    /// syncs after each of this handle's writes). Only used for a replica.
+    pub sync_interval: Duration,
 }
 
 impl Default for TursoConfig {
@@ -78,6 +82,7 @@ impl Default for TursoConfig {
             max_write_batch: 256,
             text_snapshot_after: 1_000,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            sync_interval: DEFAULT_SYNC_INTERVAL,
         }
     }
 }
@@ -102,6 +107,9 @@ pub(crate) struct Conn {
     /// Set when a request went unanswered: the stream's state is unknown, so nothing more is
     /// sent on this connection and it is replaced before its next use.
     abandoned: AtomicBool,
+    /// On the writer of a replicated store: the replica, synced after each commit so that
+    /// this handle's reads see its writes.
+    replica: Option<Arc<Replica>>,
 }
 
 /// What a handle on a server knows of the store's write version (`store_version`, raised
@@ -173,6 +181,7 @@ impl Conn {
             last_used: Instant::now(),
             versions: None,
             abandoned: AtomicBool::new(false),
+            replica: None,
         }
     }
 
@@ -192,6 +201,9 @@ impl Conn {
             return Err(server.timed_out());
         }
         match tokio::time::timeout(server.timeout, request).await {
+            Ok(Err(err)) if is_transport_failure(&err) => {
+                Err(ServerFailed::error(&server.url, err))
+            }
             Ok(answer) => answer,
             Err(_) => {
                 self.abandoned.store(true, Ordering::Relaxed);
@@ -206,7 +218,8 @@ impl Conn {
     }
 
     /// Commits the write transaction. Through a server the same request raises the store's
-    /// write version (see [`WriteVersions`]), so that other processes notice the write.
+    /// write version (see [`WriteVersions`]), so that other processes notice the write; an
+    /// embedded replica is then synced, so that this handle reads what it wrote.
     pub(crate) async fn commit_write(&self) -> Result<(), libsql::Error> {
         let Some(versions) = &self.versions else {
             return self.execute("COMMIT", ()).await.map(|_| ());
@@ -216,8 +229,24 @@ impl Conn {
              COMMIT",
         )
         .await?;
+        if let Some(replica) = &self.replica {
+            // Counted as this handle's own only once the replica holds it, so that a version
+            // read from the replica meanwhile is not taken for another writer's.
+            replica.after_write().await;
+        }
         versions.own_commit();
         Ok(())
+    }
+
+    /// Starts a read transaction: everything read until [`Conn::end_read`] comes from one
+    /// snapshot.
+    pub(crate) async fn begin_read(&self) -> Result<(), libsql::Error> {
+        self.execute("BEGIN", ()).await.map(|_| ())
+    }
+
+    /// Ends the read transaction [`Conn::begin_read`] started: `COMMIT` or `ROLLBACK`.
+    pub(crate) async fn end_read(&self, end: &'static str) -> Result<(), libsql::Error> {
+        self.execute(end, ()).await.map(|_| ())
     }
 
     /// Reads the store's write version and notes it; returns the change marker (see
@@ -425,6 +454,41 @@ impl RequestTimedOut {
     }
 }
 
+/// A request that never got the server's answer (refused, unreachable, cut off): the
+/// libSQL error, with the URL of the server it was for, so that whoever reads the failure
+/// knows which server to look at.
+#[derive(Debug, thiserror::Error)]
+#[error("the libSQL server at {url} failed: {source}")]
+pub(crate) struct ServerFailed {
+    url: String,
+    source: libsql::Error,
+}
+
+impl ServerFailed {
+    /// The libSQL error carrying it.
+    fn error(url: &str, source: libsql::Error) -> libsql::Error {
+        libsql::Error::Hrana(Box::new(ServerFailed {
+            url: url.to_string(),
+            source,
+        }))
+    }
+}
+
+/// Whether `err` is the transport's failure rather than the server's answer (a statement
+/// the server refused keeps libSQL's own error, which callers match on).
+fn is_transport_failure(err: &libsql::Error) -> bool {
+    let said = err.to_string().to_ascii_lowercase();
+    [
+        "http error",
+        "error trying to connect",
+        "connection",
+        "broken pipe",
+        "status=",
+    ]
+    .iter()
+    .any(|sign| said.contains(sign))
+}
+
 /// Counters of one group of connections.
 #[derive(Default)]
 struct PoolMeter {
@@ -532,13 +596,22 @@ pub(crate) struct Connections {
     server: bool,
     /// On a server, what this handle knows of the store's write version.
     versions: Arc<WriteVersions>,
+    /// The embedded replica the readers read, when the store has one.
+    replica: Option<Arc<Replica>>,
+    /// Syncs the replica on an interval while the store is open.
+    _periodic_sync: Option<PeriodicSync>,
+    /// Why the server of a replicated store could not be reached when it was opened (the
+    /// store then serves reads from its replica).
+    unreachable: std::sync::Mutex<Option<libsql::Error>>,
     /// Kept so the database outlives every connection made from it.
     _db: Arc<Database>,
 }
 
 impl Connections {
     /// Opens the database at `location` (creating a file if needed) and sets up every
-    /// connection. A server is asked once here, so that a wrong URL or token fails now.
+    /// connection. A server is asked once here, so that a wrong URL or token fails now;
+    /// a replicated store whose server does not answer opens all the same, on its replica
+    /// (see [`Connections::take_unreachable`]).
     pub(crate) async fn open(
         location: &Location,
         config: &TursoConfig,
@@ -548,14 +621,17 @@ impl Connections {
                 path: path.clone(),
                 source,
             },
-            Location::Server { url, .. } => TursoError::Server {
+            Location::Server { url, .. } | Location::Replica { url, .. } => TursoError::Server {
                 url: url.clone(),
                 source,
             },
         };
         let db = match location {
             Location::File(path) => libsql::Builder::new_local(path).build().await,
-            Location::Server { url, auth_token } => {
+            Location::Server { url, auth_token }
+            | Location::Replica {
+                url, auth_token, ..
+            } => {
                 libsql::Builder::new_remote(url.clone(), auth_token.clone())
                     .build()
                     .await
@@ -563,36 +639,90 @@ impl Connections {
         }
         .map_err(open_err)?;
         let db = Arc::new(db);
+        let replica = match location {
+            Location::Replica {
+                url,
+                auth_token,
+                path,
+            } => {
+                let file_err = |source| TursoError::Open {
+                    path: path.clone(),
+                    source,
+                };
+                // libSQL's replication syncs only when asked: after each write and on the
+                // interval, both run here. The readers open the replica's file as a plain
+                // local database, so that they work as a file's readers do (prepared
+                // statements reset between uses, read transactions kept local).
+                let replica =
+                    libsql::Builder::new_remote_replica(path, url.clone(), auth_token.clone())
+                        .read_your_writes(false)
+                        .build()
+                        .await
+                        .map_err(file_err)?;
+                let file = libsql::Builder::new_local(path)
+                    .build()
+                    .await
+                    .map_err(file_err)?;
+                Some(Arc::new(Replica::new(
+                    replica,
+                    Arc::new(file),
+                    url,
+                    config.request_timeout,
+                )))
+            }
+            _ => None,
+        };
         let server = location.is_server();
         let writer_data_version = Arc::new(AtomicU64::new(0));
-        let link = match location {
-            Location::Server { url, .. } => Some(ServerLink {
-                db: Arc::clone(&db),
-                url: Arc::from(url.as_str()),
-                timeout: config.request_timeout,
-            }),
-            Location::File(_) => None,
-        };
+        let link = location.url().map(|url| ServerLink {
+            db: Arc::clone(&db),
+            url: Arc::from(url),
+            timeout: config.request_timeout,
+        });
         let mut writer = connect(&db, config, link.clone()).await.map_err(open_err)?;
         let versions = Arc::new(WriteVersions::default());
+        let mut unreachable = None;
         if server {
             // The first request: fails here, with the URL, when the server is unreachable or
-            // refuses the token.
-            writer
-                .bounded(writer.raw().execute("SELECT 1", ()))
-                .await
-                .map_err(open_err)?;
+            // refuses the token. A replica can still serve reads: whether it holds a store
+            // is for the caller to check.
+            let answered = writer.bounded(writer.raw().execute("SELECT 1", ())).await;
+            match answered {
+                Ok(_) => {}
+                Err(err) if replica.is_some() && !is_refusal(&err) => unreachable = Some(err),
+                Err(err) => return Err(open_err(err)),
+            }
             writer.versions = Some(Arc::clone(&versions));
+            writer.replica = replica.clone();
         } else {
             writer.data_version = Some(Arc::clone(&writer_data_version));
         }
         let mut statement_counters = vec![statements::lock(&writer.statements).counters()];
         let mut readers = Vec::with_capacity(config.readers.max(1));
         for _ in 0..config.readers.max(1) {
-            let reader = connect(&db, config, link.clone()).await.map_err(open_err)?;
+            let reader = match &replica {
+                Some(replica) => {
+                    let mut reader = connect(replica.file(), config, None)
+                        .await
+                        .map_err(open_err)?;
+                    // Only the server's replication log changes the replica: a write here
+                    // would fork it from the server.
+                    reader
+                        .raw()
+                        .execute("PRAGMA query_only = ON", ())
+                        .await
+                        .map_err(open_err)?;
+                    reader.versions = Some(Arc::clone(&versions));
+                    reader
+                }
+                None => connect(&db, config, link.clone()).await.map_err(open_err)?,
+            };
             statement_counters.push(statements::lock(&reader.statements).counters());
             readers.push(Arc::new(Mutex::new(reader)));
         }
+        let periodic_sync = replica
+            .as_ref()
+            .map(|replica| replica.sync_every(config.sync_interval));
         Ok(Connections {
             writer: Arc::new(Mutex::new(writer)),
             readers,
@@ -606,8 +736,25 @@ impl Connections {
             writer_data_version,
             server,
             versions,
+            replica,
+            _periodic_sync: periodic_sync,
+            unreachable: std::sync::Mutex::new(unreachable),
             _db: db,
         })
+    }
+
+    /// The embedded replica the store reads, if it has one.
+    pub(crate) fn replica(&self) -> Option<&Arc<Replica>> {
+        self.replica.as_ref()
+    }
+
+    /// Why the server of a replicated store did not answer when the store was opened;
+    /// `None` when it did (or the store has no replica). Asked once.
+    pub(crate) fn take_unreachable(&self) -> Option<libsql::Error> {
+        self.unreachable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// The writer connection, for the duration of one write.
@@ -639,6 +786,11 @@ impl Connections {
     /// Whether the database is on a libSQL server.
     pub(crate) fn is_server(&self) -> bool {
         self.server
+    }
+
+    /// Whether reads come from an embedded replica of the server.
+    pub(crate) fn is_replica(&self) -> bool {
+        self.replica.is_some()
     }
 
     /// On a server, the change marker as last computed (for when the writer is busy).
@@ -682,6 +834,15 @@ impl Connections {
         };
         (conns, statements)
     }
+}
+
+/// Whether a server's answer is a refusal (a wrong token, a wrong database) rather than
+/// silence: the one failure an embedded replica must not open over.
+fn is_refusal(err: &libsql::Error) -> bool {
+    let text = err.to_string().to_ascii_lowercase();
+    ["401", "403", "unauthorized", "forbidden", "404"]
+        .iter()
+        .any(|sign| text.contains(sign))
 }
 
 async fn lease(guard: OwnedMutexGuard<Conn>, meter: &Arc<PoolMeter>, asked: Instant) -> Lease {

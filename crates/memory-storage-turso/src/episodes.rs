@@ -322,6 +322,16 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn external_change_marker(&self) -> Result<Option<u64>> {
+        if self.conns.is_replica() {
+            // The write version the replica holds: read locally, it moves when a sync brings
+            // another process's writes (this handle's own are counted as they commit).
+            let reader = self.conns.reader().await;
+            return reader
+                .server_change_marker()
+                .await
+                .ctx("read the store's write version")
+                .map_err(MemoryError::from);
+        }
         if self.conns.is_server() {
             // The store's write version, which every write through a server raises; this
             // handle's own raises do not count (see `WriteVersions`).
@@ -456,7 +466,7 @@ async fn begin_write(conn: &Conn) -> Result<&Conn, TursoError> {
 
 /// Starts a read transaction on `conn`: everything read in it comes from one snapshot.
 pub(crate) async fn begin_read(conn: &Conn) -> Result<&Conn, TursoError> {
-    conn.execute("BEGIN", ()).await.ctx("begin read")?;
+    conn.begin_read().await.ctx("begin read")?;
     Ok(conn)
 }
 
@@ -464,7 +474,7 @@ pub(crate) async fn begin_read(conn: &Conn) -> Result<&Conn, TursoError> {
 pub(crate) async fn finish_read<T>(tx: &Conn, result: Result<T>) -> Result<T> {
     tx.reset_statements();
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    if let Err(err) = tx.execute(end, ()).await {
+    if let Err(err) = tx.end_read(end).await {
         if result.is_ok() {
             return Err(TursoError::Sql {
                 context: "end read",

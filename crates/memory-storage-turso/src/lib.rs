@@ -26,7 +26,11 @@
 //! feedback) have their own tables. Vectors live in a table created when the store's vector
 //! space (embedder and dimension) is first declared, and a re-embed replaces them all.
 //!
+//! The same store can live on a libSQL server (Turso Cloud, `sqld`) instead of a file, and be
+//! read through an embedded replica there ([`Location`]).
+//!
 //! Module map: `connection` opens the file and hands out the writer and reader connections;
+//! `replica` keeps an embedded replica in step with its server;
 //! `schema` holds the versioned migrations; `codec` converts rows to and from the model;
 //! `episodes` implements the trait (the episode queries themselves, and the transactions of
 //! every write); `patterns` merges completed episodes into patterns and context statistics,
@@ -55,6 +59,7 @@ mod patterns;
 #[cfg(test)]
 mod query_plan;
 mod relationships;
+mod replica;
 mod schema;
 mod sessions;
 mod statements;
@@ -71,6 +76,7 @@ mod vectors;
 pub use connection::{DEFAULT_REQUEST_TIMEOUT, TursoConfig};
 pub use error::TursoError;
 pub use location::{Location, is_server_url};
+pub use replica::DEFAULT_SYNC_INTERVAL;
 pub use schema::SCHEMA_VERSION;
 pub use statements::DEFAULT_STATEMENT_CAPACITY;
 pub use storage::{RowCounts, TursoStorage};

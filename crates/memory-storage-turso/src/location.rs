@@ -1,8 +1,8 @@
-//! Where a store's data lives: a local libSQL file, or a libSQL server (Turso Cloud or a
-//! self-hosted `sqld`) reached over HTTP.
+//! Where a store's data lives: a local libSQL file, a libSQL server (Turso Cloud or a
+//! self-hosted `sqld`) reached over HTTP, or a server read through an embedded replica.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The URL schemes that name a libSQL server rather than a file.
 const SERVER_SCHEMES: [&str; 3] = ["libsql://", "https://", "http://"];
@@ -20,6 +20,18 @@ pub enum Location {
         /// asks for none.
         auth_token: String,
     },
+    /// A libSQL server read through an embedded replica: a local file that the server's
+    /// replication log keeps in step with it. Reads come from the file; writes go to the
+    /// server, and the file catches up after each one and on an interval.
+    Replica {
+        /// The server's URL.
+        url: String,
+        /// The token the server asks for; empty when it asks for none.
+        auth_token: String,
+        /// The replica's file on this machine (created, and filled from the server, if
+        /// missing).
+        path: PathBuf,
+    },
 }
 
 impl Location {
@@ -36,9 +48,43 @@ impl Location {
         }
     }
 
-    /// Whether the data is on a server rather than in a local file.
+    /// The same server read through an embedded replica kept in the file at `path`;
+    /// `None` when `self` is a file (a replica is of a server).
+    pub fn with_replica(self, path: impl Into<PathBuf>) -> Option<Location> {
+        match self {
+            Location::File(_) => None,
+            Location::Server { url, auth_token }
+            | Location::Replica {
+                url, auth_token, ..
+            } => Some(Location::Replica {
+                url,
+                auth_token,
+                path: path.into(),
+            }),
+        }
+    }
+
+    /// Whether the data is on a server (directly or through a replica) rather than in a
+    /// local file.
     pub fn is_server(&self) -> bool {
-        matches!(self, Location::Server { .. })
+        !matches!(self, Location::File(_))
+    }
+
+    /// The server's URL; `None` for a file.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Location::File(_) => None,
+            Location::Server { url, .. } | Location::Replica { url, .. } => Some(url),
+        }
+    }
+
+    /// The local file reads come from: the database file, or the replica's; `None` when
+    /// every read goes to a server.
+    pub fn local_file(&self) -> Option<&Path> {
+        match self {
+            Location::File(path) | Location::Replica { path, .. } => Some(path),
+            Location::Server { .. } => None,
+        }
     }
 }
 
@@ -56,6 +102,9 @@ impl fmt::Display for Location {
         match self {
             Location::File(path) => write!(f, "{}", path.display()),
             Location::Server { url, .. } => f.write_str(url),
+            Location::Replica { url, path, .. } => {
+                write!(f, "{url} (replica {})", path.display())
+            }
         }
     }
 }
@@ -72,6 +121,19 @@ impl fmt::Debug for Location {
                     "auth_token",
                     &if auth_token.is_empty() { "none" } else { "set" },
                 )
+                .finish(),
+            Location::Replica {
+                url,
+                auth_token,
+                path,
+            } => f
+                .debug_struct("Replica")
+                .field("url", url)
+                .field(
+                    "auth_token",
+                    &if auth_token.is_empty() { "none" } else { "set" },
+                )
+                .field("path", path)
                 .finish(),
         }
     }
@@ -110,5 +172,22 @@ mod tests {
         let at = Location::parse("http://127.0.0.1:1", Some("secret-token".into()));
         assert_eq!(at.to_string(), "http://127.0.0.1:1");
         assert!(!format!("{at:?}").contains("secret-token"));
+        let replica = at.with_replica("r.db").unwrap();
+        assert_eq!(replica.to_string(), "http://127.0.0.1:1 (replica r.db)");
+        assert!(!format!("{replica:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn a_replica_is_of_a_server_never_of_a_file() {
+        assert_eq!(
+            Location::parse("memory.db", None).with_replica("r.db"),
+            None
+        );
+        let replica = Location::parse("libsql://db.turso.io", Some("t".into()))
+            .with_replica("r.db")
+            .unwrap();
+        assert!(replica.is_server());
+        assert_eq!(replica.url(), Some("libsql://db.turso.io"));
+        assert_eq!(replica.local_file(), Some(Path::new("r.db")));
     }
 }

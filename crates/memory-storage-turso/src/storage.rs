@@ -76,7 +76,7 @@ impl TursoStorage {
         location: Location,
         config: TursoConfig,
     ) -> Result<TursoStorage, TursoError> {
-        if let Location::File(path) = &location {
+        if let Some(path) = location.local_file() {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|source| TursoError::CreateDir {
                     path: dir.to_path_buf(),
@@ -86,26 +86,59 @@ impl TursoStorage {
         }
         let conns = Connections::open(&location, &config).await?;
         let place = location.to_string();
-        let version = {
-            let writer = conns.writer().await;
-            let migrate = schema::migrate(writer.raw(), &place);
-            match &location {
-                Location::File(_) => migrate.await?,
-                // Bringing a server's schema up to date takes a few requests per migration;
-                // together they get the time of MIGRATION_REQUESTS requests.
-                Location::Server { url, .. } => {
+        let version = match location.url() {
+            None => {
+                let writer = conns.writer().await;
+                schema::migrate(writer.raw(), &place).await?
+            }
+            Some(url) => match conns.take_unreachable() {
+                None => {
+                    // Bringing a server's schema up to date takes a few requests per
+                    // migration; together they get the time of MIGRATION_REQUESTS requests.
                     let limit = config.request_timeout * MIGRATION_REQUESTS;
-                    match tokio::time::timeout(limit, migrate).await {
+                    let migrated = {
+                        let writer = conns.writer().await;
+                        tokio::time::timeout(limit, schema::migrate(writer.raw(), &place)).await
+                    };
+                    let version = match migrated {
                         Ok(migrated) => migrated?,
                         Err(_) => {
                             return Err(TursoError::Server {
-                                url: url.clone(),
+                                url: url.to_string(),
                                 source: RequestTimedOut::error(url, limit),
                             });
                         }
+                    };
+                    if let Some(replica) = conns.replica() {
+                        replica.sync().await.map_err(|source| TursoError::Server {
+                            url: url.to_string(),
+                            source,
+                        })?;
                     }
+                    version
                 }
-            }
+                // A replica whose server does not answer serves what it holds, if it holds
+                // this build's schema; otherwise the server's silence is the error.
+                Some(cause) => {
+                    let held = {
+                        let reader = conns.reader().await;
+                        schema::user_version(reader.raw()).await.unwrap_or(0)
+                    };
+                    if held != schema::SCHEMA_VERSION {
+                        return Err(TursoError::Server {
+                            url: url.to_string(),
+                            source: cause,
+                        });
+                    }
+                    tracing::warn!(
+                        server = url,
+                        error = %cause,
+                        "the libSQL server does not answer; reads are served from the replica \
+                         and writes fail until it does"
+                    );
+                    held
+                }
+            },
         };
         tracing::debug!(database = %place, version, readers = config.readers, "opened database");
         Ok(TursoStorage {
@@ -131,20 +164,39 @@ impl TursoStorage {
         crate::text_snapshot::clear(&self.conns).await
     }
 
+    /// Brings an embedded replica up to the server's latest write now, for a read that must
+    /// see what other processes wrote since the last sync (which runs every
+    /// [`TursoConfig::sync_interval`] by itself). Nothing to do on a file or a server read
+    /// directly, which always answer with the latest write.
+    ///
+    /// Fails with [`TursoError::Server`] when the server does not answer; the replica then
+    /// keeps what it holds.
+    pub async fn sync(&self) -> Result<(), TursoError> {
+        let (Some(replica), Some(url)) = (self.conns.replica(), self.location.url()) else {
+            return Ok(());
+        };
+        replica.sync().await.map_err(|source| TursoError::Server {
+            url: url.to_string(),
+            source,
+        })
+    }
+
     /// Where this storage keeps its data.
     pub fn location(&self) -> &Location {
         &self.location
     }
 
-    /// The database file this storage was opened on; `None` for a server.
+    /// The database file this storage was opened on; `None` for a server (and for a
+    /// server's replica, whose file is only a copy: see [`Location::local_file`]).
     pub fn path(&self) -> Option<&Path> {
         match &self.location {
             Location::File(path) => Some(path),
-            Location::Server { .. } => None,
+            Location::Server { .. } | Location::Replica { .. } => None,
         }
     }
 
-    /// The schema version recorded in the file (`PRAGMA user_version`).
+    /// The schema version recorded in the database (`user_version`; through a replica, the
+    /// version the replica holds).
     pub async fn schema_version(&self) -> Result<i64, TursoError> {
         let conn = self.conns.reader().await;
         schema::user_version(conn.raw()).await
@@ -173,7 +225,7 @@ impl TursoStorage {
         drop(row);
         drop(rows);
         counts.vectors = vectors::count(tx).await?;
-        tx.execute("COMMIT", ()).await.ctx("end read")?;
+        tx.end_read("COMMIT").await.ctx("end read")?;
         Ok(counts)
     }
 }
@@ -207,7 +259,7 @@ impl TursoStorage {
         };
         let (connections, statements) = self.conns.stats().await;
         let file_size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
-        let database_bytes = match self.path() {
+        let database_bytes = match self.location.local_file() {
             Some(path) => {
                 let mut wal = path.as_os_str().to_os_string();
                 wal.push("-wal");
@@ -229,6 +281,9 @@ impl TursoStorage {
             backend: match self.location {
                 Location::File(_) => "libsql (local file)".into(),
                 Location::Server { .. } => "libsql (server)".into(),
+                Location::Replica { .. } => {
+                    "libsql (server, read through an embedded replica)".into()
+                }
             },
             location: Some(self.location.to_string()),
             database_bytes,

@@ -174,7 +174,7 @@ async fn in_read<T>(
     seq: i64,
     read: impl Future<Output = Result<T, TursoError>>,
 ) -> Result<Option<T>, TursoError> {
-    conn.execute("BEGIN", ()).await.ctx("begin read")?;
+    conn.begin_read().await.ctx("begin read")?;
     let result = async {
         match header(conn).await? {
             Some((stored, FORMAT)) if stored == seq => read.await.map(Some),
@@ -184,7 +184,7 @@ async fn in_read<T>(
     .await;
     // A statement not yet reset still counts as running, which would block the commit.
     conn.reset_statements();
-    conn.execute("COMMIT", ()).await.ctx("end read")?;
+    conn.end_read("COMMIT").await.ctx("end read")?;
     result
 }
 

@@ -244,6 +244,17 @@ async fn another_writer_on_the_same_file_is_noticed() {
         )
         .await
         .unwrap();
+    // Through a replica, the other handle's write arrives with the next sync (each second).
+    let patience = if common::through_replica() {
+        Duration::from_secs(5)
+    } else {
+        Duration::ZERO
+    };
+    let asked = std::time::Instant::now();
+    while memory.get_episode("ns", id).await.unwrap().steps.is_empty() && asked.elapsed() < patience
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         memory.get_episode("ns", id).await.unwrap().steps.len(),
         1,

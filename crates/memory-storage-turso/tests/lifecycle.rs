@@ -875,6 +875,7 @@ async fn an_unreadable_record_is_reported_as_corrupt() {
         .await
         .unwrap();
     }
+    common::caught_up(&storage).await;
     let err = storage.get_episode(NS, episode.id).await.unwrap_err();
     match err {
         MemoryError::Corrupt { what, .. } => {
@@ -956,6 +957,7 @@ async fn the_change_marker_moves_for_other_writers_only() {
         .store_episode(&running(NS, "theirs", 2))
         .await
         .unwrap();
+    common::caught_up(&ours).await;
     let moved = marker().await;
     assert_ne!(moved, start, "another writer went unnoticed");
     ours.store_episode(&running(NS, "mine, later", 3))
@@ -968,6 +970,7 @@ async fn the_change_marker_moves_for_other_writers_only() {
         .store_episode(&running(NS, "theirs again", 4))
         .await
         .unwrap();
+    common::caught_up(&ours).await;
     ours.store_episode(&running(NS, "mine, last", 5))
         .await
         .unwrap();

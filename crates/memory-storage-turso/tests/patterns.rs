@@ -1025,6 +1025,7 @@ async fn an_unreadable_pattern_is_reported_as_corrupt() {
         .await
         .unwrap();
     }
+    common::caught_up(&storage).await;
     for err in [
         storage.get_pattern(NS, ids[0]).await.unwrap_err(),
         storage

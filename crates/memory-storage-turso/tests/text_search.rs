@@ -146,6 +146,7 @@ async fn another_handles_writes_and_deletions_are_seen_by_the_next_search() {
     let writer = common::reopen(&reader).await;
     let second = done("renew expiring certificates", 2);
     writer.store_episode(&second).await.unwrap();
+    common::caught_up(&reader).await;
     let mut got = ids(&reader.search_text(NS, &q, 10).await.unwrap());
     got.sort();
     let mut want = vec![first.id, second.id];
@@ -153,6 +154,7 @@ async fn another_handles_writes_and_deletions_are_seen_by_the_next_search() {
     assert_eq!(got, want);
 
     assert!(writer.delete_episode(NS, first.id).await.unwrap());
+    common::caught_up(&reader).await;
     assert_eq!(
         ids(&reader.search_text(NS, &q, 10).await.unwrap()),
         [second.id]
@@ -165,6 +167,7 @@ async fn another_handles_writes_and_deletions_are_seen_by_the_next_search() {
         completion(0, success("pinned"), 1.0),
     );
     writer.store_episode(&running_one).await.unwrap();
+    common::caught_up(&reader).await;
     assert_eq!(
         reader
             .search_text(NS, &terms(&["pinning"]), 10)
@@ -177,6 +180,7 @@ async fn another_handles_writes_and_deletions_are_seen_by_the_next_search() {
         .complete_episode(NS, running_one.id, &completion)
         .await
         .unwrap();
+    common::caught_up(&reader).await;
     assert_eq!(
         ids(&reader
             .search_text(NS, &terms(&["pinning"]), 10)
@@ -264,6 +268,7 @@ async fn a_reused_rowid_is_searched_as_the_new_episode() {
     assert!(other.delete_episode(NS, old.id).await.unwrap());
     let single = done("rotate the grafana api keys", 2);
     other.store_episode(&single).await.unwrap();
+    common::caught_up(&storage).await;
     assert_eq!(rowid_of(&storage, single.id).await, old_rowid, "reused");
     assert!(found(&storage, "wasm").await.is_empty());
     assert_eq!(found(&storage, "grafana").await, [single.id]);
@@ -273,6 +278,7 @@ async fn a_reused_rowid_is_searched_as_the_new_episode() {
     let batched = done("shard the redis cluster", 3);
     let batch = std::slice::from_ref(&batched);
     other.store_episodes(batch.to_vec()).await.unwrap();
+    common::caught_up(&storage).await;
     assert_eq!(rowid_of(&storage, batched.id).await, single_rowid, "reused");
     assert!(found(&storage, "grafana").await.is_empty());
     assert_eq!(found(&storage, "redis").await, [batched.id]);

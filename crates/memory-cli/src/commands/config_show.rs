@@ -47,6 +47,13 @@ pub async fn run(
                 "auth_token": if auth_token.is_empty() { "none" } else { "set" },
                 "request_timeout_s": db.request_timeout.as_secs_f64(),
             }),
+            Location::Replica { url, auth_token, path } => json!({
+                "kind": "replica", "url": url, "source": db.source,
+                "auth_token": if auth_token.is_empty() { "none" } else { "set" },
+                "request_timeout_s": db.request_timeout.as_secs_f64(),
+                "replica": path, "replica_exists": path.exists(),
+                "sync_interval_s": db.sync_interval.as_secs_f64(),
+            }),
         },
         "embedder": embedder,
         "embedder_source": embedder_source,
@@ -94,6 +101,28 @@ pub async fn run(
                     "token set"
                 },
                 db.request_timeout.as_secs_f64()
+            ),
+            Location::Replica {
+                url,
+                auth_token,
+                path,
+            } => format!(
+                "{url} (libSQL server, {}, {}, requests time out after {} s)\n            \
+                 read through the embedded replica {}{}, synced every {} s and after each write",
+                db.source,
+                if auth_token.is_empty() {
+                    "no token"
+                } else {
+                    "token set"
+                },
+                db.request_timeout.as_secs_f64(),
+                path.display(),
+                if path.exists() {
+                    ""
+                } else {
+                    " (not created yet)"
+                },
+                db.sync_interval.as_secs_f64()
             ),
         };
         let mut s = format!("database:   {place}\nnamespace:  {ns}\n");

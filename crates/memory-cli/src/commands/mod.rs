@@ -18,14 +18,14 @@ use crate::cli::{
     BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, Format, HeuristicCommand,
     ModelCommand, PatternCommand,
 };
-use crate::config::{db_location, embedder, open_memory, open_memory_and_store};
+use crate::config::{DbLocation, db_location, embedder, open_memory, open_memory_and_store};
 use crate::output::Printer;
 use memory_core::MemoryError;
-use memory_storage_turso::{TursoError, is_server_url};
+use memory_storage_turso::{Location, TursoError, is_server_url};
 
 /// Runs the parsed command line. A storage failure on a libSQL server names the server.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let server = cli.db.clone().filter(|db| is_server_url(db));
+    let server = cli.db.db.clone().filter(|db| is_server_url(db));
     let result = dispatch(cli).await;
     match (result, server) {
         (Err(err), Some(url)) if is_storage_failure(&err) && !format!("{err:#}").contains(&url) => {
@@ -57,12 +57,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Command::Model(cmd) = &cli.command {
         return match cmd {
             ModelCommand::Pull(a) => {
-                let db = db_location(
-                    cli.db.as_deref(),
-                    cli.db_auth_token.as_deref(),
-                    cli.db_timeout,
-                )
-                .ok();
+                let db = db_location(&cli.db).ok();
                 model::pull(a, &cli.embedder, db.as_ref(), out).await
             }
             ModelCommand::Show => model::show(&cli.embedder, out).await,
@@ -70,20 +65,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
     let choice = embedder(&cli.embedder)?;
     let embedder = choice.embedder.clone();
-    let locate = || {
-        db_location(
-            cli.db.as_deref(),
-            cli.db_auth_token.as_deref(),
-            cli.db_timeout,
-        )
-    };
+    let locate = || db_location(&cli.db);
     let open = || async { open_memory(&locate()?, embedder.clone()).await };
     match cli.command {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
         Command::Bench(BenchCommand::Perf(a)) => bench::perf(&a, out).await,
         Command::Bench(BenchCommand::Remote(a)) => {
-            bench::remote(&a, cli.db_auth_token.as_deref(), embedder.clone(), out).await
+            bench::remote(&a, cli.db.db_auth_token.as_deref(), embedder.clone(), out).await
         }
         Command::Bench(BenchCommand::FirstSearch(a)) => {
             bench::first_search(&a, embedder.clone(), cli.embedder.embedder.clone(), out).await
@@ -93,7 +82,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(_) => {
             // Without --db the demo works in a temporary database.
-            let db = match cli.db {
+            let db = match cli.db.db {
                 Some(_) => Some(locate()?),
                 None => None,
             };
@@ -101,10 +90,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Show) => {
             let location = locate()?;
-            // Showing the configuration must not create the database.
-            let memory = match location.exists() {
-                true => Some(open().await?),
-                false => None,
+            // Showing the configuration must not create the database, nor a replica's file
+            // (the server answers for a replica not made yet).
+            let memory = match &location.location {
+                Location::File(path) if !path.exists() => None,
+                Location::Replica {
+                    url,
+                    auth_token,
+                    path,
+                } if !path.exists() => {
+                    let server = DbLocation {
+                        location: Location::parse(url, Some(auth_token.clone())),
+                        ..location.clone()
+                    };
+                    Some(open_memory(&server, embedder.clone()).await?)
+                }
+                _ => Some(open().await?),
             };
             config_show::run(memory.as_ref(), &choice, &location, ns, out).await
         }

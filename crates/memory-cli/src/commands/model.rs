@@ -191,9 +191,7 @@ async fn after_install_note(args: &EmbedderArgs, db: Option<&DbLocation>) -> Opt
 async fn stored_space(db: Option<&DbLocation>) -> Option<String> {
     let location = match db {
         Some(db) => db.clone(),
-        None => {
-            config::db_location(None, None, memory_storage_turso::DEFAULT_REQUEST_TIMEOUT).ok()?
-        }
+        None => config::db_location(&crate::cli::DbArgs::default()).ok()?,
     };
     if !location.exists() {
         return None;

@@ -30,6 +30,9 @@ impl Sandbox {
         for var in [
             "MEMORY_DB",
             "MEMORY_DB_AUTH_TOKEN",
+            "MEMORY_DB_TIMEOUT",
+            "MEMORY_REPLICA",
+            "MEMORY_SYNC_INTERVAL",
             "MEMORY_NAMESPACE",
             "MEMORY_FORMAT",
             "MEMORY_LOG",

@@ -36,9 +36,16 @@ impl Fixture {
 
 /// Whether the integration tests keep their stores on a libSQL server (`sqld`, one per
 /// test, started with a JWT key): `MEMORY_TEST_STORE=sqld`, as `.ci/run` runs them a second
-/// time. Otherwise each store is a file in a temporary directory.
+/// time, or `MEMORY_TEST_STORE=replica` (the third time), where each store reads through an
+/// embedded replica of its own. Otherwise each store is a file in a temporary directory.
 pub fn on_server() -> bool {
-    std::env::var("MEMORY_TEST_STORE").is_ok_and(|v| v == "sqld")
+    std::env::var("MEMORY_TEST_STORE").is_ok_and(|v| v == "sqld" || v == "replica")
+}
+
+/// Whether the integration tests read their stores through embedded replicas
+/// (`MEMORY_TEST_STORE=replica`).
+pub fn through_replica() -> bool {
+    std::env::var("MEMORY_TEST_STORE").is_ok_and(|v| v == "replica")
 }
 
 /// A new, empty store of its own: a file in a temporary directory, or a database on a
@@ -51,9 +58,14 @@ pub async fn fresh() -> (Fixture, TursoStorage) {
             .unwrap();
         return (Fixture { dir, server: None }, storage);
     }
-    let server = Sqld::start(dir.path(), "MEMORY_TEST_STORE=sqld")
-        .expect("MEMORY_TEST_STORE=sqld needs a sqld binary (MEMORY_TEST_SQLD)");
-    let location = Location::parse(&server.url, Some(server.token.clone()));
+    let server = Sqld::start(dir.path(), "MEMORY_TEST_STORE")
+        .expect("MEMORY_TEST_STORE=sqld|replica needs a sqld binary (MEMORY_TEST_SQLD)");
+    let mut location = Location::parse(&server.url, Some(server.token.clone()));
+    if through_replica() {
+        location = location
+            .with_replica(dir.path().join("replica.db"))
+            .unwrap();
+    }
     let storage = TursoStorage::open_at(location, TursoConfig::default())
         .await
         .unwrap();
@@ -66,11 +78,23 @@ pub async fn fresh() -> (Fixture, TursoStorage) {
     )
 }
 
-/// Another handle on the same store, as another process would open it.
+/// Another handle on the same store, as another process would open it (through a replica
+/// of its own, when the store is read through one).
 pub async fn reopen(storage: &TursoStorage) -> TursoStorage {
-    TursoStorage::open_at(storage.location().clone(), TursoConfig::default())
+    let mut location = storage.location().clone();
+    if let Location::Replica { path, .. } = &location {
+        let own = path.with_file_name(format!("replica-{}.db", Uuid::now_v7()));
+        location = location.with_replica(own).unwrap();
+    }
+    TursoStorage::open_at(location, TursoConfig::default())
         .await
         .unwrap()
+}
+
+/// Waits until `storage` sees every write made so far through other handles: syncs its
+/// embedded replica now (on a file or a server read directly, it already does).
+pub async fn caught_up(storage: &TursoStorage) {
+    storage.sync().await.unwrap();
 }
 
 /// A plain libSQL connection to the store, outside the storage layer (to damage a row on
@@ -78,12 +102,13 @@ pub async fn reopen(storage: &TursoStorage) -> TursoStorage {
 pub async fn raw(storage: &TursoStorage) -> (libsql::Database, libsql::Connection) {
     let db = match storage.location() {
         Location::File(path) => libsql::Builder::new_local(path).build().await.unwrap(),
-        Location::Server { url, auth_token } => {
-            libsql::Builder::new_remote(url.clone(), auth_token.clone())
-                .build()
-                .await
-                .unwrap()
-        }
+        Location::Server { url, auth_token }
+        | Location::Replica {
+            url, auth_token, ..
+        } => libsql::Builder::new_remote(url.clone(), auth_token.clone())
+            .build()
+            .await
+            .unwrap(),
     };
     let conn = db.connect().unwrap();
     if !storage.location().is_server() {

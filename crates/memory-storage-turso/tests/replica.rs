@@ -1,0 +1,189 @@
+//! A store read through an embedded replica of a libSQL server: reads come from the local
+//! file, a process reads its own writes at once and other processes' within the sync
+//! interval, and while the server is away the replica keeps answering reads — even when
+//! opened during the outage — while writes fail cleanly and nothing is half-written.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::running;
+use memory_core::{EpisodeFilter, MemoryError, StorageBackend};
+use memory_storage_turso::{Location, TursoConfig, TursoError, TursoStorage};
+use memory_test_server::Sqld;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const NS: &str = "ns";
+
+/// How long the tests below give the server to answer one request.
+const SHORT: Duration = Duration::from_millis(800);
+
+fn config() -> TursoConfig {
+    TursoConfig {
+        request_timeout: SHORT,
+        sync_interval: Duration::from_millis(200),
+        ..TursoConfig::default()
+    }
+}
+
+/// The server's location read through the replica file `name` in `dir`.
+fn replica_of(server: &Sqld, dir: &Path, name: &str) -> Location {
+    Location::parse(&server.url, Some(server.token.clone()))
+        .with_replica(dir.join(name))
+        .unwrap()
+}
+
+async fn open(location: Location) -> TursoStorage {
+    TursoStorage::open_at(location, config()).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_process_reads_its_own_writes_at_once_and_others_within_the_sync_interval() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(server) = Sqld::start(dir.path(), "replica reads") else {
+        return;
+    };
+    let ours = open(replica_of(&server, dir.path(), "ours.db")).await;
+    let theirs = open(replica_of(&server, dir.path(), "theirs.db")).await;
+    let direct = open(Location::parse(&server.url, Some(server.token.clone()))).await;
+
+    let mine = running(NS, "written here", 0);
+    ours.store_episode(&mine).await.unwrap();
+    assert_eq!(*ours.get_episode(NS, mine.id).await.unwrap().unwrap(), mine);
+    assert_eq!(
+        *direct.get_episode(NS, mine.id).await.unwrap().unwrap(),
+        mine,
+        "the write went to the server"
+    );
+
+    // Another machine's write reaches this replica by the periodic sync alone.
+    let other = running(NS, "written on another machine", 1);
+    theirs.store_episode(&other).await.unwrap();
+    let written = Instant::now();
+    while ours.get_episode(NS, other.id).await.unwrap().is_none() {
+        assert!(
+            written.elapsed() < Duration::from_secs(10),
+            "the other replica's write never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let listed = ours.list_episodes(&EpisodeFilter::new(NS)).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(ours.row_counts().await.unwrap().episodes, 2);
+}
+
+#[tokio::test]
+async fn while_the_server_is_down_the_replica_answers_reads_and_writes_fail_cleanly() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(mut server) = Sqld::start(dir.path(), "replica outage") else {
+        return;
+    };
+    let at = replica_of(&server, dir.path(), "replica.db");
+    let storage = open(at.clone()).await;
+    let before = running(NS, "stored before the outage", 0);
+    storage.store_episode(&before).await.unwrap();
+
+    server.stop();
+    // Reads: answered from the replica.
+    assert_eq!(
+        *storage.get_episode(NS, before.id).await.unwrap().unwrap(),
+        before
+    );
+    // Writes: a clean failure naming the server, and nothing of it anywhere.
+    let during = running(NS, "sent during the outage", 1);
+    let err = storage.store_episode(&during).await.unwrap_err();
+    assert!(matches!(err, MemoryError::Storage(_)), "{err:?}");
+    assert!(storage.sync().await.is_err());
+    assert_eq!(storage.get_episode(NS, during.id).await.unwrap(), None);
+
+    // A process started during the outage opens on what its replica holds.
+    drop(storage);
+    let reopened = open(at.clone()).await;
+    assert_eq!(
+        *reopened.get_episode(NS, before.id).await.unwrap().unwrap(),
+        before
+    );
+    assert!(reopened.store_episode(&during).await.is_err());
+
+    // The server returns: writes work again on the same handle, and the replica catches up
+    // with a write made elsewhere meanwhile.
+    server.start_again();
+    reopened.store_episode(&during).await.unwrap();
+    let elsewhere = open(Location::parse(&server.url, Some(server.token.clone()))).await;
+    let later = running(NS, "written elsewhere after the outage", 2);
+    elsewhere.store_episode(&later).await.unwrap();
+    reopened.sync().await.unwrap();
+    assert_eq!(reopened.row_counts().await.unwrap().episodes, 3);
+    assert_eq!(
+        *reopened.get_episode(NS, later.id).await.unwrap().unwrap(),
+        later
+    );
+}
+
+#[tokio::test]
+async fn a_replica_that_holds_nothing_yet_needs_its_server() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(mut server) = Sqld::start(dir.path(), "replica first open") else {
+        return;
+    };
+    server.stop();
+    let at = replica_of(&server, dir.path(), "new.db");
+    let err = TursoStorage::open_at(at, config()).await.unwrap_err();
+    match &err {
+        TursoError::Server { url, .. } => assert_eq!(url, &server.url),
+        other => panic!("expected a server error, got {other:?}"),
+    }
+    assert!(err.to_string().contains(&server.url), "{err}");
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_even_with_a_replica() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(server) = Sqld::start(dir.path(), "replica wrong token") else {
+        return;
+    };
+    // The replica holds the store, so only the refusal can stop the open.
+    drop(open(replica_of(&server, dir.path(), "replica.db")).await);
+    let at = Location::parse(&server.url, Some(server.wrong_token.clone()))
+        .with_replica(dir.path().join("replica.db"))
+        .unwrap();
+    let err = TursoStorage::open_at(at, config()).await.unwrap_err();
+    assert!(matches!(err, TursoError::Server { .. }), "{err:?}");
+    let text = format!("{err} {:?}", std::error::Error::source(&err));
+    assert!(
+        text.contains("401") || text.to_lowercase().contains("unauthorized"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn reads_never_wait_for_a_server_that_stopped_answering() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(server) = Sqld::start(dir.path(), "replica hung server") else {
+        return;
+    };
+    let storage = open(replica_of(&server, dir.path(), "replica.db")).await;
+    let stored = running(NS, "stored before the server hung", 0);
+    storage.store_episode(&stored).await.unwrap();
+
+    server.pause();
+    let asked = Instant::now();
+    for _ in 0..20 {
+        assert!(storage.get_episode(NS, stored.id).await.unwrap().is_some());
+        storage
+            .list_episodes(&EpisodeFilter::new(NS))
+            .await
+            .unwrap();
+    }
+    let reads = asked.elapsed();
+    let write = storage
+        .store_episode(&running(NS, "sent to a hung server", 1))
+        .await;
+    server.resume();
+    assert!(
+        reads < SHORT,
+        "40 reads took {reads:?}: they waited for the server"
+    );
+    assert!(write.is_err(), "a write to a hung server must time out");
+}
