@@ -5,8 +5,11 @@
 //! cache tier in front of the store, as `memory serve` runs it) records episodes one
 //! operation at a time — each operation's round trips and latency —, reads them back
 //! through the cache, retrieves context with a cold and a warm cache, records episodes from
-//! several concurrent agents, and imports a batch. The server is one given by URL, or a
-//! `sqld` binary the benchmark starts on a free loopback port and stops afterwards.
+//! several concurrent agents, and imports a batch. Each round-trip time is run with the
+//! store talking to the server directly, and read through an embedded replica (whose syncs
+//! go through the relay too); a replica run also times how soon a write shows through
+//! another machine's replica. The server is one given by URL, or a `sqld` binary the
+//! benchmark starts on a free loopback port and stops afterwards.
 
 use crate::perf::{Percentiles, completed_episodes, distinct_queries, micros_f};
 use crate::relay::Relay;
@@ -50,11 +53,33 @@ pub enum RemoteServer {
     Sqld(PathBuf),
 }
 
+/// How the measured store reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// Every request goes to the server.
+    Direct,
+    /// Reads come from an embedded replica; writes go to the server.
+    Replica,
+}
+
+impl Via {
+    /// Its name in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Direct => "direct",
+            Via::Replica => "replica",
+        }
+    }
+}
+
 /// What `memory bench remote` runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteConfig {
     /// Where the server is.
     pub server: RemoteServer,
+    /// How the store reaches it; every round-trip time is run once each way.
+    pub via: Vec<Via>,
     /// Added round-trip times, in milliseconds; one run each.
     pub rtts_ms: Vec<u64>,
     /// Episodes one agent records operation by operation.
@@ -80,6 +105,7 @@ impl RemoteConfig {
     pub fn new(server: RemoteServer) -> Self {
         RemoteConfig {
             server,
+            via: vec![Via::Direct, Via::Replica],
             rtts_ms: vec![0, 20],
             episodes: 10,
             steps: 5,
@@ -104,9 +130,11 @@ pub struct OpFigures {
     pub latency: Percentiles,
 }
 
-/// Everything measured at one round-trip time.
+/// Everything measured at one round-trip time, one way of reaching the server.
 #[derive(Debug, Clone, Serialize)]
 pub struct RttRun {
+    /// How the store reached the server.
+    pub via: Via,
     /// The added round-trip time, in milliseconds.
     pub rtt_ms: u64,
     /// Per operation, by name.
@@ -128,7 +156,7 @@ pub struct RemoteReport {
 
 /// The operations measured one call at a time, in the order the table shows them, with
 /// the target the project holds them to at 20 ms of round-trip time.
-const OPS: [(&str, &str); 6] = [
+const OPS: [(&str, &str); 7] = [
     ("start_episode", "1 round trip, p50 ≤ 1.3 × RTT"),
     ("log_step", "1 round trip, p50 ≤ 1.3 × RTT"),
     ("complete_episode", "1 round trip, p50 ≤ 1.3 × RTT"),
@@ -138,7 +166,12 @@ const OPS: [(&str, &str); 6] = [
         "retrieve_context, warm cache",
         "0 reads (its session write: 1)",
     ),
+    (VISIBLE, "≤ sync interval (1 s) + 1 RTT"),
 ];
+
+/// The figure of a write made through one replica until another machine's replica shows
+/// it (replica runs only; its round trips are the other replica's syncs meanwhile).
+const VISIBLE: &str = "a write, until another machine's replica shows it";
 
 impl RemoteReport {
     /// The report as Markdown tables: round trips and latency per operation, then
@@ -146,7 +179,7 @@ impl RemoteReport {
     pub fn to_markdown(&self) -> String {
         let mut s = String::from("| operation |");
         for run in &self.runs {
-            s.push_str(&format!(" {} ms RTT |", run.rtt_ms));
+            s.push_str(&format!(" {}, {} ms RTT |", run.via.name(), run.rtt_ms));
         }
         s.push_str(" target (20 ms) |\n|---|");
         for _ in &self.runs {
@@ -234,12 +267,24 @@ async fn run_async(
         }
     };
     let upstream = upstream_addr(&url).await?;
+    let replicas = tempfile::tempdir().map_err(setup_error)?;
     let mut runs = Vec::new();
     for &rtt_ms in &config.rtts_ms {
-        let relay = Relay::start(upstream, Duration::from_millis(rtt_ms))
-            .await
-            .map_err(setup_error)?;
-        runs.push(measure(config, &relay, &token, rtt_ms, embedder.clone()).await?);
+        for &via in &config.via {
+            let relay = Relay::start(upstream, Duration::from_millis(rtt_ms))
+                .await
+                .map_err(setup_error)?;
+            let mut location = Location::parse(&relay.url(), Some(token.clone()));
+            if via == Via::Replica {
+                let file = replicas.path().join(format!("replica-{rtt_ms}ms.db"));
+                location = location.with_replica(file).ok_or_else(|| {
+                    RemoteError::Setup("a replica needs a server URL".to_string())
+                })?;
+            }
+            let mut run = measure(config, &relay, location, rtt_ms, embedder.clone()).await?;
+            run.via = via;
+            runs.push(run);
+        }
     }
     Ok(RemoteReport {
         config: config.clone(),
@@ -251,11 +296,24 @@ async fn run_async(
 async fn measure(
     config: &RemoteConfig,
     relay: &Relay,
-    token: &str,
+    location: Location,
     rtt_ms: u64,
     embedder: Option<Arc<dyn Embedder>>,
 ) -> Result<RttRun, RemoteError> {
-    let location = Location::parse(&relay.url(), Some(token.to_string()));
+    let other_machine = match &location {
+        Location::Replica { path, .. } => {
+            let other = location
+                .clone()
+                .with_replica(path.with_extension("other.db"));
+            Some(other.ok_or_else(|| RemoteError::Setup("no replica".to_string()))?)
+        }
+        _ => None,
+    };
+    let via = if other_machine.is_some() {
+        Via::Replica
+    } else {
+        Via::Direct
+    };
     let store = Arc::new(
         TursoStorage::open_at(location, TursoConfig::default())
             .await
@@ -264,7 +322,11 @@ async fn measure(
     let cached: Arc<dyn StorageBackend> = Arc::new(CachedStorage::new(Arc::clone(&store)));
     let memory = SelfLearningMemory::new(cached).with_embedder(embedder);
     // A namespace of its own, so that runs on a long-lived server never mix.
-    let ns = format!("bench-remote-{rtt_ms}ms-{}", Uuid::now_v7().simple());
+    let ns = format!(
+        "bench-remote-{}-{rtt_ms}ms-{}",
+        via.name(),
+        Uuid::now_v7().simple()
+    );
     let mut samples: BTreeMap<&'static str, Vec<(Duration, u64)>> = BTreeMap::new();
     let mut timed = |op: &'static str, took: Duration, trips: u64| {
         samples.entry(op).or_default().push((took, trips));
@@ -326,6 +388,25 @@ async fn measure(
         }
     }
 
+    // Another machine reading through a replica of its own: how long until it shows each
+    // of a few writes made here (polled every millisecond, as a reader would ask).
+    if let Some(other) = other_machine {
+        let other = TursoStorage::open_at(other, TursoConfig::default())
+            .await
+            .map_err(MemoryError::from)?;
+        for _ in 0..VISIBILITY_SAMPLES {
+            let id = memory.start_episode(&ns, generator.new_episode()).await?;
+            let (took, trips, ()) = counted(relay, async {
+                while other.get_episode(&ns, id).await?.is_none() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Ok(())
+            })
+            .await?;
+            timed(VISIBLE, took, trips);
+        }
+    }
+
     let mut online_episodes_per_s = BTreeMap::new();
     for &agents in &config.agents {
         let rate = online(&memory, &ns, config, agents, rtt_ms).await?;
@@ -354,12 +435,16 @@ async fn measure(
         .map(|(op, calls)| (op.to_string(), figures(calls)))
         .collect();
     Ok(RttRun {
+        via,
         rtt_ms,
         ops,
         online_episodes_per_s,
         import_episodes_per_s,
     })
 }
+
+/// Writes timed until another machine's replica shows them.
+const VISIBILITY_SAMPLES: usize = 5;
 
 /// Runs `call`, returning how long it took and how many round trips went through `relay`
 /// meanwhile.

@@ -942,7 +942,7 @@ impl Bench {
             self.labels.insert(episode.id, label);
             self.counts[label.topic][usize::from(!label.succeeded)] += 1;
             let done = i + 1 - from;
-            if done % every == 0 {
+            if done.is_multiple_of(every) {
                 let secs = t.elapsed().as_secs_f64();
                 eprintln!(
                     "retrieval eval: stored {}/{n} episodes ({:.0}/s)",

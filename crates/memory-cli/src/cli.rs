@@ -407,6 +407,10 @@ pub struct RemoteArgs {
     /// Round-trip times the relay adds, in milliseconds (comma-separated; one run each).
     #[arg(long, value_delimiter = ',', default_value = "0,20")]
     pub rtt: Vec<u64>,
+    /// How the store reaches the server: `direct` (every request to the server),
+    /// `replica` (reads from an embedded replica); comma-separated, each run at every RTT.
+    #[arg(long, value_delimiter = ',', default_value = "direct,replica", value_parser = ["direct", "replica"])]
+    pub via: Vec<String>,
     /// A `sqld` binary to start on a free loopback port for the run (no authentication;
     /// its data in a temporary directory).
     #[arg(long, env = "MEMORY_BENCH_SQLD", conflicts_with = "server")]

@@ -43,7 +43,10 @@ fn main() -> ExitCode {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("MEMORY_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // libSQL's replication warns of every slow sync (a few milliseconds over its average);
+    // an outage is reported once by the store itself.
+    let filter = EnvFilter::try_from_env("MEMORY_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,libsql::replication=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -118,10 +118,10 @@ pub fn time(flag: &str, raw: &str, now: DateTime<Utc>) -> anyhow::Result<DateTim
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
     let (num, unit) = raw.split_at(raw.len().saturating_sub(1));
     if let Ok(n) = num.parse::<i64>() {
@@ -131,10 +131,10 @@ pub fn time(flag: &str, raw: &str, now: DateTime<Utc>) -> anyhow::Result<DateTim
             "m" => Duration::try_minutes(n),
             _ => None,
         };
-        if let Some(span) = span {
-            if let Some(t) = now.checked_sub_signed(span) {
-                return Ok(t);
-            }
+        if let Some(span) = span
+            && let Some(t) = now.checked_sub_signed(span)
+        {
+            return Ok(t);
         }
     }
     Err(usage_err(

@@ -481,10 +481,10 @@ fn install(staging: PathBuf, dir: &Path) -> Result<(), PullError> {
             source,
         })
         .map_err(cleanup)?;
-    if let Some(old) = replaced {
-        if let Err(e) = std::fs::remove_dir_all(&old) {
-            tracing::warn!("cannot remove the replaced model in {}: {e}", old.display());
-        }
+    if let Some(old) = replaced
+        && let Err(e) = std::fs::remove_dir_all(&old)
+    {
+        tracing::warn!("cannot remove the replaced model in {}: {e}", old.display());
     }
     Ok(())
 }

@@ -309,6 +309,17 @@ const MOST_ROUND_TRIPS: [(&str, f64); 5] = [
     ("retrieve_context, warm cache", 18.0),
 ];
 
+/// The same through an embedded replica: each write also syncs the replica (two round
+/// trips), and reads cost none.
+const MOST_ROUND_TRIPS_THROUGH_A_REPLICA: [(&str, f64); 6] = [
+    ("start_episode", 6.0),
+    ("log_step", 6.0),
+    ("complete_episode", 14.0),
+    ("get_episode, cached", 0.0),
+    ("retrieve_context, warm cache", 8.0),
+    ("retrieve_context, cold", 8.0),
+];
+
 #[test]
 fn bench_remote_counts_the_round_trips_of_each_operation() {
     let sb = Sandbox::new();
@@ -343,12 +354,26 @@ fn bench_remote_counts_the_round_trips_of_each_operation() {
         .unwrap();
     let report = json(&out, "bench remote");
     let runs = report["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 4, "two RTTs, each direct and through a replica");
     for run in runs {
         let rtt_ms = run["rtt_ms"].as_f64().unwrap();
-        for (op, most) in MOST_ROUND_TRIPS {
+        let via = run["via"].as_str().unwrap();
+        let most: &[(&str, f64)] = match via {
+            "direct" => &MOST_ROUND_TRIPS,
+            _ => &MOST_ROUND_TRIPS_THROUGH_A_REPLICA,
+        };
+        for (op, most) in most {
             let trips = run["ops"][op]["round_trips_median"].as_f64().unwrap();
-            assert!(trips <= most, "{op} at {rtt_ms} ms: {trips} round trips");
+            assert!(
+                trips <= *most,
+                "{op} {via} at {rtt_ms} ms: {trips} round trips"
+            );
+        }
+        if via == "replica" {
+            // Another machine's replica shows a write within its sync interval (1 s).
+            let shown = &run["ops"]["a write, until another machine's replica shows it"];
+            assert_eq!(shown["latency"]["samples"], 5, "{run}");
+            assert!(shown["latency"]["p50_us"].as_f64().unwrap() < 2_000_000.0);
         }
         let step = &run["ops"]["log_step"];
         assert!(step["round_trips_median"].as_f64().unwrap() >= 1.0);

@@ -213,13 +213,13 @@ impl Limits {
             non_empty("metadata.created_by", by)?;
             max_chars("metadata.created_by", by, self.namespace_chars)?;
         }
-        if let Some(w) = m.weight {
-            if !(w.is_finite() && (0.0..=1.0).contains(&w)) {
-                return Err(ValidationError::new(
-                    "metadata.weight",
-                    format!("is {w}; it must be between 0 and 1"),
-                ));
-            }
+        if let Some(w) = m.weight
+            && !(w.is_finite() && (0.0..=1.0).contains(&w))
+        {
+            return Err(ValidationError::new(
+                "metadata.weight",
+                format!("is {w}; it must be between 0 and 1"),
+            ));
         }
         self.check_json_map("metadata.extra", &m.extra)
     }

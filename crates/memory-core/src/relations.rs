@@ -347,11 +347,11 @@ impl SelfLearningMemory {
             if added >= cfg.related_candidates {
                 break;
             }
-            if let Some(ep) = self.storage.get_episode(ns, id).await? {
-                if ep.is_complete() {
-                    candidates.push(Candidate::by_context(ep.summary()));
-                    added += 1;
-                }
+            if let Some(ep) = self.storage.get_episode(ns, id).await?
+                && ep.is_complete()
+            {
+                candidates.push(Candidate::by_context(ep.summary()));
+                added += 1;
             }
         }
         if added > 0 {
@@ -359,21 +359,21 @@ impl SelfLearningMemory {
         }
 
         for s in &mut ranked {
-            if let Some(&boost) = boosts.get(&s.summary.id) {
-                if boost > 0.0 {
-                    s.breakdown.relation = boost;
-                    s.breakdown.total += boost;
-                    let kinds: BTreeSet<&str> = links
-                        .get(&s.summary.id)
-                        .into_iter()
-                        .flatten()
-                        .map(|l| l.kind.as_str())
-                        .collect();
-                    s.reason.push_str(&format!(
-                        "; related to a strong hit ({})",
-                        kinds.into_iter().collect::<Vec<_>>().join(", ")
-                    ));
-                }
+            if let Some(&boost) = boosts.get(&s.summary.id)
+                && boost > 0.0
+            {
+                s.breakdown.relation = boost;
+                s.breakdown.total += boost;
+                let kinds: BTreeSet<&str> = links
+                    .get(&s.summary.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|l| l.kind.as_str())
+                    .collect();
+                s.reason.push_str(&format!(
+                    "; related to a strong hit ({})",
+                    kinds.into_iter().collect::<Vec<_>>().join(", ")
+                ));
             }
         }
         ranked.sort_by(|a, b| {

@@ -175,7 +175,10 @@ fn read_config(path: &Path) -> Result<bert::Config, LoadError> {
             "hidden_size and num_attention_heads must not be 0".into(),
         ));
     }
-    if config.hidden_size % config.num_attention_heads != 0 {
+    if !config
+        .hidden_size
+        .is_multiple_of(config.num_attention_heads)
+    {
         return Err(malformed(format!(
             "hidden_size {} is not a multiple of num_attention_heads {}",
             config.hidden_size, config.num_attention_heads

@@ -536,10 +536,10 @@ impl Deref for Lease {
 impl Lease {
     /// Notes the writer's data version at the end of a batch (best effort).
     pub(crate) async fn note_data_version(&self) {
-        if self.guard.data_version.is_some() {
-            if let Err(err) = self.guard.data_version().await {
-                tracing::debug!(error = %err, "could not read the data version");
-            }
+        if self.guard.data_version.is_some()
+            && let Err(err) = self.guard.data_version().await
+        {
+            tracing::debug!(error = %err, "could not read the data version");
         }
     }
 }

@@ -226,10 +226,11 @@ impl StorageBackend for TursoStorage {
         // The usual case (the space is already this one) needs no write lock.
         {
             let conn = self.conns.reader().await;
-            if let Some(space) = vectors::space(&conn).await? {
-                if space.embedder == embedder && space.dimension == dimension {
-                    return Ok(());
-                }
+            if let Some(space) = vectors::space(&conn).await?
+                && space.embedder == embedder
+                && space.dimension == dimension
+            {
+                return Ok(());
             }
         }
         let conn = self.conns.writer().await;

@@ -25,6 +25,15 @@ pub enum TursoError {
         #[source]
         source: std::io::Error,
     },
+    /// The lock file of an embedded replica could not be made or locked.
+    #[error("cannot lock the replica `{}`: {source}", path.display())]
+    ReplicaLock {
+        /// The replica's lock file.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database file could not be opened or configured.
     #[error("cannot open database `{}`: {source}", path.display())]
     Open {

@@ -78,10 +78,10 @@ pub(crate) async fn insert(conn: &Conn, edges: &[Relationship]) -> Result<u64> {
                 let guard = load_guard(conn, &e.namespace, e.kind).await?;
                 guards.insert(key.clone(), guard);
             }
-            if let Some(guard) = guards.get_mut(&key) {
-                if let Err(path) = guard.check_and_add(e) {
-                    return Err(MemoryError::Cycle { kind: e.kind, path });
-                }
+            if let Some(guard) = guards.get_mut(&key)
+                && let Err(path) = guard.check_and_add(e)
+            {
+                return Err(MemoryError::Cycle { kind: e.kind, path });
             }
         }
         let record = to_json(e, || format!("relationship {id}"))?;

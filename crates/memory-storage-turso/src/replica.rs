@@ -2,16 +2,48 @@
 //!
 //! A [`crate::Location::Replica`] store reads from a local file that libSQL's replication
 //! fills from the server's log; its writes go to the server. The replica is brought up to
-//! date when the store opens, after each write (so a process reads its own writes) and on
-//! an interval (so it sees other processes' writes within that interval). While the server
-//! cannot be reached the replica keeps answering reads with what it has, and it catches up
-//! on the first sync after the server returns.
+//! date when the store opens, after each of the handle's own writes (so a process reads its
+//! own writes, even when the server goes away right after) and on an interval (so it sees
+//! other processes' writes within that interval). While the server cannot be reached the
+//! replica keeps answering reads with what it has, and it catches up on the first sync
+//! after the server returns.
 
+use crate::error::TursoError;
 use libsql::Database;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+
+/// The lock a process holds on its embedded replica's file for as long as it uses it: two
+/// processes syncing one file would each write the server's log into it.
+pub(crate) struct ReplicaLock {
+    _file: std::fs::File,
+}
+
+/// Takes the lock on the replica file `path` (a `.lock` file beside it); `None` when
+/// another process holds it.
+pub(crate) fn claim(path: &Path) -> Result<Option<ReplicaLock>, TursoError> {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let failed = |source| TursoError::ReplicaLock {
+        path: lock_path.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(ReplicaLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(err)) => Err(failed(err)),
+    }
+}
 
 /// How often an embedded replica asks its server for new writes unless configured
 /// otherwise.

@@ -116,16 +116,16 @@ impl PreparedStatementCache {
         if self.capacity == 0 {
             return statement;
         }
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(sql) {
-            if let Some(oldest) = self
+        if self.entries.len() >= self.capacity
+            && !self.entries.contains_key(sql)
+            && let Some(oldest) = self
                 .entries
                 .iter()
                 .min_by_key(|(_, e)| e.last_used)
                 .map(|(k, _)| k.clone())
-            {
-                self.entries.remove(&oldest);
-                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-            }
+        {
+            self.entries.remove(&oldest);
+            self.counters.evictions.fetch_add(1, Ordering::Relaxed);
         }
         self.entries.insert(
             sql.to_string(),

@@ -8,6 +8,7 @@ use crate::codec;
 use crate::connection::{Connections, RequestTimedOut, TursoConfig};
 use crate::error::{SqlContext, TursoError};
 use crate::location::Location;
+use crate::replica::{self, ReplicaLock};
 use crate::schema;
 use crate::text_search::TextSearch;
 use crate::vectors;
@@ -30,6 +31,8 @@ pub struct TursoStorage {
     /// The full-text index, caught up with the text log before each search (shared with
     /// the background task that writes its snapshot).
     pub(crate) text: Arc<TextSearch>,
+    /// This process's claim on its replica's file, held while the store is open.
+    _replica_lock: Option<ReplicaLock>,
 }
 
 /// How many rows each table holds; for statistics and integrity checks.
@@ -76,14 +79,41 @@ impl TursoStorage {
         location: Location,
         config: TursoConfig,
     ) -> Result<TursoStorage, TursoError> {
-        if let Some(path) = location.local_file() {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| TursoError::CreateDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-            }
+        if let Some(path) = location.local_file()
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| TursoError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
+        // One process per replica file: another process's replica is left to it, and this
+        // one reads the server directly.
+        let mut replica_lock = None;
+        let location = match location {
+            Location::Replica {
+                url,
+                auth_token,
+                path,
+            } => match replica::claim(&path)? {
+                Some(lock) => {
+                    replica_lock = Some(lock);
+                    Location::Replica {
+                        url,
+                        auth_token,
+                        path,
+                    }
+                }
+                None => {
+                    tracing::warn!(
+                        replica = %path.display(),
+                        "another process is using this replica; reading the server directly"
+                    );
+                    Location::Server { url, auth_token }
+                }
+            },
+            other => other,
+        };
         let conns = Connections::open(&location, &config).await?;
         let place = location.to_string();
         let version = match location.url() {
@@ -145,6 +175,7 @@ impl TursoStorage {
             location,
             conns: Arc::new(conns),
             text: Arc::new(TextSearch::new(config.text_snapshot_after)),
+            _replica_lock: replica_lock,
         })
     }
 
@@ -181,7 +212,8 @@ impl TursoStorage {
         })
     }
 
-    /// Where this storage keeps its data.
+    /// Where this storage keeps its data (a server read directly when the replica asked for
+    /// was in use by another process).
     pub fn location(&self) -> &Location {
         &self.location
     }

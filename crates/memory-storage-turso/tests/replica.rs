@@ -187,3 +187,30 @@ async fn reads_never_wait_for_a_server_that_stopped_answering() {
     );
     assert!(write.is_err(), "a write to a hung server must time out");
 }
+
+#[tokio::test]
+async fn a_replica_in_use_by_another_process_is_left_to_it() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let Some(server) = Sqld::start(dir.path(), "replica in use") else {
+        return;
+    };
+    let at = replica_of(&server, dir.path(), "shared.db");
+    let first = open(at.clone()).await;
+    assert!(matches!(first.location(), Location::Replica { .. }));
+    // A second opener of the same file reads the server directly instead, and both work.
+    let second = open(at.clone()).await;
+    assert!(
+        matches!(second.location(), Location::Server { url, .. } if url == &server.url),
+        "{:?}",
+        second.location()
+    );
+    let written = running(NS, "written by the second", 0);
+    second.store_episode(&written).await.unwrap();
+    first.sync().await.unwrap();
+    assert!(first.get_episode(NS, written.id).await.unwrap().is_some());
+    // Once the first lets go, the file is free again.
+    drop(first);
+    drop(second);
+    let third = open(at).await;
+    assert!(matches!(third.location(), Location::Replica { .. }));
+}

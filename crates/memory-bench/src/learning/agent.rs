@@ -244,10 +244,10 @@ impl MemoryAgent<'_> {
                         && !s.recovery.is_empty()
                 })
             }) {
-                if let Some(p) = s.recovery_pattern {
-                    if !applied.contains(&p) {
-                        applied.push(p);
-                    }
+                if let Some(p) = s.recovery_pattern
+                    && !applied.contains(&p)
+                {
+                    applied.push(p);
                 }
                 Some(s.recovery.first().cloned())
             } else {

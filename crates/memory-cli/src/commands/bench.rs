@@ -179,7 +179,7 @@ pub async fn remote(
     embedder: Option<std::sync::Arc<dyn memory_core::Embedder>>,
     out: Printer,
 ) -> anyhow::Result<()> {
-    use memory_bench::remote::{RemoteConfig, RemoteServer};
+    use memory_bench::remote::{RemoteConfig, RemoteServer, Via};
     let server = match (&args.server, &args.sqld) {
         (Some(url), _) => RemoteServer::Url {
             url: url.clone(),
@@ -193,7 +193,16 @@ pub async fn remote(
     if args.rtt.is_empty() || args.episodes == 0 || args.steps == 0 {
         crate::exit::usage!("--rtt, --episodes and --steps need at least one each");
     }
+    let via = args
+        .via
+        .iter()
+        .map(|v| match v.as_str() {
+            "replica" => Via::Replica,
+            _ => Via::Direct,
+        })
+        .collect();
     let config = RemoteConfig {
+        via,
         rtts_ms: args.rtt.clone(),
         episodes: args.episodes,
         steps: args.steps,

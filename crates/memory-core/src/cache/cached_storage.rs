@@ -375,10 +375,10 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
 
     async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Arc<Episode>>> {
         self.revalidate().await;
-        if let Some(episode) = self.episodes.get(&episode_id) {
-            if episode.namespace == namespace {
-                return Ok(Some(episode));
-            }
+        if let Some(episode) = self.episodes.get(&episode_id)
+            && episode.namespace == namespace
+        {
+            return Ok(Some(episode));
         }
         let before = self.generation(namespace);
         let found = self.inner.get_episode(namespace, episode_id).await?;
@@ -495,10 +495,10 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
 
     async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Option<Pattern>> {
         self.revalidate().await;
-        if let Some(pattern) = self.patterns.get(&pattern_id) {
-            if pattern.namespace == namespace {
-                return Ok(Some(pattern));
-            }
+        if let Some(pattern) = self.patterns.get(&pattern_id)
+            && pattern.namespace == namespace
+        {
+            return Ok(Some(pattern));
         }
         let before = self.generation(namespace);
         let found = self.inner.get_pattern(namespace, pattern_id).await?;

@@ -164,9 +164,10 @@ async def over_stdio(binary: str, db: Path) -> None:
             await agent_loop(session, "stdio")
 
 
-async def over_http(binary: str, db: Path | str) -> None:
+async def over_http(binary: str, db: Path | str, extra: tuple[str, ...] = ()) -> None:
     server = subprocess.Popen(
-        [binary, "--db", str(db), "serve", "--listen", "127.0.0.1:0", "--auth-token", TOKEN],
+        [binary, "--db", str(db), *extra, "serve", "--listen", "127.0.0.1:0", "--auth-token",
+         TOKEN],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -197,8 +198,9 @@ async def over_http(binary: str, db: Path | str) -> None:
     check(server.returncode == 0, f"memory serve exited with {server.returncode}")
 
 
-async def over_http_on_sqld(binary: str, db: Path) -> None:
-    """`memory serve --db http://…`: the same loop with the memory on a libSQL server (sqld)."""
+async def over_http_on_sqld(binary: str, db: Path, replica: bool = False) -> None:
+    """`memory serve --db http://…`: the same loop with the memory on a libSQL server (sqld),
+    read directly or through an embedded replica (`--replica FILE`)."""
     sqld = os.environ["MEMORY_TEST_SQLD"]
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -218,7 +220,10 @@ async def over_http_on_sqld(binary: str, db: Path) -> None:
             except OSError:
                 check(time.monotonic() < deadline, f"sqld did not listen on port {port}")
                 await asyncio.sleep(0.05)
-        await over_http(binary, f"http://127.0.0.1:{port}")
+        extra = ("--replica", str(db.parent / "replica.db")) if replica else ()
+        await over_http(binary, f"http://127.0.0.1:{port}", extra)
+        if replica:
+            check((db.parent / "replica.db").exists(), "the replica file was made")
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -233,6 +238,10 @@ def main() -> int:
     scenarios = [("stdio", over_stdio), ("streamable HTTP", over_http)]
     if os.environ.get("MEMORY_TEST_SQLD"):
         scenarios.append(("streamable HTTP, memory on sqld", over_http_on_sqld))
+        scenarios.append((
+            "streamable HTTP, memory on sqld through an embedded replica",
+            lambda binary, db: over_http_on_sqld(binary, db, replica=True),
+        ))
     elif os.environ.get("MEMORY_REQUIRE_SQLD"):
         print("FAILED  MEMORY_REQUIRE_SQLD is set but MEMORY_TEST_SQLD names no sqld")
         return 1
