@@ -429,6 +429,9 @@ async fn measure(
     let started = Instant::now();
     store.store_episodes(batch).await?;
     let import_episodes_per_s = imported as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    // A snapshot of the text index the searches started is written here, not during the
+    // next run (where its transaction would hold the server's write lock).
+    store.finish_background_work().await;
 
     let ops = samples
         .into_iter()

@@ -310,14 +310,14 @@ const MOST_ROUND_TRIPS: [(&str, f64); 5] = [
 ];
 
 /// The same through an embedded replica: each write also syncs the replica (two round
-/// trips), and reads cost none.
-const MOST_ROUND_TRIPS_THROUGH_A_REPLICA: [(&str, f64); 6] = [
-    ("start_episode", 6.0),
-    ("log_step", 6.0),
+/// trips), and reads cost none (a warm retrieval's are its session's write and sync). A
+/// periodic sync (two more) may fall within an operation.
+const MOST_ROUND_TRIPS_THROUGH_A_REPLICA: [(&str, f64); 5] = [
+    ("start_episode", 8.0),
+    ("log_step", 8.0),
     ("complete_episode", 14.0),
     ("get_episode, cached", 0.0),
     ("retrieve_context, warm cache", 8.0),
-    ("retrieve_context, cold", 8.0),
 ];
 
 #[test]

@@ -276,6 +276,10 @@ fn the_cli_reads_through_a_replica_and_says_so() {
         stats["storage"]["backend"],
         "libsql (server, read through an embedded replica)"
     );
+    let synced = &stats["storage"]["replica"];
+    assert!(synced["syncs"].as_u64().unwrap() >= 1, "{synced}");
+    assert_eq!(synced["server_answering"], true);
+    assert_eq!(synced["path"], replica.display().to_string().as_str());
 
     server.stop();
     let shown = run(&["episode", "show", &id]);

@@ -15,7 +15,7 @@
 use crate::error::TursoError;
 use crate::group_commit::WriteQueue;
 use crate::location::Location;
-use crate::replica::{DEFAULT_SYNC_INTERVAL, PeriodicSync, Replica};
+use crate::replica::{DEFAULT_SYNC_INTERVAL, PeriodicSync, Replica, ReplicaLock};
 use crate::statements::{
     self, DEFAULT_STATEMENT_CAPACITY, PreparedStatementCache, StatementCounters,
 };
@@ -139,16 +139,20 @@ impl WriteVersions {
         self.lock().own_since += 1;
     }
 
-    /// The store's version, as just read, is `version`.
+    /// The store's version, as just read, is `version`. A read that shows nothing newer
+    /// than the last one changes nothing (through a replica it may lag this handle's own
+    /// commits); a raise by more than this handle's commits not yet seen is someone else's.
     fn observed(&self, version: u64) {
         let mut seen = self.lock();
-        if version > seen.version.saturating_add(seen.own_since) {
+        if version <= seen.version {
+            return;
+        }
+        let raised = version - seen.version;
+        if raised > seen.own_since {
             seen.external += 1;
         }
-        if version >= seen.version {
-            seen.version = version;
-            seen.own_since = 0;
-        }
+        seen.own_since = seen.own_since.saturating_sub(raised);
+        seen.version = version;
     }
 
     /// How many times another writer was found to have written.
@@ -229,12 +233,13 @@ impl Conn {
              COMMIT",
         )
         .await?;
+        // Counted before anything can read the raised version (a replica's periodic sync may
+        // bring it in at once): a raise read before it is counted would pass for another
+        // writer's and clear the caches for nothing.
+        versions.own_commit();
         if let Some(replica) = &self.replica {
-            // Counted as this handle's own only once the replica holds it, so that a version
-            // read from the replica meanwhile is not taken for another writer's.
             replica.after_write().await;
         }
-        versions.own_commit();
         Ok(())
     }
 
@@ -611,10 +616,11 @@ impl Connections {
     /// Opens the database at `location` (creating a file if needed) and sets up every
     /// connection. A server is asked once here, so that a wrong URL or token fails now;
     /// a replicated store whose server does not answer opens all the same, on its replica
-    /// (see [`Connections::take_unreachable`]).
+    /// (see [`Connections::take_unreachable`]). A replica's file must be claimed (`lock`).
     pub(crate) async fn open(
         location: &Location,
         config: &TursoConfig,
+        lock: Option<ReplicaLock>,
     ) -> Result<Self, TursoError> {
         let open_err = |source| match location {
             Location::File(path) => TursoError::Open {
@@ -639,12 +645,15 @@ impl Connections {
         }
         .map_err(open_err)?;
         let db = Arc::new(db);
-        let replica = match location {
-            Location::Replica {
-                url,
-                auth_token,
-                path,
-            } => {
+        let replica = match (location, lock) {
+            (
+                Location::Replica {
+                    url,
+                    auth_token,
+                    path,
+                },
+                Some(lock),
+            ) => {
                 let file_err = |source| TursoError::Open {
                     path: path.clone(),
                     source,
@@ -666,9 +675,16 @@ impl Connections {
                 Some(Arc::new(Replica::new(
                     replica,
                     Arc::new(file),
+                    lock,
                     url,
                     config.request_timeout,
                 )))
+            }
+            (Location::Replica { path, .. }, None) => {
+                return Err(TursoError::ReplicaLock {
+                    path: path.clone(),
+                    source: std::io::Error::other("the replica's file was not claimed"),
+                });
             }
             _ => None,
         };
@@ -837,12 +853,22 @@ impl Connections {
 }
 
 /// Whether a server's answer is a refusal (a wrong token, a wrong database) rather than
-/// silence: the one failure an embedded replica must not open over.
+/// silence: the one failure an embedded replica must not open over. Only the HTTP status
+/// counts, never digits of the URL or of a timeout the message may quote.
 fn is_refusal(err: &libsql::Error) -> bool {
     let text = err.to_string().to_ascii_lowercase();
-    ["401", "403", "unauthorized", "forbidden", "404"]
-        .iter()
-        .any(|sign| text.contains(sign))
+    if text.contains("did not answer within") {
+        return false;
+    }
+    [
+        "status=401",
+        "status=403",
+        "status=404",
+        "unauthorized",
+        "forbidden",
+    ]
+    .iter()
+    .any(|sign| text.contains(sign))
 }
 
 async fn lease(guard: OwnedMutexGuard<Conn>, meter: &Arc<PoolMeter>, asked: Instant) -> Lease {
@@ -945,6 +971,25 @@ mod tests {
         assert_eq!(versions.marker(), start + 2);
     }
 
+    /// Through a replica the version is read from a copy that may show our commit before
+    /// or after it is counted; another writer's raise after ours must still count.
+    #[test]
+    fn a_replica_showing_our_commit_early_does_not_hide_the_next_writer() {
+        let versions = WriteVersions::default();
+        versions.observed(5);
+        let start = versions.marker();
+        // Our commit raises the version to 6 and is counted at once; a sync brings 6 in.
+        versions.own_commit();
+        versions.observed(6);
+        assert_eq!(versions.marker(), start);
+        // The copy lagging behind shows 5 again: nothing changes.
+        versions.observed(5);
+        assert_eq!(versions.marker(), start);
+        // Another process commits 7.
+        versions.observed(7);
+        assert_eq!(versions.marker(), start + 1);
+    }
+
     async fn pragma(conn: &Conn, name: &str) -> i64 {
         let mut rows = conn
             .raw()
@@ -962,6 +1007,7 @@ mod tests {
         let conns = Connections::open(
             &Location::File(dir.path().join("t.db")),
             &TursoConfig::default(),
+            None,
         )
         .await
         .unwrap();

@@ -34,6 +34,20 @@ pub enum TursoError {
         #[source]
         source: std::io::Error,
     },
+    /// The replica file given is a copy of another server's database.
+    #[error(
+        "the replica `{}` is a copy of the libSQL server at {recorded}, not of {url}: give \
+         this server a replica file of its own",
+        path.display()
+    )]
+    ReplicaOfAnotherServer {
+        /// The replica's file.
+        path: PathBuf,
+        /// The server it is a copy of.
+        recorded: String,
+        /// The server it was given for.
+        url: String,
+    },
     /// The database file could not be opened or configured.
     #[error("cannot open database `{}`: {source}", path.display())]
     Open {

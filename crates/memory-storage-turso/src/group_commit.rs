@@ -271,6 +271,7 @@ mod tests {
         let conns = Connections::open(
             &Location::File(dir.path().join("q.db")),
             &TursoConfig::default(),
+            None,
         )
         .await
         .unwrap();

@@ -3,28 +3,33 @@
 //! A [`crate::Location::Replica`] store reads from a local file that libSQL's replication
 //! fills from the server's log; its writes go to the server. The replica is brought up to
 //! date when the store opens, after each of the handle's own writes (so a process reads its
-//! own writes, even when the server goes away right after) and on an interval (so it sees
-//! other processes' writes within that interval). While the server cannot be reached the
-//! replica keeps answering reads with what it has, and it catches up on the first sync
-//! after the server returns.
+//! own writes; if that sync fails, they show from the next one that succeeds) and on an
+//! interval (so it sees other processes' writes within that interval). While the server
+//! cannot be reached the replica keeps answering reads with what it has, and it catches up
+//! on the first sync after the server returns. A sync is never cut off half-way: it runs in
+//! a task of its own, and a timeout only stops waiting for it.
 
 use crate::error::TursoError;
 use libsql::Database;
+use memory_core::metrics::ReplicaStats;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 /// The lock a process holds on its embedded replica's file for as long as it uses it: two
-/// processes syncing one file would each write the server's log into it.
+/// processes syncing one file would each write the server's log into it. The lock file
+/// also records which server the replica copies.
 pub(crate) struct ReplicaLock {
     _file: std::fs::File,
 }
 
-/// Takes the lock on the replica file `path` (a `.lock` file beside it); `None` when
-/// another process holds it.
-pub(crate) fn claim(path: &Path) -> Result<Option<ReplicaLock>, TursoError> {
+/// Takes the lock on the replica file `path` of the server at `url` (a `.lock` file beside
+/// it); `None` when another process holds it. Fails when the file is a copy of another
+/// server's database.
+pub(crate) fn claim(path: &Path, url: &str) -> Result<Option<ReplicaLock>, TursoError> {
+    use std::io::{Read, Seek, Write};
     let mut name = path.as_os_str().to_os_string();
     name.push(".lock");
     let lock_path = PathBuf::from(name);
@@ -32,17 +37,32 @@ pub(crate) fn claim(path: &Path) -> Result<Option<ReplicaLock>, TursoError> {
         path: lock_path.clone(),
         source,
     };
-    let file = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&lock_path)
         .map_err(failed)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(ReplicaLock { _file: file })),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(err)) => Err(failed(err)),
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(err)) => return Err(failed(err)),
     }
+    let mut recorded = String::new();
+    file.read_to_string(&mut recorded).map_err(failed)?;
+    let recorded = recorded.trim();
+    if !recorded.is_empty() && recorded != url && path.exists() {
+        return Err(TursoError::ReplicaOfAnotherServer {
+            path: path.to_path_buf(),
+            recorded: recorded.to_string(),
+            url: url.to_string(),
+        });
+    }
+    file.set_len(0).map_err(failed)?;
+    file.rewind().map_err(failed)?;
+    file.write_all(url.as_bytes()).map_err(failed)?;
+    Ok(Some(ReplicaLock { _file: file }))
 }
 
 /// How often an embedded replica asks its server for new writes unless configured
@@ -52,7 +72,7 @@ pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// An embedded replica and what is known of its last syncs.
 pub(crate) struct Replica {
     /// The replica as libSQL's replication knows it: what syncs.
-    db: Database,
+    db: Arc<Database>,
     /// The replica's file opened as a plain local database: what the readers read.
     file: Arc<Database>,
     url: Arc<str>,
@@ -63,19 +83,35 @@ pub(crate) struct Replica {
     /// One sync at a time: a sync asked for while one runs waits for it and then runs,
     /// so it sees every write committed before it was asked for.
     running: tokio::sync::Mutex<()>,
+    syncs: AtomicU64,
+    failed_syncs: AtomicU64,
+    /// When the last successful sync ended.
+    last_synced: std::sync::Mutex<Option<Instant>>,
+    /// This process's claim on the file, held as long as anything may sync it.
+    _lock: ReplicaLock,
 }
 
 impl Replica {
     /// The replica `db` of the server at `url`, read through `file` (the same file opened
-    /// as a local database); each sync may take up to `timeout`.
-    pub(crate) fn new(db: Database, file: Arc<Database>, url: &str, timeout: Duration) -> Replica {
+    /// as a local database) and claimed by `lock`; each sync may take up to `timeout`.
+    pub(crate) fn new(
+        db: Database,
+        file: Arc<Database>,
+        lock: ReplicaLock,
+        url: &str,
+        timeout: Duration,
+    ) -> Replica {
         Replica {
-            db,
+            db: Arc::new(db),
             file,
+            _lock: lock,
             url: Arc::from(url),
             timeout,
             failing: AtomicBool::new(false),
             running: tokio::sync::Mutex::new(()),
+            syncs: AtomicU64::new(0),
+            failed_syncs: AtomicU64::new(0),
+            last_synced: std::sync::Mutex::new(None),
         }
     }
 
@@ -84,23 +120,41 @@ impl Replica {
         &self.file
     }
 
-    /// Brings the replica up to the server's latest write.
+    /// The server did not answer when the store was opened: the replica serves what it
+    /// holds until a sync succeeds.
+    pub(crate) fn opened_unreachable(&self) {
+        self.failing.store(true, Ordering::Relaxed);
+    }
+
+    /// Brings the replica up to the server's latest write, waiting up to the request
+    /// timeout for it.
     pub(crate) async fn sync(&self) -> Result<(), libsql::Error> {
+        self.sync_within(self.timeout).await
+    }
+
+    /// Like [`Replica::sync`], waiting up to `limit` (the first sync of a new replica
+    /// downloads the whole database).
+    pub(crate) async fn sync_within(&self, limit: Duration) -> Result<(), libsql::Error> {
         let _one_at_a_time = self.running.lock().await;
-        let result = match tokio::time::timeout(self.timeout, self.db.sync()).await {
-            Ok(synced) => synced.map(|_| ()),
-            Err(_) => Err(crate::connection::RequestTimedOut::error(
-                &self.url,
-                self.timeout,
-            )),
+        // In a task of its own: libSQL's replication must never be stopped half-way through
+        // applying what it fetched, so a timeout stops only the waiting.
+        let db = Arc::clone(&self.db);
+        let syncing = tokio::spawn(async move { db.sync().await.map(|_| ()) });
+        let result = match tokio::time::timeout(limit, syncing).await {
+            Ok(Ok(synced)) => synced,
+            Ok(Err(stopped)) => Err(libsql::Error::Replication(Box::new(stopped))),
+            Err(_) => Err(crate::connection::RequestTimedOut::error(&self.url, limit)),
         };
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         match &result {
             Ok(()) => {
+                *self.last_synced.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
                 if self.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!(server = %self.url, "the replica is syncing with its server again");
                 }
             }
             Err(err) => {
+                self.failed_syncs.fetch_add(1, Ordering::Relaxed);
                 if !self.failing.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         server = %self.url,
@@ -119,6 +173,18 @@ impl Replica {
     pub(crate) async fn after_write(&self) {
         if let Err(err) = self.sync().await {
             tracing::debug!(error = %err, "sync after a write failed");
+        }
+    }
+
+    /// How the syncs went, for the store's statistics; `path` is the replica's file.
+    pub(crate) fn stats(&self, path: &Path) -> ReplicaStats {
+        let last = *self.last_synced.lock().unwrap_or_else(|e| e.into_inner());
+        ReplicaStats {
+            path: path.display().to_string(),
+            syncs: self.syncs.load(Ordering::Relaxed),
+            failed_syncs: self.failed_syncs.load(Ordering::Relaxed),
+            since_last_sync_s: last.map(|at| at.elapsed().as_secs_f64()),
+            server_answering: !self.failing.load(Ordering::Relaxed),
         }
     }
 

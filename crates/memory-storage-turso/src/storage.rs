@@ -8,7 +8,7 @@ use crate::codec;
 use crate::connection::{Connections, RequestTimedOut, TursoConfig};
 use crate::error::{SqlContext, TursoError};
 use crate::location::Location;
-use crate::replica::{self, ReplicaLock};
+use crate::replica;
 use crate::schema;
 use crate::text_search::TextSearch;
 use crate::vectors;
@@ -31,8 +31,6 @@ pub struct TursoStorage {
     /// The full-text index, caught up with the text log before each search (shared with
     /// the background task that writes its snapshot).
     pub(crate) text: Arc<TextSearch>,
-    /// This process's claim on its replica's file, held while the store is open.
-    _replica_lock: Option<ReplicaLock>,
 }
 
 /// How many rows each table holds; for statistics and integrity checks.
@@ -95,7 +93,7 @@ impl TursoStorage {
                 url,
                 auth_token,
                 path,
-            } => match replica::claim(&path)? {
+            } => match replica::claim(&path, &url)? {
                 Some(lock) => {
                     replica_lock = Some(lock);
                     Location::Replica {
@@ -114,7 +112,7 @@ impl TursoStorage {
             },
             other => other,
         };
-        let conns = Connections::open(&location, &config).await?;
+        let conns = Connections::open(&location, &config, replica_lock).await?;
         let place = location.to_string();
         let version = match location.url() {
             None => {
@@ -140,10 +138,14 @@ impl TursoStorage {
                         }
                     };
                     if let Some(replica) = conns.replica() {
-                        replica.sync().await.map_err(|source| TursoError::Server {
-                            url: url.to_string(),
-                            source,
-                        })?;
+                        // A new replica downloads the whole database here.
+                        replica
+                            .sync_within(limit)
+                            .await
+                            .map_err(|source| TursoError::Server {
+                                url: url.to_string(),
+                                source,
+                            })?;
                     }
                     version
                 }
@@ -160,6 +162,9 @@ impl TursoStorage {
                             source: cause,
                         });
                     }
+                    if let Some(replica) = conns.replica() {
+                        replica.opened_unreachable();
+                    }
                     tracing::warn!(
                         server = url,
                         error = %cause,
@@ -175,7 +180,6 @@ impl TursoStorage {
             location,
             conns: Arc::new(conns),
             text: Arc::new(TextSearch::new(config.text_snapshot_after)),
-            _replica_lock: replica_lock,
         })
     }
 
@@ -329,6 +333,10 @@ impl TursoStorage {
             statements: Some(statements),
             connections: Some(connections),
             write_queue: Some(self.conns.queue().stats()),
+            replica: match (self.conns.replica(), &self.location) {
+                (Some(replica), Location::Replica { path, .. }) => Some(replica.stats(path)),
+                _ => None,
+            },
             text_index: Some({
                 let size = self.text.size();
                 TextIndexStats {

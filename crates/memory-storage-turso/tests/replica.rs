@@ -38,6 +38,25 @@ async fn open(location: Location) -> TursoStorage {
     TursoStorage::open_at(location, config()).await.unwrap()
 }
 
+/// Opens `location`, a replica a handle of this process just dropped: its file is free
+/// once that handle's background work has stopped, a moment later.
+async fn open_again(location: Location) -> Result<TursoStorage, TursoError> {
+    let asked = Instant::now();
+    loop {
+        let patient = asked.elapsed() < Duration::from_secs(10);
+        match TursoStorage::open_at(location.clone(), config()).await {
+            Ok(storage) if matches!(storage.location(), Location::Replica { .. }) || !patient => {
+                return Ok(storage);
+            }
+            // Opened on the server instead, or failed there while it is down.
+            Ok(_) | Err(TursoError::Server { .. }) if patient => {}
+            Ok(storage) => return Ok(storage),
+            Err(err) => return Err(err),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_process_reads_its_own_writes_at_once_and_others_within_the_sync_interval() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -96,10 +115,15 @@ async fn while_the_server_is_down_the_replica_answers_reads_and_writes_fail_clea
     assert!(matches!(err, MemoryError::Storage(_)), "{err:?}");
     assert!(storage.sync().await.is_err());
     assert_eq!(storage.get_episode(NS, during.id).await.unwrap(), None);
+    // The statistics say the replica cannot reach its server.
+    let synced = storage.storage_stats().await.unwrap().replica.unwrap();
+    assert!(!synced.server_answering);
+    assert!(synced.failed_syncs >= 1, "{synced:?}");
+    assert!(synced.since_last_sync_s.is_some());
 
     // A process started during the outage opens on what its replica holds.
     drop(storage);
-    let reopened = open(at.clone()).await;
+    let reopened = open_again(at.clone()).await.unwrap();
     assert_eq!(
         *reopened.get_episode(NS, before.id).await.unwrap().unwrap(),
         before
@@ -148,7 +172,7 @@ async fn a_wrong_token_is_refused_even_with_a_replica() {
     let at = Location::parse(&server.url, Some(server.wrong_token.clone()))
         .with_replica(dir.path().join("replica.db"))
         .unwrap();
-    let err = TursoStorage::open_at(at, config()).await.unwrap_err();
+    let err = open_again(at).await.unwrap_err();
     assert!(matches!(err, TursoError::Server { .. }), "{err:?}");
     let text = format!("{err} {:?}", std::error::Error::source(&err));
     assert!(
@@ -211,6 +235,36 @@ async fn a_replica_in_use_by_another_process_is_left_to_it() {
     // Once the first lets go, the file is free again.
     drop(first);
     drop(second);
-    let third = open(at).await;
+    let third = open_again(at).await.unwrap();
     assert!(matches!(third.location(), Location::Replica { .. }));
+}
+
+#[tokio::test]
+async fn a_replica_of_one_server_is_never_served_as_another() {
+    let dir = tempfile::TempDir::new().unwrap();
+    for name in ["first", "second"] {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+    }
+    let (Some(first), Some(second)) = (
+        Sqld::start(&dir.path().join("first"), "replica of another server"),
+        Sqld::start(&dir.path().join("second"), "replica of another server"),
+    ) else {
+        return;
+    };
+    let file = dir.path().join("replica.db");
+    let of = |server: &Sqld| {
+        Location::parse(&server.url, Some(server.token.clone()))
+            .with_replica(&file)
+            .unwrap()
+    };
+    drop(open(of(&first)).await);
+    let err = open_again(of(&second)).await.unwrap_err();
+    assert!(
+        matches!(err, TursoError::ReplicaOfAnotherServer { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&first.url), "{err}");
+    // Its own server still opens it.
+    let again = open_again(of(&first)).await.unwrap();
+    assert!(matches!(again.location(), Location::Replica { .. }));
 }

@@ -64,6 +64,24 @@ pub fn render_table(stats: &MemoryStats) -> String {
         }
         None => {}
     }
+    if let Some(r) = &s.replica {
+        let _ = writeln!(
+            t,
+            "replica      {} · {} syncs ({} failed) · last synced {} · server {}",
+            r.path,
+            r.syncs,
+            r.failed_syncs,
+            match r.since_last_sync_s {
+                Some(age) => format!("{age:.1} s ago"),
+                None => "never".to_string(),
+            },
+            if r.server_answering {
+                "answering"
+            } else {
+                "not answering: reads come from the replica, writes fail"
+            }
+        );
+    }
     if !s.caches.is_empty() {
         let _ = writeln!(
             t,

@@ -80,7 +80,11 @@ impl Vectors {
                 .zip(&fresh)
                 .map(|(&i, v)| (hashes[i].clone(), v.clone()))
                 .collect();
-            storage.cache_embeddings(id, &entries).await?;
+            // The cache only saves a later call; a store that cannot take the write (a
+            // replica whose server is away) still gets its vectors.
+            if let Err(err) = storage.cache_embeddings(id, &entries).await {
+                tracing::warn!(error = %err, "could not cache embeddings");
+            }
             for (&i, v) in missing.iter().zip(fresh) {
                 found[i] = Some(v);
             }

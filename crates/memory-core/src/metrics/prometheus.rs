@@ -264,6 +264,41 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
             out.sample(name, &[], value as f64);
         }
     }
+
+    if let Some(r) = &s.replica {
+        for (name, kind, help, value) in [
+            (
+                "memory_replica_syncs_total",
+                "counter",
+                "Syncs of the embedded replica with its server.",
+                r.syncs as f64,
+            ),
+            (
+                "memory_replica_sync_failures_total",
+                "counter",
+                "Syncs of the embedded replica that failed.",
+                r.failed_syncs as f64,
+            ),
+            (
+                "memory_replica_server_answering",
+                "gauge",
+                "1 when the replica's last sync succeeded, 0 while its server is away.",
+                f64::from(u8::from(r.server_answering)),
+            ),
+        ] {
+            out.family(name, kind, help);
+            out.sample(name, &[], value);
+        }
+        if let Some(age) = r.since_last_sync_s {
+            let name = "memory_replica_seconds_since_sync";
+            out.family(
+                name,
+                "gauge",
+                "Seconds since the replica last synced with its server.",
+            );
+            out.sample(name, &[], age);
+        }
+    }
     out.text
 }
 
@@ -337,7 +372,7 @@ fn format_value(value: f64) -> String {
 mod tests {
     use super::*;
     use crate::metrics::{
-        CacheStats, OperationStats, StorageStats, TextIndexStats, WriteQueueStats,
+        CacheStats, OperationStats, ReplicaStats, StorageStats, TextIndexStats, WriteQueueStats,
     };
 
     fn stats() -> MemoryStats {
@@ -375,6 +410,13 @@ mod tests {
                     postings: 55,
                     bytes: 4096,
                     unreadable: 0,
+                }),
+                replica: Some(ReplicaStats {
+                    path: "replica.db".into(),
+                    syncs: 7,
+                    failed_syncs: 2,
+                    since_last_sync_s: Some(0.25),
+                    server_answering: false,
                 }),
                 ..StorageStats::default()
             },
@@ -419,6 +461,10 @@ mod tests {
         assert!(text.contains("memory_write_commits_total 2\n"));
         assert!(text.contains("memory_text_index_documents 3\n"));
         assert!(text.contains("memory_text_index_postings 55\n"));
+        assert!(text.contains("memory_replica_syncs_total 7\n"));
+        assert!(text.contains("memory_replica_sync_failures_total 2\n"));
+        assert!(text.contains("memory_replica_server_answering 0\n"));
+        assert!(text.contains("memory_replica_seconds_since_sync 0.25\n"));
     }
 
     #[test]

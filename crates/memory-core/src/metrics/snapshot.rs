@@ -48,6 +48,25 @@ pub struct StorageStats {
     /// The in-memory full-text index, when the backend keeps one.
     #[serde(default)]
     pub text_index: Option<TextIndexStats>,
+    /// The embedded replica reads come from, when the store has one.
+    #[serde(default)]
+    pub replica: Option<ReplicaStats>,
+}
+
+/// An embedded replica's syncs with its server: how current its reads are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaStats {
+    /// The replica's file.
+    pub path: String,
+    /// Syncs attempted (at open, after each write, on the interval, on demand).
+    pub syncs: u64,
+    /// Syncs that failed (the server did not answer).
+    pub failed_syncs: u64,
+    /// Seconds since the last sync that succeeded (`None`: none has yet).
+    pub since_last_sync_s: Option<f64>,
+    /// Whether the last sync succeeded: `false` while the server is away, when reads are
+    /// served from what the replica holds.
+    pub server_answering: bool,
 }
 
 /// The in-memory full-text index of a backend, as of its last search (empty until the
