@@ -6,48 +6,29 @@
 
 mod common;
 
-use common::{Sandbox, stderr};
+use common::{Sandbox, Served, stderr};
 use memory_test_server::Sqld;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// A `memory serve` reading `url` through the replica file `replica`.
 struct Machine {
-    child: Child,
-    base: String,
+    served: Served,
 }
 
 impl Machine {
     fn start(sb: &Sandbox, server: &Sqld, replica: &Path) -> Machine {
-        let mut child = sb
-            .command()
-            .args(["--db", &server.url, "--db-auth-token", &server.token])
+        let mut cmd = sb.command();
+        cmd.args(["--db", &server.url, "--db-auth-token", &server.token])
             .arg("--replica")
             .arg(replica)
             .args(["--sync-interval", "0.2", "--db-timeout", "3"])
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let line = lines
-            .next()
-            .expect("serve printed nothing")
-            .expect("stderr is readable");
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://") && w.trim_end_matches(';').ends_with("/mcp"))
-            .unwrap_or_else(|| panic!("no address in: {line}"))
-            .trim_end_matches(';')
-            .trim_end_matches("/mcp")
-            .to_string();
-        thread::spawn(move || lines.for_each(drop));
-        Machine { child, base }
+            .args(["serve", "--listen", "127.0.0.1:0"]);
+        Machine {
+            served: Served::spawn(cmd),
+        }
     }
 
     /// Calls an MCP tool; `Ok` with its structured result, `Err` with the tool's error text.
@@ -60,7 +41,7 @@ impl Machine {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
                            "params": { "name": tool, "arguments": args } });
         let mut resp = agent
-            .post(format!("{}/mcp", self.base))
+            .post(format!("{}/mcp", self.served.base))
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .send(body.to_string())
@@ -114,21 +95,14 @@ impl Machine {
             assert!(
                 asked.elapsed() < Duration::from_secs(20),
                 "{} never saw {completed} completed episodes: {stats}",
-                self.base
+                self.served.base
             );
             thread::sleep(Duration::from_millis(100));
         }
     }
 
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(exit.success(), "serve exited with {exit}");
+    fn terminate(self) {
+        self.served.terminate();
     }
 }
 

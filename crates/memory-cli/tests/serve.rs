@@ -5,64 +5,22 @@
 
 mod common;
 
-use common::{Sandbox, code, stderr};
+use common::{Sandbox, Served, code, stderr};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::thread;
 
 const TOKEN: &str = "e2e-token-0123456789abcdef";
 
-/// A running `memory serve` and the address it reported.
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Served {
-    fn start(sb: &Sandbox, extra: &[&str]) -> Served {
-        let mut child = sb
-            .command()
-            .arg("--db")
-            .arg(sb.db())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let line = lines
-            .next()
-            .expect("serve printed nothing")
-            .expect("stderr is readable");
-        let base = base_url(&line);
-        // Keep draining stderr so the server never blocks on a full pipe.
-        thread::spawn(move || lines.for_each(drop));
-        Served { child, base }
-    }
-
-    /// Stops the server the way a service manager does, and checks it exits cleanly.
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(exit.success(), "serve exited with {exit}");
-    }
-}
-
-/// `http://ADDR` from the line `memory serve` prints on startup.
-fn base_url(line: &str) -> String {
-    line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in: {line}"))
-        .trim_end_matches(';')
-        .trim_end_matches("/mcp")
-        .to_string()
+/// `memory serve` on the sandbox's database file, with `extra` arguments.
+fn serve(sb: &Sandbox, extra: &[&str]) -> Served {
+    let mut cmd = sb.command();
+    cmd.arg("--db")
+        .arg(sb.db())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra);
+    Served::spawn(cmd)
 }
 
 fn agent() -> ureq::Agent {
@@ -101,7 +59,7 @@ const SHARED_STEPS_PER_WRITER: usize = 12;
 #[test]
 fn two_http_clients_and_the_cli_share_one_database_without_lost_writes() {
     let sb = Sandbox::new();
-    let served = Served::start(&sb, &[]);
+    let served = serve(&sb, &[]);
     let shared = call(
         &agent(),
         &served.base,
@@ -258,23 +216,13 @@ fn non_loopback_listen_without_a_token_refuses_to_start() {
 fn token_from_the_environment_guards_every_request() {
     let sb = Sandbox::new();
     let mut cmd = sb.command();
-    cmd.env("MEMORY_AUTH_TOKEN", TOKEN);
-    let mut child = cmd
+    cmd.env("MEMORY_AUTH_TOKEN", TOKEN)
         .arg("--db")
         .arg(sb.db())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let served = Served::spawn(cmd);
+    let line = &served.first_line;
     assert!(line.contains("bearer token required"), "{line}");
-    thread::spawn(move || lines.for_each(drop));
-    let served = Served {
-        child,
-        base: base_url(&line),
-    };
 
     let agent = agent();
     let anonymous = agent.get(format!("{}/health", served.base)).call().unwrap();
@@ -343,7 +291,7 @@ fn stdio_carries_only_protocol_messages() {
 #[test]
 fn an_episode_handed_between_server_and_cli_completes_with_every_step() {
     let sb = Sandbox::new();
-    let served = Served::start(&sb, &[]);
+    let served = serve(&sb, &[]);
     let agent = agent();
     for round in 0..5 {
         // Started over HTTP (so the server has it cached), steps from the CLI, completed
@@ -399,7 +347,7 @@ fn an_episode_handed_between_server_and_cli_completes_with_every_step() {
 #[test]
 fn a_running_server_embeds_episodes_other_processes_complete() {
     let sb = Sandbox::new();
-    let served = Served::start(&sb, &[]);
+    let served = serve(&sb, &[]);
     for i in 0..3 {
         let id = sb.json(&["episode", "start", "--task", &format!("rotate key {i}")])["id"]
             .as_str()

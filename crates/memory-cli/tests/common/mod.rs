@@ -4,8 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A temporary home for one test: a database path and a private data directory, so nothing
 /// ever touches the user's own data.
@@ -110,5 +111,55 @@ pub fn test_model_dir(test: &str) -> Option<PathBuf> {
             );
             None
         }
+    }
+}
+
+/// A running `memory serve`: its process, the base URL (`http://ADDR`) it reported and
+/// the line it reported it on.
+pub struct Served {
+    pub child: Child,
+    pub base: String,
+    pub first_line: String,
+}
+
+impl Served {
+    /// Spawns `cmd` (a `memory … serve --listen 127.0.0.1:0 …` command) and reads the
+    /// address from the first line it prints; its stderr is drained from then on.
+    pub fn spawn(mut cmd: Command) -> Served {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first_line = lines
+            .next()
+            .expect("serve printed nothing")
+            .expect("stderr is readable");
+        // The line may name the database too, itself an http:// URL: the address is the
+        // one that ends in /mcp.
+        let base = first_line
+            .split_whitespace()
+            .map(|w| w.trim_end_matches(';'))
+            .find(|w| w.starts_with("http://") && w.ends_with("/mcp"))
+            .unwrap_or_else(|| panic!("no address in: {first_line}"))
+            .trim_end_matches("/mcp")
+            .to_string();
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Served {
+            child,
+            base,
+            first_line,
+        }
+    }
+
+    /// Stops the server the way a service manager does, and checks it exits cleanly.
+    pub fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "serve exited with {exit}");
     }
 }
