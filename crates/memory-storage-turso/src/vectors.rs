@@ -61,6 +61,7 @@ use crate::error::{SqlContext, TursoError};
 use libsql::Value;
 use memory_core::embedding::MAX_CHUNKS;
 use memory_core::{Episode, EpisodeVectors, MemoryError, Result, ValidationError, VectorMatch};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Options of the vector index (`libsql_vector_idx`): cosine distance; neighbour lists
@@ -314,45 +315,72 @@ fn blob_vector(row: &libsql::Row, idx: i32, what: &str) -> Result<Vec<f32>, Turs
 
 /// Writes (or replaces) the chunk vectors of the episode at `rowid`. The caller has checked
 /// their dimension against the space.
+/// Chunk vectors inserted by one statement.
+const VECTORS_PER_INSERT: usize = 64;
+
+/// Replaces the vectors of the episodes at the given rowids with theirs, and marks them as
+/// embedded.
 async fn put(
     conn: &Conn,
-    rowid: i64,
     namespace: &str,
-    vectors: &[Vec<f32>],
+    episodes: &[(i64, &[Vec<f32>])],
 ) -> Result<(), TursoError> {
+    let rowids =
+        serde_json::Value::from(episodes.iter().map(|(rowid, _)| *rowid).collect::<Vec<_>>())
+            .to_string();
     // Delete and insert rather than upsert: the vector index sees plain removals and plain
     // insertions, and an episode that now has fewer chunks keeps none of its old ones.
     conn.execute(
-        "DELETE FROM episode_vectors WHERE episode_rowid = ?1",
-        [rowid],
+        "DELETE FROM episode_vectors WHERE episode_rowid IN (SELECT value FROM json_each(?1))",
+        [rowids.as_str()],
     )
     .await
     .ctx("replace episode vectors")?;
-    let insert = conn
-        .prepare(
-            "INSERT INTO episode_vectors (episode_rowid, chunk, namespace, embedding) \
-             VALUES (?1, ?2, ?3, vector32(?4))",
-        )
-        .await
-        .ctx("prepare episode vector insert")?;
-    for (chunk, vector) in vectors.iter().enumerate() {
-        insert.reset();
-        insert
-            .execute(libsql::params![
-                rowid,
-                clamp_i64(chunk as u64),
-                namespace,
-                Value::Blob(to_blob(vector))
-            ])
-            .await
-            .ctx("store episode vector")?;
+    let rows: Vec<(i64, i64, &Vec<f32>)> = episodes
+        .iter()
+        .flat_map(|(rowid, vectors)| {
+            vectors
+                .iter()
+                .enumerate()
+                .map(move |(chunk, v)| (*rowid, clamp_i64(chunk as u64), v))
+        })
+        .collect();
+    for batch in rows.chunks(VECTORS_PER_INSERT) {
+        let values: Vec<String> = (0..batch.len())
+            .map(|i| {
+                let at = 3 * i + 2;
+                format!("(?{at}, ?{}, ?1, vector32(?{}))", at + 1, at + 2)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO episode_vectors (episode_rowid, chunk, namespace, embedding) VALUES {}",
+            values.join(", ")
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(1 + 3 * batch.len());
+        params.push(Value::from(namespace));
+        for (rowid, chunk, vector) in batch {
+            params.extend([
+                Value::Integer(*rowid),
+                Value::Integer(*chunk),
+                Value::Blob(to_blob(vector)),
+            ]);
+        }
+        // A full batch has one shape, kept prepared; the last, shorter one is run once.
+        let inserted = if batch.len() == VECTORS_PER_INSERT {
+            conn.execute(&sql, libsql::params_from_iter(params)).await
+        } else {
+            conn.execute_once(&sql, libsql::params_from_iter(params))
+                .await
+        };
+        inserted.ctx("store episode vectors")?;
     }
     conn.execute(
-        "UPDATE episodes SET has_vector = 1 WHERE rowid = ?1 AND has_vector = 0",
-        [rowid],
+        "UPDATE episodes SET has_vector = 1 \
+         WHERE rowid IN (SELECT value FROM json_each(?1)) AND has_vector = 0",
+        [rowids.as_str()],
     )
     .await
-    .ctx("mark episode as embedded")?;
+    .ctx("mark episodes as embedded")?;
     Ok(())
 }
 
@@ -400,24 +428,36 @@ pub(crate) async fn store(
             ));
         }
     }
-    let find = conn
-        .prepare("SELECT rowid FROM episodes WHERE namespace = ?1 AND id = ?2")
+    // The episodes' rowids in one lookup, then their old vectors out, the new ones in and
+    // the episodes marked in a few statements for the whole batch (through a server each
+    // statement is a round trip, so the count must not grow with the batch).
+    let ids: Vec<String> = vectors.iter().map(|(id, _)| id.to_string()).collect();
+    let ids_json = serde_json::Value::from(ids.clone()).to_string();
+    let mut rows = conn
+        .query(
+            "SELECT e.id, e.rowid FROM json_each(?2) AS wanted \
+             JOIN episodes e ON e.namespace = ?1 AND e.id = wanted.value",
+            libsql::params![namespace, ids_json],
+        )
         .await
-        .ctx("prepare episode lookup")?;
-    for (id, v) in vectors {
-        let id = id.to_string();
-        find.reset();
-        let mut rows = find
-            .query([namespace, id.as_str()])
-            .await
-            .ctx("find episode")?;
-        let Some(row) = rows.next().await.ctx("find episode")? else {
-            return Err(MemoryError::episode_not_found(namespace, &id));
-        };
-        let rowid = codec::int(&row, 0, &format!("episode {id}"))?;
-        drop(rows);
-        put(conn, rowid, namespace, v).await?;
+        .ctx("find episodes")?;
+    let mut rowids: HashMap<String, i64> = HashMap::with_capacity(ids.len());
+    while let Some(row) = rows.next().await.ctx("find episodes")? {
+        let id = codec::text(&row, 0, "episode id")?;
+        let rowid = codec::int(&row, 1, &format!("episode {id}"))?;
+        rowids.insert(id, rowid);
     }
+    drop(rows);
+    let mut rows_of: Vec<(i64, &[Vec<f32>])> = Vec::with_capacity(vectors.len());
+    for (id, (_, chunks)) in ids.iter().zip(vectors) {
+        let Some(&rowid) = rowids.get(id) else {
+            return Err(MemoryError::episode_not_found(namespace, id));
+        };
+        // An episode given twice keeps its last vectors, as if stored one after the other.
+        rows_of.retain(|(seen, _)| *seen != rowid);
+        rows_of.push((rowid, chunks.as_slice()));
+    }
+    put(conn, namespace, &rows_of).await?;
     tracing::debug!(namespace, count = vectors.len(), "stored episode vectors");
     Ok(())
 }

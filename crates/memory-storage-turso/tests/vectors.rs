@@ -584,6 +584,32 @@ async fn deleting_an_episode_deletes_its_vector() {
 }
 
 #[tokio::test]
+async fn an_episode_given_twice_in_one_call_keeps_its_last_vectors() {
+    let (_dir, storage) = fresh().await;
+    storage.ensure_vector_space("axes", 4).await.unwrap();
+    let a = done("ns", "a", 0);
+    storage.store_episode(&a).await.unwrap();
+    storage
+        .store_vectors(
+            "axes",
+            "ns",
+            &[
+                (a.id, vec![axis(4, 0, 0.0), axis(4, 1, 0.0)]),
+                (a.id, vec![axis(4, 2, 0.0)]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(storage.row_counts().await.unwrap().vectors, 1);
+    let got = storage
+        .vector_search("ns", &axis(4, 2, 0.0), 10)
+        .await
+        .unwrap();
+    assert_eq!(got[0].summary.id, a.id);
+    assert!((got[0].similarity - 1.0).abs() < 1e-5, "{got:?}");
+}
+
+#[tokio::test]
 async fn the_work_list_shrinks_as_vectors_are_stored() {
     let (_dir, storage) = fresh().await;
     // Two namespaces, one running episode (never listed), and steps on the first.
