@@ -195,6 +195,17 @@ fn a_machine_keeps_reading_through_a_server_outage_and_loses_nothing_acknowledge
     assert!(refused.contains(&server.url), "{refused}");
 
     server.start_again();
+    // Writes are taken again once the replica has synced with the server.
+    let asked = Instant::now();
+    while machine.call("memory_stats", json!({}))["memory"]["storage"]["replica"]["server_answering"]
+        != true
+    {
+        assert!(
+            asked.elapsed() < Duration::from_secs(20),
+            "no sync succeeded"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
     let after = machine.record("after the outage: rotate the keys again");
     machine.wait_for(4);
     for id in before.iter().chain([&after]) {

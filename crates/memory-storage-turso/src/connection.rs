@@ -216,8 +216,13 @@ impl Conn {
         }
     }
 
-    /// Starts a write transaction, taking the database's write lock at once.
+    /// Starts a write transaction, taking the database's write lock at once. Through a
+    /// replica whose server has stopped answering its syncs, fails at once rather than
+    /// waiting for the server (reads still come from the replica).
     pub(crate) async fn begin_write(&self) -> Result<(), libsql::Error> {
+        if let Some(replica) = &self.replica {
+            replica.refuse_writes_while_away()?;
+        }
         self.execute("BEGIN IMMEDIATE", ()).await.map(|_| ())
     }
 

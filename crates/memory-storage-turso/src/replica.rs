@@ -176,6 +176,18 @@ impl Replica {
         }
     }
 
+    /// Fails while the server is away (the last sync failed): a write would only wait for
+    /// the request timeout. The periodic sync notices the server's return within its
+    /// interval.
+    pub(crate) fn refuse_writes_while_away(&self) -> Result<(), libsql::Error> {
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(libsql::Error::Hrana(Box::new(ServerAway {
+                url: self.url.to_string(),
+            })));
+        }
+        Ok(())
+    }
+
     /// How the syncs went, for the store's statistics; `path` is the replica's file.
     pub(crate) fn stats(&self, path: &Path) -> ReplicaStats {
         let last = *self.last_synced.lock().unwrap_or_else(|e| e.into_inner());
@@ -203,6 +215,16 @@ impl Replica {
         });
         PeriodicSync { task }
     }
+}
+
+/// A write refused because the replica's server stopped answering its syncs.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the libSQL server at {url} is not answering (the replica's last sync with it failed); \
+     writes are refused until it answers again, reads are served from the replica"
+)]
+pub(crate) struct ServerAway {
+    url: String,
 }
 
 /// The background task of [`Replica::sync_every`]; dropping it stops the task.

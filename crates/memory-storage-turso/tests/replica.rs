@@ -38,6 +38,26 @@ async fn open(location: Location) -> TursoStorage {
     TursoStorage::open_at(location, config()).await.unwrap()
 }
 
+/// Waits until `storage`'s replica has synced with its server again (writes are refused
+/// while its last sync failed).
+async fn answering(storage: &TursoStorage) {
+    let asked = Instant::now();
+    while !storage
+        .storage_stats()
+        .await
+        .unwrap()
+        .replica
+        .unwrap()
+        .server_answering
+    {
+        assert!(
+            asked.elapsed() < Duration::from_secs(20),
+            "no sync succeeded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Opens `location`, a replica a handle of this process just dropped: its file is free
 /// once that handle's background work has stopped, a moment later.
 async fn open_again(location: Location) -> Result<TursoStorage, TursoError> {
@@ -133,6 +153,7 @@ async fn while_the_server_is_down_the_replica_answers_reads_and_writes_fail_clea
     // The server returns: writes work again on the same handle, and the replica catches up
     // with a write made elsewhere meanwhile.
     server.start_again();
+    answering(&reopened).await;
     reopened.store_episode(&during).await.unwrap();
     let elsewhere = open(Location::parse(&server.url, Some(server.token.clone()))).await;
     let later = running(NS, "written elsewhere after the outage", 2);
@@ -204,12 +225,39 @@ async fn reads_never_wait_for_a_server_that_stopped_answering() {
     let write = storage
         .store_episode(&running(NS, "sent to a hung server", 1))
         .await;
-    server.resume();
     assert!(
         reads < SHORT,
         "40 reads took {reads:?}: they waited for the server"
     );
     assert!(write.is_err(), "a write to a hung server must time out");
+
+    // Once a sync has failed, writes are refused without waiting for the server…
+    let asked = Instant::now();
+    while storage
+        .storage_stats()
+        .await
+        .unwrap()
+        .replica
+        .unwrap()
+        .server_answering
+    {
+        assert!(asked.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = Instant::now();
+    let refused = storage
+        .store_episode(&running(NS, "refused at once", 2))
+        .await
+        .unwrap_err();
+    assert!(asked.elapsed() < SHORT / 2, "{:?}", asked.elapsed());
+    assert!(refused.to_string().contains(&server.url), "{refused}");
+    // …and taken again once the server answers a sync.
+    server.resume();
+    answering(&storage).await;
+    storage
+        .store_episode(&running(NS, "after the hang", 3))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
