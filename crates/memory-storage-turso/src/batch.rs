@@ -218,7 +218,7 @@ impl EncodedChunk {
             text: Rows::new(3),
         };
         for (rowid, e) in (first_rowid..).zip(episodes) {
-            crate::episodes::check_step_seqs(e)?;
+            crate::steps::check_step_seqs(e)?;
             let c = EpisodeColumns::of(e)?;
             for s in &e.steps {
                 let record = step_record(&c.id, s)?;
@@ -347,25 +347,6 @@ async fn max_rowid(conn: &Conn) -> Result<i64, TursoError> {
     }
 }
 
-/// A constraint violation (a unique key taken, a foreign key missing) becomes a
-/// `Conflict` with `conflict()`'s message; any other failure a storage error.
-pub(crate) fn conflict_or(
-    err: libsql::Error,
-    context: &'static str,
-    conflict: impl FnOnce() -> String,
-) -> MemoryError {
-    match crate::error::constraint_violation(&err) {
-        Some(detail) => {
-            MemoryError::Conflict(format!("{} ({detail}); nothing was written", conflict()))
-        }
-        None => TursoError::Sql {
-            context,
-            source: err,
-        }
-        .into(),
-    }
-}
-
 /// Rows for one table, flattened, inserted in chunks by multi-row statements.
 struct Rows {
     cols: usize,
@@ -434,7 +415,7 @@ impl Rows {
                     .await
                     .map(|_| ())
             };
-            result.map_err(|e| conflict_or(e, context, || conflict.to_string()))?;
+            result.map_err(|e| crate::error::conflict_or(e, context, || conflict.to_string()))?;
             left -= n;
         }
         Ok(())

@@ -12,7 +12,7 @@
 //! IMMEDIATE` for every write, this is what lets several processes (the CLI and an MCP
 //! server) share one file safely.
 
-use crate::error::TursoError;
+use crate::error::{RequestTimedOut, TursoError};
 use crate::group_commit::WriteQueue;
 use crate::location::Location;
 use crate::replica::{DEFAULT_SYNC_INTERVAL, PeriodicSync, Replica, ReplicaLock};
@@ -443,24 +443,6 @@ impl ServerLink {
     /// The error of a request it did not answer in time.
     fn timed_out(&self) -> libsql::Error {
         RequestTimedOut::error(&self.url, self.timeout)
-    }
-}
-
-/// The error of a request a libSQL server did not answer within the request timeout.
-#[derive(Debug, thiserror::Error)]
-#[error("the libSQL server at {url} did not answer within {} ms", .timeout.as_millis())]
-pub(crate) struct RequestTimedOut {
-    url: String,
-    timeout: Duration,
-}
-
-impl RequestTimedOut {
-    /// The libSQL error carrying it, so it travels where libSQL's own errors do.
-    pub(crate) fn error(url: &str, timeout: Duration) -> libsql::Error {
-        libsql::Error::Hrana(Box::new(RequestTimedOut {
-            url: url.to_string(),
-            timeout,
-        }))
     }
 }
 

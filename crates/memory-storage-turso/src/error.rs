@@ -191,6 +191,43 @@ pub(crate) fn taken_or(
     }
 }
 
+/// The error of a request a libSQL server did not answer within the request timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("the libSQL server at {url} did not answer within {} ms", .timeout.as_millis())]
+pub(crate) struct RequestTimedOut {
+    url: String,
+    timeout: std::time::Duration,
+}
+
+impl RequestTimedOut {
+    /// The libSQL error carrying it, so it travels where libSQL's own errors do.
+    pub(crate) fn error(url: &str, timeout: std::time::Duration) -> libsql::Error {
+        libsql::Error::Hrana(Box::new(RequestTimedOut {
+            url: url.to_string(),
+            timeout,
+        }))
+    }
+}
+
+/// A constraint violation (a unique key taken, a foreign key missing) becomes a
+/// `Conflict` with `conflict()`'s message; any other failure a storage error.
+pub(crate) fn conflict_or(
+    err: libsql::Error,
+    context: &'static str,
+    conflict: impl FnOnce() -> String,
+) -> MemoryError {
+    match constraint_violation(&err) {
+        Some(detail) => {
+            MemoryError::Conflict(format!("{} ({detail}); nothing was written", conflict()))
+        }
+        None => TursoError::Sql {
+            context,
+            source: err,
+        }
+        .into(),
+    }
+}
+
 /// What a constraint violation (a unique key taken, a foreign key missing) says, when `err`
 /// is one: SQLite's extended code from a local file, the code a libSQL server reports
 /// (`SQLITE_CONSTRAINT…`) from a server.

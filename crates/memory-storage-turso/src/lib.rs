@@ -32,8 +32,9 @@
 //! Module map: `connection` opens the file and hands out the writer and reader connections;
 //! `replica` keeps an embedded replica in step with its server;
 //! `schema` holds the versioned migrations; `codec` converts rows to and from the model;
-//! `episodes` implements the trait (the episode queries themselves, and the transactions of
-//! every write); `patterns` merges completed episodes into patterns and context statistics,
+//! `backend` implements the trait, each method opening its transaction (`tx`) and running
+//! the body that lives with its tables; `episodes` holds the episode queries and writes,
+//! `steps` the step rows; `patterns` merges completed episodes into patterns and context statistics,
 //! lists patterns and credits them with feedback; `sessions` stores retrieval sessions and
 //! records feedback on them; `text_terms` turns text into index terms, `text_log` stores
 //! them per episode, `text_index` ranks with BM25 in memory and `text_search` keeps it in step
@@ -48,6 +49,7 @@
 //! an export writes; `group_commit` queues writes and commits them together; `statements`
 //! caches prepared statements per connection.
 
+mod backend;
 mod batch;
 mod codec;
 mod connection;
@@ -63,6 +65,7 @@ mod replica;
 mod schema;
 mod sessions;
 mod statements;
+mod steps;
 mod storage;
 mod text_index;
 mod text_log;
@@ -71,6 +74,7 @@ mod text_segment;
 mod text_snapshot;
 mod text_terms;
 mod transfer;
+mod tx;
 mod vectors;
 
 pub use connection::{DEFAULT_REQUEST_TIMEOUT, TursoConfig};

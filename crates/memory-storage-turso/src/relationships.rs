@@ -325,7 +325,7 @@ async fn insert_checkpoint_row(conn: &Conn, rowid: i64, c: &Checkpoint) -> Resul
     )
     .await
     .map_err(|e| {
-        crate::batch::conflict_or(e, "insert checkpoint", || {
+        crate::error::conflict_or(e, "insert checkpoint", || {
             format!("checkpoint {id} already exists")
         })
     })?;

@@ -143,7 +143,7 @@ impl Replica {
         let result = match tokio::time::timeout(limit, syncing).await {
             Ok(Ok(synced)) => synced,
             Ok(Err(stopped)) => Err(libsql::Error::Replication(Box::new(stopped))),
-            Err(_) => Err(crate::connection::RequestTimedOut::error(&self.url, limit)),
+            Err(_) => Err(crate::error::RequestTimedOut::error(&self.url, limit)),
         };
         self.syncs.fetch_add(1, Ordering::Relaxed);
         match &result {

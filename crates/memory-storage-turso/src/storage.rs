@@ -5,8 +5,8 @@
 //! vector queries in [`crate::patterns`], [`crate::sessions`] and [`crate::vectors`].
 
 use crate::codec;
-use crate::connection::{Connections, RequestTimedOut, TursoConfig};
-use crate::error::{SqlContext, TursoError};
+use crate::connection::{Connections, TursoConfig};
+use crate::error::{RequestTimedOut, SqlContext, TursoError};
 use crate::location::Location;
 use crate::replica;
 use crate::schema;
@@ -244,7 +244,7 @@ impl TursoStorage {
                            (SELECT count(*) FROM episode_tags), (SELECT count(*) FROM episode_text WHERE terms IS NOT NULL)";
         let what = "row counts";
         let conn = self.conns.reader().await;
-        let tx = crate::episodes::begin_read(&conn).await?;
+        let tx = crate::tx::begin_read(&conn).await?;
         let mut rows = tx.query(SQL, ()).await.ctx("count rows")?;
         let Some(row) = rows.next().await.ctx("count rows")? else {
             return Err(TursoError::corrupt(what, "the count query returned no row"));

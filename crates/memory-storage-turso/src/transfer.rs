@@ -4,8 +4,8 @@
 
 use crate::codec::{self, clamp_i64, decode_episode, decode_session, decode_stats, micros};
 use crate::connection::Conn;
-use crate::episodes::load_steps;
 use crate::error::SqlContext;
+use crate::steps::load_steps;
 use libsql::Value;
 use memory_core::export::ContextStatsRecord;
 use memory_core::{Episode, EpisodePage, Result, RetrievalSession};

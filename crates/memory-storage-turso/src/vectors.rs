@@ -56,8 +56,8 @@
 
 use crate::codec::{self, clamp_i64, decode_episode, decode_summary};
 use crate::connection::Conn;
-use crate::episodes::load_steps_of;
 use crate::error::{SqlContext, TursoError};
+use crate::steps::load_steps_of;
 use libsql::Value;
 use memory_core::embedding::MAX_CHUNKS;
 use memory_core::{Episode, EpisodeVectors, MemoryError, Result, ValidationError, VectorMatch};

@@ -1,0 +1,451 @@
+//! The [`StorageBackend`] implementation: each method takes a connection, opens its
+//! transaction ([`crate::tx`]) and runs the body that lives with its tables — episodes
+//! ([`crate::episodes`]), patterns, sessions, relationships, vectors, batches, transfers
+//! and the full-text search.
+//!
+//! Writes run on the single writer connection through the group commit
+//! ([`crate::group_commit`]): concurrent writes share one `BEGIN IMMEDIATE` transaction, each
+//! in its own savepoint. The write lock is taken up front, so the checks a write makes (does
+//! the episode exist, is it still running, how many steps does it have) cannot be
+//! invalidated by another process before it commits. A write that fails is rolled back whole;
+//! a transaction abandoned half-way (its task cancelled) is rolled back before the
+//! connection is used again. Reads run on a reader connection (through an embedded replica,
+//! on its local file).
+
+use crate::codec::{self, EpisodeColumns, decode_summary, step_record};
+use crate::episodes::{
+    append_step_tx, complete_tx, costs_query, delete_tx, insert_episode, list_query, load_episode,
+};
+use crate::error::{SqlContext, TursoError};
+use crate::steps::check_step_seqs;
+use crate::storage::TursoStorage;
+use crate::text_log::TextDocument;
+use crate::tx::{begin_read, begin_write, finish, finish_read};
+use crate::{batch, patterns, relationships, sessions, transfer, vectors};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use memory_core::export::ContextStatsRecord;
+use memory_core::metrics::StorageStats;
+use memory_core::{
+    BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodePage,
+    EpisodeSummary, EpisodeVectors, ExecutionStep, Feedback, ImportBatch, MemoryError, Pattern,
+    PatternFilter, Relationship, RelationshipFilter, RelationshipKind, Result, RetrievalSession,
+    SessionRetention, StepInput, StorageBackend, TaskType, TextMatch, VectorMatch,
+};
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[async_trait]
+impl StorageBackend for TursoStorage {
+    async fn store_episode(&self, episode: &Episode) -> Result<()> {
+        check_step_seqs(episode)?;
+        // Encode everything before taking the write lock, so the lock is held only for I/O.
+        let columns = EpisodeColumns::of(episode)?;
+        let records = episode
+            .steps
+            .iter()
+            .map(|s| step_record(&columns.id, s))
+            .collect::<Result<Vec<_>, TursoError>>()?;
+        let doc = TextDocument::new(episode, &episode.steps);
+        let episode = episode.clone();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move {
+                    let steps: Vec<(&ExecutionStep, String)> =
+                        episode.steps.iter().zip(records).collect();
+                    insert_episode(conn, &episode, &columns, &steps, &doc).await
+                })
+            })
+            .await
+    }
+
+    async fn append_step(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        step: StepInput,
+        at: DateTime<Utc>,
+        max_steps: u32,
+    ) -> Result<ExecutionStep> {
+        let namespace = namespace.to_string();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move {
+                    append_step_tx(conn, &namespace, episode_id, step, at, max_steps).await
+                })
+            })
+            .await
+    }
+
+    async fn complete_episode(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        completion: &Completion,
+    ) -> Result<Vec<Uuid>> {
+        patterns::check_learned(completion)?;
+        let namespace = namespace.to_string();
+        let completion = completion.clone();
+        self.conns
+            .write(move |conn| {
+                Box::pin(
+                    async move { complete_tx(conn, &namespace, episode_id, &completion).await },
+                )
+            })
+            .await
+    }
+
+    async fn get_episode(&self, namespace: &str, episode_id: Uuid) -> Result<Option<Arc<Episode>>> {
+        let conn = self.conns.reader().await;
+        Ok(load_episode(&conn, namespace, &episode_id.to_string())
+            .await?
+            .map(Arc::new))
+    }
+
+    async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>> {
+        let (sql, params) = list_query(filter);
+        let conn = self.conns.reader().await;
+        let mut rows = conn
+            .query(&sql, libsql::params_from_iter(params))
+            .await
+            .ctx("list episodes")?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.ctx("list episodes")? {
+            let id = codec::text(&row, 0, "listed episode")?;
+            let what = format!("episode {id}");
+            let record = codec::text(&row, 1, &what)?;
+            let step_count = codec::int(&row, 2, &what)?;
+            out.push(decode_summary(&id, &record, step_count)?);
+        }
+        Ok(out)
+    }
+
+    async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<bool> {
+        let namespace = namespace.to_string();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move { delete_tx(conn, &namespace, &episode_id.to_string()).await })
+            })
+            .await
+    }
+
+    async fn comparable_costs(
+        &self,
+        namespace: &str,
+        task_type: TaskType,
+        domain: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EpisodeCost>> {
+        let (sql, params) = costs_query(namespace, task_type, domain, limit);
+        let conn = self.conns.reader().await;
+        let mut rows = conn
+            .query(&sql, libsql::params_from_iter(params))
+            .await
+            .ctx("load comparable episode costs")?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await.ctx("load comparable episode costs")? {
+            let rowid = codec::int(&row, 0, "episode cost")?;
+            let what = format!("episode at rowid {rowid}");
+            let steps = codec::to_u32(codec::int(&row, 1, &what)?, &what, "step_count")?;
+            let latency_ms = codec::to_u64(codec::int(&row, 2, &what)?, &what, "total_latency_ms")?;
+            out.push(EpisodeCost { steps, latency_ms });
+        }
+        Ok(out)
+    }
+
+    async fn search_text(
+        &self,
+        namespace: &str,
+        terms: &[String],
+        limit: usize,
+    ) -> Result<Vec<TextMatch>> {
+        crate::text_search::search(self, namespace, terms, limit).await
+    }
+
+    async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
+        let conn = self.conns.reader().await;
+        patterns::list(&conn, filter).await
+    }
+
+    async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Option<Pattern>> {
+        let conn = self.conns.reader().await;
+        patterns::get(&conn, namespace, pattern_id).await
+    }
+
+    async fn store_session(
+        &self,
+        session: &RetrievalSession,
+        retention: &SessionRetention,
+    ) -> Result<()> {
+        let session = session.clone();
+        let retention = *retention;
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move { sessions::store(conn, &session, &retention).await })
+            })
+            .await
+    }
+
+    async fn get_session(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+    ) -> Result<Option<RetrievalSession>> {
+        let conn = self.conns.reader().await;
+        sessions::get(&conn, namespace, session_id).await
+    }
+
+    async fn record_feedback(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+        feedback: &Feedback,
+    ) -> Result<()> {
+        let namespace = namespace.to_string();
+        let feedback = feedback.clone();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move {
+                    sessions::record_feedback(conn, &namespace, session_id, &feedback).await
+                })
+            })
+            .await
+    }
+
+    async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
+        vectors::check_space(embedder, dimension)?;
+        // The usual case (the space is already this one) needs no write lock.
+        {
+            let conn = self.conns.reader().await;
+            if let Some(space) = vectors::space(&conn).await?
+                && space.embedder == embedder
+                && space.dimension == dimension
+            {
+                return Ok(());
+            }
+        }
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = vectors::ensure(tx, embedder, dimension).await;
+        finish(tx, result).await
+    }
+
+    async fn reset_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
+        vectors::check_space(embedder, dimension)?;
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = vectors::reset(tx, embedder, dimension).await;
+        finish(tx, result).await
+    }
+
+    async fn vector_space(&self) -> Result<Option<(String, usize)>> {
+        let conn = self.conns.reader().await;
+        Ok(vectors::space(&conn)
+            .await?
+            .map(|s| (s.embedder, s.dimension)))
+    }
+
+    async fn store_vectors(
+        &self,
+        embedder: &str,
+        namespace: &str,
+        list: &[EpisodeVectors],
+    ) -> Result<()> {
+        for (i, (_, chunks)) in list.iter().enumerate() {
+            vectors::check_chunks(|| format!("vectors[{i}]"), chunks)?;
+        }
+        if list.is_empty() {
+            return Ok(());
+        }
+        let (embedder, namespace, list) =
+            (embedder.to_string(), namespace.to_string(), list.to_vec());
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move { vectors::store(conn, &embedder, &namespace, &list).await })
+            })
+            .await
+    }
+
+    async fn vector_search(
+        &self,
+        namespace: &str,
+        vector: &[f32],
+        limit: usize,
+    ) -> Result<Vec<VectorMatch>> {
+        let conn = self.conns.reader().await;
+        // The space and the vectors come from one snapshot (a reembed may replace both).
+        let tx = begin_read(&conn).await?;
+        let result = vectors::search(tx, namespace, vector, limit).await;
+        finish_read(tx, result).await
+    }
+
+    async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>> {
+        let conn = self.conns.reader().await;
+        // The space and the vectors come from one snapshot (a reembed may replace both).
+        let tx = begin_read(&conn).await?;
+        let result = vectors::of(tx, namespace, ids).await;
+        finish_read(tx, result).await
+    }
+
+    async fn episodes_without_vectors(
+        &self,
+        namespace: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Episode>> {
+        let conn = self.conns.reader().await;
+        vectors::episodes_without(&conn, namespace, limit).await
+    }
+
+    async fn count_without_vectors(&self) -> Result<u64> {
+        let conn = self.conns.reader().await;
+        vectors::count_without(&conn).await
+    }
+
+    async fn cached_embeddings(
+        &self,
+        embedder: &str,
+        hashes: &[String],
+    ) -> Result<Vec<Option<Vec<f32>>>> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.conns.reader().await;
+        vectors::cached(&conn, embedder, hashes).await
+    }
+
+    async fn external_change_marker(&self) -> Result<Option<u64>> {
+        if self.conns.is_replica() {
+            // The write version the replica holds: read locally, it moves when a sync brings
+            // another process's writes (this handle's own are counted as they commit).
+            let reader = self.conns.reader().await;
+            return reader
+                .server_change_marker()
+                .await
+                .ctx("read the store's write version")
+                .map_err(MemoryError::from);
+        }
+        if self.conns.is_server() {
+            // The store's write version, which every write through a server raises; this
+            // handle's own raises do not count (see `WriteVersions`).
+            return match self.conns.try_writer().await {
+                Some(writer) => writer
+                    .server_change_marker()
+                    .await
+                    .ctx("read the store's write version")
+                    .map_err(MemoryError::from),
+                None => Ok(Some(self.conns.last_server_marker())),
+            };
+        }
+        // `data_version` changes when a connection other than the one asking commits. Asked
+        // on the writer, which makes all of this handle's commits, it changes only for
+        // other writers. A busy writer is not waited for: the version it noted after its
+        // latest batch is as good.
+        match self.conns.try_writer().await {
+            Some(writer) => Ok(Some(
+                writer.data_version().await.ctx("read the data version")?,
+            )),
+            None => Ok(self.conns.last_data_version()),
+        }
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        self.stats().await.map_err(MemoryError::from)
+    }
+
+    async fn cache_embeddings(&self, embedder: &str, entries: &[(String, Vec<f32>)]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let (embedder, entries) = (embedder.to_string(), entries.to_vec());
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move { vectors::cache(conn, &embedder, &entries).await })
+            })
+            .await
+    }
+
+    async fn store_relationship(&self, relationship: &Relationship) -> Result<()> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = relationships::insert(tx, std::slice::from_ref(relationship)).await;
+        finish(tx, result).await.map(|_| ())
+    }
+
+    async fn delete_relationships(
+        &self,
+        namespace: &str,
+        from: Uuid,
+        to: Uuid,
+        kind: Option<RelationshipKind>,
+    ) -> Result<u64> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = relationships::delete(tx, namespace, from, to, kind).await;
+        finish(tx, result).await
+    }
+
+    async fn relationships(&self, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
+        let conn = self.conns.reader().await;
+        relationships::list(&conn, filter).await
+    }
+
+    async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = relationships::checkpoint(tx, checkpoint).await;
+        finish(tx, result).await
+    }
+
+    async fn checkpoints(
+        &self,
+        namespace: &str,
+        episode_id: Option<Uuid>,
+    ) -> Result<Vec<Checkpoint>> {
+        let conn = self.conns.reader().await;
+        relationships::checkpoints(&conn, namespace, episode_id).await
+    }
+
+    async fn store_batch(&self, batch: ImportBatch) -> Result<BatchCounts> {
+        if batch.is_empty() {
+            return Ok(BatchCounts::default());
+        }
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = batch::write(tx, batch).await;
+        finish(tx, result).await
+    }
+
+    async fn store_batches(
+        &self,
+        batches: &mut (dyn Iterator<Item = Result<ImportBatch>> + Send),
+    ) -> Result<BatchCounts> {
+        let conn = self.conns.writer().await;
+        let tx = begin_write(&conn).await?;
+        let result = async {
+            let mut total = BatchCounts::default();
+            for batch in batches {
+                total.add(&batch::write(tx, batch?).await?);
+            }
+            Ok(total)
+        }
+        .await;
+        finish(tx, result).await
+    }
+
+    async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>> {
+        let conn = self.conns.reader().await;
+        let tx = begin_read(&conn).await?;
+        let result = transfer::episodes(tx, page).await;
+        finish_read(tx, result).await
+    }
+
+    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
+        let conn = self.conns.reader().await;
+        transfer::sessions(&conn, namespace).await
+    }
+
+    async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>> {
+        let conn = self.conns.reader().await;
+        transfer::context_stats(&conn, namespace).await
+    }
+}
