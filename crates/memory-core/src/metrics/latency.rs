@@ -56,7 +56,12 @@ impl LatencyHistogram {
         let mut recorded = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         recorded.total_us = recorded.total_us.saturating_add(micros);
         if let Some(h) = recorded.histogram.as_mut() {
-            h.saturating_record(micros);
+            // `record` grows the histogram to the value; `saturating_record` would clamp it
+            // to the range the histogram started with (2 µs) and report every longer
+            // duration as that. Only a value the histogram cannot grow to is clamped.
+            if h.record(micros).is_err() {
+                h.saturating_record(micros);
+            }
         }
     }
 
@@ -145,6 +150,38 @@ mod tests {
         assert!((989..=991).contains(&s.p99_us), "p99 {}", s.p99_us);
         assert_eq!(s.total_us, 500_500);
         assert!((s.mean_us - 500.5).abs() < 1.0);
+    }
+
+    /// Durations far above the histogram's starting range keep their value: a 50 ms
+    /// operation is reported as 50 ms, and every figure agrees with total / count.
+    #[test]
+    fn long_durations_are_reported_as_they_were() {
+        let h = LatencyHistogram::default();
+        h.record(Duration::from_millis(50));
+        let s = h.summary();
+        for (what, us) in [("p50", s.p50_us), ("p99", s.p99_us), ("max", s.max_us)] {
+            assert!((49_950..=50_050).contains(&us), "{what} {us} µs");
+        }
+        assert!((s.mean_us - 50_000.0).abs() < 50.0, "mean {}", s.mean_us);
+        assert_eq!(s.total_us, 50_000);
+
+        let mixed = LatencyHistogram::default();
+        for ms in [1u64, 2, 5, 18, 120, 3_000] {
+            mixed.record(Duration::from_millis(ms));
+        }
+        let s = mixed.summary();
+        let mean = s.total_us as f64 / s.count as f64;
+        assert!(
+            (s.mean_us - mean).abs() / mean < 0.001,
+            "{} vs {mean}",
+            s.mean_us
+        );
+        assert!(
+            (2_997_000..=3_003_000).contains(&s.max_us),
+            "max {}",
+            s.max_us
+        );
+        assert!((4_995..=5_005).contains(&s.p50_us), "p50 {}", s.p50_us);
     }
 
     #[test]
