@@ -11,7 +11,7 @@
 //! that hangs up) does not abandon the writes of the callers it carries.
 
 use crate::connection::{Conn, Connections, Lease};
-use crate::error::SqlContext;
+use crate::error::{SqlContext, TursoError};
 use memory_core::metrics::WriteQueueStats;
 use memory_core::{MemoryError, Result};
 use std::any::Any;
@@ -158,9 +158,29 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
     let mut done: Vec<(oneshot::Sender<Result<Erased>>, Result<Erased>)> =
         Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
-    for job in jobs.by_ref() {
+    while let Some(job) = jobs.next() {
         let result = if isolate {
-            run_isolated(conn, job.run).await
+            match run_isolated(conn, job.run).await {
+                Ok(result) => result,
+                Err(broken) => {
+                    // The job's savepoint could not be rolled back or released: what it
+                    // wrote may still be part of the transaction, so none of it commits.
+                    if let Err(err) = conn.execute("ROLLBACK", ()).await {
+                        tracing::warn!(error = %err, "rollback of a broken batch failed");
+                    }
+                    let message = format!(
+                        "{broken}; the whole batch carrying this write was rolled back, \
+                         nothing in it was written"
+                    );
+                    let replies = done
+                        .into_iter()
+                        .map(|(reply, _)| reply)
+                        .chain(std::iter::once(job.reply))
+                        .chain(jobs.map(|j| j.reply));
+                    fail_all(&queue, replies, &message);
+                    return;
+                }
+            }
         } else {
             (job.run)(conn).await
         };
@@ -236,14 +256,19 @@ fn fail_all(
 }
 
 /// Runs one job of a batch inside a savepoint, so its failure undoes only its own writes.
-async fn run_isolated(conn: &Conn, run: Run) -> Result<Erased> {
-    conn.execute("SAVEPOINT queued_write", ())
+async fn run_isolated(conn: &Conn, run: Run) -> Result<Result<Erased>, TursoError> {
+    if let Err(err) = conn
+        .execute("SAVEPOINT queued_write", ())
         .await
-        .ctx("open savepoint")?;
+        .ctx("open savepoint")
+    {
+        // Nothing of the job ran: it alone fails.
+        return Ok(Err(err.into()));
+    }
     let result = run(conn).await;
     if conn.raw().is_autocommit() {
         // The database rolled everything back; the caller sees it.
-        return result;
+        return Ok(result);
     }
     conn.reset_statements();
     if result.is_err() {
@@ -254,7 +279,7 @@ async fn run_isolated(conn: &Conn, run: Run) -> Result<Erased> {
     conn.execute("RELEASE queued_write", ())
         .await
         .ctx("release savepoint")?;
-    result
+    Ok(result)
 }
 
 #[cfg(test)]
@@ -290,6 +315,81 @@ mod tests {
                 })
             })
             .await
+    }
+
+    /// A write of one row into a table of the test's own.
+    async fn insert(conns: &Connections, value: i64) -> Result<()> {
+        conns
+            .write(move |conn| {
+                Box::pin(async move {
+                    conn.execute("INSERT INTO probe (value) VALUES (?1)", [value])
+                        .await
+                        .ctx("insert probe")?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// A batch whose job broke its own savepoint and then failed commits nothing: the
+    /// job's row would otherwise be released into the transaction and committed.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_broken_savepoint_rolls_back_the_whole_batch() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let conns = open(&dir).await;
+        {
+            let writer = conns.writer().await;
+            writer
+                .raw()
+                .execute("CREATE TABLE probe (value INTEGER)", ())
+                .await
+                .unwrap();
+        }
+        let first = conns.writer().await;
+        let fine = tokio::spawn({
+            let conns = Arc::clone(&conns);
+            async move { insert(&conns, 1).await }
+        });
+        settle().await;
+        let broken = tokio::spawn({
+            let conns = Arc::clone(&conns);
+            async move {
+                conns
+                    .write(|conn| {
+                        Box::pin(async move {
+                            conn.execute("INSERT INTO probe (value) VALUES (2)", ())
+                                .await
+                                .ctx("insert probe")?;
+                            conn.execute("RELEASE queued_write", ())
+                                .await
+                                .ctx("release")?;
+                            Err::<(), _>(MemoryError::Invalid(memory_core::ValidationError::new(
+                                "probe",
+                                "fails on purpose",
+                            )))
+                        })
+                    })
+                    .await
+            }
+        });
+        settle().await;
+        assert_eq!(conns.queue().stats().depth, 2);
+        drop(first);
+        let (fine, broken) = (fine.await.unwrap(), broken.await.unwrap());
+        assert!(
+            fine.is_err(),
+            "a write of a rolled-back batch reported success"
+        );
+        let err = broken.unwrap_err().to_string();
+        assert!(err.contains("rolled back"), "{err}");
+        let reader = conns.reader().await;
+        let mut rows = reader
+            .raw()
+            .query("SELECT count(*) FROM probe", ())
+            .await
+            .unwrap();
+        let count = rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap();
+        assert_eq!(count, 0, "rows of a rolled-back batch were committed");
     }
 
     /// Lets every other task of the (single-threaded) runtime run until it waits.
