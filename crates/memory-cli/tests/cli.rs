@@ -207,6 +207,18 @@ fn bad_input_exits_2_and_writes_nothing() {
     ]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("--params"));
+    // A step that says it took longer than a week: refused, as MCP refuses it.
+    let out = sb.run(&[
+        "episode",
+        "step",
+        &id,
+        "--tool",
+        "t",
+        "--latency-ms",
+        "18446744073709551615",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("latency_ms"), "{}", stderr(&out));
     let deep = format!("{}1{}", "[".repeat(17), "]".repeat(17));
     let out = sb.run(&["episode", "step", &id, "--tool", "t", "--params", &deep]);
     assert_eq!(code(&out), 2);

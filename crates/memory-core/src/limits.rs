@@ -28,6 +28,9 @@ pub struct Limits {
     pub action_chars: usize,
     /// Bytes in a step's output or error message.
     pub result_bytes: usize,
+    /// Milliseconds a step may say it took (a week): a bound that keeps every sum of them
+    /// (an episode's time, shares of it) meaningful.
+    pub step_latency_ms: u64,
     /// Bytes of a JSON value (parameters, metadata) once serialised.
     pub json_bytes: usize,
     /// Nesting depth of a JSON value.
@@ -57,6 +60,7 @@ impl Default for Limits {
             tool_chars: 128,
             action_chars: 4_096,
             result_bytes: 65_536,
+            step_latency_ms: 7 * 24 * 3_600_000,
             json_bytes: 65_536,
             json_depth: 16,
             outcome_chars: 4_096,
@@ -135,6 +139,7 @@ impl Limits {
             &step.tool,
             &step.action,
             &step.result,
+            step.latency_ms,
             &step.parameters,
             &step.metadata,
         )
@@ -169,6 +174,7 @@ impl Limits {
                 &step.tool,
                 &step.action,
                 &step.result,
+                step.latency_ms,
                 &step.parameters,
                 &step.metadata,
             )
@@ -229,10 +235,20 @@ impl Limits {
         tool: &str,
         action: &str,
         result: &StepResult,
+        latency_ms: u64,
         parameters: &serde_json::Value,
         metadata: &serde_json::Map<String, serde_json::Value>,
     ) -> Check {
         non_empty("step.tool", tool)?;
+        if latency_ms > self.step_latency_ms {
+            return Err(ValidationError::new(
+                "step.latency_ms",
+                format!(
+                    "is {latency_ms}; the limit is {} (a week)",
+                    self.step_latency_ms
+                ),
+            ));
+        }
         max_chars("step.tool", tool, self.tool_chars)?;
         max_chars("step.action", action, self.action_chars)?;
         match result {
@@ -417,6 +433,27 @@ fn json_depth(value: &serde_json::Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_may_not_say_it_took_more_than_a_week() {
+        let limits = Limits::default();
+        let step = |ms| {
+            StepInput::new(
+                "tool",
+                "act",
+                StepResult::Success {
+                    output: "ok".into(),
+                },
+            )
+            .with_latency_ms(ms)
+        };
+        assert!(limits.check_step(&step(limits.step_latency_ms)).is_ok());
+        let err = limits
+            .check_step(&step(limits.step_latency_ms + 1))
+            .unwrap_err();
+        assert_eq!(err.field, "step.latency_ms");
+        assert!(limits.check_step(&step(u64::MAX)).is_err());
+    }
     use serde_json::json;
 
     #[test]

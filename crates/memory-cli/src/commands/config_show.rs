@@ -68,6 +68,7 @@ pub async fn run(
             "tool_chars": l.tool_chars,
             "action_chars": l.action_chars,
             "result_bytes": l.result_bytes,
+            "step_latency_ms": l.step_latency_ms,
             "json_bytes": l.json_bytes,
             "json_depth": l.json_depth,
             "outcome_chars": l.outcome_chars,

@@ -121,6 +121,10 @@ impl Rules<'_> {
                 s.insert("format".into(), json!("uuid"));
             }
             "tool" => text(s, 1, l.tool_chars),
+            "latency_ms" => {
+                s.insert("minimum".into(), json!(0));
+                s.insert("maximum".into(), json!(l.step_latency_ms));
+            }
             "action" => text(s, 0, l.action_chars),
             "status" => one_of(s, ["success", "error", "timeout"]),
             "output" | "error" => {
