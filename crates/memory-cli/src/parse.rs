@@ -61,6 +61,10 @@ pub fn step_result(status: &str, output: &str) -> anyhow::Result<StepResult> {
         "success" | "ok" => Ok(StepResult::Success {
             output: output.to_string(),
         }),
+        // As over MCP: an error step says what the error was.
+        "error" | "err" if output.trim().is_empty() => {
+            usage!("--status error needs the error message in --output, as the tool reported it")
+        }
         "error" | "err" => Ok(StepResult::Error {
             message: output.to_string(),
         }),

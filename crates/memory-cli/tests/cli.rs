@@ -207,6 +207,10 @@ fn bad_input_exits_2_and_writes_nothing() {
     ]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("--params"));
+    // An error step without its message: refused, as MCP refuses it.
+    let out = sb.run(&["episode", "step", &id, "--tool", "t", "--status", "error"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--output"), "{}", stderr(&out));
     // A step that says it took longer than a week: refused, as MCP refuses it.
     let out = sb.run(&[
         "episode",
