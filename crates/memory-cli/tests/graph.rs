@@ -282,6 +282,26 @@ fn a_malformed_line_in_the_middle_imports_nothing_and_names_the_line() {
             .unwrap()
             .is_empty()
     );
+    // Bytes that are not UTF-8 in the middle: the file's fault too (exit 2), nothing kept.
+    let mut bytes: Vec<u8> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i == middle {
+            bytes.extend_from_slice(b"\xff\xfe{}");
+        } else {
+            bytes.extend_from_slice(line.as_bytes());
+        }
+        bytes.push(b'\n');
+    }
+    std::fs::write(&broken, bytes).unwrap();
+    let out = copy.run(&["import", broken.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("UTF-8"), "{}", stderr(&out));
+    assert!(
+        copy.json(&["episode", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // The intact file still imports into the same database.
     copy.json(&["import", file.to_str().unwrap()]);
     assert!(

@@ -303,6 +303,15 @@ impl<I: Iterator<Item = std::io::Result<String>>> Iterator for ImportSource<I> {
                         return Some(Err(e.into()));
                     }
                 },
+                // Bytes that are not UTF-8 are the file's fault, not the store's.
+                Some((i, Err(e))) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    self.done = true;
+                    return Some(Err(crate::ValidationError::new(
+                        format!("line {}", i + 1),
+                        format!("is not valid UTF-8 ({e}); an export is UTF-8 JSON Lines"),
+                    )
+                    .into()));
+                }
                 Some((i, Err(e))) => {
                     self.done = true;
                     return Some(Err(MemoryError::storage(std::io::Error::new(
