@@ -99,6 +99,20 @@ pub struct DbArgs {
         value_parser = seconds
     )]
     pub sync_interval: std::time::Duration,
+
+    /// When a commit to a local file counts as done: `normal` (survives the process
+    /// crashing; a power loss may take the last commits, never the file's consistency) or
+    /// `full` (flushed to disk before it is acknowledged: survives a power loss, each write
+    /// waits for the disk). A server decides for itself.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_DURABILITY",
+        value_name = "LEVEL",
+        default_value = "normal",
+        value_parser = ["normal", "full"]
+    )]
+    pub durability: String,
 }
 
 impl Default for DbArgs {
@@ -110,6 +124,7 @@ impl Default for DbArgs {
             db_timeout: memory_storage_turso::DEFAULT_REQUEST_TIMEOUT,
             replica: None,
             sync_interval: memory_storage_turso::DEFAULT_SYNC_INTERVAL,
+            durability: "normal".to_string(),
         }
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use memory_core::cache::CachedStorage;
 use memory_core::{Embedder, HashingEmbedder, SelfLearningMemory};
 use memory_embed_http::{OpenAiConfig, OpenAiEmbedder};
-use memory_storage_turso::{Location, TursoConfig, TursoError, TursoStorage};
+use memory_storage_turso::{Durability, Location, TursoConfig, TursoError, TursoStorage};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,8 @@ pub struct DbLocation {
     pub request_timeout: Duration,
     /// How often a replica syncs (`--sync-interval`).
     pub sync_interval: Duration,
+    /// When a local commit counts as done (`--durability`).
+    pub durability: Durability,
 }
 
 impl DbLocation {
@@ -38,6 +40,7 @@ impl DbLocation {
             source,
             request_timeout: memory_storage_turso::DEFAULT_REQUEST_TIMEOUT,
             sync_interval: memory_storage_turso::DEFAULT_SYNC_INTERVAL,
+            durability: Durability::Normal,
         }
     }
 
@@ -46,6 +49,7 @@ impl DbLocation {
         TursoConfig {
             request_timeout: self.request_timeout,
             sync_interval: self.sync_interval,
+            durability: self.durability,
             ..TursoConfig::default()
         }
     }
@@ -69,6 +73,10 @@ pub fn db_location(args: &DbArgs) -> anyhow::Result<DbLocation> {
         source,
         request_timeout: args.db_timeout,
         sync_interval: args.sync_interval,
+        durability: match args.durability.as_str() {
+            "full" => Durability::Full,
+            _ => Durability::Normal,
+        },
     };
     let Some(db) = &args.db else {
         if args.replica.is_some() {

@@ -456,3 +456,30 @@ fn default_database_lives_in_the_data_dir() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["db"]["path"], sb.db().to_str().unwrap());
 }
+
+#[test]
+fn durability_is_chosen_and_shown() {
+    let sb = Sandbox::new();
+    sb.start("make the file", &[]);
+    let shown = sb.json(&["config", "show"]);
+    assert_eq!(shown["db"]["durability"], "normal");
+    let out = sb
+        .command()
+        .arg("--db")
+        .arg(sb.db())
+        .args(["--format", "json", "--durability", "full", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["db"]["durability"], "full");
+    let out = sb
+        .command()
+        .env("MEMORY_DURABILITY", "fsync-maybe")
+        .arg("--db")
+        .arg(sb.db())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}

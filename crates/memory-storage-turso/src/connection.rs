@@ -36,6 +36,19 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 /// waited on.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// When a local file's commit counts as done (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = NORMAL` in WAL mode: a commit survives the process crashing; the
+    /// last commits before a power loss or an operating-system crash may be lost (the file
+    /// stays consistent). Commits cost no disk flush each.
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is flushed to disk before it is acknowledged, so
+    /// it survives a power loss too; each commit waits for the disk.
+    Full,
+}
+
 /// How a [`crate::TursoStorage`] uses its database file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TursoConfig {
@@ -69,6 +82,8 @@ pub struct TursoConfig {
     /// How often an embedded replica asks its server for other processes' writes (it also
     /// syncs after each of this handle's writes). Only used for a replica.
     pub sync_interval: Duration,
+    /// When a local file's commit counts as done. A server decides for itself.
+    pub durability: Durability,
 }
 
 impl Default for TursoConfig {
@@ -83,6 +98,7 @@ impl Default for TursoConfig {
             text_snapshot_after: 1_000,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             sync_interval: DEFAULT_SYNC_INTERVAL,
+            durability: Durability::Normal,
         }
     }
 }
@@ -901,7 +917,11 @@ async fn connect(
         tracing::warn!(%mode, "could not switch the database to WAL; continuing in this mode");
     }
 
-    conn.execute("PRAGMA synchronous = NORMAL", ()).await?;
+    let synchronous = match config.durability {
+        Durability::Normal => "PRAGMA synchronous = NORMAL",
+        Durability::Full => "PRAGMA synchronous = FULL",
+    };
+    conn.execute(synchronous, ()).await?;
     conn.execute("PRAGMA foreign_keys = ON", ()).await?;
     // Group commit runs each queued write in a savepoint, and SQLite journals the original
     // of every page a savepoint first changes; past 64 KiB that journal spills to a
@@ -1003,6 +1023,24 @@ mod tests {
         for reader in &conns.readers {
             let reader = reader.lock().await;
             assert_eq!(pragma(&reader, "temp_store").await, 2);
+        }
+    }
+
+    /// `synchronous` follows the durability asked for: 1 is NORMAL, 2 is FULL.
+    #[tokio::test]
+    async fn commits_are_flushed_when_full_durability_is_asked_for() {
+        let dir = tempfile::TempDir::new().unwrap();
+        for (durability, expected) in [(Durability::Normal, 1), (Durability::Full, 2)] {
+            let config = TursoConfig {
+                durability,
+                ..TursoConfig::default()
+            };
+            let path = dir.path().join(format!("{durability:?}.db"));
+            let conns = Connections::open(&Location::File(path), &config, None)
+                .await
+                .unwrap();
+            let writer = conns.writer().await;
+            assert_eq!(pragma(&writer, "synchronous").await, expected);
         }
     }
 }

@@ -77,7 +77,7 @@ mod transfer;
 mod tx;
 mod vectors;
 
-pub use connection::{DEFAULT_REQUEST_TIMEOUT, TursoConfig};
+pub use connection::{DEFAULT_REQUEST_TIMEOUT, Durability, TursoConfig};
 pub use error::TursoError;
 pub use location::{Location, is_server_url};
 pub use replica::DEFAULT_SYNC_INTERVAL;

@@ -3,7 +3,7 @@
 use crate::config::{DbLocation, EmbedderChoice, EmbedderSource};
 use crate::output::Printer;
 use memory_core::{MemoryConfig, SelfLearningMemory};
-use memory_storage_turso::Location;
+use memory_storage_turso::{Durability, Location};
 use serde_json::json;
 
 pub async fn run(
@@ -37,10 +37,15 @@ pub async fn run(
     };
     let l = &cfg.limits;
     let r = &cfg.ranking;
+    let durability = match db.durability {
+        Durability::Normal => "normal",
+        Durability::Full => "full",
+    };
     let value = json!({
         "db": match &db.location {
             Location::File(path) => json!({
                 "kind": "file", "path": path, "source": db.source, "exists": db.exists(),
+                "durability": durability,
             }),
             Location::Server { url, auth_token } => json!({
                 "kind": "server", "url": url, "source": db.source,
@@ -88,7 +93,11 @@ pub async fn run(
     out.either(&value, || {
         let place = match &db.location {
             Location::File(path) if path.exists() => {
-                format!("{} (file, {})", path.display(), db.source)
+                format!(
+                    "{} (file, {}, durability {durability})",
+                    path.display(),
+                    db.source
+                )
             }
             Location::File(path) => {
                 format!("{} (file, {}, not created yet)", path.display(), db.source)

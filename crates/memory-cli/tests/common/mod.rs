@@ -34,6 +34,7 @@ impl Sandbox {
             "MEMORY_DB_TIMEOUT",
             "MEMORY_REPLICA",
             "MEMORY_SYNC_INTERVAL",
+            "MEMORY_DURABILITY",
             "MEMORY_NAMESPACE",
             "MEMORY_FORMAT",
             "MEMORY_LOG",
