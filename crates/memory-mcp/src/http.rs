@@ -31,8 +31,14 @@ use tower_service::Service as _;
 /// parameters and metadata), even with heavy JSON escaping.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-/// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a request's headers unless configured otherwise:
+/// long enough for a slow link, short enough that connections which never send one (half
+/// open, or held on purpose) are closed before they pile up.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections served at once unless configured otherwise; one more is closed as soon as it
+/// is accepted, so a flood of idle connections cannot take every file descriptor.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
 
 /// How long in-flight requests get to finish once shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,15 +52,21 @@ pub struct HttpConfig {
     pub auth_token: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
 }
 
 impl HttpConfig {
-    /// Listen on `listen` without a token, with the default body limit.
+    /// Listen on `listen` without a token, with the default limits.
     pub fn new(listen: SocketAddr) -> Self {
         HttpConfig {
             listen,
             auth_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -91,6 +103,9 @@ pub struct HttpServer {
     listener: TcpListener,
     state: Arc<State>,
     cancel: CancellationToken,
+    header_timeout: Duration,
+    /// One permit per connection being served.
+    connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for HttpServer {
@@ -139,6 +154,8 @@ impl HttpServer {
                 max_body_bytes: config.max_body_bytes,
             }),
             cancel,
+            header_timeout: config.header_timeout,
+            connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
         })
     }
 
@@ -153,7 +170,7 @@ impl HttpServer {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT);
+            .header_read_timeout(self.header_timeout);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -167,6 +184,12 @@ impl HttpServer {
                             continue;
                         }
                     };
+                    let Ok(permit) = Arc::clone(&self.connections).try_acquire_owned() else {
+                        // Closed at once (dropping the stream): the client sees the refusal
+                        // now instead of waiting on a connection nobody will serve.
+                        tracing::warn!(%peer, "too many connections; closing a new one");
+                        continue;
+                    };
                     let state = Arc::clone(&self.state);
                     let service = hyper::service::service_fn(move |req| {
                         let state = Arc::clone(&state);
@@ -177,6 +200,7 @@ impl HttpServer {
                         if let Err(e) = conn.await {
                             tracing::debug!(%peer, "connection ended: {e}");
                         }
+                        drop(permit);
                     });
                 }
                 () = &mut shutdown => break,

@@ -37,12 +37,16 @@ async fn memory_server(dir: &tempfile::TempDir) -> MemoryServer {
 }
 
 async fn start(token: Option<&str>, max_body_bytes: usize) -> Running {
-    let dir = tempfile::tempdir().unwrap();
     let config = HttpConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
         auth_token: token.map(str::to_string),
         max_body_bytes,
+        ..HttpConfig::new("127.0.0.1:0".parse().unwrap())
     };
+    start_with(config).await
+}
+
+async fn start_with(config: HttpConfig) -> Running {
+    let dir = tempfile::tempdir().unwrap();
     let http = HttpServer::bind(memory_server(&dir).await, config)
         .await
         .unwrap();
@@ -373,4 +377,52 @@ async fn non_loopback_without_token_refuses_to_start() {
         err,
         ServeError::Policy(BindPolicyError::WeakToken)
     ));
+}
+
+/// Reads from `stream` until the server closes it (or `limit` passes); whether it closed.
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.is_ok()
+}
+
+/// Connections that never send a request are closed after the header timeout, and past
+/// the connection limit a new one is closed at once, while requests keep being answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_excess_connections_are_closed() {
+    use std::time::Duration;
+    let server = start_with(HttpConfig {
+        header_timeout: Duration::from_millis(300),
+        max_connections: 3,
+        ..HttpConfig::new("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    // The limit is reached: one more is closed without waiting for the header timeout.
+    let mut excess = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    assert!(closed_within(&mut excess, Duration::from_millis(250)).await);
+    // The idle ones are closed once they have said nothing for the header timeout…
+    for stream in &mut idle {
+        assert!(closed_within(stream, Duration::from_secs(5)).await);
+    }
+    // …after which requests are served again.
+    let health = request(
+        "GET",
+        format!("http://{}/health", server.addr),
+        vec![],
+        None,
+    )
+    .await;
+    assert_eq!(health.status, 200, "{}", health.body);
 }

@@ -58,9 +58,9 @@ pub async fn http(
     args: &ServeArgs,
 ) -> anyhow::Result<()> {
     let config = HttpConfig {
-        listen: args.listen,
         auth_token: args.auth_token.clone(),
         max_body_bytes: args.max_body_bytes,
+        ..HttpConfig::new(args.listen)
     };
     let _embedding = embed_in_background(&memory);
     let http = HttpServer::bind(server(memory, ns)?, config).await?;
