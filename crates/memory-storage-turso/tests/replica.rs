@@ -41,18 +41,20 @@ async fn open(location: Location) -> TursoStorage {
 /// Waits until `storage`'s replica has synced with its server again (writes are refused
 /// while its last sync failed).
 async fn answering(storage: &TursoStorage) {
+    until_answering(storage, true).await;
+}
+
+/// Waits until whether `storage`'s server answers its replica's syncs is `answering`.
+async fn until_answering(storage: &TursoStorage, answering: bool) {
     let asked = Instant::now();
-    while !storage
-        .storage_stats()
-        .await
-        .unwrap()
-        .replica
-        .unwrap()
-        .server_answering
-    {
+    loop {
+        let stats = storage.storage_stats().await.unwrap().replica.unwrap();
+        if stats.server_answering == answering {
+            return;
+        }
         assert!(
             asked.elapsed() < Duration::from_secs(20),
-            "no sync succeeded"
+            "server_answering never became {answering}: {stats:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -232,18 +234,7 @@ async fn reads_never_wait_for_a_server_that_stopped_answering() {
     assert!(write.is_err(), "a write to a hung server must time out");
 
     // Once a sync has failed, writes are refused without waiting for the server…
-    let asked = Instant::now();
-    while storage
-        .storage_stats()
-        .await
-        .unwrap()
-        .replica
-        .unwrap()
-        .server_answering
-    {
-        assert!(asked.elapsed() < Duration::from_secs(10));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_answering(&storage, false).await;
     let asked = Instant::now();
     let refused = storage
         .store_episode(&running(NS, "refused at once", 2))
