@@ -266,6 +266,23 @@ fn the_cli_reads_through_a_replica_and_says_so() {
     assert_eq!(synced["server_answering"], true);
     assert_eq!(synced["path"], replica.display().to_string().as_str());
 
+    // The demo suggests a command line that reads the same replica.
+    let demo = sb
+        .command()
+        .args(["--db", &url, "--db-auth-token", &token])
+        .arg("--replica")
+        .arg(&replica)
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let said = String::from_utf8_lossy(&demo.stdout);
+    let suggested = format!(
+        "memory --db {url} --replica {} episode list",
+        replica.display()
+    );
+    assert!(said.contains(&suggested), "{said}");
+
     server.stop();
     let shown = run(&["episode", "show", &id]);
     assert!(shown.status.success(), "{}", stderr(&shown));

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use memory_core::{
     NewEpisode, RetrievalQuery, SelfLearningMemory, StepInput, TaskContext, TaskOutcome,
 };
+use memory_storage_turso::Location;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -81,8 +82,15 @@ pub async fn run(
             ),
             None => {
                 let place = &location.location;
+                let flags = match place {
+                    Location::File(path) => format!("--db {}", path.display()),
+                    Location::Server { url, .. } => format!("--db {url}"),
+                    Location::Replica { url, path, .. } => {
+                        format!("--db {url} --replica {}", path.display())
+                    }
+                };
                 s.push_str(&format!(
-                    "\nDatabase kept at {place}. Try `memory --db {place} episode list`.\n"
+                    "\nDatabase kept at {place}. Try `memory {flags} episode list`.\n"
                 ))
             }
         }
