@@ -288,6 +288,108 @@ fn stdio_carries_only_protocol_messages() {
     assert_eq!(shown["task_description"], "via stdio");
 }
 
+/// Every malformed line a client sends over stdio gets a JSON-RPC error at once (parse
+/// error, invalid request or invalid params, with the request's id when it has one), and the
+/// session goes on serving the well-formed ones.
+#[test]
+fn stdio_answers_every_malformed_line_and_keeps_serving() {
+    let sb = Sandbox::new();
+    let mut child = sb
+        .command()
+        .arg("--db")
+        .arg(sb.db())
+        .arg("mcp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Read on a thread of its own, so that a line left unanswered fails the test in time
+    // rather than hanging it.
+    let (lines, answers) = std::sync::mpsc::channel();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    thread::spawn(move || {
+        for line in out.lines() {
+            if lines.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> Value {
+        let line = answers
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a line went unanswered");
+        serde_json::from_str(&line).unwrap()
+    };
+    writeln!(
+        stdin,
+        "{}",
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                            "clientInfo": { "name": "e2e", "version": "1" } } })
+    )
+    .unwrap();
+    assert_eq!(next()["id"], 1);
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+
+    let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    let oversized = format!(
+        r#"{{"jsonrpc":"2.0","id":99,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(memory_mcp::MAX_LINE_BYTES)
+    );
+    let cases: Vec<(Vec<u8>, i64, Value)> = vec![
+        (b"{not json".to_vec(), -32700, Value::Null),
+        (
+            br#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":"\ud800"}}"#.to_vec(),
+            -32700,
+            Value::Null,
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\xff\"}".to_vec(),
+            -32700,
+            Value::Null,
+        ),
+        (deep.into_bytes(), -32700, Value::Null),
+        (oversized.into_bytes(), -32700, Value::Null),
+        (b"[1, 2]".to_vec(), -32600, Value::Null),
+        (br#"{"id":7,"method":"ping"}"#.to_vec(), -32600, json!(7)),
+        (
+            br#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"start_episode","arguments":["a task"]}}"#
+                .to_vec(),
+            -32602,
+            json!(8),
+        ),
+    ];
+    for (line, code, id) in cases {
+        stdin.write_all(&line).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        let answer = next();
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+        assert_eq!(answer["id"], id, "{answer}");
+    }
+    // Still serving.
+    writeln!(
+        stdin,
+        "{}",
+        json!({ "jsonrpc": "2.0", "id": 10, "method": "tools/call",
+                "params": { "name": "start_episode", "arguments": { "task": "after the noise" } } })
+    )
+    .unwrap();
+    let started = next();
+    assert_eq!(started["id"], 10);
+    assert!(
+        started["result"]["structuredContent"]["episode_id"].is_string(),
+        "{started}"
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn an_episode_handed_between_server_and_cli_completes_with_every_step() {
     let sb = Sandbox::new();

@@ -23,5 +23,5 @@ pub use auth::{BindPolicyError, check_bind};
 pub use http::{HttpConfig, HttpServer, ServeError};
 pub use server::MemoryServer;
 pub use stats::StatsReport;
-pub use stdio::{StdioError, serve_stdio};
+pub use stdio::{MAX_LINE_BYTES, StdioError, serve_lines, serve_stdio};
 pub use tools::{TOOL_NAMES, ToolError};

@@ -249,10 +249,18 @@ async fn start_episode_rejects_bad_input_with_the_field_named() {
     let wrong_type = f.err("start_episode", json!({ "task": 42 })).await;
     assert!(wrong_type.contains("invalid type"), "{wrong_type}");
     let empty = f.err("start_episode", json!({ "task": "  " })).await;
+    // Named as the tool's argument, not as the library's field (`task_description`).
     assert!(
-        empty.contains("task_description") && empty.contains("empty"),
+        empty.contains("invalid `task`") && empty.contains("empty"),
         "{empty}"
     );
+    assert!(!empty.contains("task_description"), "{empty}");
+    // Type errors in JSON's words, not Rust's.
+    let context = f
+        .err("start_episode", json!({ "task": "t", "context": "rust" }))
+        .await;
+    assert!(context.contains("expected an object"), "{context}");
+    assert!(!context.contains("struct"), "{context}");
     let long = f
         .err("start_episode", json!({ "task": "x".repeat(4_097) }))
         .await;
@@ -344,7 +352,7 @@ async fn log_step_checks_status_fields_ids_and_state() {
         )
         .await;
     assert!(
-        big.contains("step.result.output") && big.contains("65536"),
+        big.contains("invalid `output`") && big.contains("65536"),
         "{big}"
     );
     let empty_tool = f
@@ -353,7 +361,7 @@ async fn log_step_checks_status_fields_ids_and_state() {
             json!({ "episode_id": id, "tool": "", "status": "success" }),
         )
         .await;
-    assert!(empty_tool.contains("step.tool"), "{empty_tool}");
+    assert!(empty_tool.contains("invalid `tool`"), "{empty_tool}");
     let unknown = f
         .err(
             "log_step",
@@ -431,6 +439,20 @@ async fn complete_episode_requires_the_fields_of_its_outcome() {
         )
         .await;
     assert!(bad.contains("unknown outcome"), "{bad}");
+    // One spelling per outcome, the schema's: aliases and stray spaces are refused, naming
+    // the accepted values.
+    for spelling in ["partial", "Success ", "FAILURE"] {
+        let refused = f
+            .err(
+                "complete_episode",
+                json!({ "episode_id": id, "outcome": spelling, "verdict": "v" }),
+            )
+            .await;
+        assert!(
+            refused.contains("success, partial_success, failure, abstained"),
+            "{refused}"
+        );
+    }
     let unknown = f
         .err(
             "complete_episode",

@@ -48,7 +48,11 @@ impl ToolError {
 
 fn describe(err: &MemoryError) -> String {
     match err {
-        MemoryError::Invalid(v) => format!("{v}; nothing was written"),
+        MemoryError::Invalid(v) => format!(
+            "invalid `{}`: {}; nothing was written",
+            argument_name(&v.field),
+            v.problem
+        ),
         MemoryError::NotFound { kind, .. } => format!(
             "{err}; check the {} and the namespace (ids are only visible in the namespace \
              they were created in)",
@@ -64,5 +68,96 @@ fn describe(err: &MemoryError) -> String {
         MemoryError::Storage(_) | MemoryError::Corrupt { .. } | MemoryError::Embedding(_) => {
             format!("the memory could not complete the operation: {err}")
         }
+    }
+}
+
+/// The tool argument a field of the library's input stands for: the library names what it
+/// checks by its own model (`task_description`, `step.result.message`, `outcome.verdict`),
+/// while a model calling a tool knows only the tool's arguments (`task`, `error`, `verdict`).
+pub(crate) fn argument_name(field: &str) -> String {
+    const RENAMED: [(&str, &str); 5] = [
+        ("task_description", "task"),
+        ("step.result.output", "output"),
+        ("step.result.message", "error"),
+        ("step.", ""),
+        ("outcome.", ""),
+    ];
+    for (inner, argument) in RENAMED {
+        if let Some(rest) = field.strip_prefix(inner) {
+            return format!("{argument}{rest}");
+        }
+    }
+    field.to_string()
+}
+
+/// A parser's complaint about the arguments' JSON, in JSON's words rather than Rust's
+/// (`expected struct ContextInput` → `expected an object`, `sequence` → `array`).
+pub(crate) fn json_wording(detail: &str) -> String {
+    let mut out = String::with_capacity(detail.len());
+    let mut rest = detail;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        // `struct Name`: drop the Rust type's name.
+        let after = &rest[at + "struct ".len()..];
+        let name_end = after
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(after.len());
+        out.push_str("an object");
+        rest = &after[name_end..];
+    }
+    out.push_str(rest);
+    for (rust, json) in [
+        ("a sequence", "an array"),
+        ("sequence", "array"),
+        ("a map", "an object"),
+        ("invalid type: map", "invalid type: object"),
+        ("expected u64", "expected a whole number ≥ 0"),
+        ("expected u32", "expected a whole number ≥ 0"),
+        ("expected usize", "expected a whole number ≥ 0"),
+        ("expected f64", "expected a number"),
+        ("unit value", "null"),
+    ] {
+        out = out.replace(rust, json);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_fields_are_named_as_the_tools_arguments() {
+        for (field, argument) in [
+            ("task_description", "task"),
+            ("step.result.message", "error"),
+            ("step.result.output", "output"),
+            ("step.tool", "tool"),
+            ("step.latency_ms", "latency_ms"),
+            ("outcome.verdict", "verdict"),
+            ("outcome.artifacts[2]", "artifacts[2]"),
+            ("context.tags[3]", "context.tags[3]"),
+            ("namespace", "namespace"),
+        ] {
+            assert_eq!(argument_name(field), argument);
+        }
+    }
+
+    #[test]
+    fn parser_complaints_speak_json() {
+        assert_eq!(
+            json_wording(
+                "invalid type: string \"x\", expected struct ContextInput at line 1 column 3"
+            ),
+            "invalid type: string \"x\", expected an object at line 1 column 3"
+        );
+        assert_eq!(
+            json_wording("invalid type: map, expected a sequence"),
+            "invalid type: object, expected an array"
+        );
+        assert_eq!(
+            json_wording("invalid type: string \"5\", expected u64"),
+            "invalid type: string \"5\", expected a whole number ≥ 0"
+        );
     }
 }

@@ -65,6 +65,26 @@ fn parsed<T: FromStr<Err = String>>(
     raw.map(|r| required(field, r)).transpose()
 }
 
+/// An `outcome` argument: exactly one of the names the tool's schema lists (the library's
+/// parser also takes aliases such as `partial`, which the CLI accepts; a tool call gets one
+/// spelling per outcome, as its schema says).
+fn outcome_kind(raw: &str) -> Result<OutcomeKind, ToolError> {
+    OutcomeKind::ALL
+        .iter()
+        .copied()
+        .find(|kind| kind.as_str() == raw)
+        .ok_or_else(|| {
+            let names: Vec<&str> = OutcomeKind::ALL.iter().map(|k| k.as_str()).collect();
+            ToolError::value(
+                "outcome",
+                format!(
+                    "unknown outcome `{raw}`; expected one of: {}",
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
 fn required<T: FromStr<Err = String>>(field: &str, raw: &str) -> Result<T, ToolError> {
     raw.parse::<T>().map_err(|e| ToolError::value(field, e))
 }
@@ -199,7 +219,7 @@ pub(crate) async fn log_step(cx: &Ctx<'_>, a: input::LogStep) -> Out {
 pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) -> Out {
     let ns = cx.ns(&a.namespace);
     let id = uuid("episode_id", &a.episode_id)?;
-    let kind: OutcomeKind = required("outcome", &a.outcome)?;
+    let kind = outcome_kind(&a.outcome)?;
     let need = |field: &str, v: Option<String>| {
         v.ok_or_else(|| ToolError::value(field, format!("is required with outcome `{kind}`")))
     };
@@ -335,7 +355,7 @@ pub(crate) async fn search_episodes(cx: &Ctx<'_>, a: input::SearchEpisodes) -> O
     filter.domain = a.domain;
     filter.language = a.language;
     filter.task_type = parsed::<TaskType>("task_type", a.task_type.as_deref())?;
-    filter.outcome = parsed::<OutcomeKind>("outcome", a.outcome.as_deref())?;
+    filter.outcome = a.outcome.as_deref().map(outcome_kind).transpose()?;
     filter.status = a.completed.map(|done| match done {
         true => EpisodeStatus::Completed,
         false => EpisodeStatus::Running,
@@ -534,7 +554,7 @@ pub(crate) async fn record_feedback(cx: &Ctx<'_>, a: input::RecordFeedback) -> O
         .enumerate()
         .map(|(i, p)| uuid(&format!("applied[{i}]"), p))
         .collect::<Result<Vec<_>, _>>()?;
-    let outcome: OutcomeKind = required("outcome", &a.outcome)?;
+    let outcome = outcome_kind(&a.outcome)?;
     cx.memory
         .record_feedback(ns, session, applied.clone(), outcome)
         .await?;

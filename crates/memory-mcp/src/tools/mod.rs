@@ -137,7 +137,7 @@ fn tool<T: schemars::JsonSchema>(
 fn args<T: DeserializeOwned>(tool: &str, args: JsonObject) -> Result<T, ToolError> {
     serde_json::from_value(serde_json::Value::Object(args)).map_err(|e| ToolError::Arguments {
         tool: tool.to_string(),
-        detail: e.to_string(),
+        detail: error::json_wording(&e.to_string()),
     })
 }
 
