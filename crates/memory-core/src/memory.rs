@@ -319,6 +319,7 @@ impl SelfLearningMemory {
                     expected_steps: episode.steps.len() as u32,
                     steps: Some(Arc::from(episode.steps.as_slice())),
                     learned: mine(&episode),
+                    feedback_session: episode.retrieval_session,
                     half_life_days: self.config.learning.half_life_days,
                 };
                 match self
@@ -332,7 +333,6 @@ impl SelfLearningMemory {
                         if let Some(vectors) = &self.vectors {
                             vectors.completed.notify_one();
                         }
-                        self.feedback_from_episode(&episode).await?;
                         return Ok(episode);
                     }
                     // A step landed between our read and our write: recompute from fresh state.
@@ -777,38 +777,5 @@ impl SelfLearningMemory {
             Ok(rules)
         })
         .await
-    }
-
-    /// When an episode that was started from a context pack completes, reports its outcome
-    /// as feedback on every pattern that pack offered (unless the agent already reported).
-    async fn feedback_from_episode(&self, episode: &Episode) -> Result<()> {
-        let (Some(session_id), Some(outcome)) = (episode.retrieval_session, &episode.outcome)
-        else {
-            return Ok(());
-        };
-        let Some(session) = self
-            .storage
-            .get_session(&episode.namespace, session_id)
-            .await?
-        else {
-            return Ok(());
-        };
-        if session.feedback.is_some() {
-            return Ok(());
-        }
-        let feedback = Feedback {
-            applied: session.recommended,
-            outcome: outcome.kind(),
-            recorded_at: self.clock.now(),
-        };
-        match self
-            .storage
-            .record_feedback(&episode.namespace, session_id, &feedback)
-            .await
-        {
-            // Reported concurrently by the agent itself: its report wins.
-            Err(MemoryError::Conflict(_)) => Ok(()),
-            other => other,
-        }
     }
 }

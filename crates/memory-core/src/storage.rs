@@ -308,6 +308,10 @@ pub struct Completion {
     pub steps: Option<std::sync::Arc<[ExecutionStep]>>,
     /// What the episode teaches, merged into the patterns in the same transaction.
     pub learned: Mined,
+    /// The retrieval session the episode started from, if any. Unless that session already
+    /// has feedback (or is gone), the completion records it in the same transaction: every
+    /// pattern the session recommended, this outcome, at `ended_at`.
+    pub feedback_session: Option<Uuid>,
     /// Half-life of pattern and baseline statistics, in days.
     pub half_life_days: f64,
 }

@@ -14,7 +14,7 @@ use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::steps::load_steps;
 use crate::text_log::{self, TextDocument};
-use crate::{patterns, vectors};
+use crate::{patterns, sessions, vectors};
 use chrono::{DateTime, Utc};
 use libsql::{Rows, Value};
 use memory_core::{
@@ -274,6 +274,16 @@ pub(crate) async fn complete_tx(
         _ => TextDocument::new(&episode, &load_steps(conn, rowid, &id).await?),
     };
     document.record(conn, rowid).await?;
+    if let Some(session) = completion.feedback_session {
+        sessions::feedback_from_completion(
+            conn,
+            namespace,
+            session,
+            completion.outcome.kind(),
+            completion.ended_at,
+        )
+        .await?;
+    }
     tracing::debug!(%id, namespace, outcome = outcome_kind(&completion.outcome), patterns = pattern_ids.len(), "completed episode");
     Ok(pattern_ids)
 }

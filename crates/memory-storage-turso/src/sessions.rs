@@ -11,7 +11,8 @@ use crate::codec::{self, decode_session, micros};
 use crate::connection::Conn;
 use crate::error::SqlContext;
 use crate::patterns;
-use memory_core::{Feedback, MemoryError, Result, RetrievalSession, SessionRetention};
+use chrono::{DateTime, Utc};
+use memory_core::{Feedback, MemoryError, OutcomeKind, Result, RetrievalSession, SessionRetention};
 use uuid::Uuid;
 
 /// The body of `store_session`; runs on a write transaction.
@@ -108,7 +109,7 @@ pub(crate) async fn record_feedback(
     session_id: Uuid,
     feedback: &Feedback,
 ) -> Result<()> {
-    let Some(mut session) = get(conn, namespace, session_id).await? else {
+    let Some(session) = get(conn, namespace, session_id).await? else {
         return Err(MemoryError::NotFound {
             kind: "retrieval session",
             id: session_id.to_string(),
@@ -120,6 +121,42 @@ pub(crate) async fn record_feedback(
             "feedback for session {session_id} was already recorded"
         )));
     }
+    save_feedback(conn, namespace, session, feedback).await
+}
+
+/// The feedback an episode started from session `session_id` gives by completing: every
+/// pattern the session recommended, with the episode's `outcome`, at `at`. Nothing when the
+/// session is gone or already has feedback (the agent's own report wins). Runs inside the
+/// completion's transaction, so the two commit together.
+pub(crate) async fn feedback_from_completion(
+    conn: &Conn,
+    namespace: &str,
+    session_id: Uuid,
+    outcome: OutcomeKind,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let Some(session) = get(conn, namespace, session_id).await? else {
+        return Ok(());
+    };
+    if session.feedback.is_some() {
+        return Ok(());
+    }
+    let feedback = Feedback {
+        applied: session.recommended.clone(),
+        outcome,
+        recorded_at: at,
+    };
+    save_feedback(conn, namespace, session, &feedback).await
+}
+
+/// Stores `feedback` on `session` and applies it to the patterns it names.
+async fn save_feedback(
+    conn: &Conn,
+    namespace: &str,
+    mut session: RetrievalSession,
+    feedback: &Feedback,
+) -> Result<()> {
+    let session_id = session.id;
     session.feedback = Some(feedback.clone());
     let id = session_id.to_string();
     let record = codec::to_json(&session, || format!("retrieval session {id}"))?;

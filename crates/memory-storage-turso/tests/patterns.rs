@@ -999,6 +999,79 @@ async fn a_failed_completion_merges_nothing() {
     assert_eq!(p.stats.episodes, 1);
 }
 
+/// The feedback an episode's completion gives its retrieval session commits with the
+/// completion or not at all: a session that cannot be read fails the completion whole (the
+/// episode stays running, no pattern merged), and once it can, the same completion records
+/// both.
+#[tokio::test]
+async fn a_completion_and_its_feedback_commit_together() {
+    let (_dir, storage) = common::fresh().await;
+    let retention = SessionRetention {
+        max_per_namespace: 100,
+        max_age_days: 1_000_000.0,
+    };
+    let (earlier, c) = episode_with(&storage, NS, &["a", "b"], success(), 0).await;
+    let recommended = storage.complete_episode(NS, earlier.id, &c).await.unwrap();
+    let s = RetrievalSession {
+        created_at: common::at(100),
+        ..session(NS, recommended.clone())
+    };
+    storage.store_session(&s, &retention).await.unwrap();
+
+    let (e, mut c) = episode_with(&storage, NS, &["a", "b"], success(), 200).await;
+    c.feedback_session = Some(s.id);
+    let (_db, raw) = common::raw(&storage).await;
+    raw.execute(
+        "UPDATE retrieval_sessions SET record = 'not json' WHERE id = ?1",
+        [s.id.to_string()],
+    )
+    .await
+    .unwrap();
+    common::caught_up(&storage).await;
+    let err = storage.complete_episode(NS, e.id, &c).await.unwrap_err();
+    assert!(matches!(err, MemoryError::Corrupt { .. }), "{err}");
+    let episode = storage.get_episode(NS, e.id).await.unwrap().unwrap();
+    assert!(
+        !episode.is_complete(),
+        "the completion committed without its feedback"
+    );
+    let p = storage
+        .get_pattern(NS, recommended[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        p.stats.episodes, 1,
+        "patterns were merged without the feedback"
+    );
+
+    // The session restored: the same completion records both.
+    raw.execute(
+        "DELETE FROM retrieval_sessions WHERE id = ?1",
+        [s.id.to_string()],
+    )
+    .await
+    .unwrap();
+    storage.store_session(&s, &retention).await.unwrap();
+    storage.complete_episode(NS, e.id, &c).await.unwrap();
+    let feedback = storage
+        .get_session(NS, s.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .feedback
+        .unwrap();
+    assert_eq!(feedback.applied, recommended);
+    assert_eq!(feedback.outcome, OutcomeKind::Success);
+    let p = storage
+        .get_pattern(NS, recommended[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.stats.episodes, 2);
+    assert_eq!(p.effectiveness.applied, 1);
+}
+
 #[tokio::test]
 async fn deleting_an_episode_keeps_its_patterns() {
     let (_dir, storage) = common::fresh().await;

@@ -357,6 +357,7 @@ fn the_lifecycle_reads_back_as_the_model_predicts() {
                         expected_steps: expected.steps.len() as u32,
                         steps: None,
                         learned: Mined::default(),
+                        feedback_session: None,
                         half_life_days: 30.0,
                     };
                     expected.ended_at = Some(completion.ended_at);

@@ -195,6 +195,7 @@ pub fn completion(expected_steps: u32, outcome: TaskOutcome, total: f64) -> Comp
         expected_steps,
         steps: None,
         learned: Mined::default(),
+        feedback_session: None,
         half_life_days: 30.0,
     }
 }
