@@ -296,23 +296,19 @@ async fn run_async(config: &PerfConfig, dir: &Path) -> Result<PerfReport, Memory
     let cached = CachedStorage::with_config(Arc::clone(&store), &cache);
     let zipf = Zipf::new(ids.len(), config.zipf_s);
     let mut rng = Rng(config.seed ^ 0x5eed);
-    // Popularity rank → episode: a fixed shuffle, so popularity is unrelated to insert order.
-    let mut by_rank = ids.clone();
-    for i in (1..by_rank.len()).rev() {
-        by_rank.swap(i, rng.below(i + 1));
-    }
+    let by_rank = by_popularity(&ids, &mut rng);
     for _ in 0..config.warmup_reads {
         cached
             .get_episode(BENCH_NAMESPACE, by_rank[zipf.sample(&mut rng)])
             .await?;
     }
-    let before = cache_counts(&cached).await?;
+    let before = episode_cache_counts(&cached).await?;
     for _ in 0..config.reads {
         cached
             .get_episode(BENCH_NAMESPACE, by_rank[zipf.sample(&mut rng)])
             .await?;
     }
-    let after = cache_counts(&cached).await?;
+    let after = episode_cache_counts(&cached).await?;
     let hits = after.0 - before.0;
     let lookups = hits + (after.1 - before.1);
     let hit_rate = ratio(hits, lookups);
@@ -569,7 +565,10 @@ async fn open(path: &Path, config: TursoConfig) -> Result<TursoStorage, MemoryEr
         .map_err(MemoryError::from)
 }
 
-async fn cache_counts(cached: &CachedStorage<TursoStorage>) -> Result<(u64, u64), MemoryError> {
+/// The episode cache tier's hits and misses so far (zero when the store has no such tier).
+pub(crate) async fn episode_cache_counts(
+    cached: &dyn StorageBackend,
+) -> Result<(u64, u64), MemoryError> {
     let stats = cached.storage_stats().await?;
     let tier = stats
         .caches
@@ -819,13 +818,23 @@ async fn online(config: &PerfConfig, path: &Path, layer: bool) -> Result<Online,
     })
 }
 
+/// `ids` in order of popularity (index 0 the most popular): a fixed shuffle, so that
+/// popularity is unrelated to the order the episodes were stored in.
+pub(crate) fn by_popularity(ids: &[Uuid], rng: &mut Rng) -> Vec<Uuid> {
+    let mut by_rank = ids.to_vec();
+    for i in (1..by_rank.len()).rev() {
+        by_rank.swap(i, rng.below(i + 1));
+    }
+    by_rank
+}
+
 /// Zipf-distributed ranks `0..n` (rank 0 most popular), sampled by inverse CDF.
-struct Zipf {
+pub(crate) struct Zipf {
     cdf: Vec<f64>,
 }
 
 impl Zipf {
-    fn new(n: usize, s: f64) -> Self {
+    pub(crate) fn new(n: usize, s: f64) -> Self {
         let mut cdf = Vec::with_capacity(n);
         let mut total = 0.0;
         for k in 1..=n {
@@ -838,7 +847,7 @@ impl Zipf {
         Zipf { cdf }
     }
 
-    fn sample(&self, rng: &mut Rng) -> usize {
+    pub(crate) fn sample(&self, rng: &mut Rng) -> usize {
         let u = rng.unit();
         self.cdf
             .partition_point(|&c| c < u)

@@ -143,6 +143,20 @@ pub struct RttRun {
     pub online_episodes_per_s: BTreeMap<usize, f64>,
     /// Episodes per second of one `store_episodes` batch.
     pub import_episodes_per_s: f64,
+    /// The episode cache's hit rate under Zipf reads: alone, then while another process
+    /// (another machine, through a replica) records other episodes in the namespace.
+    pub hit_rate: HitRates,
+}
+
+/// The episode cache's hit rate under the same Zipf reads, with and without another writer.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HitRates {
+    /// No other writer.
+    pub alone: f64,
+    /// Another process recording other episodes meanwhile.
+    pub beside_a_writer: f64,
+    /// Episodes the other process recorded during the reads.
+    pub episodes_written_beside: u64,
 }
 
 /// The result of `memory bench remote`.
@@ -228,6 +242,21 @@ impl RemoteReport {
             s.push_str(&format!(" {:.0} episodes/s |", run.import_episodes_per_s));
         }
         s.push_str(" ≥ 5,000 episodes/s |\n");
+        s.push_str(&format!(
+            "| cache hit rate, Zipf reads over {} episodes for {} s, another process recording other episodes (alone) |",
+            self.config.episodes + self.config.import_episodes,
+            HIT_RATE_WINDOW.as_secs_f64()
+        ));
+        for run in &self.runs {
+            let h = run.hit_rate;
+            s.push_str(&format!(
+                " {:.1}% ({:.1}%; {} written beside) |",
+                h.beside_a_writer * 100.0,
+                h.alone * 100.0,
+                h.episodes_written_beside
+            ));
+        }
+        s.push_str(" ≥ 90% of alone |\n");
         s
     }
 }
@@ -309,6 +338,14 @@ async fn measure(
         }
         _ => None,
     };
+    // The other process of the hit-rate figure: on a machine (a replica) of its own.
+    let other_writer = match &location {
+        Location::Replica { path, .. } => location
+            .clone()
+            .with_replica(path.with_extension("writer.db"))
+            .ok_or_else(|| RemoteError::Setup("no replica".to_string()))?,
+        _ => location.clone(),
+    };
     let via = if other_machine.is_some() {
         Via::Replica
     } else {
@@ -320,7 +357,7 @@ async fn measure(
             .map_err(MemoryError::from)?,
     );
     let cached: Arc<dyn StorageBackend> = Arc::new(CachedStorage::new(Arc::clone(&store)));
-    let memory = SelfLearningMemory::new(cached).with_embedder(embedder);
+    let memory = SelfLearningMemory::new(Arc::clone(&cached)).with_embedder(embedder);
     // A namespace of its own, so that runs on a long-lived server never mix.
     let ns = format!(
         "bench-remote-{}-{rtt_ms}ms-{}",
@@ -425,6 +462,7 @@ async fn measure(
         e
     })
     .collect();
+    ids.extend(batch.iter().map(|e| e.id));
     let imported = batch.len();
     let started = Instant::now();
     store.store_episodes(batch).await?;
@@ -432,6 +470,17 @@ async fn measure(
     // A snapshot of the text index the searches started is written here, not during the
     // next run (where its transaction would hold the server's write lock).
     store.finish_background_work().await;
+
+    let hit_rate = hit_rates(
+        &memory,
+        cached.as_ref(),
+        other_writer,
+        &ns,
+        &ids,
+        config,
+        rtt_ms,
+    )
+    .await?;
 
     let ops = samples
         .into_iter()
@@ -443,6 +492,81 @@ async fn measure(
         ops,
         online_episodes_per_s,
         import_episodes_per_s,
+        hit_rate,
+    })
+}
+
+/// How long each half of the hit-rate figure reads.
+const HIT_RATE_WINDOW: Duration = Duration::from_secs(3);
+
+/// The episode cache's hit rate under Zipf(s=1) reads of `ids` (popularity unrelated to
+/// age), paced a millisecond apart for [`HIT_RATE_WINDOW`]: alone, then while a second
+/// handle on the store (`other`: another process, or another machine's replica) records
+/// other episodes in the same namespace.
+async fn hit_rates(
+    memory: &SelfLearningMemory,
+    cached: &dyn StorageBackend,
+    other: Location,
+    ns: &str,
+    ids: &[Uuid],
+    config: &RemoteConfig,
+    rtt_ms: u64,
+) -> Result<HitRates, RemoteError> {
+    let zipf = crate::perf::Zipf::new(ids.len(), 1.0);
+    let mut rng = crate::rng::Rng(config.seed ^ 0x417 ^ rtt_ms);
+    let by_rank = crate::perf::by_popularity(ids, &mut rng);
+    let mut read_for = async |window: Duration| -> Result<f64, RemoteError> {
+        let before = crate::perf::episode_cache_counts(cached).await?;
+        let started = Instant::now();
+        while started.elapsed() < window {
+            memory
+                .get_episode(ns, by_rank[zipf.sample(&mut rng)])
+                .await?;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let after = crate::perf::episode_cache_counts(cached).await?;
+        let (hits, misses) = (after.0 - before.0, after.1 - before.1);
+        Ok(hits as f64 / (hits + misses).max(1) as f64)
+    };
+    // Warm: every episode read once, then a window of reads not counted.
+    for id in ids {
+        memory.get_episode(ns, *id).await?;
+    }
+    read_for(HIT_RATE_WINDOW / 3).await?;
+    let alone = read_for(HIT_RATE_WINDOW).await?;
+
+    let writer = SelfLearningMemory::new(Arc::new(
+        TursoStorage::open_at(other, TursoConfig::default())
+            .await
+            .map_err(MemoryError::from)?,
+    ));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writing = tokio::spawn({
+        let (stop, ns) = (Arc::clone(&stop), ns.to_string());
+        let mut generator = WorkloadGen::new(config.seed ^ 0x3e17 ^ rtt_ms);
+        let steps = config.steps;
+        async move {
+            let mut written = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = writer.start_episode(&ns, generator.new_episode()).await?;
+                for step in generator.steps(steps) {
+                    writer.log_step(&ns, id, step).await?;
+                }
+                writer
+                    .complete_episode(&ns, id, generator.outcome())
+                    .await?;
+                written += 1;
+            }
+            Ok::<u64, MemoryError>(written)
+        }
+    });
+    let beside = read_for(HIT_RATE_WINDOW).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writing.await.map_err(setup_error)??;
+    Ok(HitRates {
+        alone,
+        beside_a_writer: beside?,
+        episodes_written_beside: written,
     })
 }
 

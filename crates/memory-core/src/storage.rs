@@ -271,10 +271,12 @@ pub trait StorageBackend: Send + Sync {
     /// The baseline statistics of every context of `namespace`, by scope key.
     async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>>;
 
-    /// A number that changes whenever a writer other than this handle (another process)
-    /// commits to the store, when the backend can tell cheaply; `None` when it cannot tell
-    /// right now. Caches in front of the backend use it to notice other writers.
-    async fn external_change_marker(&self) -> Result<Option<u64>> {
+    /// What writers other than this handle (other processes, other machines) changed
+    /// since `since`, a position an earlier answer gave (`None`: from now on — everything
+    /// cached so far counts as changed). `None` when the backend cannot tell, now or ever.
+    /// Caches in front of the backend use it to drop exactly what others changed.
+    async fn external_changes(&self, since: Option<u64>) -> Result<Option<ExternalChanges>> {
+        let _ = since;
         Ok(None)
     }
 
@@ -287,6 +289,48 @@ pub trait StorageBackend: Send + Sync {
             ..StorageStats::default()
         })
     }
+}
+
+/// What other writers changed in the store, from [`StorageBackend::external_changes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalChanges {
+    /// The position to ask from next time.
+    pub position: u64,
+    /// What changed between the position asked from and `position`.
+    pub changed: Changed,
+}
+
+/// What another writer changed: a list of keys, or more than can be told apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// Anything may have changed (too much to list, or the list since the position asked
+    /// from is no longer kept).
+    Everything,
+    /// Exactly these (possibly repeated); empty when nothing changed.
+    Keys(Vec<ChangedKey>),
+}
+
+/// One thing another writer changed, with the namespace it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChangedKey {
+    /// An episode: its row, its steps or its outcome (also its creation or deletion).
+    Episode {
+        /// Its namespace.
+        namespace: String,
+        /// Its id.
+        id: Uuid,
+    },
+    /// The namespace's patterns: some were created, merged into, ranked by feedback or
+    /// deleted (a completion changes dozens at once, so they are not listed one by one).
+    Patterns {
+        /// The namespace.
+        namespace: String,
+    },
+    /// What the namespace's searches find, with no record changed (vectors stored).
+    Searches {
+        /// The namespace.
+        namespace: String,
+    },
 }
 
 /// Everything recorded when an episode completes.

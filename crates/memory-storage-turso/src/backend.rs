@@ -21,16 +21,17 @@ use crate::steps::check_step_seqs;
 use crate::storage::TursoStorage;
 use crate::text_log::TextDocument;
 use crate::tx::{begin_read, begin_write, finish, finish_read};
-use crate::{batch, patterns, relationships, sessions, transfer, vectors};
+use crate::{batch, change_log, patterns, relationships, sessions, transfer, vectors};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use memory_core::export::ContextStatsRecord;
 use memory_core::metrics::StorageStats;
 use memory_core::{
     BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodePage,
-    EpisodeSummary, EpisodeVectors, ExecutionStep, Feedback, ImportBatch, MemoryError, Pattern,
-    PatternFilter, Relationship, RelationshipFilter, RelationshipKind, Result, RetrievalSession,
-    SessionRetention, StepInput, StorageBackend, TaskType, TextMatch, VectorMatch,
+    EpisodeSummary, EpisodeVectors, ExecutionStep, ExternalChanges, Feedback, ImportBatch,
+    MemoryError, Pattern, PatternFilter, Relationship, RelationshipFilter, RelationshipKind,
+    Result, RetrievalSession, SessionRetention, StepInput, StorageBackend, TaskType, TextMatch,
+    VectorMatch,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -313,39 +314,14 @@ impl StorageBackend for TursoStorage {
         vectors::cached(&conn, embedder, hashes).await
     }
 
-    async fn external_change_marker(&self) -> Result<Option<u64>> {
-        if self.conns.is_replica() {
-            // The write version the replica holds: read locally, it moves when a sync brings
-            // another process's writes (this handle's own are counted as they commit).
-            let reader = self.conns.reader().await;
-            return reader
-                .server_change_marker()
-                .await
-                .ctx("read the store's write version")
-                .map_err(MemoryError::from);
-        }
-        if self.conns.is_server() {
-            // The store's write version, which every write through a server raises; this
-            // handle's own raises do not count (see `WriteVersions`).
-            return match self.conns.try_writer().await {
-                Some(writer) => writer
-                    .server_change_marker()
-                    .await
-                    .ctx("read the store's write version")
-                    .map_err(MemoryError::from),
-                None => Ok(Some(self.conns.last_server_marker())),
-            };
-        }
-        // `data_version` changes when a connection other than the one asking commits. Asked
-        // on the writer, which makes all of this handle's commits, it changes only for
-        // other writers. A busy writer is not waited for: the version it noted after its
-        // latest batch is as good.
-        match self.conns.try_writer().await {
-            Some(writer) => Ok(Some(
-                writer.data_version().await.ctx("read the data version")?,
-            )),
-            None => Ok(self.conns.last_data_version()),
-        }
+    async fn external_changes(&self, since: Option<u64>) -> Result<Option<ExternalChanges>> {
+        // Through a replica the log is read locally: it shows others' writes as syncs bring
+        // them in.
+        let conn = self.conns.reader().await;
+        change_log::since(&conn, since, self.conns.writer_tag())
+            .await
+            .map(Some)
+            .map_err(MemoryError::from)
     }
 
     async fn storage_stats(&self) -> Result<StorageStats> {

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OwnedMutexGuard};
+use uuid::Uuid;
 
 /// How long a libSQL server has to answer one request unless configured otherwise: long
 /// enough for a large import's statement on a busy server, and for a write queued behind
@@ -110,16 +111,16 @@ impl Default for TursoConfig {
 pub(crate) struct Conn {
     conn: Connection,
     statements: std::sync::Mutex<PreparedStatementCache>,
-    /// Where the writer notes `PRAGMA data_version` (plus one; 0 = not read yet) so that
-    /// other writers can be detected without waiting for the writer.
-    data_version: Option<Arc<AtomicU64>>,
     /// On a server: the server, to replace the connection once it has been idle long enough
     /// for the server to expire its stream, and to bound its requests.
     server: Option<ServerLink>,
     /// When its last lease ended.
     last_used: Instant,
-    /// On a server's writer: what this handle knows of the store's write version.
-    versions: Option<Arc<WriteVersions>>,
+    /// On the writer: the statement that names this handle the writer of the change log's
+    /// rows a transaction adds (see [`crate::change_log`]), made once.
+    names_writer: Option<String>,
+    /// Write transactions this connection committed (for the change log's pruning).
+    commits: AtomicU64,
     /// Set when a request went unanswered: the stream's state is unknown, so nothing more is
     /// sent on this connection and it is replaced before its next use.
     abandoned: AtomicBool,
@@ -128,54 +129,29 @@ pub(crate) struct Conn {
     replica: Option<Arc<Replica>>,
 }
 
-/// What a handle on a server knows of the store's write version (`store_version`, raised
-/// by every write transaction committed through a server): the version last seen, how many
-/// transactions this handle committed since, and how many times the version was found
-/// raised by more than those — by someone else. That count is the change marker the caches
-/// compare: this handle's own commits do not move it, other processes' do.
-#[derive(Default)]
-pub(crate) struct WriteVersions {
-    seen: std::sync::Mutex<SeenVersions>,
+/// How many rows the change log keeps (see [`crate::change_log`]): a process that has not
+/// looked for longer than it takes others to write this many changes drops its whole cache
+/// instead.
+#[cfg(test)]
+pub(crate) const CHANGE_LOG_KEEP: u64 = 20_000;
+
+/// A writer prunes the change log at one commit in this many (each pruning deletes what
+/// the commits since added, in one range delete).
+pub(crate) const CHANGE_LOG_PRUNE_EVERY: u64 = 64;
+
+/// What a writer runs as a write transaction begins: names it the writer of the change
+/// log's rows the transaction adds, and notes where they start (so that the namespaces'
+/// rows are added once per transaction). Only numbers are formatted in.
+fn change_log_writer_sql(writer: i64) -> String {
+    format!(
+        "UPDATE change_writer SET writer = {writer}, \
+         since = (SELECT coalesce(max(seq), 0) FROM change_log) WHERE id = 1"
+    )
 }
 
-#[derive(Default)]
-struct SeenVersions {
-    version: u64,
-    own_since: u64,
-    external: u64,
-}
-
-impl WriteVersions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SeenVersions> {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// This handle committed a write transaction (which raised the version by one).
-    fn own_commit(&self) {
-        self.lock().own_since += 1;
-    }
-
-    /// The store's version, as just read, is `version`. A read that shows nothing newer
-    /// than the last one changes nothing (through a replica it may lag this handle's own
-    /// commits); a raise by more than this handle's commits not yet seen is someone else's.
-    fn observed(&self, version: u64) {
-        let mut seen = self.lock();
-        if version <= seen.version {
-            return;
-        }
-        let raised = version - seen.version;
-        if raised > seen.own_since {
-            seen.external += 1;
-        }
-        seen.own_since = seen.own_since.saturating_sub(raised);
-        seen.version = version;
-    }
-
-    /// How many times another writer was found to have written.
-    pub(crate) fn marker(&self) -> u64 {
-        self.lock().external
-    }
-}
+/// Keeps the change log's newest `CHANGE_LOG_KEEP` rows (a unit test ties the two).
+const CHANGE_LOG_PRUNE: &str =
+    "DELETE FROM change_log WHERE seq <= (SELECT max(seq) FROM change_log) - 20000";
 
 /// The tracing target of every statement a connection is given, before it runs
 /// (`MEMORY_LOG=memory_storage_turso::sql=trace` lists them; on a server each run is one
@@ -196,10 +172,10 @@ impl Conn {
             statements: std::sync::Mutex::new(PreparedStatementCache::new(
                 config.statement_cache_capacity,
             )),
-            data_version: None,
             server,
             last_used: Instant::now(),
-            versions: None,
+            names_writer: None,
+            commits: AtomicU64::new(0),
             abandoned: AtomicBool::new(false),
             replica: None,
         }
@@ -232,36 +208,65 @@ impl Conn {
         }
     }
 
-    /// Starts a write transaction, taking the database's write lock at once. Through a
-    /// replica whose server has stopped answering its syncs, fails at once rather than
-    /// waiting for the server (reads still come from the replica).
+    /// Starts a write transaction, taking the database's write lock at once, and names this
+    /// handle as the writer of the change log's rows the transaction adds (see
+    /// [`crate::change_log`]; one request on a server). Through a replica whose server has
+    /// stopped answering its syncs, fails at once rather than waiting for the server (reads
+    /// still come from the replica).
     pub(crate) async fn begin_write(&self) -> Result<(), libsql::Error> {
         if let Some(replica) = &self.replica {
             replica.refuse_writes_while_away()?;
         }
-        self.execute("BEGIN IMMEDIATE", ()).await.map(|_| ())
+        let Some(name) = &self.names_writer else {
+            return self.execute("BEGIN IMMEDIATE", ()).await.map(|_| ());
+        };
+        if self.server.is_some() {
+            self.execute_script(&format!("BEGIN IMMEDIATE; {name}"))
+                .await
+        } else {
+            self.execute("BEGIN IMMEDIATE", ()).await?;
+            self.execute(name, ()).await.map(|_| ())
+        }
     }
 
-    /// Commits the write transaction. Through a server the same request raises the store's
-    /// write version (see [`WriteVersions`]), so that other processes notice the write; an
-    /// embedded replica is then synced, so that this handle reads what it wrote.
+    /// Commits the write transaction, pruning the change log now and then (see
+    /// [`crate::change_log`]; in the same request on a server). An embedded replica is then
+    /// synced, so that this handle reads what it wrote.
     pub(crate) async fn commit_write(&self) -> Result<(), libsql::Error> {
-        let Some(versions) = &self.versions else {
-            return self.execute("COMMIT", ()).await.map(|_| ());
-        };
-        self.execute_script(
-            "UPDATE store_version SET version = version + 1 WHERE id = 1; \
-             COMMIT",
-        )
-        .await?;
-        // Counted before anything can read the raised version (a replica's periodic sync may
-        // bring it in at once): a raise read before it is counted would pass for another
-        // writer's and clear the caches for nothing.
-        versions.own_commit();
-        if let Some(replica) = &self.replica {
+        if let Some(replica) = self.commit_write_unsynced().await? {
             replica.after_write().await;
         }
         Ok(())
+    }
+
+    /// [`Conn::commit_write`] without the sync: returns the embedded replica (if the store
+    /// has one) that must be synced before the write's callers read — which the caller does
+    /// after giving the writer back, so that the next writes need not wait for the sync.
+    pub(crate) async fn commit_write_unsynced(
+        &self,
+    ) -> Result<Option<Arc<Replica>>, libsql::Error> {
+        if self.names_writer.is_none() {
+            self.execute("COMMIT", ()).await?;
+            return Ok(self.replica.clone());
+        }
+        let prune = self
+            .commits
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(CHANGE_LOG_PRUNE_EVERY);
+        match (prune, self.server.is_some()) {
+            (false, _) => {
+                self.execute("COMMIT", ()).await?;
+            }
+            (true, true) => {
+                self.execute_script(&format!("{CHANGE_LOG_PRUNE}; COMMIT"))
+                    .await?;
+            }
+            (true, false) => {
+                self.execute(CHANGE_LOG_PRUNE, ()).await?;
+                self.execute("COMMIT", ()).await?;
+            }
+        }
+        Ok(self.replica.clone())
     }
 
     /// Starts a read transaction: everything read until [`Conn::end_read`] comes from one
@@ -273,21 +278,6 @@ impl Conn {
     /// Ends the read transaction [`Conn::begin_read`] started: `COMMIT` or `ROLLBACK`.
     pub(crate) async fn end_read(&self, end: &'static str) -> Result<(), libsql::Error> {
         self.execute(end, ()).await.map(|_| ())
-    }
-
-    /// Reads the store's write version and notes it; returns the change marker (see
-    /// [`WriteVersions`]). `None` off a server.
-    pub(crate) async fn server_change_marker(&self) -> Result<Option<u64>, libsql::Error> {
-        let Some(versions) = &self.versions else {
-            return Ok(None);
-        };
-        let mut rows = self
-            .query("SELECT version FROM store_version WHERE id = 1", ())
-            .await?;
-        if let Some(row) = rows.next().await? {
-            versions.observed(u64::try_from(row.get::<i64>(0)?).unwrap_or(0));
-        }
-        Ok(Some(versions.marker()))
     }
 
     /// Runs a query through the statement cache.
@@ -362,21 +352,6 @@ impl Conn {
     /// or commit while a write statement is running.
     pub(crate) fn reset_statements(&self) {
         statements::lock(&self.statements).release();
-    }
-
-    /// Reads `PRAGMA data_version` (which changes when another connection commits) and, on
-    /// the writer, notes it for [`Connections::last_data_version`].
-    pub(crate) async fn data_version(&self) -> Result<u64, libsql::Error> {
-        let mut rows = self.query("PRAGMA data_version", ()).await?;
-        let version = match rows.next().await? {
-            Some(row) => row.get::<i64>(0)?,
-            None => 0,
-        };
-        let version = version as u64;
-        if let Some(slot) = &self.data_version {
-            slot.store(version.saturating_add(1), Ordering::Relaxed);
-        }
-        Ok(version)
     }
 
     /// Makes the connection ready for its next user: statements reset, a transaction left
@@ -541,17 +516,6 @@ impl Deref for Lease {
     }
 }
 
-impl Lease {
-    /// Notes the writer's data version at the end of a batch (best effort).
-    pub(crate) async fn note_data_version(&self) {
-        if self.guard.data_version.is_some()
-            && let Err(err) = self.guard.data_version().await
-        {
-            tracing::debug!(error = %err, "could not read the data version");
-        }
-    }
-}
-
 impl Drop for Lease {
     fn drop(&mut self) {
         self.guard.last_used = Instant::now();
@@ -597,13 +561,8 @@ pub(crate) struct Connections {
     max_write_batch: usize,
     /// The statement caches' counters, one per connection.
     statement_counters: Vec<Arc<StatementCounters>>,
-    /// The writer's last noted data version, plus one (0: never read).
-    writer_data_version: Arc<AtomicU64>,
-    /// Whether the database is on a libSQL server (no file, no per-connection pragmas, no
-    /// `data_version` that means anything across the server's connections).
-    server: bool,
-    /// On a server, what this handle knows of the store's write version.
-    versions: Arc<WriteVersions>,
+    /// The number that tags this handle's rows of the change log.
+    writer_tag: i64,
     /// The embedded replica the readers read, when the store has one.
     replica: Option<Arc<Replica>>,
     /// Syncs the replica on an interval while the store is open.
@@ -692,14 +651,16 @@ impl Connections {
             _ => None,
         };
         let server = location.is_server();
-        let writer_data_version = Arc::new(AtomicU64::new(0));
         let link = location.url().map(|url| ServerLink {
             db: Arc::clone(&db),
             url: Arc::from(url),
             timeout: config.request_timeout,
         });
         let mut writer = connect(&db, config, link.clone()).await.map_err(open_err)?;
-        let versions = Arc::new(WriteVersions::default());
+        // Random, so that two handles on one store (two processes, two machines) tell their
+        // changes apart.
+        let writer_tag = Uuid::new_v4().as_u64_pair().0.cast_signed();
+        writer.names_writer = Some(change_log_writer_sql(writer_tag));
         let mut unreachable = None;
         if server {
             // The first request: fails here, with the URL, when the server is unreachable or
@@ -711,17 +672,14 @@ impl Connections {
                 Err(err) if replica.is_some() && !is_refusal(&err) => unreachable = Some(err),
                 Err(err) => return Err(open_err(err)),
             }
-            writer.versions = Some(Arc::clone(&versions));
             writer.replica = replica.clone();
-        } else {
-            writer.data_version = Some(Arc::clone(&writer_data_version));
         }
         let mut statement_counters = vec![statements::lock(&writer.statements).counters()];
         let mut readers = Vec::with_capacity(config.readers.max(1));
         for _ in 0..config.readers.max(1) {
             let reader = match &replica {
                 Some(replica) => {
-                    let mut reader = connect(replica.file(), config, None)
+                    let reader = connect(replica.file(), config, None)
                         .await
                         .map_err(open_err)?;
                     // Only the server's replication log changes the replica: a write here
@@ -731,7 +689,6 @@ impl Connections {
                         .execute("PRAGMA query_only = ON", ())
                         .await
                         .map_err(open_err)?;
-                    reader.versions = Some(Arc::clone(&versions));
                     reader
                 }
                 None => connect(&db, config, link.clone()).await.map_err(open_err)?,
@@ -752,9 +709,7 @@ impl Connections {
             queue: Arc::default(),
             max_write_batch: config.max_write_batch,
             statement_counters,
-            writer_data_version,
-            server,
-            versions,
+            writer_tag,
             replica,
             _periodic_sync: periodic_sync,
             unreachable: std::sync::Mutex::new(unreachable),
@@ -783,12 +738,6 @@ impl Connections {
         lease(guard, &self.writer_meter, started).await
     }
 
-    /// The writer connection if it is free right now.
-    pub(crate) async fn try_writer(&self) -> Option<Lease> {
-        let guard = Arc::clone(&self.writer).try_lock_owned().ok()?;
-        Some(lease(guard, &self.writer_meter, Instant::now()).await)
-    }
-
     /// A reader connection: the first idle one, or else the next in turn once it is free.
     pub(crate) async fn reader(&self) -> Lease {
         let started = Instant::now();
@@ -802,27 +751,9 @@ impl Connections {
         lease(guard, &self.reader_meter, started).await
     }
 
-    /// Whether the database is on a libSQL server.
-    pub(crate) fn is_server(&self) -> bool {
-        self.server
-    }
-
-    /// Whether reads come from an embedded replica of the server.
-    pub(crate) fn is_replica(&self) -> bool {
-        self.replica.is_some()
-    }
-
-    /// On a server, the change marker as last computed (for when the writer is busy).
-    pub(crate) fn last_server_marker(&self) -> u64 {
-        self.versions.marker()
-    }
-
-    /// The writer's data version as last read (after its latest batch, or by
-    /// `external_change_marker`), if it has been read.
-    pub(crate) fn last_data_version(&self) -> Option<u64> {
-        self.writer_data_version
-            .load(Ordering::Relaxed)
-            .checked_sub(1)
+    /// The number that tags this handle's rows of the change log.
+    pub(crate) fn writer_tag(&self) -> i64 {
+        self.writer_tag
     }
 
     /// The group-commit queue.
@@ -949,52 +880,31 @@ async fn connect(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
 
-    #[test]
-    fn only_versions_raised_beyond_this_handles_own_commits_move_the_marker() {
-        let versions = WriteVersions::default();
-        versions.observed(5);
-        let start = versions.marker();
-        // Two commits of our own, then the version read back: nobody else wrote.
-        versions.own_commit();
-        versions.own_commit();
-        versions.observed(7);
-        assert_eq!(versions.marker(), start);
-        versions.observed(7);
-        assert_eq!(versions.marker(), start);
-        // One of ours and one of another process's.
-        versions.own_commit();
-        versions.observed(9);
-        assert_eq!(versions.marker(), start + 1);
-        // Another process only.
-        versions.observed(10);
-        assert_eq!(versions.marker(), start + 2);
-        // A read that is older than what we know changes nothing.
-        versions.observed(8);
-        assert_eq!(versions.marker(), start + 2);
+    /// The connections of a new store in the file `name` under `dir`, its schema made (every
+    /// write transaction names its writer in a table of the schema): for unit tests of what
+    /// runs on the connections.
+    pub(crate) async fn migrated(dir: &tempfile::TempDir, name: &str) -> Connections {
+        let conns = Connections::open(
+            &Location::File(dir.path().join(name)),
+            &TursoConfig::default(),
+            None,
+        )
+        .await
+        .unwrap();
+        crate::schema::migrate(conns.writer().await.raw(), name)
+            .await
+            .unwrap();
+        conns
     }
 
-    /// Through a replica the version is read from a copy that may show our commit before
-    /// or after it is counted; another writer's raise after ours must still count.
     #[test]
-    fn a_replica_showing_our_commit_early_does_not_hide_the_next_writer() {
-        let versions = WriteVersions::default();
-        versions.observed(5);
-        let start = versions.marker();
-        // Our commit raises the version to 6 and is counted at once; a sync brings 6 in.
-        versions.own_commit();
-        versions.observed(6);
-        assert_eq!(versions.marker(), start);
-        // The copy lagging behind shows 5 again: nothing changes.
-        versions.observed(5);
-        assert_eq!(versions.marker(), start);
-        // Another process commits 7.
-        versions.observed(7);
-        assert_eq!(versions.marker(), start + 1);
+    fn the_change_log_is_pruned_to_the_rows_it_keeps() {
+        assert!(CHANGE_LOG_PRUNE.ends_with(&format!(" - {CHANGE_LOG_KEEP}")));
     }
 
     async fn pragma(conn: &Conn, name: &str) -> i64 {

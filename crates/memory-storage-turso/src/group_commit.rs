@@ -110,7 +110,11 @@ impl Connections {
             // carries the leader's own job.
             Err(oneshot::error::TryRecvError::Empty) => {
                 let Some(jobs) = self.queue().take(ticket, self.max_write_batch()) else {
-                    return Err(abandoned());
+                    // Another leader took it and committed it, and has given the writer
+                    // back before answering (it waits for an embedded replica's sync
+                    // first): the answer is on its way.
+                    drop(lease);
+                    return downcast(answer.await.map_err(|_| abandoned())?);
                 };
                 let queue = self.queue_handle();
                 let batch = run_batch(lease, jobs, queue);
@@ -214,16 +218,24 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
     let end = if roll_back {
         conn.execute("ROLLBACK", ())
             .await
-            .map(|_| ())
+            .map(|_| None)
             .ctx("roll back")
     } else {
-        conn.commit_write().await.ctx("commit")
+        conn.commit_write_unsynced().await.ctx("commit")
     };
     let commit_error = end.as_ref().err().map(|e| e.to_string());
     if end.is_ok() && !roll_back {
         queue.commits.fetch_add(1, Ordering::Relaxed);
     }
-    lease.note_data_version().await;
+    if commit_error.is_some() && !conn.raw().is_autocommit() {
+        let _ = conn.execute("ROLLBACK", ()).await;
+    }
+    // The writer is free for the next batch while an embedded replica fetches this one;
+    // the callers are answered once it has, so that they read what they wrote.
+    drop(lease);
+    if let Ok(Some(replica)) = &end {
+        replica.after_write().await;
+    }
     for (reply, result) in done {
         let result = match (&commit_error, result) {
             (Some(message), Ok(_)) => Err(MemoryError::Storage(message.clone().into())),
@@ -237,10 +249,6 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
         // A caller that stopped waiting (cancelled) simply gets no answer.
         let _ = reply.send(result);
     }
-    if commit_error.is_some() && !conn.raw().is_autocommit() {
-        let _ = conn.execute("ROLLBACK", ()).await;
-    }
-    drop(lease);
 }
 
 /// Answers every caller in `replies` with the storage error `message`.
@@ -287,20 +295,11 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::connection::TursoConfig;
-    use crate::location::Location;
     use std::sync::Arc;
     use std::time::Duration;
 
     async fn open(dir: &tempfile::TempDir) -> Arc<Connections> {
-        let conns = Connections::open(
-            &Location::File(dir.path().join("q.db")),
-            &TursoConfig::default(),
-            None,
-        )
-        .await
-        .unwrap();
-        Arc::new(conns)
+        Arc::new(crate::connection::tests::migrated(dir, "q.db").await)
     }
 
     /// A write that only touches the connection.

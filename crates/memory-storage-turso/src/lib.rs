@@ -51,6 +51,7 @@
 
 mod backend;
 mod batch;
+mod change_log;
 mod codec;
 mod connection;
 mod episodes;

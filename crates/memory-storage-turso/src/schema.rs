@@ -92,13 +92,21 @@
 //! long steps (a new `seq` each, so running indexes replace them), and the stored snapshot of
 //! the text index, in the old format, is dropped; the first search that finds the log long
 //! enough writes a new one. Derived from the episodes; no data changes.
+//!
+//! Changed in version 13 (other writers' changes by key; see [`crate::change_log`]):
+//! `change_log` replaces `store_version` (a single number every write through a server
+//! raised, in version 12). Triggers on `episodes` and `patterns` append a row per changed
+//! episode, and per namespace whose patterns changed or whose episodes got vectors (once per
+//! transaction), naming the writer that `change_writer` holds — each write transaction sets
+//! it as it begins — so that a process can tell its own changes from others'. Starts empty;
+//! no data changes.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
 use libsql::Connection;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -120,6 +128,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_10,
     MIGRATION_11,
     MIGRATION_12,
+    MIGRATION_13,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -342,6 +351,73 @@ CREATE TABLE store_version (
     version INTEGER NOT NULL
 );
 INSERT INTO store_version (id, version) VALUES (1, 0);
+"#;
+
+/// Version 13: the change log (see [`crate::change_log`]) replaces the single write version:
+/// triggers note every episode a write changes, and every namespace whose patterns it
+/// changes or whose searches an episode's new vectors change (those once per transaction),
+/// each row with the writer `change_writer` names (set as every write transaction begins).
+const MIGRATION_13: &str = r#"
+DROP TABLE store_version;
+CREATE TABLE change_log (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT    NOT NULL,
+    kind      TEXT    NOT NULL,
+    key       TEXT    NOT NULL,
+    writer    INTEGER NOT NULL
+);
+CREATE INDEX change_log_namespaces ON change_log (namespace, kind, seq)
+    WHERE kind <> 'episode';
+CREATE TABLE change_writer (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    writer INTEGER NOT NULL,
+    since  INTEGER NOT NULL
+);
+INSERT INTO change_writer (id, writer, since) VALUES (1, 0, 0);
+
+CREATE TRIGGER change_log_episode_insert AFTER INSERT ON episodes BEGIN
+    INSERT INTO change_log (namespace, kind, key, writer)
+        SELECT NEW.namespace, 'episode', NEW.id, writer FROM change_writer WHERE id = 1;
+END;
+CREATE TRIGGER change_log_episode_update
+AFTER UPDATE OF id, namespace, task_type, domain, language, framework, outcome_kind, reward,
+    started_at, ended_at, step_count, total_latency_ms, record ON episodes BEGIN
+    INSERT INTO change_log (namespace, kind, key, writer)
+        SELECT NEW.namespace, 'episode', NEW.id, writer FROM change_writer WHERE id = 1;
+END;
+CREATE TRIGGER change_log_episode_delete AFTER DELETE ON episodes BEGIN
+    INSERT INTO change_log (namespace, kind, key, writer)
+        SELECT OLD.namespace, 'episode', OLD.id, writer FROM change_writer WHERE id = 1;
+END;
+CREATE TRIGGER change_log_episode_vectors AFTER UPDATE OF has_vector ON episodes
+WHEN NEW.has_vector = 1 AND OLD.has_vector = 0 BEGIN
+    INSERT INTO change_log (namespace, kind, key, writer)
+        SELECT NEW.namespace, 'searches', '', w.writer FROM change_writer AS w
+        WHERE w.id = 1 AND NOT EXISTS (SELECT 1 FROM change_log AS c
+            WHERE c.kind <> 'episode' AND c.namespace = NEW.namespace AND c.kind = 'searches'
+                AND c.seq > w.since);
+END;
+CREATE TRIGGER change_log_pattern_insert AFTER INSERT ON patterns BEGIN
+    INSERT INTO change_log (namespace, kind, key, writer)
+        SELECT NEW.namespace, 'patterns', '', w.writer FROM change_writer AS w
+        WHERE w.id = 1 AND NOT EXISTS (SELECT 1 FROM change_log AS c
+            WHERE c.kind <> 'episode' AND c.namespace = NEW.namespace AND c.kind = 'patterns'
+                AND c.seq > w.since);
+END;
+CREATE TRIGGER change_log_pattern_update AFTER UPDATE ON patterns BEGIN
+    INSERT INTO change_log (namespace, kind, key, writer)
+        SELECT NEW.namespace, 'patterns', '', w.writer FROM change_writer AS w
+        WHERE w.id = 1 AND NOT EXISTS (SELECT 1 FROM change_log AS c
+            WHERE c.kind <> 'episode' AND c.namespace = NEW.namespace AND c.kind = 'patterns'
+                AND c.seq > w.since);
+END;
+CREATE TRIGGER change_log_pattern_delete AFTER DELETE ON patterns BEGIN
+    INSERT INTO change_log (namespace, kind, key, writer)
+        SELECT OLD.namespace, 'patterns', '', w.writer FROM change_writer AS w
+        WHERE w.id = 1 AND NOT EXISTS (SELECT 1 FROM change_log AS c
+            WHERE c.kind <> 'episode' AND c.namespace = OLD.namespace AND c.kind = 'patterns'
+                AND c.seq > w.since);
+END;
 "#;
 
 /// The schema versions whose migrations also index existing episodes' text (in Rust, after
@@ -665,6 +741,7 @@ mod tests {
             expected_steps: 2,
             steps: None,
             learned: memory_core::learning::mine(&done),
+            feedback_session: None,
             half_life_days: 30.0,
         };
         let ids = storage

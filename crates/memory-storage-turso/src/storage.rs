@@ -333,6 +333,7 @@ impl TursoStorage {
             statements: Some(statements),
             connections: Some(connections),
             write_queue: Some(self.conns.queue().stats()),
+            other_writers: None,
             replica: match (self.conns.replica(), &self.location) {
                 (Some(replica), Location::Replica { path, .. }) => Some(replica.stats(path)),
                 _ => None,

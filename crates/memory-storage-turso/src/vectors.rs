@@ -54,6 +54,7 @@
 //! `(embedder id, content hash)` to a vector, so a remote embedder is never asked twice for
 //! the same text. It outlives vector-space resets: its keys already name the embedder.
 
+use crate::change_log;
 use crate::codec::{self, clamp_i64, decode_episode, decode_summary};
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
@@ -243,6 +244,10 @@ pub(crate) async fn reset(conn: &Conn, embedder: &str, dimension: usize) -> Resu
     )
     .await
     .ctx("drop the vector table")?;
+    // No trigger sees every search change at once: other processes drop everything.
+    conn.execute(change_log::EVERYTHING, ())
+        .await
+        .ctx("note the reset in the change log")?;
     declare(conn, embedder, dimension).await?;
     tracing::info!(
         embedder,

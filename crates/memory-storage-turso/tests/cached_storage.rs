@@ -275,6 +275,89 @@ async fn another_writer_on_the_same_file_is_noticed() {
     assert_eq!(done.steps.len(), 1);
 }
 
+/// Another process writing *other* episodes drops none of ours: the store's change log
+/// names what it changed, so our cached episode stays a hit while our listing shows theirs.
+#[tokio::test]
+async fn another_writer_on_other_episodes_leaves_ours_cached() {
+    let (_dir, ours) = common::fresh().await;
+    let theirs = common::reopen(&ours).await;
+    let config = CachedStorageConfig {
+        revalidate_every: Duration::ZERO,
+        ..CachedStorageConfig::default()
+    };
+    let cached = Arc::new(CachedStorage::with_config(Arc::new(ours), &config));
+    let memory = SelfLearningMemory::new(cached.clone());
+    let other = SelfLearningMemory::new(Arc::new(theirs));
+
+    let mine = memory
+        .start_episode("ns", NewEpisode::new("our task"))
+        .await
+        .unwrap();
+    memory.get_episode("ns", mine).await.unwrap();
+    let filter = EpisodeFilter::new("ns");
+    assert_eq!(memory.list_episodes(&filter).await.unwrap().len(), 1);
+    let episodes_tier = |stats: &memory_core::metrics::StorageStats| {
+        let tier = &stats.caches[0];
+        assert_eq!(tier.tier, "episodes");
+        (tier.hits, tier.misses)
+    };
+    let before = cached.storage_stats().await.unwrap();
+
+    // Theirs: a whole episode, with the patterns its completion teaches.
+    let theirs = other
+        .start_episode("ns", NewEpisode::new("their task"))
+        .await
+        .unwrap();
+    for tool in ["cargo build", "cargo test"] {
+        other
+            .log_step(
+                "ns",
+                theirs,
+                StepInput::new(
+                    tool,
+                    "run",
+                    StepResult::Success {
+                        output: "ok".into(),
+                    },
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    other
+        .complete_episode(
+            "ns",
+            theirs,
+            TaskOutcome::Success {
+                verdict: "ok".into(),
+                artifacts: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    common::caught_up(cached.inner()).await;
+
+    assert_eq!(
+        memory.list_episodes(&filter).await.unwrap().len(),
+        2,
+        "their episode is listed"
+    );
+    memory.get_episode("ns", mine).await.unwrap();
+    let after = cached.storage_stats().await.unwrap();
+    let ((hits, misses), (hits_before, misses_before)) =
+        (episodes_tier(&after), episodes_tier(&before));
+    assert_eq!(misses, misses_before, "our cached episode was dropped");
+    assert_eq!(hits, hits_before + 1);
+    let others = after.other_writers.unwrap();
+    assert!(others.keys_dropped >= 1, "{others:?}");
+    assert_eq!(others.full_clears, 0, "the caches were dropped whole");
+    // And their episode, read through our cache, is theirs as written.
+    assert_eq!(
+        memory.get_episode("ns", theirs).await.unwrap().steps.len(),
+        2
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_write_still_invalidates_what_it_may_have_changed() {
     let (_dir, store) = common::fresh().await;

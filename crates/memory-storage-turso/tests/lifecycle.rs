@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use memory_core::{
-    EpisodeCost, EpisodeFilter, EpisodeStatus, MemoryError, OutcomeKind, StorageBackend,
-    TaskOutcome, TaskType, ValidationError,
+    Changed, ChangedKey, EpisodeCost, EpisodeFilter, EpisodeStatus, MemoryError, OutcomeKind,
+    StorageBackend, TaskOutcome, TaskType, ValidationError,
 };
 use memory_storage_turso::{RowCounts, SCHEMA_VERSION, TursoConfig, TursoError, TursoStorage};
 use std::sync::Arc;
@@ -938,45 +938,83 @@ async fn steps_passed_with_a_completion_are_indexed_only_when_they_match_the_sto
     assert!(search("walrus").await.is_empty());
 }
 
-/// Caches in front of the store compare this marker to notice other processes' writes:
-/// it must move for theirs — also when one lands between two of ours — and never for ours,
-/// on a file (SQLite's data version) and on a server (the store's write version).
+/// What other writers changed after `since`, by key; panics if the store cannot list them.
+async fn changes_after(storage: &TursoStorage, since: u64) -> (u64, Vec<ChangedKey>) {
+    let answer = storage
+        .external_changes(Some(since))
+        .await
+        .unwrap()
+        .unwrap();
+    match answer.changed {
+        Changed::Keys(keys) => (answer.position, keys),
+        Changed::Everything => panic!("the change log could not list the changes"),
+    }
+}
+
+/// Caches in front of the store ask what other writers changed and drop just that: every
+/// episode and pattern another writer changed is named — also when its write lands between
+/// two of ours — and ours never are, on a file, on a server and through a replica.
 #[tokio::test]
-async fn the_change_marker_moves_for_other_writers_only() {
+async fn the_change_log_names_what_other_writers_changed_and_never_ours() {
     let (_dir, ours) = fresh().await;
     let theirs = common::reopen(&ours).await;
-    let marker = || async { ours.external_change_marker().await.unwrap().unwrap() };
-    let start = marker().await;
-    ours.store_episode(&running(NS, "mine", 0)).await.unwrap();
-    ours.store_episode(&running(NS, "mine again", 1))
+    let first = ours.external_changes(None).await.unwrap().unwrap();
+    assert_eq!(
+        first.changed,
+        Changed::Everything,
+        "a first answer covers the past"
+    );
+    let mine = running(NS, "mine", 0);
+    ours.store_episode(&mine).await.unwrap();
+    ours.append_step(NS, mine.id, step("shell", "ls", 1), at(1), 10)
         .await
         .unwrap();
-    assert_eq!(marker().await, start, "our own writes moved the marker");
+    let (pos, keys) = changes_after(&ours, first.position).await;
+    assert!(keys.is_empty(), "our own writes were listed: {keys:?}");
 
-    theirs
-        .store_episode(&running(NS, "theirs", 2))
+    let mut other = running(NS, "theirs", 1);
+    other.steps = vec![
+        recorded(1, "cargo", "build", 3),
+        recorded(2, "cargo", "test", 3),
+    ];
+    theirs.store_episode(&other).await.unwrap();
+    common::caught_up(&ours).await;
+    let (pos, keys) = changes_after(&ours, pos).await;
+    let episode = |id| ChangedKey::Episode {
+        namespace: NS.to_string(),
+        id,
+    };
+    assert_eq!(keys, vec![episode(other.id)]);
+
+    // Their completion, between two writes of ours: the episode and the patterns it made.
+    ours.store_episode(&running(NS, "mine again", 2))
         .await
         .unwrap();
-    common::caught_up(&ours).await;
-    let moved = marker().await;
-    assert_ne!(moved, start, "another writer went unnoticed");
+    let completion = completion_of(&other, success("built"), at(60));
+    let patterns = theirs
+        .complete_episode(NS, other.id, &completion)
+        .await
+        .unwrap();
+    assert!(!patterns.is_empty());
     ours.store_episode(&running(NS, "mine, later", 3))
         .await
         .unwrap();
-    assert_eq!(marker().await, moved);
-
-    // Theirs, then ours before the marker is read again: theirs is still noticed.
-    theirs
-        .store_episode(&running(NS, "theirs again", 4))
-        .await
-        .unwrap();
     common::caught_up(&ours).await;
-    ours.store_episode(&running(NS, "mine, last", 5))
-        .await
-        .unwrap();
-    assert_ne!(
-        marker().await,
-        moved,
-        "a write between two of ours went unnoticed"
-    );
+    let (pos, keys) = changes_after(&ours, pos).await;
+    assert!(keys.contains(&episode(other.id)), "{keys:?}");
+    // The namespace's patterns, named once however many the completion changed.
+    let patterns_key = ChangedKey::Patterns {
+        namespace: NS.to_string(),
+    };
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.contains(&patterns_key), "{keys:?}");
+
+    // Their delete; then nothing more.
+    theirs.delete_episode(NS, other.id).await.unwrap();
+    common::caught_up(&ours).await;
+    let (pos, keys) = changes_after(&ours, pos).await;
+    assert!(keys.contains(&episode(other.id)), "{keys:?}");
+    let (last, keys) = changes_after(&ours, pos).await;
+    assert!(keys.is_empty());
+    assert_eq!(last, pos);
 }

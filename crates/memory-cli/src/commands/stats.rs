@@ -82,6 +82,15 @@ pub fn render_table(stats: &MemoryStats) -> String {
             }
         );
     }
+    if let Some(o) = &s.other_writers
+        && (o.keys_dropped > 0 || o.full_clears > 0)
+    {
+        let _ = writeln!(
+            t,
+            "other writers {} cached entries dropped as their changes came in · {} full clears",
+            o.keys_dropped, o.full_clears
+        );
+    }
     if !s.caches.is_empty() {
         let _ = writeln!(
             t,

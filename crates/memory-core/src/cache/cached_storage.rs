@@ -13,27 +13,31 @@
 //! while it was being read, so a read after a write never returns the older data.
 //!
 //! Writes by *other* processes on the same store do not pass through this wrapper. When
-//! the backend can tell that someone else committed (libSQL's `PRAGMA data_version`), the
-//! wrapper checks at most every [`CachedStorageConfig::revalidate_every`] and drops
-//! everything when it did; that interval bounds how stale a read can be with respect to
-//! another process's writes.
+//! the backend can list them ([`StorageBackend::external_changes`]: the libSQL store keeps
+//! a log of what each write changed), the wrapper asks at most every
+//! [`CachedStorageConfig::revalidate_every`] and drops exactly the episodes and patterns
+//! named there, with their namespaces' cached queries — so a second process writing other
+//! episodes leaves this one's cached episodes alone. That interval bounds how stale a read
+//! can be with respect to another process's writes.
 
 use super::adaptive::{AdaptiveTtlCache, CacheConfig};
 use super::weight;
 use crate::error::Result;
 use crate::export::ContextStatsRecord;
-use crate::metrics::StorageStats;
+use crate::metrics::{OtherWriterStats, StorageStats};
 use crate::model::{
     Checkpoint, Episode, EpisodeSummary, ExecutionStep, Feedback, Pattern, Relationship,
     RelationshipKind, RetrievalSession, SessionRetention, StepInput, TaskType,
 };
 use crate::storage::{
-    BatchCounts, Completion, EpisodeCost, EpisodeFilter, EpisodePage, ImportBatch, PatternFilter,
-    RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
+    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeFilter, EpisodePage,
+    ExternalChanges, ImportBatch, PatternFilter, RelationshipFilter, StorageBackend, TextMatch,
+    VectorMatch,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -106,7 +110,15 @@ impl Generations {
 
 struct Revalidation {
     last_check: Option<Instant>,
-    marker: Option<u64>,
+    /// Where the next question about other writers' changes starts (`None`: not asked yet).
+    position: Option<u64>,
+}
+
+/// Counts of other writers' changes applied to the caches.
+#[derive(Default)]
+struct ExternalCounts {
+    keys: AtomicU64,
+    clears: AtomicU64,
 }
 
 /// A [`StorageBackend`] that answers repeated reads from memory. See the module
@@ -121,6 +133,7 @@ pub struct CachedStorage<S: ?Sized> {
     generations: Mutex<Generations>,
     revalidation: Mutex<Revalidation>,
     revalidate_every: Duration,
+    external: ExternalCounts,
 }
 
 impl<S: ?Sized> std::fmt::Debug for CachedStorage<S> {
@@ -149,8 +162,9 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
             generations: Mutex::new(Generations::default()),
             revalidation: Mutex::new(Revalidation {
                 last_check: None,
-                marker: None,
+                position: None,
             }),
+            external: ExternalCounts::default(),
             revalidate_every: config.revalidate_every,
         }
     }
@@ -218,10 +232,12 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
         }
     }
 
-    /// Checks, at most every `revalidate_every`, whether another process committed; if so,
-    /// everything cached may be stale and is dropped.
+    /// Asks the backend, at most every `revalidate_every`, what other writers changed since
+    /// the last answer, and drops exactly that: the episodes and patterns named, and the
+    /// cached queries of their namespaces. When the backend cannot list the changes (too
+    /// many, or its list no longer reaches back far enough) everything is dropped.
     async fn revalidate(&self) {
-        {
+        let since = {
             let r = self.revalidation.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
             if r.last_check
@@ -229,9 +245,10 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
             {
                 return;
             }
-        }
-        let marker = match self.inner.external_change_marker().await {
-            Ok(Some(marker)) => marker,
+            r.position
+        };
+        let answer = match self.inner.external_changes(since).await {
+            Ok(Some(answer)) => answer,
             // Cannot tell now (or ever): keep what we have, and ask again next time.
             Ok(None) => return,
             Err(err) => {
@@ -239,19 +256,62 @@ impl<S: StorageBackend + ?Sized> CachedStorage<S> {
                 return;
             }
         };
-        let changed = {
+        {
             let mut r = self.revalidation.lock().unwrap_or_else(|e| e.into_inner());
             r.last_check = Some(Instant::now());
-            // The first marker has nothing to compare with: whatever was cached before it
-            // may predate another process's write, so it counts as a change.
-            let changed = r.marker != Some(marker);
-            r.marker = Some(marker);
-            changed
-        };
-        if changed {
-            tracing::debug!("the store changed outside this process; dropping the caches");
-            self.clear();
+            // Two checks may overlap: the later position wins, and the changes between them
+            // are simply applied twice.
+            r.position = Some(
+                r.position
+                    .map_or(answer.position, |p| p.max(answer.position)),
+            );
         }
+        self.apply_external(&answer.changed, since.is_none());
+    }
+
+    /// Drops what another writer changed; `first`: the first answer, which covers whatever
+    /// was cached before anyone asked (not counted as another writer's doing).
+    fn apply_external(&self, changed: &Changed, first: bool) {
+        let keys = match changed {
+            Changed::Everything => {
+                if !first {
+                    tracing::debug!(
+                        "the store changed outside this process more than can be listed; \
+                         dropping the caches"
+                    );
+                    self.external.clears.fetch_add(1, Ordering::Relaxed);
+                }
+                self.clear();
+                return;
+            }
+            Changed::Keys(keys) if keys.is_empty() => return,
+            Changed::Keys(keys) => keys,
+        };
+        self.external
+            .keys
+            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        for key in keys {
+            match key {
+                ChangedKey::Episode { namespace, id } => {
+                    self.wrote(namespace, true, false, Some(*id), &[]);
+                }
+                ChangedKey::Patterns { namespace } => {
+                    self.wrote(namespace, false, true, None, &[]);
+                    // The tier is keyed by id alone; it is small and refilled on demand.
+                    self.patterns.clear();
+                }
+                ChangedKey::Searches { namespace } => self.wrote(namespace, true, false, None, &[]),
+            }
+        }
+    }
+
+    /// How many times other writers' changes were applied: keys dropped one by one, and
+    /// caches dropped whole.
+    pub fn external_invalidations(&self) -> (u64, u64) {
+        (
+            self.external.keys.load(Ordering::Relaxed),
+            self.external.clears.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs a cacheable query: from the query tier when its key is cached under the
@@ -364,9 +424,11 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
             .inner
             .complete_episode(namespace, episode_id, completion)
             .await;
-        // On success the listed patterns changed; on failure (e.g. `Stale`: steps arrived
-        // from elsewhere) none did, but the cached episode may be what was out of date.
-        mark.every_pattern = false;
+        // On success the listed patterns changed — and, with feedback from the episode's
+        // retrieval session, the ones that session recommended, which are not listed; on
+        // failure (e.g. `Stale`: steps arrived from elsewhere) none did, but the cached
+        // episode may be what was out of date.
+        mark.every_pattern = result.is_ok() && completion.feedback_session.is_some();
         if let Ok(ids) = &result {
             mark.touched.clone_from(ids);
         }
@@ -634,11 +696,16 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
             self.queries.stats("queries"),
         ];
         stats.caches.splice(0..0, ours);
+        let (keys_dropped, full_clears) = self.external_invalidations();
+        stats.other_writers = Some(OtherWriterStats {
+            keys_dropped,
+            full_clears,
+        });
         Ok(stats)
     }
 
-    async fn external_change_marker(&self) -> Result<Option<u64>> {
-        self.inner.external_change_marker().await
+    async fn external_changes(&self, since: Option<u64>) -> Result<Option<ExternalChanges>> {
+        self.inner.external_changes(since).await
     }
 
     // Relationships and checkpoints are not cached, and no cached query depends on them

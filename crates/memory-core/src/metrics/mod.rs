@@ -12,6 +12,6 @@ mod snapshot;
 pub use latency::{LatencyHistogram, LatencyRegistry, LatencySummary, OperationStats};
 pub use prometheus::render_prometheus;
 pub use snapshot::{
-    CacheStats, ConnectionStats, MemoryStats, PoolStats, ReplicaStats, StatementCacheStats,
-    StorageStats, TextIndexStats, WriteQueueStats,
+    CacheStats, ConnectionStats, MemoryStats, OtherWriterStats, PoolStats, ReplicaStats,
+    StatementCacheStats, StorageStats, TextIndexStats, WriteQueueStats,
 };

@@ -299,6 +299,23 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
             out.sample(name, &[], age);
         }
     }
+    if let Some(o) = &s.other_writers {
+        for (name, help, value) in [
+            (
+                "memory_other_writer_keys_dropped_total",
+                "Cached episodes, patterns and searches dropped because another writer changed them.",
+                o.keys_dropped,
+            ),
+            (
+                "memory_other_writer_full_clears_total",
+                "Times every cache was dropped because other writers' changes could not be listed.",
+                o.full_clears,
+            ),
+        ] {
+            out.family(name, "counter", help);
+            out.sample(name, &[], value as f64);
+        }
+    }
     out.text
 }
 

@@ -51,6 +51,21 @@ pub struct StorageStats {
     /// The embedded replica reads come from, when the store has one.
     #[serde(default)]
     pub replica: Option<ReplicaStats>,
+    /// Other writers' changes (other processes, other machines) the caches dropped, when
+    /// the store is cached.
+    #[serde(default)]
+    pub other_writers: Option<OtherWriterStats>,
+}
+
+/// What the caches dropped because another writer changed the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherWriterStats {
+    /// Episodes, patterns and namespaces' searches dropped one by one, as the store's
+    /// change log named them.
+    pub keys_dropped: u64,
+    /// Times every cache was dropped at once (the changes were too many to list, or the
+    /// log no longer reached back to the last check).
+    pub full_clears: u64,
 }
 
 /// An embedded replica's syncs with its server: how current its reads are.
