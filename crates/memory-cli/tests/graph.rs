@@ -220,6 +220,11 @@ fn export_then_import_into_an_empty_database_then_export_is_identical() {
                 .to_string()
         })
         .collect();
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("trailer"),
+        "an export ends with its trailer"
+    );
     for kind in [
         "header",
         "context_stats",
@@ -260,6 +265,19 @@ fn a_malformed_line_in_the_middle_imports_nothing_and_names_the_line() {
         .map(str::to_string)
         .collect();
     let middle = lines.len() / 2;
+    // Cut short at a line boundary (a copy interrupted, a disk filled): refused, nothing kept.
+    let cut = sb.dir.path().join("cut.jsonl");
+    std::fs::write(&cut, lines[..middle].join("\n") + "\n").unwrap();
+    let copy = Sandbox::new();
+    let out = copy.run(&["import", cut.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("cut short"), "{}", stderr(&out));
+    assert!(
+        copy.json(&["episode", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     lines[middle] = r#"{"type":"episode","record":{"id":"#.to_string();
     let broken = sb.dir.path().join("broken.jsonl");
     std::fs::write(&broken, lines.join("\n") + "\n").unwrap();

@@ -3,8 +3,19 @@
 //! `memory export` writes one JSON document per line, each `{"type": …, "record": …}`:
 //! a `header`, then the namespace's `context_stats` (the baselines lift is measured
 //! against), `pattern`s, `heuristic`s, `episode`s with their steps, `checkpoint`s,
-//! `relationship`s and retrieval `session`s with their feedback. Every record is the model
-//! type's own serde form, so the file is exactly what the store holds.
+//! `relationship`s and retrieval `session`s with their feedback, and last a `trailer`.
+//! Every record is the model type's own serde form, so the file is exactly what the store
+//! holds. Everything is read from one snapshot of the store, page by page: the file is
+//! consistent whatever is written meanwhile, and the memory an export needs does not grow
+//! with the store.
+//!
+//! **The trailer proves the file whole.** It counts the records of each type and the lines
+//! before it, and carries the SHA-256 of those lines (each followed by a newline — for a
+//! file as written, the SHA-256 of its bytes before the trailer line). An import refuses a
+//! file whose trailer is missing (a copy cut short, a disk that filled up), does not match,
+//! or is followed by more lines, and keeps nothing of it. Files of format version 1 were
+//! written before trailers existed: they import as before, and the summary says that their
+//! completeness could not be checked.
 //!
 //! **Lossless**: the order is a function of the data alone (ids and timestamps, never the
 //! wall clock or row ids), floats round-trip exactly and timestamps keep their
@@ -36,19 +47,24 @@ use crate::model::{
     Checkpoint, Episode, Heuristic, OutcomeStats, Pattern, Relationship, RelationshipKind,
     RetrievalSession,
 };
-use crate::storage::{BatchCounts, EpisodePage, ImportBatch, PatternFilter, RelationshipFilter};
+use crate::storage::{BatchCounts, ExportSnapshot, ImportBatch};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 use std::collections::HashSet;
 use uuid::Uuid;
 
 /// The `format` every export header carries.
 pub const EXPORT_FORMAT: &str = "self-learning-memory/jsonl";
-/// The version of the line format this build writes and reads.
-pub const EXPORT_VERSION: u32 = 1;
+/// The version of the line format this build writes (it reads every version up to it).
+pub const EXPORT_VERSION: u32 = 2;
+/// The first version whose files end with a trailer.
+const TRAILER_VERSION: u32 = 2;
 
-/// Episodes read per page while exporting.
+/// Episodes read per page while exporting (each with all its steps).
 const EXPORT_PAGE: usize = 500;
+/// Other records read per page while exporting.
+const RECORD_PAGE: usize = 1_000;
 /// Records per batch handed to storage while importing.
 const IMPORT_BATCH: usize = 1_000;
 
@@ -103,33 +119,96 @@ pub enum ExportRecord {
     Relationship(Relationship),
     /// A retrieval session with its feedback.
     Session(RetrievalSession),
+    /// The last line: what the lines before it hold.
+    Trailer(ExportTrailer),
 }
 
-/// What to export.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExportFilter {
-    /// The namespace.
-    pub namespace: String,
-    /// Only episodes (and sessions) started at or after this time.
-    pub started_after: Option<DateTime<Utc>>,
-    /// Only episodes (and sessions) started before this time.
-    pub started_before: Option<DateTime<Utc>>,
+/// The last line of an export: what the lines before it hold, so that an import can tell
+/// a whole file from one cut short or changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportTrailer {
+    /// Records by type.
+    #[serde(flatten)]
+    pub counts: BatchCounts,
+    /// Heuristic lines.
+    pub heuristics: u64,
+    /// Lines before this one, the header included.
+    pub lines: u64,
+    /// The SHA-256, in hex, of the lines before this one, each followed by a newline.
+    pub sha256: String,
 }
 
-impl ExportFilter {
-    /// Everything in `namespace`.
-    pub fn new(namespace: impl Into<String>) -> Self {
-        ExportFilter {
-            namespace: namespace.into(),
-            started_after: None,
-            started_before: None,
+/// What the lines of an export hold so far, as its trailer states it.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    counts: BatchCounts,
+    heuristics: u64,
+    lines: u64,
+    digest: Sha256,
+}
+
+impl Tally {
+    /// Counts `record`, read or written as `line`.
+    fn add(&mut self, line: &str, record: &ExportRecord) {
+        let counts = &mut self.counts;
+        match record {
+            ExportRecord::ContextStats(_) => counts.context_stats += 1,
+            ExportRecord::Pattern(_) => counts.patterns += 1,
+            ExportRecord::Heuristic(_) => {}
+            ExportRecord::Episode(e) => {
+                counts.episodes += 1;
+                counts.steps += e.steps.len() as u64;
+            }
+            ExportRecord::Checkpoint(_) => counts.checkpoints += 1,
+            ExportRecord::Relationship(_) => counts.relationships += 1,
+            ExportRecord::Session(_) => counts.sessions += 1,
+            ExportRecord::Header(_) | ExportRecord::Trailer(_) => {}
+        }
+        self.lines += 1;
+        self.digest.update(line.as_bytes());
+        self.digest.update(b"\n");
+    }
+
+    /// The trailer that ends the lines counted so far.
+    fn trailer(&self) -> ExportTrailer {
+        ExportTrailer {
+            counts: self.counts,
+            heuristics: self.heuristics,
+            lines: self.lines,
+            sha256: self
+                .digest
+                .clone()
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
         }
     }
-
-    fn covers(&self, at: DateTime<Utc>) -> bool {
-        self.started_after.is_none_or(|a| at >= a) && self.started_before.is_none_or(|b| at < b)
-    }
 }
+
+/// The trailer that `lines` — the header and records of an export, without a trailer —
+/// should end with. For programs that write an import file themselves (converting another
+/// tool's logs, or editing an export): `memory import` refuses a file without it.
+pub fn trailer_for<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+) -> Result<ExportTrailer, ValidationError> {
+    let mut tally = Tally::default();
+    for (i, line) in lines.into_iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: ExportRecord = serde_json::from_str(line).map_err(|e| {
+            ValidationError::new(
+                format!("line {}", i + 1),
+                format!("is not a valid export record: {e}"),
+            )
+        })?;
+        tally.add(line, &record);
+    }
+    Ok(tally.trailer())
+}
+
+pub use crate::storage::ExportFilter;
 
 /// What an export wrote or an import stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -141,11 +220,15 @@ pub struct TransferSummary {
     pub heuristics: u64,
     /// Lines written or read.
     pub lines: u64,
+    /// Whether the file's trailer was checked: always on export; on import, false only for
+    /// a file of format version 1, which has none.
+    pub verified: bool,
 }
 
 impl SelfLearningMemory {
     /// Writes the namespace's records as JSON Lines, one `sink` call per line (without the
-    /// newline), in the order described in the [module docs](self).
+    /// newline), in the order described in the [module docs](self), from one snapshot of
+    /// the store and ending with the trailer.
     ///
     /// Relationships and checkpoints are exported only when every episode they touch is;
     /// patterns, context statistics and heuristics are exported whole (they are not tied
@@ -157,100 +240,105 @@ impl SelfLearningMemory {
         sink: &mut (dyn FnMut(&str) -> std::io::Result<()> + Send),
     ) -> Result<TransferSummary> {
         self.config.limits.check_namespace(&filter.namespace)?;
-        let ns = filter.namespace.as_str();
-        let mut summary = TransferSummary::default();
-        let mut emit = |record: &ExportRecord, summary: &mut TransferSummary| -> Result<()> {
-            let line = serde_json::to_string(record).map_err(MemoryError::storage)?;
-            sink(&line).map_err(MemoryError::storage)?;
-            summary.lines += 1;
-            Ok(())
+        let mut snapshot = self.storage.export_snapshot(filter).await?;
+        let mut out = ExportWriter {
+            sink,
+            tally: Tally::default(),
         };
+        let written = self.export_from(&mut *snapshot, filter, &mut out).await;
+        let closed = snapshot.close().await;
+        written?;
+        closed?;
+        let trailer = out.tally.trailer();
+        out.emit(&ExportRecord::Trailer(trailer.clone()))?;
+        Ok(TransferSummary {
+            counts: trailer.counts,
+            heuristics: trailer.heuristics,
+            lines: trailer.lines + 1,
+            verified: true,
+        })
+    }
 
-        let stats = self.storage.list_context_stats(ns).await?;
-        let mut patterns = self
-            .storage
-            .list_patterns(&PatternFilter {
-                limit: usize::MAX >> 1,
-                ..PatternFilter::new(ns)
-            })
-            .await?;
-        patterns.sort_by_key(|p| p.id);
-        let as_of = patterns.iter().map(|p| p.last_seen).max();
-
-        let header = ExportHeader {
+    /// Every line of the export but the trailer, read through `snapshot`.
+    async fn export_from(
+        &self,
+        snapshot: &mut dyn ExportSnapshot,
+        filter: &ExportFilter,
+        out: &mut ExportWriter<'_>,
+    ) -> Result<()> {
+        let as_of = snapshot.newest_pattern().await?.map(|p| p.last_seen);
+        out.record(ExportRecord::Header(ExportHeader {
             format: EXPORT_FORMAT.into(),
             version: EXPORT_VERSION,
-            namespace: ns.into(),
+            namespace: filter.namespace.clone(),
             started_after: filter.started_after,
             started_before: filter.started_before,
             heuristics_as_of: as_of,
-        };
-        emit(&ExportRecord::Header(header), &mut summary)?;
-        for s in stats {
-            emit(&ExportRecord::ContextStats(s), &mut summary)?;
-            summary.counts.context_stats += 1;
-        }
-        for p in &patterns {
-            emit(&ExportRecord::Pattern(p.clone()), &mut summary)?;
-            summary.counts.patterns += 1;
-        }
-        if let Some(as_of) = as_of {
-            for h in patterns
-                .iter()
-                .filter_map(|p| heuristic_for(p, as_of, &self.config.learning))
-            {
-                emit(&ExportRecord::Heuristic(h), &mut summary)?;
-                summary.heuristics += 1;
-            }
-        }
-        drop(patterns);
+        }))?;
 
-        let mut exported: HashSet<Uuid> = HashSet::new();
-        let mut page = EpisodePage {
-            namespace: ns.into(),
-            started_after: filter.started_after,
-            started_before: filter.started_before,
-            after: None,
-            limit: EXPORT_PAGE,
-        };
-        loop {
-            let episodes = self.storage.export_episodes(&page).await?;
-            let Some(last) = episodes.last() else { break };
-            page.after = Some((last.started_at, last.id));
-            let full = episodes.len() == EXPORT_PAGE;
-            for e in episodes {
-                exported.insert(e.id);
-                summary.counts.steps += e.steps.len() as u64;
-                summary.counts.episodes += 1;
-                emit(&ExportRecord::Episode(e), &mut summary)?;
-            }
-            if !full {
-                break;
-            }
+        pages(
+            snapshot,
+            RECORD_PAGE,
+            |s, after, n| s.context_stats(after, n),
+            |c| c.scope_key.clone(),
+            |c| out.record(ExportRecord::ContextStats(c)),
+        )
+        .await?;
+        pages(
+            snapshot,
+            RECORD_PAGE,
+            |s, after, n| s.patterns(after, n),
+            |p| p.id,
+            |p| out.record(ExportRecord::Pattern(p)),
+        )
+        .await?;
+        if let Some(as_of) = as_of {
+            // A second pass over the same snapshot: the heuristics the patterns justify.
+            let learning = &self.config.learning;
+            pages(
+                snapshot,
+                RECORD_PAGE,
+                |s, after, n| s.patterns(after, n),
+                |p| p.id,
+                |p| match heuristic_for(&p, as_of, learning) {
+                    Some(h) => out.record(ExportRecord::Heuristic(h)),
+                    None => Ok(()),
+                },
+            )
+            .await?;
         }
-        for c in self.storage.checkpoints(ns, None).await? {
-            if exported.contains(&c.episode_id) {
-                emit(&ExportRecord::Checkpoint(c), &mut summary)?;
-                summary.counts.checkpoints += 1;
-            }
-        }
-        for r in self
-            .storage
-            .relationships(&RelationshipFilter::new(ns))
-            .await?
-        {
-            if exported.contains(&r.from) && exported.contains(&r.to) {
-                emit(&ExportRecord::Relationship(r), &mut summary)?;
-                summary.counts.relationships += 1;
-            }
-        }
-        for s in self.storage.list_sessions(ns).await? {
-            if filter.covers(s.created_at) {
-                emit(&ExportRecord::Session(s), &mut summary)?;
-                summary.counts.sessions += 1;
-            }
-        }
-        Ok(summary)
+        pages(
+            snapshot,
+            EXPORT_PAGE,
+            |s, after, n| s.episodes(after, n),
+            |e| (e.started_at, e.id),
+            |e| out.record(ExportRecord::Episode(e)),
+        )
+        .await?;
+        pages(
+            snapshot,
+            RECORD_PAGE,
+            |s, after, n| s.checkpoints(after, n),
+            |c| (c.at, c.id),
+            |c| out.record(ExportRecord::Checkpoint(c)),
+        )
+        .await?;
+        pages(
+            snapshot,
+            RECORD_PAGE,
+            |s, after, n| s.relationships(after, n),
+            |r| (r.created_at, r.id),
+            |r| out.record(ExportRecord::Relationship(r)),
+        )
+        .await?;
+        pages(
+            snapshot,
+            RECORD_PAGE,
+            |s, after, n| s.sessions(after, n),
+            |s| s.id,
+            |s| out.record(ExportRecord::Session(s)),
+        )
+        .await
     }
 
     /// Imports JSON Lines written by [`SelfLearningMemory::export`], all or nothing: every
@@ -273,9 +361,58 @@ impl SelfLearningMemory {
         }
         Ok(TransferSummary {
             counts,
-            heuristics: source.importer.heuristics,
-            lines: source.importer.lines,
+            heuristics: source.importer.tally.heuristics,
+            lines: source.importer.tally.lines + u64::from(source.importer.verified),
+            verified: source.importer.verified,
         })
+    }
+}
+
+/// Where an export's lines go: the caller's sink, with what they hold counted.
+struct ExportWriter<'s> {
+    sink: &'s mut (dyn FnMut(&str) -> std::io::Result<()> + Send),
+    tally: Tally,
+}
+
+impl ExportWriter<'_> {
+    /// Writes `record`'s line and counts it.
+    fn record(&mut self, record: ExportRecord) -> Result<()> {
+        let line = self.emit(&record)?;
+        self.tally.add(&line, &record);
+        Ok(())
+    }
+
+    /// Writes `record`'s line.
+    fn emit(&mut self, record: &ExportRecord) -> Result<String> {
+        let line = serde_json::to_string(record).map_err(MemoryError::storage)?;
+        (self.sink)(&line).map_err(MemoryError::storage)?;
+        Ok(line)
+    }
+}
+
+/// One page of an export section, as [`ExportSnapshot`]'s methods return it.
+type Page<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<T>>> + Send + 'a>>;
+
+/// Reads one section of an export page by page through `snapshot` — `fetch` asks for the
+/// page after a key, `key` gives a record's key — and hands each record to `each`.
+async fn pages<T, K>(
+    snapshot: &mut dyn ExportSnapshot,
+    limit: usize,
+    fetch: impl for<'a> Fn(&'a mut dyn ExportSnapshot, Option<K>, usize) -> Page<'a, T>,
+    key: impl Fn(&T) -> K,
+    mut each: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    let mut after = None;
+    loop {
+        let page = fetch(&mut *snapshot, after, limit).await?;
+        let last = page.len() < limit;
+        after = page.last().map(&key);
+        for record in page {
+            each(record)?;
+        }
+        if last {
+            return Ok(());
+        }
     }
 }
 
@@ -338,6 +475,14 @@ impl<I: Iterator<Item = std::io::Result<String>>> Iterator for ImportSource<I> {
 pub struct Importer {
     limits: Limits,
     header_seen: bool,
+    /// The header's format version (0 before the header is read).
+    version: u32,
+    /// The line the trailer was read on, once it has been.
+    trailer_line: Option<usize>,
+    /// The number of the last non-blank line read.
+    last_line: usize,
+    /// What the lines read so far hold, as the trailer counts it.
+    tally: Tally,
     episodes: HashSet<Uuid>,
     patterns: HashSet<Uuid>,
     signatures: HashSet<(String, String)>,
@@ -349,10 +494,8 @@ pub struct Importer {
     held_checkpoints: Vec<(usize, Checkpoint)>,
     held_relationships: Vec<(usize, Relationship)>,
     batch: ImportBatch,
-    /// Heuristic lines seen (and ignored).
-    pub heuristics: u64,
-    /// Non-blank lines read.
-    pub lines: u64,
+    /// Whether the file's trailer was read and matched (false for a version 1 file).
+    pub verified: bool,
 }
 
 impl Importer {
@@ -361,6 +504,10 @@ impl Importer {
         Importer {
             limits,
             header_seen: false,
+            version: 0,
+            trailer_line: None,
+            last_line: 0,
+            tally: Tally::default(),
             episodes: HashSet::new(),
             patterns: HashSet::new(),
             signatures: HashSet::new(),
@@ -372,8 +519,7 @@ impl Importer {
             held_checkpoints: Vec::new(),
             held_relationships: Vec::new(),
             batch: ImportBatch::default(),
-            heuristics: 0,
-            lines: 0,
+            verified: false,
         }
     }
 
@@ -386,10 +532,25 @@ impl Importer {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        self.lines += 1;
+        self.last_line = line_no;
         let at = |problem: String| ValidationError::new(format!("line {line_no}"), problem);
+        if let Some(trailer) = self.trailer_line {
+            return Err(at(format!(
+                "follows the trailer on line {trailer}, which ends an export; was something \
+                 appended to the file?"
+            )));
+        }
         let record: ExportRecord = serde_json::from_str(text)
             .map_err(|e| at(format!("is not a valid export record: {e}")))?;
+        if let ExportRecord::Trailer(trailer) = &record
+            && self.header_seen
+        {
+            self.check_trailer(trailer).map_err(at)?;
+            self.trailer_line = Some(line_no);
+            self.verified = true;
+            return Ok(None);
+        }
+        self.tally.add(text, &record);
         if !self.header_seen {
             let ExportRecord::Header(h) = &record else {
                 return Err(at(
@@ -406,12 +567,15 @@ impl Importer {
                 )));
             }
             self.header_seen = true;
+            self.version = h.version;
             return Ok(None);
         }
         let in_field = |e: ValidationError| at(format!("`{}` {}", e.field, e.problem));
         match record {
             ExportRecord::Header(_) => return Err(at("is a second header".into())),
-            ExportRecord::Heuristic(_) => self.heuristics += 1,
+            // Checked and returned above.
+            ExportRecord::Trailer(_) => {}
+            ExportRecord::Heuristic(_) => {}
             ExportRecord::ContextStats(s) => {
                 self.limits
                     .check_namespace(&s.namespace)
@@ -530,6 +694,16 @@ impl Importer {
                 "the file is empty; an export starts with a header line",
             ));
         }
+        if self.version >= TRAILER_VERSION && self.trailer_line.is_none() {
+            return Err(ValidationError::new(
+                "trailer",
+                format!(
+                    "missing after line {}: the file was cut short (an interrupted copy, a \
+                     full disk?); nothing was imported",
+                    self.last_line
+                ),
+            ));
+        }
         let mut guard = AcyclicGuard::default();
         for (line, r) in &self.held_relationships {
             if let Err(cycle) = guard.check_and_add(r) {
@@ -549,6 +723,50 @@ impl Importer {
         batch.checkpoints = self.held_checkpoints.drain(..).map(|(_, c)| c).collect();
         batch.relationships = self.held_relationships.drain(..).map(|(_, r)| r).collect();
         Ok(batch)
+    }
+}
+
+impl Importer {
+    /// Checks `trailer` against the lines read before it.
+    fn check_trailer(&self, trailer: &ExportTrailer) -> Result<(), String> {
+        if self.version < TRAILER_VERSION {
+            return Err(format!(
+                "is a trailer, which a version {} file cannot have",
+                self.version
+            ));
+        }
+        let found = self.tally.trailer();
+        let (read, said) = (&found.counts, &trailer.counts);
+        let mismatches: Vec<String> = [
+            ("lines", found.lines, trailer.lines),
+            ("episodes", read.episodes, said.episodes),
+            ("steps", read.steps, said.steps),
+            ("patterns", read.patterns, said.patterns),
+            ("heuristics", found.heuristics, trailer.heuristics),
+            ("context baselines", read.context_stats, said.context_stats),
+            ("checkpoints", read.checkpoints, said.checkpoints),
+            ("relationships", read.relationships, said.relationships),
+            ("sessions", read.sessions, said.sessions),
+        ]
+        .into_iter()
+        .filter(|(_, found, said)| found != said)
+        .map(|(what, found, said)| format!("{found} {what} where the trailer says {said}"))
+        .collect();
+        if !mismatches.is_empty() {
+            return Err(format!(
+                "is the trailer, and the file does not match it: {}; lines were lost or added \
+                 after export",
+                mismatches.join(", ")
+            ));
+        }
+        if found.sha256 != trailer.sha256 {
+            return Err(format!(
+                "is the trailer, and the file's checksum is {} where the trailer says {}; \
+                 the file was changed after export",
+                found.sha256, trailer.sha256
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -25,9 +25,9 @@ pub use error::{MemoryError, Result, ValidationError};
 pub use limits::Limits;
 pub use model::*;
 pub use storage::{
-    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeFilter, EpisodePage,
-    EpisodeStatus, EpisodeVectors, ExternalChanges, ImportBatch, PatternFilter, PatternOrder,
-    RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
+    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeFilter, EpisodeStatus,
+    EpisodeVectors, ExportFilter, ExportSnapshot, ExternalChanges, ImportBatch, PatternFilter,
+    PatternOrder, RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
 };
 pub mod learning;
 pub mod memory;

@@ -261,15 +261,13 @@ pub trait StorageBackend: Send + Sync {
         batches: &mut (dyn Iterator<Item = Result<ImportBatch>> + Send),
     ) -> Result<BatchCounts>;
 
-    /// One page of complete episodes (with steps) for an export, ordered by
-    /// `(started_at, id)` ascending.
-    async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>>;
-
     /// Every retrieval session of `namespace`, by id.
     async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>>;
 
-    /// The baseline statistics of every context of `namespace`, by scope key.
-    async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>>;
+    /// Opens one consistent read of what an export of `filter` holds: every page read
+    /// through it comes from the same snapshot of the store, whatever is written meanwhile.
+    /// It holds a connection until it is closed (or dropped).
+    async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>>;
 
     /// What writers other than this handle (other processes, other machines) changed
     /// since `since`, a position an earlier answer gave (`None`: from now on — everything
@@ -597,17 +595,80 @@ impl BatchCounts {
     }
 }
 
-/// One page of an export's episodes.
+/// What to export: a namespace, and optionally the time range its episodes started in.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EpisodePage {
+pub struct ExportFilter {
     /// The namespace.
     pub namespace: String,
-    /// Only episodes started at or after this time.
+    /// Only episodes (and sessions) started at or after this time.
     pub started_after: Option<DateTime<Utc>>,
-    /// Only episodes started before this time.
+    /// Only episodes (and sessions) started before this time.
     pub started_before: Option<DateTime<Utc>>,
-    /// Only episodes after this `(started_at, id)` (the last one of the previous page).
-    pub after: Option<(DateTime<Utc>, Uuid)>,
-    /// Page size.
-    pub limit: usize,
+}
+
+impl ExportFilter {
+    /// Everything in `namespace`.
+    pub fn new(namespace: impl Into<String>) -> Self {
+        ExportFilter {
+            namespace: namespace.into(),
+            started_after: None,
+            started_before: None,
+        }
+    }
+}
+
+/// One read of a namespace for an export, from a single snapshot of the store, page by
+/// page so that an export's memory stays bounded at any store size (see
+/// [`StorageBackend::export_snapshot`]).
+///
+/// Each page method returns up to `limit` records that follow `after` (the key of the last
+/// record of the previous page; `None` for the first page) in the export's order; a page
+/// shorter than `limit` is the last. Episodes, checkpoints, relationships and sessions are
+/// those of the snapshot's [`ExportFilter`]: a relationship or checkpoint only when every
+/// episode it touches is exported.
+#[async_trait]
+pub trait ExportSnapshot: Send {
+    /// Context baselines, by scope key.
+    async fn context_stats(
+        &mut self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<ContextStatsRecord>>;
+
+    /// The pattern seen most recently (the greatest `last_seen`; ties by id), if any.
+    async fn newest_pattern(&mut self) -> Result<Option<Pattern>>;
+
+    /// Patterns, by id.
+    async fn patterns(&mut self, after: Option<Uuid>, limit: usize) -> Result<Vec<Pattern>>;
+
+    /// Episodes with their steps, by `(started_at, id)`.
+    async fn episodes(
+        &mut self,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<Episode>>;
+
+    /// Checkpoints, by `(at, id)`.
+    async fn checkpoints(
+        &mut self,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<Checkpoint>>;
+
+    /// Relationships, by `(created_at, id)`.
+    async fn relationships(
+        &mut self,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<Relationship>>;
+
+    /// Retrieval sessions created in the filter's range, by id.
+    async fn sessions(
+        &mut self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<RetrievalSession>>;
+
+    /// Ends the read and gives its connection back.
+    async fn close(self: Box<Self>) -> Result<()>;
 }

@@ -24,14 +24,13 @@ use crate::tx::{begin_read, begin_write, finish, finish_read};
 use crate::{batch, change_log, patterns, relationships, sessions, transfer, vectors};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use memory_core::export::ContextStatsRecord;
 use memory_core::metrics::StorageStats;
 use memory_core::{
-    BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodePage,
-    EpisodeSummary, EpisodeVectors, ExecutionStep, ExternalChanges, Feedback, ImportBatch,
-    MemoryError, Pattern, PatternFilter, Relationship, RelationshipFilter, RelationshipKind,
-    Result, RetrievalSession, SessionRetention, StepInput, StorageBackend, TaskType, TextMatch,
-    VectorMatch,
+    BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodeSummary,
+    EpisodeVectors, ExecutionStep, ExportFilter, ExportSnapshot, ExternalChanges, Feedback,
+    ImportBatch, MemoryError, Pattern, PatternFilter, Relationship, RelationshipFilter,
+    RelationshipKind, Result, RetrievalSession, SessionRetention, StepInput, StorageBackend,
+    TaskType, TextMatch, VectorMatch,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -408,20 +407,13 @@ impl StorageBackend for TursoStorage {
         finish(tx, result).await
     }
 
-    async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>> {
-        let conn = self.conns.reader().await;
-        let tx = begin_read(&conn).await?;
-        let result = transfer::episodes(tx, page).await;
-        finish_read(tx, result).await
-    }
-
     async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
         let conn = self.conns.reader().await;
         transfer::sessions(&conn, namespace).await
     }
 
-    async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>> {
+    async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {
         let conn = self.conns.reader().await;
-        transfer::context_stats(&conn, namespace).await
+        Ok(Box::new(transfer::Snapshot::begin(conn, filter).await?))
     }
 }

@@ -10,8 +10,8 @@ use chrono::{Duration, TimeZone, Utc};
 use memory_core::export::ExportFilter;
 use memory_core::{
     ManualClock, MemoryConfig, MemoryError, NewEpisode, OutcomeKind, RelationshipKind,
-    RelationshipMetadata, RetrievalQuery, SelfLearningMemory, StepInput, StepResult, TaskContext,
-    TaskOutcome, TaskType,
+    RelationshipMetadata, RetrievalQuery, SelfLearningMemory, StepInput, StepResult,
+    StorageBackend as _, TaskContext, TaskOutcome, TaskType,
 };
 use memory_storage_turso::TursoStorage;
 use proptest::prelude::*;
@@ -57,6 +57,19 @@ async fn export(memory: &SelfLearningMemory, filter: &ExportFilter) -> Vec<Strin
 
 fn as_input(lines: Vec<String>) -> impl Iterator<Item = std::io::Result<String>> + Send {
     lines.into_iter().map(Ok)
+}
+
+fn is_trailer(line: &str) -> bool {
+    line.starts_with(r#"{"type":"trailer""#)
+}
+
+/// `lines` (an export, edited) without its trailer, then the trailer that matches them:
+/// what a program that edits an export writes.
+fn sealed(mut lines: Vec<String>) -> Vec<String> {
+    lines.retain(|l| !is_trailer(l));
+    let trailer = memory_core::export::trailer_for(lines.iter().map(String::as_str)).unwrap();
+    lines.push(serde_json::json!({ "type": "trailer", "record": trailer }).to_string());
+    lines
 }
 
 /// One generated episode: its task, context, steps and how (or whether) it ends.
@@ -322,7 +335,11 @@ async fn a_malformed_line_in_the_middle_is_named_and_nothing_is_imported() {
             copy.storage.row_counts().await.unwrap(),
             memory_storage_turso::RowCounts::default()
         );
-        assert!(export(&copy.memory, &ExportFilter::new("ns")).await.len() == 1);
+        // An empty export: the header and the trailer.
+        assert_eq!(
+            export(&copy.memory, &ExportFilter::new("ns")).await.len(),
+            2
+        );
     }
 
     // A valid record that breaks a limit is refused the same way, naming the field.
@@ -363,11 +380,13 @@ async fn an_input_that_fails_part_way_imports_nothing() {
         .find(|l| l.contains("\"type\":\"episode\""))
         .expect("the sample has episodes");
     let mut input = lines.clone();
+    input.retain(|l| !is_trailer(l));
     for _ in 0..2_500 {
         let mut copy: serde_json::Value = serde_json::from_str(episode).unwrap();
         copy["record"]["id"] = serde_json::Value::String(Uuid::new_v4().to_string());
         input.push(copy.to_string());
     }
+    let input = sealed(input);
     let broken_at = input.len() - 100;
     let copy = store().await;
 
@@ -426,7 +445,10 @@ async fn a_cycle_in_the_file_is_refused_on_the_line_that_closes_it() {
     back["record"]["id"] = serde_json::Value::String(Uuid::now_v7().to_string());
     back["record"]["from"] = dep["record"]["to"].clone();
     back["record"]["to"] = dep["record"]["from"].clone();
+    lines.retain(|l| !is_trailer(l));
     lines.push(back.to_string());
+    let edge_line = lines.len();
+    let lines = sealed(lines);
     let copy = store().await;
     let message = copy
         .memory
@@ -434,10 +456,7 @@ async fn a_cycle_in_the_file_is_refused_on_the_line_that_closes_it() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(
-        message.contains(&format!("line {}", lines.len())),
-        "{message}"
-    );
+    assert!(message.contains(&format!("line {edge_line}")), "{message}");
     assert!(message.contains("closes the cycle"), "{message}");
     assert_eq!(copy.storage.row_counts().await.unwrap().episodes, 0);
 }
@@ -452,11 +471,13 @@ async fn heuristics_are_exported_for_readers_and_recomputed_on_import() {
         .count();
     assert!(heuristic_lines > 0, "the sample teaches something");
     // Dropping the heuristic lines changes nothing: they are derived from the patterns.
-    let without: Vec<String> = lines
-        .iter()
-        .filter(|l| !l.starts_with(r#"{"type":"heuristic""#))
-        .cloned()
-        .collect();
+    let without: Vec<String> = sealed(
+        lines
+            .iter()
+            .filter(|l| !l.starts_with(r#"{"type":"heuristic""#))
+            .cloned()
+            .collect(),
+    );
     let copy = store().await;
     let summary = copy.memory.import(as_input(without.clone())).await.unwrap();
     assert_eq!(summary.heuristics, 0);
@@ -492,4 +513,156 @@ async fn a_time_filter_keeps_only_edges_between_exported_episodes() {
     let copy = store().await;
     copy.memory.import(as_input(part.clone())).await.unwrap();
     assert_eq!(export(&copy.memory, &filter).await, part);
+}
+
+/// A file cut short at a line boundary — the last lines, or the trailer alone — is refused
+/// as cut short and nothing of it is kept; so is a file with a line added after export, a
+/// line changed (same counts, other bytes), or anything after the trailer.
+#[tokio::test]
+async fn an_incomplete_or_changed_file_is_refused_and_nothing_is_kept() {
+    let original = sample().await;
+    let lines = export(&original.memory, &ExportFilter::new("ns")).await;
+    assert!(is_trailer(lines.last().unwrap()));
+    let episode = lines
+        .iter()
+        .position(|l| l.starts_with(r#"{"type":"episode""#))
+        .unwrap();
+    let mut changed = lines.clone();
+    changed[episode] = changed[episode].replace("fix flaky", "fix flakey");
+    let mut extra = lines.clone();
+    let mut copied: serde_json::Value = serde_json::from_str(&lines[episode]).unwrap();
+    copied["record"]["id"] = serde_json::Value::String(Uuid::now_v7().to_string());
+    extra.insert(episode, copied.to_string());
+    let mut after = lines.clone();
+    after.push(lines[episode].clone());
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "cut before the trailer",
+            lines[..lines.len() - 1].to_vec(),
+            "cut short",
+        ),
+        (
+            "cut in the episodes",
+            lines[..episode + 2].to_vec(),
+            "cut short",
+        ),
+        ("a line changed", changed, "checksum"),
+        ("a line added", extra, "where the trailer says"),
+        ("a line after the trailer", after, "follows the trailer"),
+    ];
+    for (case, input, expect) in cases {
+        let copy = store().await;
+        let err = copy.memory.import(as_input(input)).await.unwrap_err();
+        assert!(matches!(err, MemoryError::Invalid(_)), "{case}: {err:?}");
+        assert!(err.to_string().contains(expect), "{case}: {err}");
+        assert_eq!(
+            copy.storage.row_counts().await.unwrap(),
+            memory_storage_turso::RowCounts::default(),
+            "{case}: nothing kept"
+        );
+    }
+}
+
+/// A file written before trailers existed (format version 1) still imports, and says
+/// that its completeness was not checked.
+#[tokio::test]
+async fn a_version_1_file_imports_unverified() {
+    let original = sample().await;
+    let mut lines = export(&original.memory, &ExportFilter::new("ns")).await;
+    lines.retain(|l| !is_trailer(l));
+    lines[0] = lines[0].replace(r#""version":2"#, r#""version":1"#);
+    let copy = store().await;
+    let summary = copy.memory.import(as_input(lines.clone())).await.unwrap();
+    assert!(!summary.verified);
+    assert_eq!(summary.counts.episodes, 6);
+    // The same file with a trailer is not a version 1 file.
+    let copy = store().await;
+    let err = copy
+        .memory
+        .import(as_input(sealed(lines)))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("version 1 file cannot have"),
+        "{err}"
+    );
+}
+
+/// An export reads one snapshot: what is written while it runs (here, between its pattern
+/// and episode sections) is in neither its lines nor its trailer, and the file imports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_reads_one_snapshot_while_others_write() {
+    let original = sample().await;
+    let before = export(&original.memory, &ExportFilter::new("ns")).await;
+    let memory = &original.memory;
+    let handle = tokio::runtime::Handle::current();
+    let mut lines = Vec::new();
+    let mut wrote = false;
+    memory
+        .export(&ExportFilter::new("ns"), &mut |line: &str| {
+            if !wrote && line.starts_with(r#"{"type":"pattern""#) {
+                wrote = true;
+                tokio::task::block_in_place(|| {
+                    handle.block_on(async {
+                        let id = memory
+                            .start_episode("ns", NewEpisode::new("written during the export"))
+                            .await
+                            .unwrap();
+                        memory
+                            .complete_episode("ns", id, common::success("done"))
+                            .await
+                            .unwrap();
+                    })
+                });
+            }
+            lines.push(line.to_string());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(wrote);
+    assert_eq!(
+        lines, before,
+        "the export is the store as it was when it began"
+    );
+    let after = export(&original.memory, &ExportFilter::new("ns")).await;
+    assert!(
+        after
+            .iter()
+            .any(|l| l.contains("written during the export"))
+    );
+    let copy = store().await;
+    copy.memory.import(as_input(lines)).await.unwrap();
+}
+
+/// Exports larger than a page (500 episodes, 1,000 of the other records) come out whole,
+/// in order, each record once.
+#[tokio::test]
+async fn an_export_pages_through_a_large_namespace() {
+    let s = store().await;
+    // Several episodes share each start time, so pages also break between equal times.
+    let episodes: Vec<memory_core::Episode> = (0..1_234)
+        .map(|i| common::running("ns", &format!("task {i}"), i % 700))
+        .collect();
+    let mut ids: Vec<(chrono::DateTime<Utc>, Uuid)> =
+        episodes.iter().map(|e| (e.started_at, e.id)).collect();
+    ids.sort();
+    s.storage.store_episodes(episodes).await.unwrap();
+    let lines = export(&s.memory, &ExportFilter::new("ns")).await;
+    let exported: Vec<(chrono::DateTime<Utc>, Uuid)> = lines
+        .iter()
+        .filter(|l| l.starts_with(r#"{"type":"episode""#))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                serde_json::from_value(v["record"]["started_at"].clone()).unwrap(),
+                serde_json::from_value(v["record"]["id"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(exported, ids);
+    let copy = store().await;
+    let summary = copy.memory.import(as_input(lines)).await.unwrap();
+    assert!(summary.verified);
+    assert_eq!(summary.counts.episodes, 1_234);
 }

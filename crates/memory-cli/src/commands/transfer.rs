@@ -3,7 +3,8 @@
 //! Export writes the records to stdout (or `--out FILE`); import reads a file (or stdin)
 //! with a progress bar on stderr for files over 1 MiB. Import is all or nothing: every line
 //! is validated while the whole file is written in one transaction, so a bad line — named
-//! by its number — leaves the database as it was.
+//! by its number — or a file that does not match its trailer (cut short, changed) leaves the
+//! database as it was.
 
 use crate::cli::{ExportArgs, ImportArgs};
 use crate::output::Printer;
@@ -122,6 +123,13 @@ pub async fn import(
     let result = memory.import(lines).await;
     bar.finish_and_clear();
     let summary = result?;
+    if !summary.verified {
+        eprintln!(
+            "warning: {} is a version 1 export, written before exports ended with a trailer: \
+             whether it is complete could not be checked",
+            args.file.display()
+        );
+    }
     let seconds = started.elapsed().as_secs_f64();
     out.either(&summary, || describe("imported", &summary, seconds))
 }

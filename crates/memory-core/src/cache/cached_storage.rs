@@ -23,16 +23,15 @@
 use super::adaptive::{AdaptiveTtlCache, CacheConfig};
 use super::weight;
 use crate::error::Result;
-use crate::export::ContextStatsRecord;
 use crate::metrics::{OtherWriterStats, StorageStats};
 use crate::model::{
     Checkpoint, Episode, EpisodeSummary, ExecutionStep, Feedback, Pattern, Relationship,
     RelationshipKind, RetrievalSession, SessionRetention, StepInput, TaskType,
 };
 use crate::storage::{
-    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeFilter, EpisodePage,
-    ExternalChanges, ImportBatch, PatternFilter, RelationshipFilter, StorageBackend, TextMatch,
-    VectorMatch,
+    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeFilter, ExportFilter,
+    ExportSnapshot, ExternalChanges, ImportBatch, PatternFilter, RelationshipFilter,
+    StorageBackend, TextMatch, VectorMatch,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -760,16 +759,12 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         result
     }
 
-    async fn export_episodes(&self, page: &EpisodePage) -> Result<Vec<Episode>> {
-        self.inner.export_episodes(page).await
-    }
-
     async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
         self.inner.list_sessions(namespace).await
     }
 
-    async fn list_context_stats(&self, namespace: &str) -> Result<Vec<ContextStatsRecord>> {
-        self.inner.list_context_stats(namespace).await
+    async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {
+        self.inner.export_snapshot(filter).await
     }
 }
 
