@@ -288,6 +288,73 @@ fn unknown_ids_and_state_conflicts() {
     assert_eq!(code(&sb.run(&["episode", "show", &id])), 3);
 }
 
+/// `memory episode delete` is for good: the patterns no longer count or name the episode,
+/// those only it taught are gone, and its words are in neither the database file nor its
+/// WAL.
+#[test]
+fn a_deleted_episode_leaves_no_trace() {
+    const SECRET: &str = "xylophonequartz";
+    let sb = Sandbox::new();
+    let record = |task: &str, fix: &str| {
+        let id = sb.start(task, &["--domain", "infra"]);
+        for (tool, status, text) in [
+            ("deploy", "error", format!("token {fix} rejected")),
+            (fix, "success", format!("{fix} done")),
+            ("deploy", "success", "rolled out".to_string()),
+        ] {
+            sb.json(&[
+                "episode", "step", &id, "--tool", tool, "--status", status, "--output", &text,
+            ]);
+        }
+        sb.json(&[
+            "episode",
+            "complete",
+            &id,
+            "--outcome",
+            "success",
+            "--verdict",
+            task,
+        ]);
+        id
+    };
+    let kept = record("deploy the billing service", "rotate");
+    let gone = record(&format!("deploy with {SECRET}"), SECRET);
+    let evidence_of = |id: &str| -> usize {
+        sb.json(&["pattern", "list", "--limit", "1000"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["evidence"].as_array().unwrap().iter().any(|e| e == id))
+            .count()
+    };
+    assert!(evidence_of(&gone) > 0);
+    let in_files = || -> usize {
+        std::fs::read_dir(sb.db().parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let bytes = std::fs::read(p).unwrap();
+                bytes
+                    .windows(SECRET.len())
+                    .filter(|w| *w == SECRET.as_bytes())
+                    .count()
+            })
+            .sum()
+    };
+    assert!(in_files() > 0);
+
+    sb.json(&["episode", "delete", &gone]);
+    assert_eq!(evidence_of(&gone), 0);
+    assert!(evidence_of(&kept) > 0);
+    let patterns = sb.json(&["pattern", "list", "--limit", "1000"]);
+    for p in patterns.as_array().unwrap() {
+        assert!(!p.to_string().contains(SECRET), "{p}");
+        assert_eq!(p["stats"]["episodes"], 1, "{p}");
+    }
+    assert_eq!(in_files(), 0);
+}
+
 #[test]
 fn namespaces_are_isolated() {
     let sb = Sandbox::new();

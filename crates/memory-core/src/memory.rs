@@ -371,11 +371,19 @@ impl SelfLearningMemory {
         .await
     }
 
-    /// Deletes an episode, its steps and its index entries for good.
+    /// Deletes an episode for good: the episode with everything recorded about it, and
+    /// what it taught — its share of the patterns' and baselines' statistics, its evidence
+    /// and examples — as if it had never been recorded (see
+    /// [`StorageBackend::delete_episode`]).
     pub async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<()> {
         self.timed("delete_episode", async {
             self.config.limits.check_namespace(namespace)?;
-            if self.storage.delete_episode(namespace, episode_id).await? {
+            let half_life = self.config.learning.half_life_days;
+            if self
+                .storage
+                .delete_episode(namespace, episode_id, half_life)
+                .await?
+            {
                 tracing::debug!(%namespace, id = %episode_id, "episode deleted");
                 Ok(())
             } else {

@@ -71,8 +71,20 @@ pub trait StorageBackend: Send + Sync {
     /// Lists episode summaries matching `filter`, newest first.
     async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>>;
 
-    /// Removes an episode, its steps and its index entries. Returns false when it did not exist.
-    async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<bool>;
+    /// Removes an episode for good, in one transaction: its row, steps, tags, links,
+    /// checkpoints, text index entries and vectors; the retrieval session it started from,
+    /// with that session's feedback taken back from the patterns; and, for a completed
+    /// episode, what it taught (mined from it again, as [`crate::learning::mine`] does): its
+    /// share of every pattern and context baseline it fed — decayed with `half_life_days`
+    /// since it completed —, its evidence id and example, and the patterns and baselines
+    /// left with no episode. Freed space is zeroed where the backend can, so the episode's
+    /// text does not linger in the store's files. Returns false when it did not exist.
+    async fn delete_episode(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        half_life_days: f64,
+    ) -> Result<bool>;
 
     /// The costs of the most recently completed episodes comparable to a task (same task
     /// type, and same domain when one is given), newest first, at most `limit`.

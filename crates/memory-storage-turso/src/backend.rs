@@ -120,13 +120,27 @@ impl StorageBackend for TursoStorage {
         Ok(out)
     }
 
-    async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<bool> {
+    async fn delete_episode(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        half_life_days: f64,
+    ) -> Result<bool> {
         let namespace = namespace.to_string();
-        self.conns
+        let deleted = self
+            .conns
             .write(move |conn| {
-                Box::pin(async move { delete_tx(conn, &namespace, &episode_id.to_string()).await })
+                Box::pin(
+                    async move { delete_tx(conn, &namespace, episode_id, half_life_days).await },
+                )
             })
-            .await
+            .await?;
+        if deleted {
+            // The freed pages were zeroed (`secure_delete`); copying them into the database
+            // file and emptying the WAL leaves no earlier copy of the episode in either.
+            self.conns.checkpoint().await;
+        }
+        Ok(deleted)
     }
 
     async fn comparable_costs(

@@ -8,7 +8,9 @@
 //! Every connection is set up the same way: `busy_timeout` (so a write lock held by another
 //! process is waited for rather than failed on), WAL journaling (readers never block the
 //! writer and vice versa), `synchronous=NORMAL` (committed data survives a process crash; WAL
-//! keeps the file consistent across power loss) and `foreign_keys=ON`. Together with `BEGIN
+//! keeps the file consistent across power loss), `foreign_keys=ON` and `secure_delete=ON`
+//! (what a write frees is overwritten with zeros, so deleted text does not linger in free
+//! space or free pages). Together with `BEGIN
 //! IMMEDIATE` for every write, this is what lets several processes (the CLI and an MCP
 //! server) share one file safely.
 
@@ -738,6 +740,41 @@ impl Connections {
         lease(guard, &self.writer_meter, started).await
     }
 
+    /// Copies the WAL into a local database file and empties it (`wal_checkpoint(TRUNCATE)`),
+    /// waiting for other processes' readers up to the busy timeout; after a delete, so that
+    /// no earlier copy of what was deleted stays in the WAL. A checkpoint that cannot finish
+    /// (a reader elsewhere holds an old snapshot) is logged and left to the next one.
+    /// Nothing to do on a server or through a replica, whose files the server keeps.
+    pub(crate) async fn checkpoint(&self) {
+        if self.replica.is_some() {
+            return;
+        }
+        let writer = self.writer().await;
+        if writer.on_server() {
+            return;
+        }
+        let done = async {
+            let mut rows = writer
+                .raw()
+                .query("PRAGMA wal_checkpoint(TRUNCATE)", ())
+                .await?;
+            let busy = match rows.next().await? {
+                Some(row) => row.get::<i64>(0)?,
+                None => 0,
+            };
+            Ok::<bool, libsql::Error>(busy == 0)
+        }
+        .await;
+        match done {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "the WAL could not be emptied after a delete: another process is reading; \
+                 the deleted data's old pages stay in it until the next checkpoint"
+            ),
+            Err(err) => tracing::warn!(error = %err, "checkpoint after a delete failed"),
+        }
+    }
+
     /// A reader connection: the first idle one, or else the next in turn once it is free.
     pub(crate) async fn reader(&self) -> Lease {
         let started = Instant::now();
@@ -854,6 +891,13 @@ async fn connect(
     };
     conn.execute(synchronous, ()).await?;
     conn.execute("PRAGMA foreign_keys = ON", ()).await?;
+    // What a write frees — a deleted row, the old version of an updated one, a page let go —
+    // is overwritten with zeros, so deleted text (an episode deleted for a secret it held)
+    // is not left in free space, free pages or, after the delete's checkpoint, the WAL. It
+    // answers with the new setting, so it is a query.
+    let mut rows = conn.query("PRAGMA secure_delete = ON", ()).await?;
+    while rows.next().await?.is_some() {}
+    drop(rows);
     // Group commit runs each queued write in a savepoint, and SQLite journals the original
     // of every page a savepoint first changes; past 64 KiB that journal spills to a
     // temporary file, one `pwrite` per page. Kept in memory it costs a copy, and it is

@@ -12,11 +12,13 @@ use crate::codec::{
 };
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
+use crate::patterns::Forget;
 use crate::steps::load_steps;
 use crate::text_log::{self, TextDocument};
-use crate::{patterns, sessions, vectors};
+use crate::{patterns, sessions, text_snapshot, vectors};
 use chrono::{DateTime, Utc};
 use libsql::{Rows, Value};
+use memory_core::learning::mine;
 use memory_core::{
     Completion, Episode, EpisodeFilter, EpisodeStatus, ExecutionStep, MemoryError, Result,
     StepInput, TaskType,
@@ -321,36 +323,71 @@ pub(crate) async fn load_episode(
     Ok(Some(episode))
 }
 
-/// The body of `delete_episode`.
-pub(crate) async fn delete_tx(conn: &Conn, namespace: &str, id: &str) -> Result<bool> {
+/// The body of `delete_episode`: the episode and everything recorded about it, and what it
+/// taught (see [`memory_core::StorageBackend::delete_episode`]); runs on a write
+/// transaction, so what it taught is read from the episode as it stands.
+pub(crate) async fn delete_tx(
+    conn: &Conn,
+    namespace: &str,
+    episode_id: Uuid,
+    half_life_days: f64,
+) -> Result<bool> {
+    let id = episode_id.to_string();
     let mut rows = conn
         .query(
-            "SELECT rowid FROM episodes WHERE namespace = ?1 AND id = ?2",
-            [namespace, id],
+            "SELECT rowid, ended_at, record FROM episodes WHERE namespace = ?1 AND id = ?2",
+            [namespace, id.as_str()],
         )
         .await
         .ctx("find episode")?;
     let Some(row) = rows.next().await.ctx("find episode")? else {
         return Ok(false);
     };
-    let rowid = codec::int(&row, 0, &format!("episode {id}"))?;
+    let what = format!("episode {id}");
+    let rowid = codec::int(&row, 0, &what)?;
+    let ended_at = codec::opt_int(&row, 1, &what)?;
+    let record = codec::text(&row, 2, &what)?;
     drop(row);
     drop(rows);
+    let mut episode = codec::decode_episode(&id, &record)?;
+    if let (Some(_), Some(ended_at)) = (ended_at, episode.ended_at) {
+        episode.steps = load_steps(conn, rowid, &id).await?;
+        let forget = Forget {
+            ended_at,
+            learned: mine(&episode),
+            half_life_days,
+        };
+        patterns::forget_learned(conn, namespace, episode_id, &episode.pattern_ids, &forget)
+            .await?;
+    }
+    if let Some(session) = episode.retrieval_session {
+        sessions::forget(conn, namespace, session).await?;
+    }
 
     // Explicit deletes rather than relying on ON DELETE CASCADE alone: the text log has no
     // foreign key (its entry outlives the episode, to tell indexes it is gone), and this does
     // not depend on how the connection was configured.
+    text_snapshot::forget_document(conn, rowid).await?;
     text_log::remove(conn, rowid).await?;
     vectors::delete(conn, rowid).await?;
-    conn.execute("DELETE FROM steps WHERE episode_rowid = ?1", [rowid])
-        .await
-        .ctx("delete steps")?;
-    conn.execute("DELETE FROM episode_tags WHERE episode_rowid = ?1", [rowid])
-        .await
-        .ctx("delete tags")?;
-    conn.execute("DELETE FROM episodes WHERE rowid = ?1", [rowid])
-        .await
-        .ctx("delete episode")?;
+    for (sql, what) in [
+        ("DELETE FROM steps WHERE episode_rowid = ?1", "delete steps"),
+        (
+            "DELETE FROM episode_tags WHERE episode_rowid = ?1",
+            "delete tags",
+        ),
+        (
+            "DELETE FROM episode_checkpoints WHERE episode_rowid = ?1",
+            "delete checkpoints",
+        ),
+        (
+            "DELETE FROM episode_relationships WHERE from_rowid = ?1 OR to_rowid = ?1",
+            "delete relationships",
+        ),
+        ("DELETE FROM episodes WHERE rowid = ?1", "delete episode"),
+    ] {
+        conn.execute(sql, [rowid]).await.ctx(what)?;
+    }
     tracing::debug!(%id, namespace, "deleted episode");
     Ok(true)
 }

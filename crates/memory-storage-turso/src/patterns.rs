@@ -10,15 +10,18 @@
 //! completion path must stay fast, so every lookup goes through a unique index and each
 //! distinct statement is prepared once per completion and reused for every row.
 //!
-//! Deleting an episode does not touch patterns or context statistics: they keep the deleted
-//! episode's contribution (statistics are aggregates, and they decay anyway), and a pattern's
-//! `evidence` may name episodes that no longer exist, so readers must expect
+//! Deleting a completed episode takes back what it taught ([`forget_learned`], in the
+//! delete's transaction): its share of each context baseline and pattern it fed, its evidence
+//! id and example; a pattern or baseline left with no episode is deleted. A pattern's
+//! `evidence` may still name episodes deleted before this was done, so readers must expect
 //! `get_episode` to return `None` for some evidence ids.
 
 use crate::codec::{self, PatternColumns, clamp_i64, decode_pattern, decode_stats};
 use crate::connection::{Conn, Prepared};
 use crate::error::{SqlContext, TursoError};
+use chrono::{DateTime, Utc};
 use libsql::Value;
+use memory_core::learning::{Mined, Observation};
 use memory_core::{
     Completion, Feedback, OutcomeKind, OutcomeStats, Pattern, PatternFilter, PatternOrder, Result,
     ValidationError,
@@ -138,13 +141,144 @@ pub(crate) async fn merge_learned(
     Ok(ids)
 }
 
+/// What deleting a completed episode takes back from the statistics it fed.
+pub(crate) struct Forget {
+    /// When it completed: what it taught was counted then.
+    pub(crate) ended_at: DateTime<Utc>,
+    /// What it taught, mined again from it.
+    pub(crate) learned: Mined,
+    /// Half-life of pattern and baseline statistics, in days.
+    pub(crate) half_life_days: f64,
+}
+
+/// Takes back what a deleted episode taught (see the module docs): runs on the delete's
+/// write transaction. The patterns are those its observations' signatures name and those
+/// its record lists (`pattern_ids`, written when it completed — so that a pattern is found
+/// even if mining has changed since); a listed pattern with no matching observation loses
+/// the episode's share as a plain observation with no example.
+pub(crate) async fn forget_learned(
+    conn: &Conn,
+    namespace: &str,
+    episode_id: Uuid,
+    pattern_ids: &[Uuid],
+    forget: &Forget,
+) -> Result<()> {
+    let learned = &forget.learned;
+    let (at, half_life) = (forget.ended_at, forget.half_life_days);
+
+    let mut keys: Vec<String> = learned
+        .contexts
+        .iter()
+        .chain(learned.observations.iter().map(|o| &o.scope))
+        .map(|scope| scope.key())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut baselines = load_context_stats(conn, namespace, &keys).await?;
+    let mut counted: HashSet<String> = HashSet::with_capacity(learned.contexts.len());
+    let mut kept = Vec::new();
+    for scope in &learned.contexts {
+        let key = scope.key();
+        if !counted.insert(key.clone()) {
+            continue;
+        }
+        let Some(stats) = baselines.get_mut(&key) else {
+            continue;
+        };
+        stats.forget(learned.success, learned.reward, at, half_life);
+        if stats.episodes == 0 {
+            conn.execute(
+                "DELETE FROM context_stats WHERE namespace = ?1 AND scope_key = ?2",
+                libsql::params![namespace, key.as_str()],
+            )
+            .await
+            .ctx("delete an empty context baseline")?;
+        } else {
+            kept.push((key, stats.clone()));
+        }
+    }
+    save_context_stats(conn, namespace, &kept).await?;
+
+    let mut signatures: Vec<&str> = learned
+        .observations
+        .iter()
+        .map(|o| o.signature.as_str())
+        .collect();
+    signatures.sort_unstable();
+    signatures.dedup();
+    let mut fed: Vec<Pattern> = by_signatures(conn, namespace, &signatures)
+        .await?
+        .into_values()
+        .collect();
+    let select = conn
+        .prepare(SELECT_BY_ID)
+        .await
+        .ctx("prepare pattern lookup")?;
+    for id in pattern_ids {
+        if fed.iter().any(|p| p.id == *id) {
+            continue;
+        }
+        if let Some(p) = load_one(&select, namespace, &id.to_string()).await? {
+            fed.push(p);
+        }
+    }
+    drop(select);
+    fed.sort_by_key(|p| p.id);
+    fed.dedup_by_key(|p| p.id);
+
+    let mut changed = Vec::with_capacity(fed.len());
+    for mut pattern in fed {
+        let plain;
+        let obs = match learned
+            .observations
+            .iter()
+            .find(|o| o.signature == pattern.signature)
+        {
+            Some(obs) => obs,
+            None => {
+                plain = Observation {
+                    kind: pattern.kind.clone(),
+                    scope: pattern.scope.clone(),
+                    signature: pattern.signature.clone(),
+                    success: learned.success,
+                    reward: learned.reward,
+                    episode_id,
+                    example: None,
+                };
+                &plain
+            }
+        };
+        let baseline = baselines
+            .get(&pattern.scope.key())
+            .cloned()
+            .unwrap_or_else(|| OutcomeStats::empty(at));
+        pattern.forget(obs, &baseline, at, half_life);
+        if pattern.stats.episodes == 0 {
+            conn.execute(
+                "DELETE FROM patterns WHERE id = ?1",
+                [pattern.id.to_string()],
+            )
+            .await
+            .ctx("delete a pattern left with no episode")?;
+        } else {
+            changed.push(pattern);
+        }
+    }
+    save_patterns(conn, &changed).await?;
+    tracing::trace!(namespace, %episode_id, patterns = changed.len(), "took back what a deleted episode taught");
+    Ok(())
+}
+
 /// Credits every applied pattern in `namespace` with one application of `feedback`
-/// (`helped` on success, `hindered` on failure); patterns deleted since are skipped, and an
-/// id listed twice counts once. Runs on the caller's write transaction.
+/// (`helped` on success, `hindered` on failure) — or, with `take_back`, removes that
+/// credit again (the feedback's session is being deleted with its episode); patterns
+/// deleted since are skipped, and an id listed twice counts once. Runs on the caller's
+/// write transaction.
 pub(crate) async fn apply_feedback(
     conn: &Conn,
     namespace: &str,
     feedback: &Feedback,
+    take_back: bool,
 ) -> Result<()> {
     if feedback.applied.is_empty() {
         return Ok(());
@@ -164,10 +298,17 @@ pub(crate) async fn apply_feedback(
             continue;
         };
         let e = &mut pattern.effectiveness;
-        e.applied = e.applied.saturating_add(1);
+        let count = |n: u32| {
+            if take_back {
+                n.saturating_sub(1)
+            } else {
+                n.saturating_add(1)
+            }
+        };
+        e.applied = count(e.applied);
         match feedback.outcome {
-            OutcomeKind::Success => e.helped = e.helped.saturating_add(1),
-            OutcomeKind::Failure => e.hindered = e.hindered.saturating_add(1),
+            OutcomeKind::Success => e.helped = count(e.helped),
+            OutcomeKind::Failure => e.hindered = count(e.hindered),
             OutcomeKind::PartialSuccess | OutcomeKind::Abstained => {}
         }
         let record = codec::to_json(&pattern, || format!("pattern {id}"))?;

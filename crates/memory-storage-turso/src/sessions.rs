@@ -149,6 +149,25 @@ pub(crate) async fn feedback_from_completion(
     save_feedback(conn, namespace, session, &feedback).await
 }
 
+/// Deletes the retrieval session `session_id` with the episode that started from it, and
+/// takes its feedback (if any) back from the patterns it credited. Runs on the delete's
+/// write transaction; nothing to do when the session is gone.
+pub(crate) async fn forget(conn: &Conn, namespace: &str, session_id: Uuid) -> Result<()> {
+    let Some(session) = get(conn, namespace, session_id).await? else {
+        return Ok(());
+    };
+    if let Some(feedback) = &session.feedback {
+        patterns::apply_feedback(conn, namespace, feedback, true).await?;
+    }
+    conn.execute(
+        "DELETE FROM retrieval_sessions WHERE namespace = ?1 AND id = ?2",
+        [namespace, session_id.to_string().as_str()],
+    )
+    .await
+    .ctx("delete the episode's retrieval session")?;
+    Ok(())
+}
+
 /// Stores `feedback` on `session` and applies it to the patterns it names.
 async fn save_feedback(
     conn: &Conn,
@@ -166,7 +185,7 @@ async fn save_feedback(
     )
     .await
     .ctx("save feedback")?;
-    patterns::apply_feedback(conn, namespace, feedback).await?;
+    patterns::apply_feedback(conn, namespace, feedback, false).await?;
     tracing::debug!(%id, namespace, applied = feedback.applied.len(), outcome = feedback.outcome.as_str(), "recorded feedback");
     Ok(())
 }

@@ -272,6 +272,28 @@ pub(crate) async fn clear(conns: &Connections) -> memory_core::Result<()> {
         .await
 }
 
+/// Drops the stored snapshot when episode `rowid` has indexed text, on the caller's write
+/// transaction (an episode being deleted): the snapshot's posting lists are keyed by the
+/// terms of every document they hold — this one's too, in its current or an earlier
+/// version — so that its words do not outlive it. A snapshot is written again when one is
+/// next due.
+pub(crate) async fn forget_document(conn: &Conn, rowid: i64) -> Result<(), TursoError> {
+    const INDEXED: &str = "EXISTS (SELECT 1 FROM episode_text \
+                           WHERE episode_rowid = ?1 AND terms IS NOT NULL)";
+    for sql in [
+        format!(
+            "DELETE FROM text_snapshot_terms WHERE {INDEXED} \
+             AND EXISTS (SELECT 1 FROM text_snapshot)"
+        ),
+        format!("DELETE FROM text_snapshot WHERE {INDEXED}"),
+    ] {
+        conn.execute_once(&sql, [rowid])
+            .await
+            .ctx("drop the text index snapshot")?;
+    }
+    Ok(())
+}
+
 /// `INSERT INTO text_snapshot_terms … VALUES (?, ?), …` for `rows` rows.
 fn insert_sql(rows: usize) -> String {
     let mut sql = String::from("INSERT INTO text_snapshot_terms (term, postings) VALUES ");

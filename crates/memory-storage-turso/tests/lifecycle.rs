@@ -289,7 +289,7 @@ async fn delete_removes_steps_tags_and_index_entries() {
     let terms = vec!["allocator".to_string()];
     assert_eq!(storage.search_text(NS, &terms, 10).await.unwrap().len(), 1);
 
-    assert!(storage.delete_episode(NS, episode.id).await.unwrap());
+    assert!(storage.delete_episode(NS, episode.id, 30.0).await.unwrap());
     assert_eq!(storage.get_episode(NS, episode.id).await.unwrap(), None);
     assert!(
         storage
@@ -308,7 +308,7 @@ async fn delete_removes_steps_tags_and_index_entries() {
             vectors: 0
         }
     );
-    assert!(!storage.delete_episode(NS, episode.id).await.unwrap());
+    assert!(!storage.delete_episode(NS, episode.id, 30.0).await.unwrap());
     assert!(storage.get_episode(NS, keep.id).await.unwrap().is_some());
 }
 
@@ -359,7 +359,12 @@ async fn namespaces_are_isolated() {
         .await
         .unwrap_err();
     assert!(matches!(err, MemoryError::NotFound { .. }), "{err:?}");
-    assert!(!storage.delete_episode("beta", episode.id).await.unwrap());
+    assert!(
+        !storage
+            .delete_episode("beta", episode.id, 30.0)
+            .await
+            .unwrap()
+    );
 
     // Still all there for its owner.
     assert!(
@@ -1010,7 +1015,7 @@ async fn the_change_log_names_what_other_writers_changed_and_never_ours() {
     assert!(keys.contains(&patterns_key), "{keys:?}");
 
     // Their delete; then nothing more.
-    theirs.delete_episode(NS, other.id).await.unwrap();
+    theirs.delete_episode(NS, other.id, 30.0).await.unwrap();
     common::caught_up(&ours).await;
     let (pos, keys) = changes_after(&ours, pos).await;
     assert!(keys.contains(&episode(other.id)), "{keys:?}");

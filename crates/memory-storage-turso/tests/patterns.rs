@@ -7,6 +7,8 @@
 mod common;
 
 use chrono::{Duration, TimeZone, Utc};
+use memory_core::OutcomeStats;
+use memory_core::export::ContextStatsRecord;
 use memory_core::{
     Clock, Completion, Feedback, ManualClock, MemoryConfig, MemoryError, NewEpisode, OutcomeKind,
     Pattern, PatternFilter, PatternKind, PatternKindName, PatternOrder, RetrievalQuery,
@@ -1072,16 +1074,155 @@ async fn a_completion_and_its_feedback_commit_together() {
     assert_eq!(p.effectiveness.applied, 1);
 }
 
+/// An episode with `tools` as its steps, started `secs` after t0, and its completion with
+/// `outcome` a minute later.
+fn planned(tools: &[&str], outcome: TaskOutcome, secs: i64) -> (memory_core::Episode, Completion) {
+    let mut e = common::running(NS, "tune the query planner", secs);
+    e.context.language = Some("Rust".into());
+    e.context.domain = Some("db".into());
+    e.steps = tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| common::recorded(i as u32 + 1, t, "work", 3))
+        .collect();
+    let c = common::completion_of(&e, outcome, common::at(secs + 60));
+    (e, c)
+}
+
+/// Every pattern and context baseline of the namespace, by signature and scope key.
+async fn learned(storage: &TursoStorage) -> (Vec<Pattern>, Vec<ContextStatsRecord>) {
+    let mut patterns = storage
+        .list_patterns(&PatternFilter {
+            limit: 10_000,
+            ..PatternFilter::new(NS)
+        })
+        .await
+        .unwrap();
+    patterns.sort_by(|a, b| a.signature.cmp(&b.signature));
+    let mut snapshot = storage
+        .export_snapshot(&memory_core::ExportFilter::new(NS))
+        .await
+        .unwrap();
+    let baselines = snapshot.context_stats(None, 10_000).await.unwrap();
+    snapshot.close().await.unwrap();
+    (patterns, baselines)
+}
+
+/// Statistics as they stand at one time, so that two stores updated at different times
+/// compare.
+fn at_day_10(stats: &OutcomeStats) -> (f64, f64, f64, u64, u64) {
+    let s = stats.at(common::at(10 * 86_400), 30.0);
+    (
+        s.support,
+        s.successes,
+        s.reward_sum,
+        s.episodes,
+        s.successful_episodes,
+    )
+}
+
+fn close(a: (f64, f64, f64, u64, u64), b: (f64, f64, f64, u64, u64)) -> bool {
+    (a.0 - b.0).abs() < 1e-9
+        && (a.1 - b.1).abs() < 1e-9
+        && (a.2 - b.2).abs() < 1e-9
+        && a.3 == b.3
+        && a.4 == b.4
+}
+
+/// Deleting a completed episode takes back what it taught: the namespace's patterns and
+/// context baselines are those of a store where it never completed (statistics compared at
+/// one time; lift, evidence and counts equal), the patterns only it fed are gone, and the
+/// feedback of the session it started from is taken back with the session.
 #[tokio::test]
-async fn deleting_an_episode_keeps_its_patterns() {
+async fn deleting_an_episode_takes_back_what_it_taught() {
+    let (_d1, both) = common::fresh().await;
+    let (_d2, never) = common::fresh().await;
+    let (first, c1) = planned(&["explain", "index", "bench"], success(), 0);
+    let (gone, c2) = planned(&["explain", "index", "vacuum"], failure(), 86_400);
+    let (last, c3) = planned(&["explain", "index"], failure(), 2 * 86_400);
+
+    for storage in [&both, &never] {
+        storage.store_episode(&first).await.unwrap();
+        storage.complete_episode(NS, first.id, &c1).await.unwrap();
+    }
+    both.store_episode(&gone).await.unwrap();
+    both.complete_episode(NS, gone.id, &c2).await.unwrap();
+    for storage in [&both, &never] {
+        storage.store_episode(&last).await.unwrap();
+        storage.complete_episode(NS, last.id, &c3).await.unwrap();
+    }
+    let before = learned(&both).await;
+    assert!(
+        before.0.len() > learned(&never).await.0.len(),
+        "the deleted episode fed patterns of its own"
+    );
+
+    assert!(both.delete_episode(NS, gone.id, 30.0).await.unwrap());
+    let (patterns, baselines) = learned(&both).await;
+    let (want_patterns, want_baselines) = learned(&never).await;
+    let signatures = |ps: &[Pattern]| ps.iter().map(|p| p.signature.clone()).collect::<Vec<_>>();
+    assert_eq!(signatures(&patterns), signatures(&want_patterns));
+    for (p, want) in patterns.iter().zip(&want_patterns) {
+        assert!(
+            close(at_day_10(&p.stats), at_day_10(&want.stats)),
+            "{}: {:?} against {:?}",
+            p.signature,
+            p.stats,
+            want.stats
+        );
+        assert!((p.lift - want.lift).abs() < 1e-9, "{}", p.signature);
+        assert_eq!(p.evidence, want.evidence, "{}", p.signature);
+        assert!(!p.evidence.contains(&gone.id));
+    }
+    assert_eq!(baselines.len(), want_baselines.len());
+    for (b, want) in baselines.iter().zip(&want_baselines) {
+        assert_eq!(b.scope_key, want.scope_key);
+        assert!(
+            close(at_day_10(&b.stats), at_day_10(&want.stats)),
+            "{}",
+            b.scope_key
+        );
+    }
+    assert_eq!(both.get_episode(NS, gone.id).await.unwrap(), None);
+}
+
+/// The retrieval session an episode started from goes with it, and so does the credit
+/// its feedback gave the patterns it recommended.
+#[tokio::test]
+async fn deleting_an_episode_takes_back_its_sessions_feedback() {
     let (_dir, storage) = common::fresh().await;
-    let (e, c) = episode_with(&storage, NS, &["a", "b"], success(), 0).await;
-    let ids = storage.complete_episode(NS, e.id, &c).await.unwrap();
-    assert!(storage.delete_episode(NS, e.id).await.unwrap());
+    let (first, c1) = planned(&["explain", "index", "bench"], success(), 0);
+    storage.store_episode(&first).await.unwrap();
+    let ids = storage.complete_episode(NS, first.id, &c1).await.unwrap();
+    let session = RetrievalSession {
+        id: Uuid::now_v7(),
+        namespace: NS.into(),
+        query: "tune the planner again".into(),
+        recommended: ids.clone(),
+        created_at: common::at(100),
+        feedback: None,
+    };
+    let retention = SessionRetention {
+        max_per_namespace: 100,
+        max_age_days: 1_000_000.0,
+    };
+    storage.store_session(&session, &retention).await.unwrap();
+    let (mut second, _) = planned(&["explain", "index", "bench"], success(), 200);
+    second.retrieval_session = Some(session.id);
+    storage.store_episode(&second).await.unwrap();
+    let mut c2 = common::completion_of(&second, success(), common::at(300));
+    c2.feedback_session = Some(session.id);
+    storage.complete_episode(NS, second.id, &c2).await.unwrap();
+    let credited = storage.get_pattern(NS, ids[0]).await.unwrap().unwrap();
+    assert_eq!(credited.effectiveness.applied, 1);
+    assert_eq!(credited.effectiveness.helped, 1);
+
+    assert!(storage.delete_episode(NS, second.id, 30.0).await.unwrap());
+    assert_eq!(storage.get_session(NS, session.id).await.unwrap(), None);
     let p = storage.get_pattern(NS, ids[0]).await.unwrap().unwrap();
+    assert_eq!(p.effectiveness, memory_core::Effectiveness::default());
     assert_eq!(p.stats.episodes, 1);
-    assert_eq!(p.evidence, vec![e.id], "evidence may name deleted episodes");
-    assert_eq!(storage.get_episode(NS, e.id).await.unwrap(), None);
+    assert_eq!(p.evidence, vec![first.id]);
 }
 
 #[tokio::test]

@@ -189,7 +189,7 @@ async fn deleting_an_episode_cascades_to_its_edges_and_checkpoints() {
     };
     storage.store_checkpoint(&cp).await.unwrap();
 
-    assert!(storage.delete_episode("ns", ids[1]).await.unwrap());
+    assert!(storage.delete_episode("ns", ids[1], 30.0).await.unwrap());
     let left = all_edges(&storage).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].kind, RelationshipKind::RelatedTo);

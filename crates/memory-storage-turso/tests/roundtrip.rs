@@ -294,7 +294,10 @@ fn a_stored_episode_reads_back_identical() {
             rt.block_on(async {
                 let ns = episode.namespace.as_str();
                 // Shrinking may replay an id; start each case from a clean slate.
-                storage.delete_episode(ns, episode.id).await.map_err(fail)?;
+                storage
+                    .delete_episode(ns, episode.id, 30.0)
+                    .await
+                    .map_err(fail)?;
 
                 storage.store_episode(&episode).await.map_err(fail)?;
                 let back = storage.get_episode(ns, episode.id).await.map_err(fail)?;
@@ -306,7 +309,12 @@ fn a_stored_episode_reads_back_identical() {
                     .map_err(fail)?;
                 prop_assert_eq!(listed, vec![episode.summary()]);
 
-                prop_assert!(storage.delete_episode(ns, episode.id).await.map_err(fail)?);
+                prop_assert!(
+                    storage
+                        .delete_episode(ns, episode.id, 30.0)
+                        .await
+                        .map_err(fail)?
+                );
                 Ok(())
             })
         })
@@ -336,7 +344,10 @@ fn the_lifecycle_reads_back_as_the_model_predicts() {
                 start.reflection = None;
                 rt.block_on(async {
                     let ns = start.namespace.clone();
-                    storage.delete_episode(&ns, start.id).await.map_err(fail)?;
+                    storage
+                        .delete_episode(&ns, start.id, 30.0)
+                        .await
+                        .map_err(fail)?;
                     storage.store_episode(&start).await.map_err(fail)?;
 
                     let mut expected = start.clone();

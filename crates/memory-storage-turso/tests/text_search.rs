@@ -153,7 +153,7 @@ async fn another_handles_writes_and_deletions_are_seen_by_the_next_search() {
     want.sort();
     assert_eq!(got, want);
 
-    assert!(writer.delete_episode(NS, first.id).await.unwrap());
+    assert!(writer.delete_episode(NS, first.id, 30.0).await.unwrap());
     common::caught_up(&reader).await;
     assert_eq!(
         ids(&reader.search_text(NS, &q, 10).await.unwrap()),
@@ -204,7 +204,10 @@ async fn a_reopened_store_searches_what_was_indexed_before() {
         })
         .collect();
     storage.store_episodes(episodes.to_vec()).await.unwrap();
-    storage.delete_episode(NS, episodes[3].id).await.unwrap();
+    storage
+        .delete_episode(NS, episodes[3].id, 30.0)
+        .await
+        .unwrap();
     let q = terms(&["billing", "7"]);
     let before = storage.search_text(NS, &q, 20).await.unwrap();
     assert_eq!(before.len(), 7, "six billing episodes and episode 7");
@@ -265,7 +268,7 @@ async fn a_reused_rowid_is_searched_as_the_new_episode() {
     assert_eq!(found(&storage, "wasm").await, [old.id]);
     // Deleting the newest episode frees its rowid; the next episode stored takes it.
     let old_rowid = rowid_of(&storage, old.id).await;
-    assert!(other.delete_episode(NS, old.id).await.unwrap());
+    assert!(other.delete_episode(NS, old.id, 30.0).await.unwrap());
     let single = done("rotate the grafana api keys", 2);
     other.store_episode(&single).await.unwrap();
     common::caught_up(&storage).await;
@@ -274,7 +277,7 @@ async fn a_reused_rowid_is_searched_as_the_new_episode() {
     assert_eq!(found(&storage, "grafana").await, [single.id]);
     // The same through the batch path.
     let single_rowid = rowid_of(&storage, single.id).await;
-    assert!(other.delete_episode(NS, single.id).await.unwrap());
+    assert!(other.delete_episode(NS, single.id, 30.0).await.unwrap());
     let batched = done("shard the redis cluster", 3);
     let batch = std::slice::from_ref(&batched);
     other.store_episodes(batch.to_vec()).await.unwrap();

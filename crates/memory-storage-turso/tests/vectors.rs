@@ -184,7 +184,7 @@ async fn an_episode_is_found_by_its_best_chunk() {
         .unwrap();
     assert_ne!(got[0].summary.id, ids[2]);
     // Deleting an episode deletes all its chunks.
-    assert!(storage.delete_episode("ns", ids[1]).await.unwrap());
+    assert!(storage.delete_episode("ns", ids[1], 30.0).await.unwrap());
     assert_eq!(storage.row_counts().await.unwrap().vectors, 7);
 }
 
@@ -572,7 +572,7 @@ async fn deleting_an_episode_deletes_its_vector() {
         .await
         .unwrap();
     assert_eq!(storage.row_counts().await.unwrap().vectors, 2);
-    assert!(storage.delete_episode("ns", a.id).await.unwrap());
+    assert!(storage.delete_episode("ns", a.id, 30.0).await.unwrap());
     assert_eq!(storage.row_counts().await.unwrap().vectors, 1);
     assert!(storage.vectors_of("ns", &[a.id]).await.unwrap().is_empty());
     let got = storage
@@ -684,7 +684,7 @@ async fn the_work_list_shrinks_as_vectors_are_stored() {
     let late = done("b", "imported late", 21);
     storage.store_episode(&late).await.unwrap();
     assert_eq!(storage.count_without_vectors().await.unwrap(), 1);
-    assert!(storage.delete_episode("b", late.id).await.unwrap());
+    assert!(storage.delete_episode("b", late.id, 30.0).await.unwrap());
     assert_eq!(storage.count_without_vectors().await.unwrap(), 0);
     assert!(
         storage

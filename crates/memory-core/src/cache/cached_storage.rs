@@ -470,11 +470,21 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         .await
     }
 
-    async fn delete_episode(&self, namespace: &str, episode_id: Uuid) -> Result<bool> {
+    async fn delete_episode(
+        &self,
+        namespace: &str,
+        episode_id: Uuid,
+        half_life_days: f64,
+    ) -> Result<bool> {
         let mut mark = self.writing(namespace);
         mark.episode = Some(episode_id);
         mark.patterns = true;
-        self.inner.delete_episode(namespace, episode_id).await
+        // What it taught comes off patterns that are not listed, and its session's feedback
+        // off others.
+        mark.every_pattern = true;
+        self.inner
+            .delete_episode(namespace, episode_id, half_life_days)
+            .await
     }
 
     async fn comparable_costs(

@@ -263,6 +263,31 @@ impl Pattern {
         }
         self.last_seen = now.max(self.last_seen);
     }
+
+    /// Takes back what a deleted episode's observation `obs`, counted at `at` (its
+    /// completion), added: its share of the statistics, its evidence id, and the example
+    /// when it is the observation's. `baseline` is the scope's statistics without the
+    /// episode, from which `lift` is recomputed. A pattern left with no episode should be
+    /// deleted rather than kept.
+    pub fn forget(
+        &mut self,
+        obs: &Observation,
+        baseline: &OutcomeStats,
+        at: DateTime<Utc>,
+        half_life_days: f64,
+    ) {
+        self.stats
+            .forget(obs.success, obs.reward, at, half_life_days);
+        let now = self.stats.updated_at;
+        self.lift = lift(
+            self.stats.success_rate(),
+            baseline.at(now, half_life_days).success_rate(),
+        );
+        self.evidence.retain(|id| *id != obs.episode_id);
+        if obs.example.is_some() && self.example == obs.example {
+            self.example = None;
+        }
+    }
 }
 
 /// Most actions of one recovery path counted as candidates for what cleared the error (the

@@ -65,6 +65,27 @@ impl OutcomeStats {
         }
     }
 
+    /// Takes back one episode that [`OutcomeStats::record`] added at `at` with `success`
+    /// and `reward`: its weight, decayed from `at` to when the statistics were last brought
+    /// up to date, comes off the sums, and it no longer counts in the raw counts. With no
+    /// episode left, the sums are exactly zero (not a rounding residue).
+    pub fn forget(&mut self, success: f64, reward: f64, at: DateTime<Utc>, half_life_days: f64) {
+        let weight = decay_factor(at, self.updated_at, half_life_days);
+        self.episodes = self.episodes.saturating_sub(1);
+        if success >= 1.0 {
+            self.successful_episodes = self.successful_episodes.saturating_sub(1);
+        }
+        if self.episodes == 0 {
+            self.support = 0.0;
+            self.successes = 0.0;
+            self.reward_sum = 0.0;
+            return;
+        }
+        self.support = (self.support - weight).max(0.0);
+        self.successes = (self.successes - weight * success).clamp(0.0, self.support);
+        self.reward_sum -= weight * reward;
+    }
+
     /// Decayed success rate (0 with no support).
     pub fn success_rate(&self) -> f64 {
         if self.support > 0.0 {
@@ -106,6 +127,41 @@ pub fn lift(pattern_rate: f64, baseline_rate: f64) -> f64 {
 mod tests {
     use super::*;
     use chrono::Duration;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Forgetting one of the episodes recorded leaves the statistics of the others alone,
+        /// whatever the order, times and outcomes (compared at one time).
+        #[test]
+        fn forgetting_an_episode_leaves_the_others(
+            episodes in prop::collection::vec((0u8..3, 0.0f64..1.0, 0i64..400), 1..12),
+            pick in any::<prop::sample::Index>(),
+        ) {
+            let t0 = chrono::DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+            let gone = pick.index(episodes.len());
+            let mut all = OutcomeStats::empty(t0);
+            let mut others = OutcomeStats::empty(t0);
+            let mut when = t0;
+            for (i, (outcome, reward, gap)) in episodes.iter().enumerate() {
+                when += Duration::hours(*gap);
+                let success = f64::from(*outcome) / 2.0;
+                all.record(success, *reward, when, 30.0);
+                if i != gone {
+                    others.record(success, *reward, when, 30.0);
+                }
+            }
+            let (outcome, reward, _) = episodes[gone];
+            let gone_at = t0 + Duration::hours(episodes[..=gone].iter().map(|e| e.2).sum());
+            all.forget(f64::from(outcome) / 2.0, reward, gone_at, 30.0);
+            let end = when + Duration::days(3);
+            let (a, b) = (all.at(end, 30.0), others.at(end, 30.0));
+            prop_assert_eq!(a.episodes, b.episodes);
+            prop_assert_eq!(a.successful_episodes, b.successful_episodes);
+            prop_assert!((a.support - b.support).abs() < 1e-9, "{:?} {:?}", a, b);
+            prop_assert!((a.successes - b.successes).abs() < 1e-9, "{:?} {:?}", a, b);
+            prop_assert!((a.reward_sum - b.reward_sum).abs() < 1e-9, "{:?} {:?}", a, b);
+        }
+    }
 
     #[test]
     fn wilson_is_cautious_with_few_samples() {
