@@ -17,6 +17,7 @@ pub mod remote;
 pub mod resident;
 pub mod retrieval_eval;
 mod rng;
+pub mod soak;
 mod template;
 pub mod workload;
 

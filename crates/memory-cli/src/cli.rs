@@ -1,6 +1,7 @@
 //! The command-line grammar of `memory`: every command, flag and environment variable.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use memory_core::retention::Retention;
 use std::path::PathBuf;
 
 /// Self-learning memory for AI agents: record what an agent did, learn from it, and hand the
@@ -200,6 +201,11 @@ pub enum Command {
     /// Rebuild every episode's vector with the current embedder (the way to switch
     /// embedder or dimension), or with --missing only embed episodes that have none.
     Reembed(ReembedArgs),
+    /// Drop what has outlived its use — running episodes left idle (completed as abandoned),
+    /// old retrieval sessions, patterns too weak to be recommended again, surplus cached
+    /// embeddings — or with --dry-run say what would go. `memory serve` and `memory mcp` do
+    /// this hourly.
+    Gc(GcArgs),
     /// Show what the memory holds and how it performs: sizes, caches, prepared statements,
     /// connections, the write queue and operation latencies (--prometheus for the
     /// Prometheus text format).
@@ -396,6 +402,31 @@ pub enum BenchCommand {
     /// latency, cached reads, retrieval, concurrent agents and bulk import, one column per
     /// round-trip time (starts --sqld on a free loopback port, or uses --server).
     Remote(RemoteArgs),
+    /// Whether a store stays bounded under steady use: episodes recorded over a long
+    /// simulated time with retrievals between them, garbage collected hourly as `memory
+    /// serve` does; database size, bytes per episode, resident memory and what the store
+    /// holds every --report-every episodes (uses a temporary database).
+    Soak(SoakArgs),
+}
+
+/// `memory bench soak`
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Episodes recorded.
+    #[arg(long, default_value_t = 200_000)]
+    pub episodes: usize,
+    /// A row every this many episodes.
+    #[arg(long, default_value_t = 20_000)]
+    pub report_every: usize,
+    /// Simulated days the episodes are spread over.
+    #[arg(long, default_value_t = 400.0)]
+    pub days: f64,
+    /// Run without collecting garbage, for comparison.
+    #[arg(long)]
+    pub no_gc: bool,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
 }
 
 /// `memory bench first-search`
@@ -775,6 +806,23 @@ pub struct ReembedArgs {
     /// Episodes embedded per batch.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+}
+
+/// `memory gc`
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Say what would go; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A running episode with no step for this many hours is completed as abandoned.
+    #[arg(long, default_value_t = Retention::default().abandon_after_hours)]
+    pub abandon_after_hours: f64,
+    /// A pattern whose support, decayed to now, is below this is dropped.
+    #[arg(long, default_value_t = Retention::default().min_pattern_support)]
+    pub min_pattern_support: f64,
+    /// Most vectors kept in the embedding cache.
+    #[arg(long, default_value_t = Retention::default().max_cached_embeddings)]
+    pub max_cached_embeddings: u64,
 }
 
 /// `memory stats`

@@ -355,6 +355,47 @@ fn a_deleted_episode_leaves_no_trace() {
     assert_eq!(in_files(), 0);
 }
 
+/// `memory gc` through the binary: a dry run says what would go and changes nothing; the
+/// real run completes the idle running episode as abandoned and leaves the rest.
+#[test]
+fn gc_completes_idle_episodes_and_says_what_it_dropped() {
+    let sb = Sandbox::new();
+    let idle = sb.start("a task its agent forgot", &[]);
+    let done = sb.start("a task that ended", &[]);
+    sb.json(&[
+        "episode",
+        "complete",
+        &done,
+        "--outcome",
+        "success",
+        "--verdict",
+        "ok",
+    ]);
+    let dry = sb.json(&["gc", "--dry-run", "--abandon-after-hours", "0"]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["abandoned_episodes"], 1);
+    for key in ["sessions", "patterns", "cached_embeddings"] {
+        assert!(dry[key].is_u64(), "{key}: {dry}");
+    }
+    assert!(sb.json(&["episode", "show", &idle])["outcome"].is_null());
+
+    let report = sb.json(&["gc", "--abandon-after-hours", "0"]);
+    assert_eq!(report["dry_run"], false);
+    assert_eq!(report["abandoned_episodes"], 1);
+    let shown = sb.json(&["episode", "show", &idle]);
+    assert_eq!(shown["outcome"]["kind"], "abstained", "{shown}");
+    assert_eq!(
+        sb.json(&["episode", "show", &done])["outcome"]["kind"],
+        "success"
+    );
+    // Nothing left to do; a bad bound is a usage error.
+    assert_eq!(
+        sb.json(&["gc", "--abandon-after-hours", "0"])["abandoned_episodes"],
+        0
+    );
+    assert_eq!(code(&sb.run(&["gc", "--min-pattern-support", "-1"])), 2);
+}
+
 #[test]
 fn namespaces_are_isolated() {
     let sb = Sandbox::new();

@@ -16,6 +16,7 @@ pub mod handoff;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod retention;
 pub mod storage;
 
 pub use background::BackgroundEmbedding;
@@ -26,8 +27,9 @@ pub use limits::Limits;
 pub use model::*;
 pub use storage::{
     BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeFilter, EpisodeStatus,
-    EpisodeVectors, ExportFilter, ExportSnapshot, ExternalChanges, ImportBatch, PatternFilter,
-    PatternOrder, RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
+    EpisodeVectors, ExportFilter, ExportSnapshot, ExternalChanges, GarbageCounts, GarbagePlan,
+    ImportBatch, PatternFilter, PatternOrder, RelationshipFilter, StorageBackend, TextMatch,
+    VectorMatch,
 };
 pub mod learning;
 pub mod memory;

@@ -70,6 +70,9 @@ pub struct MemoryConfig {
     pub related_candidates: usize,
     /// Which retrieval sessions each namespace keeps.
     pub session_retention: SessionRetention,
+    /// What else the memory keeps: when running episodes count as abandoned, and when
+    /// patterns and cached embeddings are dropped (see [`crate::retention`]).
+    pub retention: crate::retention::Retention,
 }
 
 impl Default for MemoryConfig {
@@ -92,6 +95,7 @@ impl Default for MemoryConfig {
             strong_hit_share: 0.75,
             related_candidates: 10,
             session_retention: SessionRetention::default(),
+            retention: crate::retention::Retention::default(),
         }
     }
 }
@@ -164,6 +168,12 @@ impl SelfLearningMemory {
     /// the local [`HashingEmbedder`].
     pub fn with_embedder(mut self, embedder: Option<Arc<dyn Embedder>>) -> Self {
         self.vectors = embedder.map(|e| Arc::new(Vectors::new(e)));
+        self
+    }
+
+    /// Keeps what `retention` says (see [`crate::retention`]).
+    pub fn with_retention(mut self, retention: crate::retention::Retention) -> Self {
+        Arc::make_mut(&mut self.config).retention = retention;
         self
     }
 

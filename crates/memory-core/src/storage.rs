@@ -16,6 +16,7 @@ use crate::model::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -275,6 +276,15 @@ pub trait StorageBackend: Send + Sync {
 
     /// Every retrieval session of `namespace`, by id.
     async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>>;
+
+    /// The running episodes of every namespace whose last step (or start, without steps)
+    /// was before `idle_since`, oldest first.
+    async fn idle_running(&self, idle_since: DateTime<Utc>) -> Result<Vec<(String, Uuid)>>;
+
+    /// Drops the sessions, patterns and cached embeddings `plan` says have outlived their
+    /// use (see [`crate::retention`]), or on a dry run counts them. A pattern seen again
+    /// while this runs is kept.
+    async fn collect_garbage(&self, plan: &GarbagePlan) -> Result<GarbageCounts>;
 
     /// Opens one consistent read of what an export of `filter` holds: every page read
     /// through it comes from the same snapshot of the store, whatever is written meanwhile.
@@ -605,6 +615,35 @@ impl BatchCounts {
         self.checkpoints += other.checkpoints;
         self.relationships += other.relationships;
     }
+}
+
+/// What [`StorageBackend::collect_garbage`] drops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GarbagePlan {
+    /// The time to judge ages and decay at.
+    pub now: DateTime<Utc>,
+    /// Count, change nothing.
+    pub dry_run: bool,
+    /// The sessions each namespace keeps.
+    pub sessions: SessionRetention,
+    /// Patterns whose support decayed to `now` is below this are dropped.
+    pub min_pattern_support: f64,
+    /// Half-life of pattern statistics, in days.
+    pub half_life_days: f64,
+    /// Most cached embeddings kept (those of embedders other than the store's vector
+    /// space's are dropped first).
+    pub max_cached_embeddings: u64,
+}
+
+/// What [`StorageBackend::collect_garbage`] dropped (or would drop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GarbageCounts {
+    /// Retrieval sessions.
+    pub sessions: u64,
+    /// Patterns.
+    pub patterns: u64,
+    /// Cached embeddings.
+    pub cached_embeddings: u64,
 }
 
 /// What to export: a namespace, and optionally the time range its episodes started in.

@@ -21,16 +21,16 @@ use crate::steps::check_step_seqs;
 use crate::storage::TursoStorage;
 use crate::text_log::TextDocument;
 use crate::tx::{begin_read, begin_write, finish, finish_read};
-use crate::{batch, change_log, patterns, relationships, sessions, transfer, vectors};
+use crate::{batch, change_log, garbage, patterns, relationships, sessions, transfer, vectors};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use memory_core::metrics::StorageStats;
 use memory_core::{
     BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodeSummary,
     EpisodeVectors, ExecutionStep, ExportFilter, ExportSnapshot, ExternalChanges, Feedback,
-    ImportBatch, MemoryError, Pattern, PatternFilter, Relationship, RelationshipFilter,
-    RelationshipKind, Result, RetrievalSession, SessionRetention, StepInput, StorageBackend,
-    TaskType, TextMatch, VectorMatch,
+    GarbageCounts, GarbagePlan, ImportBatch, MemoryError, Pattern, PatternFilter, Relationship,
+    RelationshipFilter, RelationshipKind, Result, RetrievalSession, SessionRetention, StepInput,
+    StorageBackend, TaskType, TextMatch, VectorMatch,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -424,6 +424,14 @@ impl StorageBackend for TursoStorage {
     async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
         let conn = self.conns.reader().await;
         transfer::sessions(&conn, namespace).await
+    }
+
+    async fn idle_running(&self, idle_since: DateTime<Utc>) -> Result<Vec<(String, Uuid)>> {
+        garbage::idle_running(&self.conns, codec::micros(idle_since)).await
+    }
+
+    async fn collect_garbage(&self, plan: &GarbagePlan) -> Result<GarbageCounts> {
+        garbage::collect(&self.conns, plan).await
     }
 
     async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {

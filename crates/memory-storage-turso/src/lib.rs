@@ -56,6 +56,7 @@ mod codec;
 mod connection;
 mod episodes;
 mod error;
+mod garbage;
 mod group_commit;
 mod location;
 mod patterns;

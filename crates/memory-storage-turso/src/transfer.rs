@@ -78,7 +78,9 @@ impl Snapshot {
     }
 }
 
-/// `(key, id) > (?, ?)` for a page that starts after the record with that key and id.
+/// `(key, id) > (?, ?)` for a page that starts after the record with that key and id,
+/// written so that an index on `key` seeks to the page's start (`key >= ?` first) instead
+/// of reading every earlier row again.
 fn after_key(
     key: &str,
     id: &str,
@@ -87,7 +89,7 @@ fn after_key(
     params: &mut Vec<Value>,
 ) {
     if let Some((at, last)) = after {
-        sql.push_str(&format!(" AND ({key} > ? OR ({key} = ? AND {id} > ?))"));
+        sql.push_str(&format!(" AND {key} >= ? AND ({key} > ? OR {id} > ?)"));
         params.push(Value::from(micros(at)));
         params.push(Value::from(micros(at)));
         params.push(Value::from(last.to_string()));
@@ -146,7 +148,9 @@ impl ExportSnapshot for Snapshot {
     }
 
     async fn patterns(&mut self, after: Option<Uuid>, limit: usize) -> Result<Vec<Pattern>> {
-        let mut sql = String::from("SELECT id, record FROM patterns WHERE namespace = ?");
+        // `+namespace`: the pages walk the primary key (a range from `after`), rather than
+        // the namespace's index, which would sort the whole namespace for every page.
+        let mut sql = String::from("SELECT id, record FROM patterns WHERE +namespace = ?");
         let mut params = vec![Value::from(self.namespace.as_str())];
         if let Some(after) = after {
             sql.push_str(" AND id > ?");

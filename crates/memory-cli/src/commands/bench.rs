@@ -2,6 +2,7 @@
 
 use crate::cli::{
     CompletionArgs, FirstSearchArgs, LearningArgs, PerfArgs, RemoteArgs, RetrievalEvalArgs,
+    SoakArgs,
 };
 use crate::output::Printer;
 use anyhow::Context as _;
@@ -134,6 +135,23 @@ pub async fn retrieval(
             memory_bench::retrieval_eval::run_with_embedder(&config, dir.path(), embedder).await?
         }
     };
+    out.either(&report, || report.to_markdown())
+}
+
+pub async fn soak(args: &SoakArgs, out: Printer) -> anyhow::Result<()> {
+    if args.episodes == 0 || args.report_every == 0 || args.days.is_nan() || args.days <= 0.0 {
+        crate::exit::usage!("--episodes, --report-every and --days must be more than 0");
+    }
+    let config = memory_bench::soak::SoakConfig {
+        episodes: args.episodes,
+        report_every: args.report_every,
+        days: args.days,
+        collect: !args.no_gc,
+        seed: args.seed,
+        ..memory_bench::soak::SoakConfig::default()
+    };
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let report = memory_bench::soak::run(&config, dir.path()).await?;
     out.either(&report, || report.to_markdown())
 }
 

@@ -89,6 +89,8 @@ pub async fn run(
         "text_candidates": cfg.text_candidates,
         "context_candidates": cfg.context_candidates,
         "vector_candidates": cfg.vector_candidates,
+        "sessions": cfg.session_retention,
+        "retention": cfg.retention,
     });
     out.either(&value, || {
         let place = match &db.location {
@@ -156,6 +158,18 @@ pub async fn run(
         s.push_str(&format!(
             "ranking:    text {} · context {} · reward {} · recency {} (half-life {} d)\n",
             r.w_text, r.w_context, r.w_reward, r.w_recency, r.recency_half_life_days
+        ));
+        let (keep, sessions) = (&cfg.retention, &cfg.session_retention);
+        s.push_str(&format!(
+            "retention:  sessions: newest {} per namespace, none older than {} d; running \
+             episodes idle {} h are completed as abandoned;\n            patterns below \
+             support {} are dropped; at most {} cached embeddings (`memory gc`; hourly in \
+             `memory serve` and `memory mcp`)\n",
+            sessions.max_per_namespace,
+            sessions.max_age_days,
+            keep.abandon_after_hours,
+            keep.min_pattern_support,
+            keep.max_cached_embeddings
         ));
         s.push_str("limits:\n");
         if let Some(obj) = value["limits"].as_object() {

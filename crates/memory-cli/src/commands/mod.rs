@@ -4,6 +4,7 @@ mod bench;
 mod config_show;
 mod demo;
 mod episode;
+mod gc;
 mod graph;
 mod handoff;
 mod model;
@@ -71,6 +72,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
         Command::Bench(BenchCommand::Perf(a)) => bench::perf(&a, out).await,
+        Command::Bench(BenchCommand::Soak(a)) => bench::soak(&a, out).await,
         Command::Bench(BenchCommand::Remote(a)) => {
             bench::remote(&a, cli.db.db_auth_token.as_deref(), embedder.clone(), out).await
         }
@@ -113,6 +115,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Model(_) => Ok(()),
         Command::Stats(a) => stats::run(&open().await?, &a, out).await,
         Command::Reembed(a) => reembed::run(&open().await?, &a, out).await,
+        Command::Gc(a) => gc::run(open().await?, &a, out).await,
         Command::Mcp => {
             let location = locate()?;
             let memory = open_memory(&location, embedder.clone()).await?;

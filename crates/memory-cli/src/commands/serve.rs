@@ -19,19 +19,26 @@ impl Drop for Background {
     }
 }
 
-/// Embeds completed episodes in the background for as long as the returned guard lives.
-fn embed_in_background(memory: &SelfLearningMemory) -> Background {
-    let memory = memory.clone();
-    Background(tokio::spawn(async move {
-        memory
-            .embed_in_background(BackgroundEmbedding::default())
-            .await;
-    }))
+/// Embeds completed episodes, and collects garbage hourly, in the background for as long
+/// as the returned guards live.
+fn in_background(memory: &SelfLearningMemory) -> [Background; 2] {
+    let embedding = memory.clone();
+    let collecting = memory.clone();
+    [
+        Background(tokio::spawn(async move {
+            embedding
+                .embed_in_background(BackgroundEmbedding::default())
+                .await;
+        })),
+        Background(tokio::spawn(async move {
+            collecting.collect_garbage_in_background().await;
+        })),
+    ]
 }
 
 /// Serves one MCP session over stdin/stdout.
 pub async fn stdio(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<()> {
-    let _embedding = embed_in_background(&memory);
+    let _background = in_background(&memory);
     serve_stdio(server(memory, ns)?).await?;
     Ok(())
 }
@@ -62,7 +69,7 @@ pub async fn http(
         max_body_bytes: args.max_body_bytes,
         ..HttpConfig::new(args.listen)
     };
-    let _embedding = embed_in_background(&memory);
+    let _background = in_background(&memory);
     let http = HttpServer::bind(server(memory, ns)?, config).await?;
     let addr = http.local_addr()?;
     // Always shown (logs default to warnings only): where to point a client. Test harnesses

@@ -30,8 +30,8 @@ use crate::model::{
 };
 use crate::storage::{
     BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeFilter, ExportFilter,
-    ExportSnapshot, ExternalChanges, ImportBatch, PatternFilter, RelationshipFilter,
-    StorageBackend, TextMatch, VectorMatch,
+    ExportSnapshot, ExternalChanges, GarbageCounts, GarbagePlan, ImportBatch, PatternFilter,
+    RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -771,6 +771,19 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
 
     async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
         self.inner.list_sessions(namespace).await
+    }
+
+    async fn idle_running(&self, idle_since: DateTime<Utc>) -> Result<Vec<(String, Uuid)>> {
+        self.inner.idle_running(idle_since).await
+    }
+
+    async fn collect_garbage(&self, plan: &GarbagePlan) -> Result<GarbageCounts> {
+        let result = self.inner.collect_garbage(plan).await;
+        if !plan.dry_run {
+            // Sessions and patterns of any namespace may be gone.
+            self.clear();
+        }
+        result
     }
 
     async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {
