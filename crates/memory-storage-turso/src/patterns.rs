@@ -77,17 +77,7 @@ pub(crate) async fn merge_learned(
     }
     let (now, half_life) = (completion.ended_at, completion.half_life_days);
 
-    // Every context the merge reads, loaded at once: those the episode counts in, and the
-    // scopes of its observations (whose stored baseline is used unchanged).
-    let mut keys: Vec<String> = learned
-        .contexts
-        .iter()
-        .chain(learned.observations.iter().map(|o| &o.scope))
-        .map(|scope| scope.key())
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut baselines = load_context_stats(conn, namespace, &keys).await?;
+    let mut baselines = baselines_of(conn, namespace, learned).await?;
     let mut counted: Vec<(String, OutcomeStats)> = Vec::with_capacity(learned.contexts.len());
     for scope in &learned.contexts {
         let key = scope.key();
@@ -103,13 +93,7 @@ pub(crate) async fn merge_learned(
     save_context_stats(conn, namespace, &counted).await?;
     baselines.extend(counted);
 
-    let mut signatures: Vec<&str> = learned
-        .observations
-        .iter()
-        .map(|o| o.signature.as_str())
-        .collect();
-    signatures.sort_unstable();
-    signatures.dedup();
+    let signatures = signatures_of(learned);
     let mut existing = by_signatures(conn, namespace, &signatures).await?;
     let mut merged: HashSet<&str> = HashSet::with_capacity(learned.observations.len());
     let mut patterns = Vec::with_capacity(learned.observations.len());
@@ -141,6 +125,36 @@ pub(crate) async fn merge_learned(
     Ok(ids)
 }
 
+/// The stored baselines of every context what `learned` touches, by scope key, loaded at
+/// once: those the episode counts in, and the scopes of its observations.
+async fn baselines_of(
+    conn: &Conn,
+    namespace: &str,
+    learned: &Mined,
+) -> Result<HashMap<String, OutcomeStats>, TursoError> {
+    let mut keys: Vec<String> = learned
+        .contexts
+        .iter()
+        .chain(learned.observations.iter().map(|o| &o.scope))
+        .map(|scope| scope.key())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    load_context_stats(conn, namespace, &keys).await
+}
+
+/// The distinct signatures of `learned`'s observations, sorted.
+fn signatures_of(learned: &Mined) -> Vec<&str> {
+    let mut signatures: Vec<&str> = learned
+        .observations
+        .iter()
+        .map(|o| o.signature.as_str())
+        .collect();
+    signatures.sort_unstable();
+    signatures.dedup();
+    signatures
+}
+
 /// What deleting a completed episode takes back from the statistics it fed.
 pub(crate) struct Forget {
     /// When it completed: what it taught was counted then.
@@ -166,15 +180,7 @@ pub(crate) async fn forget_learned(
     let learned = &forget.learned;
     let (at, half_life) = (forget.ended_at, forget.half_life_days);
 
-    let mut keys: Vec<String> = learned
-        .contexts
-        .iter()
-        .chain(learned.observations.iter().map(|o| &o.scope))
-        .map(|scope| scope.key())
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut baselines = load_context_stats(conn, namespace, &keys).await?;
+    let mut baselines = baselines_of(conn, namespace, learned).await?;
     let mut counted: HashSet<String> = HashSet::with_capacity(learned.contexts.len());
     let mut kept = Vec::new();
     for scope in &learned.contexts {
@@ -199,13 +205,7 @@ pub(crate) async fn forget_learned(
     }
     save_context_stats(conn, namespace, &kept).await?;
 
-    let mut signatures: Vec<&str> = learned
-        .observations
-        .iter()
-        .map(|o| o.signature.as_str())
-        .collect();
-    signatures.sort_unstable();
-    signatures.dedup();
+    let signatures = signatures_of(learned);
     let mut fed: Vec<Pattern> = by_signatures(conn, namespace, &signatures)
         .await?
         .into_values()

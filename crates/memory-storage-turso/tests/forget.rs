@@ -55,46 +55,21 @@ async fn run(
         )
         .await
         .unwrap();
-    memory
-        .log_step(
-            NS,
-            id,
-            StepInput::new(
-                "deploy",
-                "roll out",
-                StepResult::Error {
-                    message: failure.into(),
-                },
-            ),
-        )
-        .await
-        .unwrap();
-    memory
-        .log_step(
-            NS,
-            id,
-            StepInput::new(
-                "vault",
-                "rotate the key",
-                StepResult::Success { output: fix.into() },
-            ),
-        )
-        .await
-        .unwrap();
-    memory
-        .log_step(
-            NS,
-            id,
-            StepInput::new(
-                "deploy",
-                "roll out again",
-                StepResult::Success {
-                    output: "rolled out".into(),
-                },
-            ),
-        )
-        .await
-        .unwrap();
+    let steps = [
+        ("deploy", "roll out", Err(failure.to_string())),
+        ("vault", "rotate the key", Ok(fix.to_string())),
+        ("deploy", "roll out again", Ok("rolled out".to_string())),
+    ];
+    for (tool, action, result) in steps {
+        let result = match result {
+            Ok(output) => StepResult::Success { output },
+            Err(message) => StepResult::Error { message },
+        };
+        memory
+            .log_step(NS, id, StepInput::new(tool, action, result))
+            .await
+            .unwrap();
+    }
     id
 }
 
