@@ -2,7 +2,8 @@
 //! left idle, and the sessions, patterns and cached embeddings past their retention. Each
 //! part is its own write transaction, so the write lock is held briefly; the patterns are
 //! judged on a reader (their decayed support is computed from the record) and each is
-//! deleted only if it was not seen again meanwhile (`last_seen` unchanged).
+//! deleted only if it was not seen again meanwhile (`last_seen` unchanged). What there is to
+//! drop is counted on a reader first, so a collection with nothing to drop writes nothing.
 
 use crate::codec::{self, decode_pattern, micros};
 use crate::connection::Connections;
@@ -63,10 +64,14 @@ async fn sessions(conns: &Connections, plan: &GarbagePlan) -> Result<u64> {
     );
     let cutoff = micros(plan.now.checked_sub_signed(max_age).unwrap_or(plan.now));
     let keep = i64::try_from(retention.max_per_namespace).unwrap_or(i64::MAX);
-    if plan.dry_run {
+    let expired = {
         let conn = conns.reader().await;
         let sql = format!("SELECT count(*) FROM retrieval_sessions WHERE {EXPIRED}");
-        return count(&conn, &sql, vec![Value::from(cutoff), Value::from(keep)]).await;
+        count(&conn, &sql, vec![Value::from(cutoff), Value::from(keep)]).await?
+    };
+    // Nothing to drop takes no write (and no write lock).
+    if plan.dry_run || expired == 0 {
+        return Ok(expired);
     }
     conns
         .write(move |conn| {
@@ -157,7 +162,7 @@ async fn cached_embeddings(conns: &Connections, plan: &GarbagePlan) -> Result<u6
     const SURPLUS: &str = "(embedder, content_hash) IN (SELECT embedder, content_hash \
                            FROM embedding_cache ORDER BY content_hash LIMIT -1 OFFSET ?1)";
     let keep = i64::try_from(plan.max_cached_embeddings).unwrap_or(i64::MAX);
-    if plan.dry_run {
+    let surplus = {
         let conn = conns.reader().await;
         let others = count(
             &conn,
@@ -166,8 +171,13 @@ async fn cached_embeddings(conns: &Connections, plan: &GarbagePlan) -> Result<u6
         )
         .await?;
         let all = count(&conn, "SELECT count(*) FROM embedding_cache", Vec::new()).await?;
-        let left = all - others;
-        return Ok(others + left.saturating_sub(plan.max_cached_embeddings));
+        others
+            + all
+                .saturating_sub(others)
+                .saturating_sub(plan.max_cached_embeddings)
+    };
+    if plan.dry_run || surplus == 0 {
+        return Ok(surplus);
     }
     conns
         .write(move |conn| {
