@@ -889,16 +889,8 @@ async fn episode_with(
     outcome: TaskOutcome,
     secs: i64,
 ) -> (memory_core::Episode, Completion) {
-    let mut e = common::running(ns, "tune the query planner", secs);
-    e.context.language = Some("Rust".into());
-    e.context.domain = Some("db".into());
-    e.steps = tools
-        .iter()
-        .enumerate()
-        .map(|(i, t)| common::recorded(i as u32 + 1, t, "work", 3))
-        .collect();
+    let (e, c) = planned_in(ns, tools, outcome, secs);
     storage.store_episode(&e).await.unwrap();
-    let c = common::completion_of(&e, outcome, common::at(secs + 60));
     (e, c)
 }
 
@@ -1074,10 +1066,15 @@ async fn a_completion_and_its_feedback_commit_together() {
     assert_eq!(p.effectiveness.applied, 1);
 }
 
-/// An episode with `tools` as its steps, started `secs` after t0, and its completion with
-/// `outcome` a minute later.
-fn planned(tools: &[&str], outcome: TaskOutcome, secs: i64) -> (memory_core::Episode, Completion) {
-    let mut e = common::running(NS, "tune the query planner", secs);
+/// An episode of `ns` with `tools` as its steps, started `secs` after t0, and its
+/// completion with `outcome` a minute later.
+fn planned_in(
+    ns: &str,
+    tools: &[&str],
+    outcome: TaskOutcome,
+    secs: i64,
+) -> (memory_core::Episode, Completion) {
+    let mut e = common::running(ns, "tune the query planner", secs);
     e.context.language = Some("Rust".into());
     e.context.domain = Some("db".into());
     e.steps = tools
@@ -1137,9 +1134,9 @@ fn close(a: (f64, f64, f64, u64, u64), b: (f64, f64, f64, u64, u64)) -> bool {
 async fn deleting_an_episode_takes_back_what_it_taught() {
     let (_d1, both) = common::fresh().await;
     let (_d2, never) = common::fresh().await;
-    let (first, c1) = planned(&["explain", "index", "bench"], success(), 0);
-    let (gone, c2) = planned(&["explain", "index", "vacuum"], failure(), 86_400);
-    let (last, c3) = planned(&["explain", "index"], failure(), 2 * 86_400);
+    let (first, c1) = planned_in(NS, &["explain", "index", "bench"], success(), 0);
+    let (gone, c2) = planned_in(NS, &["explain", "index", "vacuum"], failure(), 86_400);
+    let (last, c3) = planned_in(NS, &["explain", "index"], failure(), 2 * 86_400);
 
     for storage in [&both, &never] {
         storage.store_episode(&first).await.unwrap();
@@ -1191,7 +1188,7 @@ async fn deleting_an_episode_takes_back_what_it_taught() {
 #[tokio::test]
 async fn deleting_an_episode_takes_back_its_sessions_feedback() {
     let (_dir, storage) = common::fresh().await;
-    let (first, c1) = planned(&["explain", "index", "bench"], success(), 0);
+    let (first, c1) = planned_in(NS, &["explain", "index", "bench"], success(), 0);
     storage.store_episode(&first).await.unwrap();
     let ids = storage.complete_episode(NS, first.id, &c1).await.unwrap();
     let session = RetrievalSession {
@@ -1207,7 +1204,7 @@ async fn deleting_an_episode_takes_back_its_sessions_feedback() {
         max_age_days: 1_000_000.0,
     };
     storage.store_session(&session, &retention).await.unwrap();
-    let (mut second, _) = planned(&["explain", "index", "bench"], success(), 200);
+    let (mut second, _) = planned_in(NS, &["explain", "index", "bench"], success(), 200);
     second.retrieval_session = Some(session.id);
     storage.store_episode(&second).await.unwrap();
     let mut c2 = common::completion_of(&second, success(), common::at(300));
