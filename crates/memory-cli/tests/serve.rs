@@ -238,6 +238,64 @@ fn token_from_the_environment_guards_every_request() {
     served.terminate();
 }
 
+/// Over HTTP too, a body that is not one JSON-RPC message gets its JSON-RPC error (400, as
+/// MCP's HTTP transport asks) and a tool call with arguments that are not an object an
+/// invalid-params error (200); the server goes on serving.
+#[test]
+fn http_answers_every_malformed_message_with_its_json_rpc_error() {
+    let sb = Sandbox::new();
+    let served = serve(&sb, &[]);
+    let agent = agent();
+    let post = |body: &[u8]| -> (u16, Value) {
+        let mut resp = agent
+            .post(format!("{}/mcp", served.base))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .send(body)
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    };
+    let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    let cases: Vec<(Vec<u8>, u16, i64, Value)> = vec![
+        (b"{not json".to_vec(), 400, -32700, Value::Null),
+        (b"".to_vec(), 400, -32700, Value::Null),
+        (b"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\xff\"}".to_vec(), 400, -32700, Value::Null),
+        (deep.into_bytes(), 400, -32700, Value::Null),
+        (b"[1, 2]".to_vec(), 400, -32600, Value::Null),
+        (br#"{"id":7,"method":"ping"}"#.to_vec(), 400, -32600, json!(7)),
+        (
+            br#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"start_episode","arguments":["a task"]}}"#
+                .to_vec(),
+            200,
+            -32602,
+            json!(8),
+        ),
+    ];
+    for (body, status, code, id) in cases {
+        let (got, reply) = post(&body);
+        let shown = String::from_utf8_lossy(&body)
+            .chars()
+            .take(60)
+            .collect::<String>();
+        assert_eq!(got, status, "{shown}: {reply}");
+        assert_eq!(reply["jsonrpc"], "2.0", "{shown}: {reply}");
+        assert_eq!(reply["error"]["code"], code, "{shown}: {reply}");
+        assert_eq!(reply["id"], id, "{shown}: {reply}");
+    }
+    // Still serving.
+    let started = call(
+        &agent,
+        &served.base,
+        None,
+        "start_episode",
+        json!({ "task": "after" }),
+    );
+    assert!(started["episode_id"].is_string(), "{started}");
+    served.terminate();
+}
+
 #[test]
 fn stdio_carries_only_protocol_messages() {
     let sb = Sandbox::new();

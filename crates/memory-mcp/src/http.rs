@@ -8,6 +8,7 @@
 //! per client, so any number of clients can call it at once and a restart loses nothing.
 
 use crate::auth::{BindPolicyError, bearer_matches, check_bind};
+use crate::message_check::{INVALID_PARAMS, PARSE_ERROR, Verdict, error_line, judge};
 use crate::server::MemoryServer;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -222,6 +223,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
         return refused;
     }
     match (req.uri().path(), req.method()) {
+        ("/mcp", &Method::POST) => check_then_call(state, req).await,
         ("/mcp", _) => match state.mcp.clone().call(req).await {
             Ok(response) => response,
             Err(never) => match never {},
@@ -269,6 +271,63 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
             "not found: MCP is served at /mcp; also /health and /metrics\n".into(),
         ),
     }
+}
+
+/// A message POSTed to `/mcp`: its body is read (within the body limit) and checked as a
+/// stdio line is ([`crate::message_check`]). What the session could not answer is answered
+/// here with the JSON-RPC error — status 400 for a body that is not one JSON-RPC message, as
+/// MCP's HTTP transport asks, and 200 for a request whose tool arguments are not an object —
+/// and the rest goes to the session.
+async fn check_then_call(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let bytes = match http_body_util::Limited::new(body, state.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text/plain; charset=utf-8",
+                format!(
+                    "request body too large: the limit is {} bytes\n",
+                    state.max_body_bytes
+                ),
+            );
+        }
+        Err(err) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                format!("cannot read the request body: {err}\n"),
+            );
+        }
+    };
+    let answer = match judge(&bytes) {
+        Verdict::Forward => {
+            let req = Request::from_parts(parts, Full::new(bytes));
+            return match state.mcp.clone().call(req).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+        }
+        Verdict::Skip => error_line(
+            &serde_json::Value::Null,
+            PARSE_ERROR,
+            "Parse error: the request body is empty; send one JSON-RPC message",
+        ),
+        Verdict::Answer(line) => line,
+    };
+    let code = serde_json::from_slice::<serde_json::Value>(&answer)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_i64());
+    let status = if code == Some(INVALID_PARAMS) {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = String::from_utf8_lossy(answer.trim_ascii_end()).into_owned();
+    text(status, "application/json", body)
 }
 
 /// The checks every request passes before routing; `Some` is the refusal.

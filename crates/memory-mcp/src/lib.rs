@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod http;
+mod message_check;
 pub mod resources;
 pub mod server;
 pub mod stats;
