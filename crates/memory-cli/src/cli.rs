@@ -372,6 +372,9 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = memory_mcp::http::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// MCP messages answered at once; one more is answered 503 with `Retry-After: 1`.
+    #[arg(long, default_value_t = memory_mcp::http::DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
 }
 
 /// `memory bench …`

@@ -62,6 +62,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
                     CONFLICT
                 }
                 MemoryError::Storage(_)
+                | MemoryError::Busy(_)
                 | MemoryError::Corrupt { .. }
                 | MemoryError::Embedding(_) => FAILURE,
             };

@@ -46,6 +46,10 @@ pub enum MemoryError {
     /// An embedder failed; nothing was written.
     #[error(transparent)]
     Embedding(#[from] crate::embedding::EmbedError),
+    /// Too much is waiting already (the write queue is full); nothing was written, and the
+    /// same call a moment later may succeed.
+    #[error("the memory is busy: {0}")]
+    Busy(String),
     /// Stored data could not be decoded.
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {

@@ -41,6 +41,11 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// is accepted, so a flood of idle connections cannot take every file descriptor.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
 
+/// MCP messages answered at once unless configured otherwise; one more is answered 503 with
+/// `Retry-After` at once, so that a flood queues neither in the server nor in front of the
+/// database's writer.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+
 /// How long in-flight requests get to finish once shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -57,6 +62,8 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// MCP messages answered at once (see [`DEFAULT_MAX_IN_FLIGHT`]).
+    pub max_in_flight: usize,
 }
 
 impl HttpConfig {
@@ -68,6 +75,7 @@ impl HttpConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -97,6 +105,9 @@ struct State {
     token: Option<String>,
     loopback_only: bool,
     max_body_bytes: usize,
+    /// One permit per MCP message being answered.
+    in_flight: Arc<tokio::sync::Semaphore>,
+    max_in_flight: usize,
 }
 
 /// A bound, not yet running, HTTP server.
@@ -153,6 +164,8 @@ impl HttpServer {
                 token: config.auth_token,
                 loopback_only,
                 max_body_bytes: config.max_body_bytes,
+                in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
+                max_in_flight: config.max_in_flight.max(1),
             }),
             cancel,
             header_timeout: config.header_timeout,
@@ -223,7 +236,12 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
         return refused;
     }
     match (req.uri().path(), req.method()) {
-        ("/mcp", &Method::POST) => check_then_call(state, req).await,
+        ("/mcp", &Method::POST) => {
+            let Ok(_answering) = Arc::clone(&state.in_flight).try_acquire_owned() else {
+                return busy(state.max_in_flight);
+            };
+            check_then_call(state, req).await
+        }
         ("/mcp", _) => match state.mcp.clone().call(req).await {
             Ok(response) => response,
             Err(never) => match never {},
@@ -328,6 +346,28 @@ async fn check_then_call(state: &State, req: Request<Incoming>) -> Response<Body
     };
     let body = String::from_utf8_lossy(answer.trim_ascii_end()).into_owned();
     text(status, "application/json", body)
+}
+
+/// The answer to a message beyond the in-flight limit: 503, `Retry-After: 1`, and a
+/// JSON-RPC error saying so.
+fn busy(limit: usize) -> Response<Body> {
+    let mut r = json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {
+                "code": -32000,
+                "message": format!(
+                    "the server is busy: {limit} messages are being answered; nothing was \
+                     done, send this one again after the Retry-After delay"
+                ),
+            },
+        }),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    r
 }
 
 /// The checks every request passes before routing; `Some` is the refusal.

@@ -426,3 +426,55 @@ async fn idle_and_excess_connections_are_closed() {
     .await;
     assert_eq!(health.status, 200, "{}", health.body);
 }
+
+/// Messages beyond `max_in_flight` are answered 503 with `Retry-After` at once, with a
+/// JSON-RPC error, and nothing is done for them; the one in flight completes, and the
+/// server then answers again. (The message in flight is held by another connection's write
+/// lock on the database file, which its write waits for.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_beyond_the_in_flight_limit_get_503_with_retry_after() {
+    let server = start_with(HttpConfig {
+        max_in_flight: 1,
+        ..HttpConfig::new("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let addr = server.addr;
+    let db = libsql::Builder::new_local(server._dir.path().join("memory.db"))
+        .build()
+        .await
+        .unwrap();
+    let blocker = db.connect().unwrap();
+    blocker.execute("BEGIN IMMEDIATE", ()).await.unwrap();
+
+    let held = tokio::spawn(rpc(
+        addr,
+        None,
+        call(2, "start_episode", json!({ "task": "waits for the lock" })),
+    ));
+    // Until the held message is in flight, a second one may still be served.
+    let mut refused = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let reply = rpc(addr, None, call(3, "memory_stats", json!({}))).await;
+        if reply.status == 503 {
+            refused = Some(reply);
+            break;
+        }
+    }
+    let refused = refused.expect("a message beyond the limit was answered 503");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let body = refused.json();
+    assert_eq!(body["error"]["code"], -32000, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("busy"),
+        "{body}"
+    );
+
+    blocker.execute("COMMIT", ()).await.unwrap();
+    let done = held.await.unwrap();
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json()["result"]["isError"], false, "{}", done.body);
+    let after = rpc(addr, None, call(4, "memory_stats", json!({}))).await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    server.stop().await;
+}

@@ -72,6 +72,10 @@ pub struct TursoConfig {
     pub statement_cache_capacity: usize,
     /// Most queued writes committed together in one group-commit transaction.
     pub max_write_batch: usize,
+    /// Most writes waiting for the writer at once; one more fails at once as
+    /// [`memory_core::MemoryError::Busy`] instead of waiting behind them (0: no bound). A
+    /// server's connection limit keeps its own share well below this.
+    pub max_queued_writes: usize,
     /// Text log entries past the stored snapshot of the full-text index from which a search
     /// writes a new snapshot, in the background, after answering (at least this many, and
     /// at least a fiftieth of the documents; 0: this handle never writes one, it only reads
@@ -98,6 +102,7 @@ impl Default for TursoConfig {
             wal_size_limit_bytes: 64 * 1024 * 1024,
             statement_cache_capacity: DEFAULT_STATEMENT_CAPACITY,
             max_write_batch: 256,
+            max_queued_writes: 4_096,
             text_snapshot_after: 1_000,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             sync_interval: DEFAULT_SYNC_INTERVAL,
@@ -708,7 +713,7 @@ impl Connections {
             writer_meter: Arc::default(),
             reader_meter: Arc::default(),
             opened: Instant::now(),
-            queue: Arc::default(),
+            queue: Arc::new(WriteQueue::bounded(config.max_queued_writes)),
             max_write_batch: config.max_write_batch,
             statement_counters,
             writer_tag,

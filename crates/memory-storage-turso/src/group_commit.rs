@@ -37,6 +37,9 @@ struct Job {
 #[derive(Default)]
 pub(crate) struct WriteQueue {
     jobs: std::sync::Mutex<Vec<Job>>,
+    /// Most writes waiting at once; one more is refused as busy (0: no bound).
+    limit: usize,
+    refused: AtomicU64,
     next_ticket: AtomicU64,
     max_depth: AtomicU64,
     commits: AtomicU64,
@@ -45,11 +48,28 @@ pub(crate) struct WriteQueue {
 }
 
 impl WriteQueue {
-    fn push(&self, job: Job) {
+    /// A queue that holds at most `limit` waiting writes (0: no bound).
+    pub(crate) fn bounded(limit: usize) -> WriteQueue {
+        WriteQueue {
+            limit,
+            ..WriteQueue::default()
+        }
+    }
+
+    /// Queues `job`, or refuses it as busy when `limit` writes are already waiting.
+    fn push(&self, job: Job) -> Result<()> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        if self.limit > 0 && jobs.len() >= self.limit {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(MemoryError::Busy(format!(
+                "{} writes are already waiting for the database",
+                jobs.len()
+            )));
+        }
         jobs.push(job);
         self.max_depth
             .fetch_max(jobs.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The job with `ticket` and up to `max - 1` others, oldest first; `None` when the
@@ -72,6 +92,7 @@ impl WriteQueue {
             commits: self.commits.load(Ordering::Relaxed),
             operations: self.operations.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -89,7 +110,7 @@ impl Connections {
             Box::pin(async move { op(conn).await.map(|v| Box::new(v) as Erased) })
         });
         let ticket = self.queue().next_ticket.fetch_add(1, Ordering::Relaxed);
-        self.queue().push(Job { ticket, run, reply });
+        self.queue().push(Job { ticket, run, reply })?;
 
         // A caller waits for whichever comes first: its answer, from a batch another leader
         // carried it in, or the writer, to lead the next batch itself. Waiting for the writer
@@ -389,6 +410,51 @@ mod tests {
             .unwrap();
         let count = rows.next().await.unwrap().unwrap().get::<i64>(0).unwrap();
         assert_eq!(count, 0, "rows of a rolled-back batch were committed");
+    }
+
+    /// With `max_queued_writes` writes waiting (the writer held), one more is refused at
+    /// once as busy, and counted; those waiting commit, and the queue takes writes again.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_refuses_writes_as_busy() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let config = crate::TursoConfig {
+            max_queued_writes: 2,
+            ..crate::TursoConfig::default()
+        };
+        let conns = Arc::new(
+            Connections::open(
+                &crate::location::Location::File(dir.path().join("q.db")),
+                &config,
+                None,
+            )
+            .await
+            .unwrap(),
+        );
+        crate::schema::migrate(conns.writer().await.raw(), "q.db")
+            .await
+            .unwrap();
+        let held = conns.writer().await;
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let conns = Arc::clone(&conns);
+                tokio::spawn(async move { noop(&conns).await })
+            })
+            .collect();
+        settle().await;
+        assert_eq!(conns.queue().stats().depth, 2);
+        let err = noop(&conns).await.unwrap_err();
+        assert!(matches!(err, MemoryError::Busy(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("2 writes are already waiting"),
+            "{err}"
+        );
+        assert_eq!(conns.queue().stats().refused, 1);
+        drop(held);
+        for w in waiting {
+            w.await.unwrap().unwrap();
+        }
+        noop(&conns).await.unwrap();
+        assert_eq!(conns.queue().stats().refused, 1);
     }
 
     /// Lets every other task of the (single-threaded) runtime run until it waits.

@@ -48,6 +48,9 @@ pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
     if let Err(e) = check_bind(args.listen, args.auth_token.as_deref()) {
         usage!("{e}");
     }
+    if args.max_in_flight == 0 {
+        usage!("--max-in-flight must be at least 1");
+    }
     if args.max_body_bytes < 1024 {
         usage!(
             "--max-body-bytes: {} is too small; at least 1024",
@@ -67,6 +70,7 @@ pub async fn http(
     let config = HttpConfig {
         auth_token: args.auth_token.clone(),
         max_body_bytes: args.max_body_bytes,
+        max_in_flight: args.max_in_flight,
         ..HttpConfig::new(args.listen)
     };
     let _background = in_background(&memory);

@@ -136,13 +136,14 @@ pub fn render_table(stats: &MemoryStats) -> String {
     if let Some(q) = &s.write_queue {
         let _ = writeln!(
             t,
-            "\nwrite queue  depth {} (max {}) · {} writes in {} commits ({:.1} per commit) · {} failed",
+            "\nwrite queue  depth {} (max {}) · {} writes in {} commits ({:.1} per commit) · {} failed · {} refused (queue full)",
             q.depth,
             q.max_depth,
             q.operations,
             q.commits,
             q.mean_batch(),
-            q.failed
+            q.failed,
+            q.refused
         );
     }
     if !stats.operations.is_empty() {

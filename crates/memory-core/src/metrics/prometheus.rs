@@ -259,6 +259,12 @@ pub fn render_prometheus(stats: &MemoryStats) -> String {
                 "Writes that failed.",
                 q.failed,
             ),
+            (
+                "memory_write_refused_total",
+                "counter",
+                "Writes refused at once because the queue was full.",
+                q.refused,
+            ),
         ] {
             out.family(name, kind, help);
             out.sample(name, &[], value as f64);

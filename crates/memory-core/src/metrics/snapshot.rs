@@ -213,6 +213,9 @@ pub struct WriteQueueStats {
     pub operations: u64,
     /// Operations that failed (and were rolled back alone).
     pub failed: u64,
+    /// Operations refused at once because the queue was full (`MemoryError::Busy`).
+    #[serde(default)]
+    pub refused: u64,
 }
 
 impl WriteQueueStats {

@@ -65,6 +65,7 @@ fn describe(err: &MemoryError) -> String {
         MemoryError::Conflict(_) | MemoryError::Stale(_) | MemoryError::Cycle { .. } => {
             format!("conflict: {err}")
         }
+        MemoryError::Busy(_) => format!("{err}; nothing was written: call again in a moment"),
         MemoryError::Storage(_) | MemoryError::Corrupt { .. } | MemoryError::Embedding(_) => {
             format!("the memory could not complete the operation: {err}")
         }
@@ -125,6 +126,19 @@ pub(crate) fn json_wording(detail: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full write queue reaches the model as a tool error that says to call again.
+    #[test]
+    fn a_busy_memory_says_to_call_again() {
+        let text = describe(&MemoryError::Busy(
+            "4096 writes are already waiting for the database".into(),
+        ));
+        assert_eq!(
+            text,
+            "the memory is busy: 4096 writes are already waiting for the database; nothing \
+             was written: call again in a moment"
+        );
+    }
 
     #[test]
     fn library_fields_are_named_as_the_tools_arguments() {
