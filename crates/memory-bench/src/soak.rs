@@ -90,6 +90,28 @@ pub struct SoakRow {
     pub seconds: f64,
 }
 
+impl SoakRow {
+    /// The head of the table [`SoakRow::to_markdown`] writes rows of.
+    pub const HEADER: &str = "| episodes | day | database | bytes/episode | RSS | patterns | \
+                              sessions | running | wall |\n|---|---|---|---|---|---|---|---|---|\n";
+
+    /// The row as a line of a Markdown table.
+    pub fn to_markdown(&self) -> String {
+        format!(
+            "| {} | {:.0} | {:.1} MB | {:.0} | {:.0} MiB | {} | {} | {} | {:.0} s |\n",
+            self.episodes,
+            self.day,
+            self.db_bytes as f64 / 1e6,
+            self.bytes_per_episode,
+            self.rss_kib as f64 / 1024.0,
+            self.patterns,
+            self.sessions,
+            self.running,
+            self.seconds
+        )
+    }
+}
+
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct SoakReport {
@@ -104,24 +126,9 @@ pub struct SoakReport {
 impl SoakReport {
     /// The rows as a Markdown table.
     pub fn to_markdown(&self) -> String {
-        let mut s = format!(
-            "{}\n\n| episodes | day | database | bytes/episode | RSS | patterns | sessions | \
-             running | wall |\n|---|---|---|---|---|---|---|---|---|\n",
-            self.settings
-        );
+        let mut s = format!("{}\n\n{}", self.settings, SoakRow::HEADER);
         for r in &self.rows {
-            s.push_str(&format!(
-                "| {} | {:.0} | {:.1} MB | {:.0} | {:.0} MiB | {} | {} | {} | {:.0} s |\n",
-                r.episodes,
-                r.day,
-                r.db_bytes as f64 / 1e6,
-                r.bytes_per_episode,
-                r.rss_kib as f64 / 1024.0,
-                r.patterns,
-                r.sessions,
-                r.running,
-                r.seconds
-            ));
+            s.push_str(&r.to_markdown());
         }
         let c = &self.collected;
         s.push_str(&format!(
@@ -136,8 +143,13 @@ impl SoakReport {
     }
 }
 
-/// Runs the soak in a database under `dir`.
-pub async fn run(config: &SoakConfig, dir: &Path) -> Result<SoakReport, MemoryError> {
+/// Runs the soak in a database under `dir`, handing each row to `progress` as it is taken
+/// (a long run shows how it goes).
+pub async fn run(
+    config: &SoakConfig,
+    dir: &Path,
+    progress: &mut (dyn FnMut(&SoakRow) + Send),
+) -> Result<SoakReport, MemoryError> {
     let path = dir.join("soak.db");
     let store = Arc::new(TursoStorage::open(&path).await.map_err(MemoryError::from)?);
     let start =
@@ -185,18 +197,10 @@ pub async fn run(config: &SoakConfig, dir: &Path) -> Result<SoakReport, MemoryEr
             collected.dropped.cached_embeddings += report.dropped.cached_embeddings;
         }
         if i % config.report_every.max(1) == 0 || i == config.episodes {
-            rows.push(
-                row(
-                    &memory,
-                    store.as_ref(),
-                    &path,
-                    i,
-                    clock.now() - start,
-                    began,
-                )
-                .await?,
-            );
-            tracing::info!(episodes = i, "soak");
+            let elapsed = clock.now() - start;
+            let taken = row(&memory, store.as_ref(), &path, i, elapsed, began).await?;
+            progress(&taken);
+            rows.push(taken);
         }
     }
     Ok(SoakReport {

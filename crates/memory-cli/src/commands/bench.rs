@@ -151,7 +151,10 @@ pub async fn soak(args: &SoakArgs, out: Printer) -> anyhow::Result<()> {
         ..memory_bench::soak::SoakConfig::default()
     };
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let report = memory_bench::soak::run(&config, dir.path()).await?;
+    // Each row as it is taken, on stderr: a full run takes the better part of an hour.
+    eprint!("{}", memory_bench::soak::SoakRow::HEADER);
+    let mut progress = |row: &memory_bench::soak::SoakRow| eprint!("{}", row.to_markdown());
+    let report = memory_bench::soak::run(&config, dir.path(), &mut progress).await?;
     out.either(&report, || report.to_markdown())
 }
 
