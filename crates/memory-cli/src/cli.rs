@@ -230,9 +230,11 @@ pub enum Command {
     /// Start a new episode from a hand-off pack (JSON), linked to the old one by `follows`.
     Resume(ResumeArgs),
     /// Write the namespace as JSON Lines (episodes with steps, patterns, heuristics,
-    /// relationships, checkpoints, sessions with feedback); lossless.
+    /// relationships, checkpoints, sessions with feedback), from one snapshot, ending with a
+    /// trailer that proves the file whole; lossless.
     Export(ExportArgs),
-    /// Read a `memory export` file back; all or nothing (a bad line imports nothing).
+    /// Read a `memory export` file back; all or nothing (a bad line, or a file cut short or
+    /// changed so that it does not match its trailer, imports nothing).
     Import(ImportArgs),
     /// Serve the memory to an MCP client over stdin/stdout (the client starts this command).
     Mcp,
