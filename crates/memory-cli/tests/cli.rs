@@ -59,15 +59,7 @@ fn full_loop_start_steps_complete_retrieve() {
     assert_eq!(s2["seq"], 2);
     assert_eq!(s2["parameters"]["args"][0], "--test-threads=1");
 
-    let done = sb.json(&[
-        "episode",
-        "complete",
-        &id,
-        "--outcome",
-        "success",
-        "--verdict",
-        "checkout test passes when run single-threaded",
-    ]);
+    let done = sb.succeed(&id, "checkout test passes when run single-threaded");
     assert_eq!(done["outcome"]["kind"], "success");
     let reward = done["reward"]["total"].as_f64().unwrap();
     assert!(reward > 0.8 && reward <= 1.0, "reward {reward}");
@@ -153,15 +145,7 @@ fn episode_lives_across_processes_and_concurrent_writers() {
         .collect();
     seqs.sort_unstable();
     assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
-    sb.json(&[
-        "episode",
-        "complete",
-        &id,
-        "--outcome",
-        "success",
-        "--verdict",
-        "rotated",
-    ]);
+    sb.succeed(&id, "rotated");
     let shown = sb.json(&["episode", "show", &id]);
     assert_eq!(shown["steps"].as_array().unwrap().len(), 6);
     assert!(shown["ended_at"].is_string());
@@ -306,15 +290,7 @@ fn a_deleted_episode_leaves_no_trace() {
                 "episode", "step", &id, "--tool", tool, "--status", status, "--output", &text,
             ]);
         }
-        sb.json(&[
-            "episode",
-            "complete",
-            &id,
-            "--outcome",
-            "success",
-            "--verdict",
-            task,
-        ]);
+        sb.succeed(&id, task);
         id
     };
     let kept = record("deploy the billing service", "rotate");
@@ -362,15 +338,7 @@ fn gc_completes_idle_episodes_and_says_what_it_dropped() {
     let sb = Sandbox::new();
     let idle = sb.start("a task its agent forgot", &[]);
     let done = sb.start("a task that ended", &[]);
-    sb.json(&[
-        "episode",
-        "complete",
-        &done,
-        "--outcome",
-        "success",
-        "--verdict",
-        "ok",
-    ]);
+    sb.succeed(&done, "ok");
     let dry = sb.json(&["gc", "--dry-run", "--abandon-after-hours", "0"]);
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["abandoned_episodes"], 1);
@@ -400,15 +368,7 @@ fn gc_completes_idle_episodes_and_says_what_it_dropped() {
 fn namespaces_are_isolated() {
     let sb = Sandbox::new();
     let id = sb.start("deploy the billing service", &["--domain", "infra"]);
-    sb.json(&[
-        "episode",
-        "complete",
-        &id,
-        "--outcome",
-        "success",
-        "--verdict",
-        "deployed",
-    ]);
+    sb.succeed(&id, "deployed");
     let other = |args: &[&str]| {
         let mut full = vec!["--namespace", "team-b"];
         full.extend_from_slice(args);
@@ -432,15 +392,7 @@ fn list_filters_and_pages() {
     let a = sb.start("a", &["--domain", "web", "--task-type", "testing"]);
     let b = sb.start("b", &["--domain", "web", "--tag", "urgent"]);
     let _c = sb.start("c", &["--domain", "data"]);
-    sb.json(&[
-        "episode",
-        "complete",
-        &a,
-        "--outcome",
-        "success",
-        "--verdict",
-        "ok",
-    ]);
+    sb.succeed(&a, "ok");
     sb.json(&[
         "episode",
         "complete",

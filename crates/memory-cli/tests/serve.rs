@@ -135,15 +135,7 @@ fn two_http_clients_and_the_cli_share_one_database_without_lost_writes() {
                 "success",
             ]);
         }
-        sb.json(&[
-            "episode",
-            "complete",
-            &id,
-            "--outcome",
-            "success",
-            "--verdict",
-            "done",
-        ]);
+        sb.succeed(&id, "done");
         let per = SHARED_STEPS_PER_WRITER / CLI_EPISODES;
         for k in i * per..(i + 1) * per {
             sb.json(&[
@@ -516,15 +508,7 @@ fn a_running_server_embeds_episodes_other_processes_complete() {
         sb.json(&[
             "episode", "step", &id, "--tool", "vault", "--status", "success", "--output", "rotated",
         ]);
-        sb.json(&[
-            "episode",
-            "complete",
-            &id,
-            "--outcome",
-            "success",
-            "--verdict",
-            "done",
-        ]);
+        sb.succeed(&id, "done");
     }
     // Nothing here retrieves, so only the server's background embedding can give these
     // episodes their vectors; it looks for other processes' completions every second.

@@ -80,6 +80,19 @@ impl Sandbox {
         args.extend_from_slice(extra);
         self.json(&args)["id"].as_str().unwrap().to_string()
     }
+
+    /// Completes episode `id` as a success with `verdict`; returns the completed episode.
+    pub fn succeed(&self, id: &str, verdict: &str) -> Value {
+        self.json(&[
+            "episode",
+            "complete",
+            id,
+            "--outcome",
+            "success",
+            "--verdict",
+            verdict,
+        ])
+    }
 }
 
 pub fn code(out: &Output) -> i32 {
