@@ -779,8 +779,13 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
 
     async fn collect_garbage(&self, plan: &GarbagePlan) -> Result<GarbageCounts> {
         let result = self.inner.collect_garbage(plan).await;
-        if !plan.dry_run {
-            // Sessions and patterns of any namespace may be gone.
+        // Sessions and patterns of any namespace may be gone (unknown after a failure). A
+        // collection that dropped none, as most hourly ones do, keeps the caches.
+        let dropped = match &result {
+            Ok(c) => c.sessions > 0 || c.patterns > 0,
+            Err(_) => true,
+        };
+        if !plan.dry_run && dropped {
             self.clear();
         }
         result
