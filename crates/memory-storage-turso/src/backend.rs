@@ -11,12 +11,20 @@
 //! a transaction abandoned half-way (its task cancelled) is rolled back before the
 //! connection is used again. Reads run on a reader connection (through an embedded replica,
 //! on its local file).
+//!
+//! On a local file, what may hold SQLite for long runs where its blocking cannot stall the
+//! runtime's other tasks ([`crate::off_runtime`]): every write (waiting for another
+//! process's lock, inserting vectors), and the reads that scan — listings, full-text and
+//! vector search, counts. Lookups by key (an episode, a pattern, a session) take
+//! microseconds and stay in place: moving each of them off the worker costs more than it
+//! saves.
 
 use crate::codec::{self, EpisodeColumns, decode_summary, step_record};
 use crate::episodes::{
     append_step_tx, complete_tx, costs_query, delete_tx, insert_episode, list_query, load_episode,
 };
 use crate::error::{SqlContext, TursoError};
+use crate::off_runtime::off_runtime;
 use crate::steps::check_step_seqs;
 use crate::storage::TursoStorage;
 use crate::text_log::TextDocument;
@@ -103,21 +111,24 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn list_episodes(&self, filter: &EpisodeFilter) -> Result<Vec<EpisodeSummary>> {
-        let (sql, params) = list_query(filter);
-        let conn = self.conns.reader().await;
-        let mut rows = conn
-            .query(&sql, libsql::params_from_iter(params))
-            .await
-            .ctx("list episodes")?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.ctx("list episodes")? {
-            let id = codec::text(&row, 0, "listed episode")?;
-            let what = format!("episode {id}");
-            let record = codec::text(&row, 1, &what)?;
-            let step_count = codec::int(&row, 2, &what)?;
-            out.push(decode_summary(&id, &record, step_count)?);
-        }
-        Ok(out)
+        off_runtime(self.conns.local_reads(), async {
+            let (sql, params) = list_query(filter);
+            let conn = self.conns.reader().await;
+            let mut rows = conn
+                .query(&sql, libsql::params_from_iter(params))
+                .await
+                .ctx("list episodes")?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().await.ctx("list episodes")? {
+                let id = codec::text(&row, 0, "listed episode")?;
+                let what = format!("episode {id}");
+                let record = codec::text(&row, 1, &what)?;
+                let step_count = codec::int(&row, 2, &what)?;
+                out.push(decode_summary(&id, &record, step_count)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn delete_episode(
@@ -138,7 +149,7 @@ impl StorageBackend for TursoStorage {
         if deleted {
             // The freed pages were zeroed (`secure_delete`); copying them into the database
             // file and emptying the WAL leaves no earlier copy of the episode in either.
-            self.conns.checkpoint().await;
+            off_runtime(self.conns.local_writer(), self.conns.checkpoint()).await;
         }
         Ok(deleted)
     }
@@ -150,21 +161,25 @@ impl StorageBackend for TursoStorage {
         domain: Option<&str>,
         limit: usize,
     ) -> Result<Vec<EpisodeCost>> {
-        let (sql, params) = costs_query(namespace, task_type, domain, limit);
-        let conn = self.conns.reader().await;
-        let mut rows = conn
-            .query(&sql, libsql::params_from_iter(params))
-            .await
-            .ctx("load comparable episode costs")?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await.ctx("load comparable episode costs")? {
-            let rowid = codec::int(&row, 0, "episode cost")?;
-            let what = format!("episode at rowid {rowid}");
-            let steps = codec::to_u32(codec::int(&row, 1, &what)?, &what, "step_count")?;
-            let latency_ms = codec::to_u64(codec::int(&row, 2, &what)?, &what, "total_latency_ms")?;
-            out.push(EpisodeCost { steps, latency_ms });
-        }
-        Ok(out)
+        off_runtime(self.conns.local_reads(), async {
+            let (sql, params) = costs_query(namespace, task_type, domain, limit);
+            let conn = self.conns.reader().await;
+            let mut rows = conn
+                .query(&sql, libsql::params_from_iter(params))
+                .await
+                .ctx("load comparable episode costs")?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().await.ctx("load comparable episode costs")? {
+                let rowid = codec::int(&row, 0, "episode cost")?;
+                let what = format!("episode at rowid {rowid}");
+                let steps = codec::to_u32(codec::int(&row, 1, &what)?, &what, "step_count")?;
+                let latency_ms =
+                    codec::to_u64(codec::int(&row, 2, &what)?, &what, "total_latency_ms")?;
+                out.push(EpisodeCost { steps, latency_ms });
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn search_text(
@@ -173,12 +188,18 @@ impl StorageBackend for TursoStorage {
         terms: &[String],
         limit: usize,
     ) -> Result<Vec<TextMatch>> {
-        crate::text_search::search(self, namespace, terms, limit).await
+        off_runtime(self.conns.local_reads(), async {
+            crate::text_search::search(self, namespace, terms, limit).await
+        })
+        .await
     }
 
     async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
-        let conn = self.conns.reader().await;
-        patterns::list(&conn, filter).await
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            patterns::list(&conn, filter).await
+        })
+        .await
     }
 
     async fn get_pattern(&self, namespace: &str, pattern_id: Uuid) -> Result<Option<Pattern>> {
@@ -227,29 +248,35 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
-        vectors::check_space(embedder, dimension)?;
-        // The usual case (the space is already this one) needs no write lock.
-        {
-            let conn = self.conns.reader().await;
-            if let Some(space) = vectors::space(&conn).await?
-                && space.embedder == embedder
-                && space.dimension == dimension
+        off_runtime(self.conns.local_writer(), async {
+            vectors::check_space(embedder, dimension)?;
+            // The usual case (the space is already this one) needs no write lock.
             {
-                return Ok(());
+                let conn = self.conns.reader().await;
+                if let Some(space) = vectors::space(&conn).await?
+                    && space.embedder == embedder
+                    && space.dimension == dimension
+                {
+                    return Ok(());
+                }
             }
-        }
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = vectors::ensure(tx, embedder, dimension).await;
-        finish(tx, result).await
+            let conn = self.conns.writer().await;
+            let tx = begin_write(&conn).await?;
+            let result = vectors::ensure(tx, embedder, dimension).await;
+            finish(tx, result).await
+        })
+        .await
     }
 
     async fn reset_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
-        vectors::check_space(embedder, dimension)?;
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = vectors::reset(tx, embedder, dimension).await;
-        finish(tx, result).await
+        off_runtime(self.conns.local_writer(), async {
+            vectors::check_space(embedder, dimension)?;
+            let conn = self.conns.writer().await;
+            let tx = begin_write(&conn).await?;
+            let result = vectors::reset(tx, embedder, dimension).await;
+            finish(tx, result).await
+        })
+        .await
     }
 
     async fn vector_space(&self) -> Result<Option<(String, usize)>> {
@@ -286,19 +313,25 @@ impl StorageBackend for TursoStorage {
         vector: &[f32],
         limit: usize,
     ) -> Result<Vec<VectorMatch>> {
-        let conn = self.conns.reader().await;
-        // The space and the vectors come from one snapshot (a reembed may replace both).
-        let tx = begin_read(&conn).await?;
-        let result = vectors::search(tx, namespace, vector, limit).await;
-        finish_read(tx, result).await
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            // The space and the vectors come from one snapshot (a reembed may replace both).
+            let tx = begin_read(&conn).await?;
+            let result = vectors::search(tx, namespace, vector, limit).await;
+            finish_read(tx, result).await
+        })
+        .await
     }
 
     async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>> {
-        let conn = self.conns.reader().await;
-        // The space and the vectors come from one snapshot (a reembed may replace both).
-        let tx = begin_read(&conn).await?;
-        let result = vectors::of(tx, namespace, ids).await;
-        finish_read(tx, result).await
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            // The space and the vectors come from one snapshot (a reembed may replace both).
+            let tx = begin_read(&conn).await?;
+            let result = vectors::of(tx, namespace, ids).await;
+            finish_read(tx, result).await
+        })
+        .await
     }
 
     async fn episodes_without_vectors(
@@ -306,13 +339,19 @@ impl StorageBackend for TursoStorage {
         namespace: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Episode>> {
-        let conn = self.conns.reader().await;
-        vectors::episodes_without(&conn, namespace, limit).await
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            vectors::episodes_without(&conn, namespace, limit).await
+        })
+        .await
     }
 
     async fn count_without_vectors(&self) -> Result<u64> {
-        let conn = self.conns.reader().await;
-        vectors::count_without(&conn).await
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            vectors::count_without(&conn).await
+        })
+        .await
     }
 
     async fn cached_embeddings(
@@ -338,7 +377,10 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn storage_stats(&self) -> Result<StorageStats> {
-        self.stats().await.map_err(MemoryError::from)
+        off_runtime(self.conns.local_reads(), async {
+            self.stats().await.map_err(MemoryError::from)
+        })
+        .await
     }
 
     async fn cache_embeddings(&self, embedder: &str, entries: &[(String, Vec<f32>)]) -> Result<()> {
@@ -354,10 +396,13 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn store_relationship(&self, relationship: &Relationship) -> Result<()> {
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = relationships::insert(tx, std::slice::from_ref(relationship)).await;
-        finish(tx, result).await.map(|_| ())
+        off_runtime(self.conns.local_writer(), async {
+            let conn = self.conns.writer().await;
+            let tx = begin_write(&conn).await?;
+            let result = relationships::insert(tx, std::slice::from_ref(relationship)).await;
+            finish(tx, result).await.map(|_| ())
+        })
+        .await
     }
 
     async fn delete_relationships(
@@ -367,10 +412,13 @@ impl StorageBackend for TursoStorage {
         to: Uuid,
         kind: Option<RelationshipKind>,
     ) -> Result<u64> {
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = relationships::delete(tx, namespace, from, to, kind).await;
-        finish(tx, result).await
+        off_runtime(self.conns.local_writer(), async {
+            let conn = self.conns.writer().await;
+            let tx = begin_write(&conn).await?;
+            let result = relationships::delete(tx, namespace, from, to, kind).await;
+            finish(tx, result).await
+        })
+        .await
     }
 
     async fn relationships(&self, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
@@ -379,10 +427,13 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<Checkpoint> {
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = relationships::checkpoint(tx, checkpoint).await;
-        finish(tx, result).await
+        off_runtime(self.conns.local_writer(), async {
+            let conn = self.conns.writer().await;
+            let tx = begin_write(&conn).await?;
+            let result = relationships::checkpoint(tx, checkpoint).await;
+            finish(tx, result).await
+        })
+        .await
     }
 
     async fn checkpoints(
@@ -395,43 +446,58 @@ impl StorageBackend for TursoStorage {
     }
 
     async fn store_batch(&self, batch: ImportBatch) -> Result<BatchCounts> {
-        if batch.is_empty() {
-            return Ok(BatchCounts::default());
-        }
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = batch::write(tx, batch).await;
-        finish(tx, result).await
+        off_runtime(self.conns.local_writer(), async {
+            if batch.is_empty() {
+                return Ok(BatchCounts::default());
+            }
+            let conn = self.conns.writer().await;
+            let tx = begin_write(&conn).await?;
+            let result = batch::write(tx, batch).await;
+            finish(tx, result).await
+        })
+        .await
     }
 
     async fn store_batches(
         &self,
         batches: &mut (dyn Iterator<Item = Result<ImportBatch>> + Send),
     ) -> Result<BatchCounts> {
-        let conn = self.conns.writer().await;
-        let tx = begin_write(&conn).await?;
-        let result = async {
-            let mut total = BatchCounts::default();
-            for batch in batches {
-                total.add(&batch::write(tx, batch?).await?);
+        off_runtime(self.conns.local_writer(), async {
+            let conn = self.conns.writer().await;
+            let tx = begin_write(&conn).await?;
+            let result = async {
+                let mut total = BatchCounts::default();
+                for batch in batches {
+                    total.add(&batch::write(tx, batch?).await?);
+                }
+                Ok(total)
             }
-            Ok(total)
-        }
-        .await;
-        finish(tx, result).await
+            .await;
+            finish(tx, result).await
+        })
+        .await
     }
 
     async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
-        let conn = self.conns.reader().await;
-        transfer::sessions(&conn, namespace).await
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            transfer::sessions(&conn, namespace).await
+        })
+        .await
     }
 
     async fn idle_running(&self, idle_since: DateTime<Utc>) -> Result<Vec<(String, Uuid)>> {
-        garbage::idle_running(&self.conns, codec::micros(idle_since)).await
+        off_runtime(self.conns.local_reads(), async {
+            garbage::idle_running(&self.conns, codec::micros(idle_since)).await
+        })
+        .await
     }
 
     async fn collect_garbage(&self, plan: &GarbagePlan) -> Result<GarbageCounts> {
-        garbage::collect(&self.conns, plan).await
+        off_runtime(self.conns.local_writer(), async {
+            garbage::collect(&self.conns, plan).await
+        })
+        .await
     }
 
     async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {

@@ -577,6 +577,10 @@ pub(crate) struct Connections {
     /// Why the server of a replicated store could not be reached when it was opened (the
     /// store then serves reads from its replica).
     unreachable: std::sync::Mutex<Option<libsql::Error>>,
+    /// Whether writes go to a file on this machine (not to a server).
+    local_writer: bool,
+    /// Whether reads come from a file on this machine (a local store or a replica).
+    local_reads: bool,
     /// Kept so the database outlives every connection made from it.
     _db: Arc<Database>,
 }
@@ -720,8 +724,20 @@ impl Connections {
             replica,
             _periodic_sync: periodic_sync,
             unreachable: std::sync::Mutex::new(unreachable),
+            local_writer: matches!(location, Location::File(_)),
+            local_reads: !matches!(location, Location::Server { .. }),
             _db: db,
         })
+    }
+
+    /// Whether writes block in SQLite on this machine (see [`crate::off_runtime`]).
+    pub(crate) fn local_writer(&self) -> bool {
+        self.local_writer
+    }
+
+    /// Whether reads block in SQLite on this machine (see [`crate::off_runtime`]).
+    pub(crate) fn local_reads(&self) -> bool {
+        self.local_reads
     }
 
     /// The embedded replica the store reads, if it has one.

@@ -8,10 +8,12 @@
 //! transaction carries and the fewer commits the database pays for.
 //!
 //! The batch runs in a task of its own, so a leader whose request is cancelled (a client
-//! that hangs up) does not abandon the writes of the callers it carries.
+//! that hangs up) does not abandon the writes of the callers it carries; on a local file,
+//! where it may block ([`crate::off_runtime`]), since it may wait seconds for the file's lock.
 
 use crate::connection::{Conn, Connections, Lease};
 use crate::error::{SqlContext, TursoError};
+use crate::off_runtime::off_runtime;
 use memory_core::metrics::WriteQueueStats;
 use memory_core::{MemoryError, Result};
 use std::any::Any;
@@ -138,7 +140,7 @@ impl Connections {
                     return downcast(answer.await.map_err(|_| abandoned())?);
                 };
                 let queue = self.queue_handle();
-                let batch = run_batch(lease, jobs, queue);
+                let batch = off_runtime(self.local_writer(), run_batch(lease, jobs, queue));
                 match tokio::runtime::Handle::try_current() {
                     Ok(handle) => drop(handle.spawn(batch)),
                     Err(_) => batch.await,

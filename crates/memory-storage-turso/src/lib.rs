@@ -59,6 +59,7 @@ mod error;
 mod garbage;
 mod group_commit;
 mod location;
+mod off_runtime;
 mod patterns;
 #[cfg(test)]
 mod query_plan;

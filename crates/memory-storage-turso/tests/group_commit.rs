@@ -190,3 +190,49 @@ async fn a_batch_limit_of_one_still_serves_every_writer() {
     assert_eq!(queue.operations, 160);
     assert_eq!(queue.commits, 160, "one write per transaction");
 }
+
+/// A write waiting for the file's lock (another process is writing) waits off the runtime:
+/// on a runtime with a single worker, other tasks — here a 5 ms ticker, and the test itself,
+/// which releases the lock — keep running meanwhile, and the write lands once it is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_write_waiting_for_the_lock_leaves_the_runtime_to_other_tasks() {
+    if common::on_server() || common::through_replica() {
+        return; // Writes to a server are network requests: they never blocked the runtime.
+    }
+    let (_dir, storage) = common::fresh().await;
+    let storage = Arc::new(storage);
+    let (_db, other) = common::raw(&storage).await;
+    other.execute("BEGIN IMMEDIATE", ()).await.unwrap();
+
+    let ticking = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let ticker = tokio::spawn({
+        let ticking = Arc::clone(&ticking);
+        async move {
+            let mut longest = std::time::Duration::ZERO;
+            let mut last = std::time::Instant::now();
+            while ticking.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                longest = longest.max(last.elapsed());
+                last = std::time::Instant::now();
+            }
+            longest
+        }
+    });
+    let ep = episode("ns", "written while another process holds the lock");
+    let write = tokio::spawn({
+        let storage = Arc::clone(&storage);
+        let ep = ep.clone();
+        async move { storage.store_episode(&ep).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!write.is_finished(), "the write waits for the lock");
+    other.execute("COMMIT", ()).await.unwrap();
+    write.await.unwrap().unwrap();
+    ticking.store(false, std::sync::atomic::Ordering::Relaxed);
+    let longest = ticker.await.unwrap();
+    assert!(
+        longest < std::time::Duration::from_millis(200),
+        "the ticker stalled for {longest:?} while the write waited"
+    );
+    assert!(storage.get_episode("ns", ep.id).await.unwrap().is_some());
+}

@@ -1,0 +1,135 @@
+//! Keeping SQLite's work off the async runtime's worker threads.
+//!
+//! A local libSQL call does its work inside `poll`: reading pages, stepping through rows,
+//! searching the vector index, or sleeping in `busy_timeout` while another process holds
+//! the write lock (up to five seconds). On a worker thread that stalls every other task
+//! scheduled there — a server's other requests, `/health`, timers. So on a multi-threaded
+//! runtime (what `memory serve` and `memory mcp` run on) a local store runs that work in
+//! [`off_runtime`]: `block_in_place`, the worker handing its other tasks to another thread
+//! for as long as it blocks. Requests to a libSQL server are real network I/O and stay on
+//! the runtime; so does everything on a single-threaded runtime (the CLI's one-shot
+//! commands), where there is nothing else to stall and nowhere else to run.
+
+use std::cell::Cell;
+use std::future::Future;
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+thread_local! {
+    /// Set while this thread runs a future handed to [`off_runtime`]:
+    /// a nested call (a read inside a read) simply awaits, as it is already off the runtime.
+    static OFF_RUNTIME: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Resets [`OFF_RUNTIME`] when the future it guarded ends, even by unwinding.
+struct Marked;
+
+impl Marked {
+    fn set() -> Marked {
+        OFF_RUNTIME.with(|off| off.set(true));
+        Marked
+    }
+}
+
+impl Drop for Marked {
+    fn drop(&mut self) {
+        OFF_RUNTIME.with(|off| off.set(false));
+    }
+}
+
+/// The runtime to block on, when work may and should leave its worker thread.
+fn multi_threaded() -> Option<Handle> {
+    if OFF_RUNTIME.with(Cell::get) {
+        return None;
+    }
+    Handle::try_current()
+        .ok()
+        .filter(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
+}
+
+/// Runs `work` (a read on a local connection) so that its blocking does not hold a worker
+/// thread, when `local` and on a multi-threaded runtime; otherwise awaits it in place.
+pub(crate) async fn off_runtime<F: Future>(local: bool, work: F) -> F::Output {
+    match multi_threaded().filter(|_| local) {
+        Some(handle) => tokio::task::block_in_place(move || {
+            let _marked = Marked::set();
+            handle.block_on(work)
+        }),
+        None => work.await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// The longest a 5 ms ticker went without ticking while `blocker` ran beside it, on a
+    /// multi-threaded runtime with a single worker.
+    fn longest_stall(blocker: impl Future<Output = ()> + Send + 'static) -> Duration {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let longest = Arc::new(AtomicU64::new(0));
+            let ticker = tokio::spawn({
+                let longest = Arc::clone(&longest);
+                async move {
+                    let mut last = Instant::now();
+                    for _ in 0..60 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        let gap = last.elapsed().as_micros() as u64;
+                        longest.fetch_max(gap, Ordering::Relaxed);
+                        last = Instant::now();
+                    }
+                }
+            });
+            tokio::task::yield_now().await;
+            tokio::spawn(blocker).await.unwrap();
+            ticker.await.unwrap();
+            Duration::from_micros(longest.load(Ordering::Relaxed))
+        })
+    }
+
+    fn sleeps_in_poll(local: bool) -> impl Future<Output = ()> + Send + 'static {
+        off_runtime(local, async {
+            // What a busy wait inside sqlite3_step looks like to the runtime.
+            std::thread::sleep(Duration::from_millis(300));
+        })
+    }
+
+    #[test]
+    fn a_blocking_read_leaves_the_worker_to_other_tasks() {
+        let stalled = longest_stall(sleeps_in_poll(false));
+        assert!(stalled >= Duration::from_millis(250), "{stalled:?}");
+        let kept = longest_stall(sleeps_in_poll(true));
+        assert!(kept < Duration::from_millis(150), "{kept:?}");
+    }
+
+    #[tokio::test]
+    async fn on_one_thread_work_runs_in_place() {
+        assert_eq!(off_runtime(true, async { 7 }).await, 7);
+    }
+
+    #[test]
+    fn nested_reads_await_in_place() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let got = rt.block_on(async {
+            tokio::spawn(off_runtime(true, async {
+                off_runtime(true, async { 9 }).await
+            }))
+            .await
+            .unwrap()
+        });
+        assert_eq!(got, 9);
+    }
+}
