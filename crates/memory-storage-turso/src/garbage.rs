@@ -15,19 +15,23 @@ use uuid::Uuid;
 /// Patterns judged per page.
 const PAGE: i64 = 1_000;
 
+/// Running episodes started, and last given a step, before `?1`; through the partial index
+/// `episodes_running`, which holds only running episodes.
+const IDLE_RUNNING: &str = "SELECT e.namespace, e.id FROM episodes e \
+                            WHERE e.ended_at IS NULL AND e.started_at < ?1 \
+                            AND COALESCE((SELECT max(s.at) FROM steps s \
+                                          WHERE s.episode_rowid = e.rowid), \
+                                         e.started_at) < ?1 \
+                            ORDER BY e.started_at";
+
 /// The body of `idle_running`.
 pub(crate) async fn idle_running(
     conns: &Connections,
     idle_since: i64,
 ) -> Result<Vec<(String, Uuid)>> {
-    const SQL: &str = "SELECT e.namespace, e.id FROM episodes e \
-                       WHERE e.ended_at IS NULL AND e.started_at < ?1 \
-                       AND COALESCE((SELECT max(s.at) FROM steps s WHERE s.episode_rowid = e.rowid), \
-                                    e.started_at) < ?1 \
-                       ORDER BY e.started_at, e.id";
     let conn = conns.reader().await;
     let mut rows = conn
-        .query(SQL, [idle_since])
+        .query(IDLE_RUNNING, [idle_since])
         .await
         .ctx("find idle episodes")?;
     let mut out = Vec::new();
@@ -213,4 +217,25 @@ async fn count(conn: &crate::connection::Conn, sql: &str, params: Vec<Value>) ->
         "count",
         "count(*)",
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::TursoStorage;
+
+    /// The hourly search for abandoned episodes reads the running ones only, in start order.
+    #[tokio::test]
+    async fn idle_episodes_are_found_through_the_running_index() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = TursoStorage::open(dir.path().join("m.db")).await.unwrap();
+        let plan =
+            crate::query_plan::query_plan(&storage, IDLE_RUNNING, vec![libsql::Value::Integer(0)])
+                .await;
+        assert!(plan.contains("USING INDEX episodes_running"), "{plan}");
+        assert!(!plan.contains("SCAN e"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }

@@ -100,13 +100,17 @@
 //! transaction), naming the writer that `change_writer` holds — each write transaction sets
 //! it as it begins — so that a process can tell its own changes from others'. Starts empty;
 //! no data changes.
+//!
+//! Added in version 14 (bounded growth; see [`crate::garbage`]): `episodes_running`, a
+//! partial index of the episodes still running by start time, so that the hourly search for
+//! abandoned ones reads the few running episodes instead of every episode. No data changes.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
 use libsql::Connection;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -129,6 +133,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_11,
     MIGRATION_12,
     MIGRATION_13,
+    MIGRATION_14,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -423,6 +428,12 @@ END;
 /// The schema versions whose migrations also index existing episodes' text (in Rust, after
 /// their SQL): 6 made the text log, 11 changed what an entry holds (passages as well).
 const TEXT_INDEX_VERSIONS: [i64; 2] = [6, 11];
+
+/// Version 14: the running episodes by start time (a handful at any time, so the index
+/// stays small however many episodes the store keeps).
+const MIGRATION_14: &str = r#"
+CREATE INDEX episodes_running ON episodes (started_at) WHERE ended_at IS NULL;
+"#;
 
 /// Reads the schema version stored in the file.
 pub(crate) async fn user_version(conn: &Connection) -> Result<i64, TursoError> {
