@@ -148,8 +148,12 @@ impl<T> SqlContext<T> for Result<T, libsql::Error> {
 }
 
 /// What a failure to use a libSQL server means for its user, when it is one of the usual
-/// ones (authentication refused, server unreachable), to read before libSQL's own words.
+/// ones (authentication refused, server unreachable), to read before libSQL's own words;
+/// and, from a file or a server, a full disk.
 fn server_hint(err: &libsql::Error) -> &'static str {
+    if disk_full(err) {
+        return " (the disk holding the database is full: free space on it, then try again)";
+    }
     let said = err.to_string().to_ascii_lowercase();
     // Checked first: its message holds the URL, whose port may hold anything.
     if said.contains("did not answer within") {
@@ -169,6 +173,17 @@ fn server_hint(err: &libsql::Error) -> &'static str {
         " (the server cannot be reached)"
     } else {
         ""
+    }
+}
+
+/// Whether `err` is SQLite's `SQLITE_FULL`: the file system holding the database (or its
+/// WAL) has no space left. From a file, the primary code; from a server, its code's name.
+fn disk_full(err: &libsql::Error) -> bool {
+    const SQLITE_FULL: i32 = 13;
+    match err {
+        libsql::Error::SqliteFailure(code, _) => code & 0xff == SQLITE_FULL,
+        libsql::Error::Hrana(inner) => format!("{inner:?}").contains("code: \"SQLITE_FULL"),
+        _ => false,
     }
 }
 

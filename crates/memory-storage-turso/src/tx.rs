@@ -46,7 +46,10 @@ pub(crate) async fn finish<T>(tx: &Conn, result: Result<T>) -> Result<T> {
             Ok(value)
         }
         Err(err) => {
-            if let Err(rollback) = tx.execute("ROLLBACK", ()).await {
+            // Some errors (a full disk, I/O) make SQLite roll the transaction back itself;
+            // there is then nothing left to roll back.
+            let open = !tx.raw().is_autocommit();
+            if open && let Err(rollback) = tx.execute("ROLLBACK", ()).await {
                 tracing::warn!(error = %rollback, "rollback after a failed operation failed");
             }
             Err(err)
