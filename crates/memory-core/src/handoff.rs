@@ -8,6 +8,7 @@
 
 use crate::error::{Result, ValidationError};
 use crate::learning::{failed_steps, shorten};
+use crate::limits::Limits;
 use crate::memory::SelfLearningMemory;
 use crate::model::{
     Checkpoint, Episode, Heuristic, Pattern, PatternScope, Relationship, RelationshipKind,
@@ -139,65 +140,82 @@ impl SelfLearningMemory {
     ///
     /// The pack must be of `namespace`, and its episode must still exist there.
     pub async fn resume(&self, namespace: &str, pack: &HandoffPack) -> Result<Uuid> {
-        let limits = &self.config.limits;
-        limits.check_namespace(namespace)?;
-        if pack.namespace != namespace {
-            return Err(ValidationError::new(
-                "namespace",
-                format!(
-                    "the pack is of namespace `{}`, not `{namespace}`; resume it there",
-                    pack.namespace
-                ),
-            )
-            .into());
-        }
-        let mut metadata = serde_json::Map::new();
-        metadata.insert(
-            "resumed_from".into(),
-            serde_json::Value::String(pack.episode_id.to_string()),
-        );
-        let now = to_micros(self.clock.now());
-        let episode = Episode {
-            id: Uuid::now_v7(),
-            namespace: namespace.to_string(),
-            task_description: pack.goal.clone(),
-            task_type: pack.task_type,
-            context: pack.context.clone(),
-            started_at: now,
-            ended_at: None,
-            steps: Vec::new(),
-            outcome: None,
-            reward: None,
-            reflection: None,
-            pattern_ids: Vec::new(),
-            tags: pack.tags.clone(),
-            metadata,
-            retrieval_session: None,
-        };
-        limits.check_episode(&episode)?;
-        let link = Relationship {
-            id: Uuid::now_v7(),
-            namespace: namespace.to_string(),
-            from: episode.id,
-            to: pack.episode_id,
-            kind: RelationshipKind::Follows,
-            metadata: RelationshipMetadata {
-                reason: Some("resumed from a hand-off pack".into()),
-                created_by: Some("resume".into()),
-                ..RelationshipMetadata::default()
-            },
-            created_at: now,
-        };
-        let id = episode.id;
-        let batch = ImportBatch {
-            episodes: vec![episode],
-            relationships: vec![link],
-            ..ImportBatch::default()
-        };
+        let (id, batch) = resume_batch(
+            &self.config.limits,
+            namespace,
+            pack,
+            to_micros(self.clock.now()),
+        )?;
         self.storage.store_batch(batch).await?;
         tracing::debug!(namespace, %id, from = %pack.episode_id, "resumed episode");
         Ok(id)
     }
+}
+
+/// What [`SelfLearningMemory::resume`] stores for `pack` in `namespace` at `now`, once
+/// checked against `limits`: the new episode and its `follows` edge, and the new episode's
+/// id. Everything `resume` does before it writes, without storage (the hand-off fuzz target
+/// runs it on every pack it parses).
+pub fn resume_batch(
+    limits: &Limits,
+    namespace: &str,
+    pack: &HandoffPack,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, ImportBatch)> {
+    limits.check_namespace(namespace)?;
+    if pack.namespace != namespace {
+        return Err(ValidationError::new(
+            "namespace",
+            format!(
+                "the pack is of namespace `{}`, not `{namespace}`; resume it there",
+                pack.namespace
+            ),
+        )
+        .into());
+    }
+    let mut metadata = serde_json::Map::new();
+    metadata.insert(
+        "resumed_from".into(),
+        serde_json::Value::String(pack.episode_id.to_string()),
+    );
+    let episode = Episode {
+        id: Uuid::now_v7(),
+        namespace: namespace.to_string(),
+        task_description: pack.goal.clone(),
+        task_type: pack.task_type,
+        context: pack.context.clone(),
+        started_at: now,
+        ended_at: None,
+        steps: Vec::new(),
+        outcome: None,
+        reward: None,
+        reflection: None,
+        pattern_ids: Vec::new(),
+        tags: pack.tags.clone(),
+        metadata,
+        retrieval_session: None,
+    };
+    limits.check_episode(&episode)?;
+    let link = Relationship {
+        id: Uuid::now_v7(),
+        namespace: namespace.to_string(),
+        from: episode.id,
+        to: pack.episode_id,
+        kind: RelationshipKind::Follows,
+        metadata: RelationshipMetadata {
+            reason: Some("resumed from a hand-off pack".into()),
+            created_by: Some("resume".into()),
+            ..RelationshipMetadata::default()
+        },
+        created_at: now,
+    };
+    let id = episode.id;
+    let batch = ImportBatch {
+        episodes: vec![episode],
+        relationships: vec![link],
+        ..ImportBatch::default()
+    };
+    Ok((id, batch))
 }
 
 /// Builds a pack from an episode and what the memory knows for its context.
@@ -473,5 +491,46 @@ mod tests {
         assert!(pack.open_items[1].contains("build is green; tests next"));
         assert!(pack.markdown.contains("## Open items"));
         assert!(pack.markdown.contains("# Hand-off: ship the feature"));
+    }
+
+    #[test]
+    fn a_pack_resumes_as_a_new_episode_that_follows_it_in_its_own_namespace_only() {
+        let t = chrono::DateTime::UNIX_EPOCH;
+        let episode = Episode {
+            id: Uuid::from_u128(1),
+            namespace: "ns".into(),
+            task_description: "ship the feature".into(),
+            task_type: TaskType::CodeGeneration,
+            context: TaskContext::default(),
+            started_at: t,
+            ended_at: None,
+            steps: vec![],
+            outcome: None,
+            reward: None,
+            reflection: None,
+            pattern_ids: vec![],
+            tags: vec!["T-1".into()],
+            metadata: serde_json::Map::new(),
+            retrieval_session: None,
+        };
+        let pack = build_pack(&episode, vec![], &[], vec![], t);
+        let limits = Limits::default();
+        let (id, batch) = resume_batch(&limits, "ns", &pack, t).unwrap();
+        assert_eq!(batch.episodes.len(), 1);
+        assert_eq!(batch.episodes[0].id, id);
+        assert_eq!(batch.episodes[0].task_description, "ship the feature");
+        assert_eq!(batch.episodes[0].tags, vec!["T-1".to_string()]);
+        let link = &batch.relationships[0];
+        assert_eq!((link.from, link.to), (id, episode.id));
+        assert_eq!(link.kind, RelationshipKind::Follows);
+
+        let err = resume_batch(&limits, "other", &pack, t).unwrap_err();
+        assert!(
+            err.to_string().contains("the pack is of namespace `ns`"),
+            "{err}"
+        );
+        let mut empty = pack.clone();
+        empty.goal = " ".into();
+        assert!(resume_batch(&limits, "ns", &empty, t).is_err());
     }
 }
