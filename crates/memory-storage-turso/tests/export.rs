@@ -470,6 +470,21 @@ async fn heuristics_are_exported_for_readers_and_recomputed_on_import() {
         .filter(|l| l.starts_with(r#"{"type":"heuristic""#))
         .count();
     assert!(heuristic_lines > 0, "the sample teaches something");
+    let trailer: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(trailer["record"]["heuristics"], heuristic_lines);
+    // A file from a build that did not count heuristics (its trailer says 0) still imports:
+    // the checksum covers its heuristic lines.
+    let mut uncounted = lines.clone();
+    let mut old_trailer = trailer.clone();
+    old_trailer["record"]["heuristics"] = 0.into();
+    *uncounted.last_mut().unwrap() = old_trailer.to_string();
+    let summary = store()
+        .await
+        .memory
+        .import(as_input(uncounted))
+        .await
+        .unwrap();
+    assert_eq!(summary.heuristics as usize, heuristic_lines);
     // Dropping the heuristic lines changes nothing: they are derived from the patterns.
     let without: Vec<String> = sealed(
         lines
