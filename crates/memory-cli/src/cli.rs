@@ -364,13 +364,20 @@ pub struct ImportArgs {
 /// `memory serve`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on. Anything but loopback requires --auth-token.
+    /// Address and port to listen on. Anything but loopback requires --auth-token or
+    /// --token-file.
     #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR:PORT")]
     pub listen: std::net::SocketAddr,
     /// Require `Authorization: Bearer <token>` on every request (at least 16 visible ASCII
-    /// characters, e.g. from `openssl rand -hex 32`).
+    /// characters, e.g. from `openssl rand -hex 32`). This token may use every namespace.
     #[arg(long, env = "MEMORY_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// Tokens bound to namespaces: a file with one line per grant, `TOKEN read|read-write
+    /// NAMESPACE…` (`*` for every namespace; a token written `sha256:<hex>` is its SHA-256).
+    /// A request with one of them may use only its namespaces: others are not found, a
+    /// read-only one refuses writes, and store-wide figures (/metrics) need `*`.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = memory_mcp::http::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,

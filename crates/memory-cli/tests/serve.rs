@@ -230,6 +230,95 @@ fn token_from_the_environment_guards_every_request() {
     served.terminate();
 }
 
+/// `--token-file`: a token (here written as its SHA-256) may use its namespaces only; a
+/// file that breaks the format stops the server before anything is created.
+#[test]
+fn a_token_file_limits_each_token_to_its_namespaces() {
+    const TEAM: &str = "e2e-team-token-0123456789";
+    let sb = Sandbox::new();
+    let digest = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(TEAM.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let tokens = sb.dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        format!("# team a\nsha256:{digest} read-write team-a\n{TOKEN} read-write *\n"),
+    )
+    .unwrap();
+    // Holding a token in the clear, the file is a secret itself (the server warns otherwise).
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    let broken = sb.dir.path().join("broken");
+    std::fs::write(&broken, format!("{TOKEN} write team-a\n")).unwrap();
+    let out = sb.run(
+        &["serve", "--listen", "127.0.0.1:0", "--token-file"]
+            .into_iter()
+            .chain([broken.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 1: unknown access `write`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sb.db().exists(), "nothing was created");
+
+    let served = serve(&sb, &["--token-file", tokens.to_str().unwrap()]);
+    assert!(
+        served
+            .first_line
+            .contains("2 bound to namespaces by the token file"),
+        "{}",
+        served.first_line
+    );
+    let agent = agent();
+    let started = call(
+        &agent,
+        &served.base,
+        Some(TEAM),
+        "start_episode",
+        json!({ "task": "rotate the signing keys" }),
+    );
+    assert_eq!(started["namespace"], "team-a");
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "search_episodes", "arguments": { "namespace": "default" } } });
+    let mut resp = agent
+        .post(format!("{}/mcp", served.base))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", format!("Bearer {TEAM}"))
+        .send(body.to_string())
+        .unwrap();
+    let reply: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(reply["result"]["isError"], true, "{reply}");
+    let text = reply["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("namespace `default` not found"), "{text}");
+    let metrics = |token: &str| {
+        agent
+            .get(format!("{}/metrics", served.base))
+            .header("authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(metrics(TEAM), 403);
+    assert_eq!(metrics(TOKEN), 200);
+    served.terminate();
+
+    // What the team wrote is in its namespace.
+    let listed = sb.json(&["--namespace", "team-a", "episode", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+}
+
 /// Over HTTP too, a body that is not one JSON-RPC message gets its JSON-RPC error (400, as
 /// MCP's HTTP transport asks) and a tool call with arguments that are not an object an
 /// invalid-params error (200); the server goes on serving.

@@ -1,5 +1,6 @@
 //! Who may talk to the HTTP server: the bind policy (loopback unless a token is set) and the
-//! bearer-token check every request goes through when one is.
+//! bearer-token check every request goes through when one is. Which namespaces a token may
+//! use is [`crate::access`]'s, read from [`crate::token_file`].
 
 use http::HeaderMap;
 use std::net::SocketAddr;
@@ -14,7 +15,8 @@ pub enum BindPolicyError {
     #[error(
         "refusing to listen on {0} without an auth token: any host that can reach it could read \
          and change the memory. Pass --auth-token (or set MEMORY_AUTH_TOKEN) to require \
-         `Authorization: Bearer <token>` on every request, or listen on 127.0.0.1"
+         `Authorization: Bearer <token>` on every request, or --token-file for tokens bound \
+         to namespaces, or listen on 127.0.0.1"
     )]
     TokenRequired(SocketAddr),
     /// The token is too short or has characters a header cannot carry.
@@ -25,38 +27,44 @@ pub enum BindPolicyError {
     WeakToken,
 }
 
-/// Checks that the server may listen on `addr` with `token`: any token must be strong enough,
-/// and a non-loopback address needs one.
-pub fn check_bind(addr: SocketAddr, token: Option<&str>) -> Result<(), BindPolicyError> {
+/// Checks that the server may listen on `addr` with `token` (and a token file when
+/// `token_file`): any token must be strong enough, and a non-loopback address needs a token
+/// or a token file.
+pub fn check_bind(
+    addr: SocketAddr,
+    token: Option<&str>,
+    token_file: bool,
+) -> Result<(), BindPolicyError> {
     if let Some(token) = token
         && (token.chars().count() < MIN_TOKEN_CHARS || !token.chars().all(|c| c.is_ascii_graphic()))
     {
         return Err(BindPolicyError::WeakToken);
     }
-    if token.is_none() && !addr.ip().is_loopback() {
+    if token.is_none() && !token_file && !addr.ip().is_loopback() {
         return Err(BindPolicyError::TokenRequired(addr));
     }
     Ok(())
 }
 
+/// The token of an `Authorization: Bearer <token>` header, if `headers` carry one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?;
+    let (scheme, given) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(given.trim())
+}
+
 /// True when `headers` carry `Authorization: Bearer <token>` with exactly `token`.
 pub fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some((scheme, given)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("bearer")
-        && constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+    bearer_token(headers).is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
 }
 
 /// Compares without stopping at the first difference, so the time taken does not tell an
 /// attacker how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -78,28 +86,29 @@ mod tests {
         let local6: SocketAddr = "[::1]:8080".parse().unwrap();
         let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
         let lan: SocketAddr = "192.0.2.10:8080".parse().unwrap();
-        assert!(check_bind(local, None).is_ok());
-        assert!(check_bind(local6, None).is_ok());
+        assert!(check_bind(local, None, false).is_ok());
+        assert!(check_bind(local6, None, false).is_ok());
         assert_eq!(
-            check_bind(any, None),
+            check_bind(any, None, false),
             Err(BindPolicyError::TokenRequired(any))
         );
         assert_eq!(
-            check_bind(lan, None),
+            check_bind(lan, None, false),
             Err(BindPolicyError::TokenRequired(lan))
         );
-        assert!(check_bind(any, Some(TOKEN)).is_ok());
+        assert!(check_bind(any, Some(TOKEN), false).is_ok());
+        assert!(check_bind(any, None, true).is_ok());
     }
 
     #[test]
     fn weak_tokens_are_refused_everywhere() {
         let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         assert_eq!(
-            check_bind(local, Some("short")),
+            check_bind(local, Some("short"), false),
             Err(BindPolicyError::WeakToken)
         );
         assert_eq!(
-            check_bind(local, Some("has a space in it, long enough")),
+            check_bind(local, Some("has a space in it, long enough"), false),
             Err(BindPolicyError::WeakToken)
         );
     }

@@ -2,14 +2,17 @@
 //! hyper's HTTP/1.1 server.
 //!
 //! Every request passes the same gate before it is routed: the bearer token when one is set
-//! (401 otherwise), the `Host` check when serving loopback only (so a web page cannot reach
+//! (401 otherwise) — the single `auth_token`, which may use every namespace, or one of a
+//! token file's, which may use its own ([`crate::access`]) —, the `Host` check when serving loopback only (so a web page cannot reach
 //! the server through DNS rebinding), and the body size limit (413). `/mcp` is rmcp's
 //! streamable HTTP service in stateless mode with JSON responses: the server keeps nothing
 //! per client, so any number of clients can call it at once and a restart loses nothing.
 
+use crate::access::Grant;
 use crate::auth::{BindPolicyError, bearer_matches, check_bind};
 use crate::message_check::{INVALID_PARAMS, PARSE_ERROR, Verdict, error_line, judge};
 use crate::server::MemoryServer;
+use crate::token_file::TokenFile;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
@@ -54,8 +57,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct HttpConfig {
     /// Address to listen on (port 0 picks a free one).
     pub listen: SocketAddr,
-    /// When set, every request must carry `Authorization: Bearer <token>`.
+    /// When set, every request must carry `Authorization: Bearer <token>` (this one, which
+    /// may use every namespace, or one of `token_file`'s).
     pub auth_token: Option<String>,
+    /// Tokens bound to namespaces: a request with one of them may use only its namespaces.
+    pub token_file: Option<TokenFile>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// How long a client may take to send a request's headers.
@@ -72,6 +78,7 @@ impl HttpConfig {
         HttpConfig {
             listen,
             auth_token: None,
+            token_file: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -103,6 +110,9 @@ struct State {
     server: MemoryServer,
     mcp: McpService,
     token: Option<String>,
+    token_file: Option<TokenFile>,
+    /// The grant of a request when no token file limits it.
+    everything: Arc<Grant>,
     loopback_only: bool,
     max_body_bytes: usize,
     /// One permit per MCP message being answered.
@@ -131,7 +141,11 @@ impl std::fmt::Debug for HttpServer {
 impl HttpServer {
     /// Checks the bind policy and binds `config.listen`.
     pub async fn bind(server: MemoryServer, config: HttpConfig) -> Result<HttpServer, ServeError> {
-        check_bind(config.listen, config.auth_token.as_deref())?;
+        check_bind(
+            config.listen,
+            config.auth_token.as_deref(),
+            config.token_file.is_some(),
+        )?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -162,6 +176,8 @@ impl HttpServer {
                 server,
                 mcp,
                 token: config.auth_token,
+                token_file: config.token_file,
+                everything: Arc::new(Grant::everything()),
                 loopback_only,
                 max_body_bytes: config.max_body_bytes,
                 in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
@@ -231,10 +247,14 @@ impl HttpServer {
     }
 }
 
-async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
-    if let Some(refused) = gate(state, &req) {
-        return refused;
-    }
+async fn route(state: &State, mut req: Request<Incoming>) -> Response<Body> {
+    let grant = match gate(state, &req) {
+        Ok(grant) => grant,
+        Err(refused) => return *refused,
+    };
+    // Read back by the MCP handler (rmcp hands it the request's parts) to limit each call
+    // to the token's namespaces.
+    req.extensions_mut().insert(Arc::clone(&grant));
     match (req.uri().path(), req.method()) {
         ("/mcp", &Method::POST) => {
             let Ok(_answering) = Arc::clone(&state.in_flight).try_acquire_owned() else {
@@ -252,7 +272,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
                 &serde_json::json!({
                     "status": "ok",
                     "version": env!("CARGO_PKG_VERSION"),
-                    "namespace": state.server.namespace(),
+                    "namespace": grant.default_namespace(state.server.namespace()),
                 }),
             ),
             Err(e) => {
@@ -263,6 +283,13 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
                 )
             }
         },
+        ("/metrics", &Method::GET) if !grant.sees_whole_store() => text(
+            StatusCode::FORBIDDEN,
+            "text/plain; charset=utf-8",
+            "forbidden: /metrics covers every namespace and this token may use only some; \
+             scrape it with a token granted `*` (or the server's --auth-token)\n"
+                .into(),
+        ),
         ("/metrics", &Method::GET) => match state.server.prometheus().await {
             Ok(page) => text(
                 StatusCode::OK,
@@ -370,11 +397,24 @@ fn busy(limit: usize) -> Response<Body> {
     r
 }
 
-/// The checks every request passes before routing; `Some` is the refusal.
-fn gate(state: &State, req: &Request<Incoming>) -> Option<Response<Body>> {
-    if let Some(token) = &state.token
-        && !bearer_matches(req.headers(), token)
-    {
+/// What the request's token grants, when one is required.
+fn grant(state: &State, headers: &http::HeaderMap) -> Option<Arc<Grant>> {
+    if state.token.is_none() && state.token_file.is_none() {
+        return Some(Arc::clone(&state.everything));
+    }
+    if let Some(grant) = state.token_file.as_ref().and_then(|f| f.grant_for(headers)) {
+        return Some(grant);
+    }
+    state
+        .token
+        .as_ref()
+        .filter(|token| bearer_matches(headers, token))
+        .map(|_| Arc::clone(&state.everything))
+}
+
+/// The checks every request passes before routing: the caller's grant, or the refusal.
+fn gate(state: &State, req: &Request<Incoming>) -> Result<Arc<Grant>, Box<Response<Body>>> {
+    let Some(grant) = grant(state, req.headers()) else {
         let mut r = text(
             StatusCode::UNAUTHORIZED,
             "text/plain; charset=utf-8",
@@ -385,14 +425,14 @@ fn gate(state: &State, req: &Request<Incoming>) -> Option<Response<Body>> {
             header::WWW_AUTHENTICATE,
             http::HeaderValue::from_static("Bearer realm=\"memory\""),
         );
-        return Some(r);
-    }
+        return Err(Box::new(r));
+    };
     if state.loopback_only && !host_is_loopback(req) {
-        return Some(text(
+        return Err(Box::new(text(
             StatusCode::FORBIDDEN,
             "text/plain; charset=utf-8",
             "forbidden: this server answers only to localhost, 127.0.0.1 or [::1]\n".into(),
-        ));
+        )));
     }
     let declared = req
         .headers()
@@ -400,16 +440,16 @@ fn gate(state: &State, req: &Request<Incoming>) -> Option<Response<Body>> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
-        return Some(text(
+        return Err(Box::new(text(
             StatusCode::PAYLOAD_TOO_LARGE,
             "text/plain; charset=utf-8",
             format!(
                 "request body too large: the limit is {} bytes\n",
                 state.max_body_bytes
             ),
-        ));
+        )));
     }
-    None
+    Ok(grant)
 }
 
 fn host_is_loopback(req: &Request<Incoming>) -> bool {

@@ -1,7 +1,8 @@
 //! Episodes as MCP resources, so a client can let its user attach a past episode to the
 //! conversation: `memory://{namespace}/episodes/{episode_id}` reads one episode in full (JSON);
-//! `resources/list` offers the most recent episodes of the server's namespace.
+//! `resources/list` offers the most recent episodes of the caller's default namespace.
 
+use crate::access::{Access, Grant};
 use memory_core::learning::shorten;
 use memory_core::{EpisodeFilter, MemoryError, SelfLearningMemory};
 use rmcp::ErrorData;
@@ -60,14 +61,22 @@ pub async fn list(
         .collect())
 }
 
-/// Reads the episode named by `uri`.
-pub async fn read(memory: &SelfLearningMemory, uri: &str) -> Result<ResourceContents, ErrorData> {
+/// Reads the episode named by `uri`, when `grant` lets its caller read the URI's namespace
+/// (any other is not found).
+pub async fn read(
+    memory: &SelfLearningMemory,
+    uri: &str,
+    grant: &Grant,
+) -> Result<ResourceContents, ErrorData> {
     let (namespace, id) = parse(uri).ok_or_else(|| {
         ErrorData::invalid_params(
             format!("`{uri}` is not an episode URI; expected {EPISODE_TEMPLATE}"),
             None,
         )
     })?;
+    grant
+        .check(namespace, Access::Read)
+        .map_err(|e| ErrorData::resource_not_found(e.to_string(), None))?;
     let episode = memory
         .get_episode(namespace, id)
         .await

@@ -4,6 +4,7 @@
 //! A tool call runs in its own task, so even a bug that panics in a handler comes back to the
 //! client as a tool error while the server keeps serving.
 
+use crate::access::Grant;
 use crate::resources;
 use crate::stats::{self, StatsReport, ToolCalls};
 use crate::tools::{self, Ctx, ToolError, ToolOutput};
@@ -39,6 +40,8 @@ struct Inner {
     namespace: String,
     tools: Vec<Tool>,
     calls: ToolCalls,
+    /// The grant of callers that may use every namespace, shared.
+    everything: Arc<Grant>,
 }
 
 impl std::fmt::Debug for MemoryServer {
@@ -66,6 +69,7 @@ impl MemoryServer {
                 namespace,
                 tools,
                 calls: ToolCalls::default(),
+                everything: Arc::new(Grant::everything()),
             }),
         })
     }
@@ -80,13 +84,26 @@ impl MemoryServer {
         &self.inner.tools
     }
 
-    /// Runs tool `name` with `arguments` and returns what the client receives: a result,
-    /// or a tool error (`is_error`) whose text says what went wrong. Never fails otherwise.
+    /// Runs tool `name` with `arguments` for a caller that may use every namespace (stdio,
+    /// the library) and returns what the client receives: a result, or a tool error
+    /// (`is_error`) whose text says what went wrong. Never fails otherwise.
     pub async fn call(&self, name: &str, arguments: JsonObject) -> CallToolResult {
+        self.call_as(name, arguments, Arc::clone(&self.inner.everything))
+            .await
+    }
+
+    /// [`MemoryServer::call`] for a caller limited to `grant`'s namespaces: any other is
+    /// answered as not found, and writes to a read-only one are refused.
+    pub async fn call_as(
+        &self,
+        name: &str,
+        arguments: JsonObject,
+        grant: Arc<Grant>,
+    ) -> CallToolResult {
         let started = Instant::now();
         let this = self.clone();
         let tool = name.to_string();
-        let outcome = tokio::spawn(async move { this.run(&tool, arguments).await })
+        let outcome = tokio::spawn(async move { this.run(&tool, arguments, &grant).await })
             .await
             .unwrap_or_else(|e| Err(ToolError::Internal(e.to_string())));
         self.inner
@@ -109,11 +126,17 @@ impl MemoryServer {
         }
     }
 
-    async fn run(&self, name: &str, arguments: JsonObject) -> Result<ToolOutput, ToolError> {
+    async fn run(
+        &self,
+        name: &str,
+        arguments: JsonObject,
+        grant: &Grant,
+    ) -> Result<ToolOutput, ToolError> {
         let cx = Ctx {
             memory: &self.inner.memory,
             default_namespace: &self.inner.namespace,
             calls: &self.inner.calls,
+            grant,
         };
         tools::dispatch(&cx, name, arguments).await
     }
@@ -125,7 +148,24 @@ impl MemoryServer {
 
     /// What `memory_stats` reports for the server's namespace.
     pub async fn stats(&self) -> Result<StatsReport, MemoryError> {
-        stats::collect(&self.inner.memory, &self.inner.namespace, &self.inner.calls).await
+        stats::collect(
+            &self.inner.memory,
+            &self.inner.namespace,
+            &self.inner.calls,
+            true,
+        )
+        .await
+    }
+
+    /// The grant of the caller behind `context`: what the HTTP gate found for its token, or
+    /// every namespace when the request did not come through it (stdio).
+    fn grant(&self, context: &RequestContext<RoleServer>) -> Arc<Grant> {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Arc<Grant>>())
+            .cloned()
+            .unwrap_or_else(|| Arc::clone(&self.inner.everything))
     }
 
     /// The `/metrics` page: the memory's metrics registry and the tool-call latencies, in
@@ -165,9 +205,13 @@ impl ServerHandler for MemoryServer {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        resources::list(&self.inner.memory, &self.inner.namespace)
+        let grant = self.grant(&context);
+        let Some(namespace) = grant.default_namespace(&self.inner.namespace) else {
+            return Ok(ListResourcesResult::with_all_items(Vec::new()));
+        };
+        resources::list(&self.inner.memory, namespace)
             .await
             .map(ListResourcesResult::with_all_items)
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))
@@ -186,18 +230,20 @@ impl ServerHandler for MemoryServer {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let contents = resources::read(&self.inner.memory, &request.uri).await?;
+        let grant = self.grant(&context);
+        let contents = resources::read(&self.inner.memory, &request.uri, &grant).await?;
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let grant = self.grant(&context);
         let arguments = request.arguments.unwrap_or_default();
-        Ok(self.call(&request.name, arguments).await.into())
+        Ok(self.call_as(&request.name, arguments, grant).await.into())
     }
 }

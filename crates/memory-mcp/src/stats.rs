@@ -85,10 +85,13 @@ pub struct StatsReport {
     pub namespace: String,
     /// Its episodes and patterns.
     pub counts: NamespaceCounts,
-    /// The memory's registry: operation latencies and the store's figures (all namespaces).
-    pub memory: MemoryStats,
-    /// This server's tool calls since it started.
-    pub tools: Vec<ToolCallStats>,
+    /// The memory's registry: operation latencies and the store's figures (all namespaces),
+    /// for callers that may read every namespace; never the database's path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryStats>,
+    /// This server's tool calls since it started (all namespaces), for the same callers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<ToolCallStats>>,
 }
 
 /// Counts the episodes (by state and outcome) and patterns of namespace `ns`.
@@ -134,18 +137,33 @@ pub async fn namespace_counts(
     Ok(counts)
 }
 
-/// Gathers what `memory_stats` reports for namespace `ns`.
+/// Gathers what `memory_stats` reports for namespace `ns`: with `whole_store`, also the
+/// figures that span every namespace (sizes, latencies, tool calls).
+///
+/// Where the store lives (a file path, a server's URL, a replica's file) is left out: a
+/// client needs none of it, and `memory stats` shows it to whoever runs the CLI.
 pub async fn collect(
     memory: &SelfLearningMemory,
     ns: &str,
     calls: &ToolCalls,
+    whole_store: bool,
 ) -> Result<StatsReport, MemoryError> {
     let counts = namespace_counts(memory, ns).await?;
+    let (memory, tools) = if whole_store {
+        let mut stats = memory.stats().await?;
+        stats.storage.location = None;
+        if let Some(replica) = &mut stats.storage.replica {
+            replica.path.clear();
+        }
+        (Some(stats), Some(calls.snapshot()))
+    } else {
+        (None, None)
+    };
     Ok(StatsReport {
         namespace: ns.to_string(),
         counts,
-        memory: memory.stats().await?,
-        tools: calls.snapshot(),
+        memory,
+        tools,
     })
 }
 
@@ -198,11 +216,9 @@ impl StatsReport {
     /// The report in a few lines, for a model or a person.
     pub fn describe(&self) -> String {
         let c = &self.counts;
-        let s = &self.memory.storage;
         let mut t = format!(
             "Namespace `{}`: {} episodes ({} running; completed: {} success, {} partial, {} \
-             failure, {} abstained), {} patterns.\nWhole store ({}): {} episodes, {} steps, {} \
-             patterns, {} retrieval sessions, {} vectors",
+             failure, {} abstained), {} patterns.",
             self.namespace,
             c.episodes,
             c.running,
@@ -211,12 +227,16 @@ impl StatsReport {
             c.failure,
             c.abstained,
             c.patterns,
-            s.backend,
-            s.episodes,
-            s.steps,
-            s.patterns,
-            s.sessions,
-            s.vectors,
+        );
+        let (Some(memory), Some(tools)) = (&self.memory, &self.tools) else {
+            return t;
+        };
+        let s = &memory.storage;
+        let _ = write!(
+            t,
+            "\nWhole store ({}): {} episodes, {} steps, {} patterns, {} retrieval sessions, {} \
+             vectors",
+            s.backend, s.episodes, s.steps, s.patterns, s.sessions, s.vectors,
         );
         if let Some(bytes) = s.database_bytes {
             let _ = write!(t, "; {bytes} bytes on disk");
@@ -239,8 +259,7 @@ impl StatsReport {
                 st.hit_rate() * 100.0
             );
         }
-        let ops: Vec<_> = self
-            .memory
+        let ops: Vec<_> = memory
             .operations
             .iter()
             .filter(|o| o.latency.count > 0)
@@ -260,7 +279,7 @@ impl StatsReport {
                 );
             }
         }
-        let used: Vec<_> = self.tools.iter().filter(|x| x.latency.count > 0).collect();
+        let used: Vec<_> = tools.iter().filter(|x| x.latency.count > 0).collect();
         if !used.is_empty() {
             t.push_str("\nTool calls since the server started (errors, p50 / p99):");
             for x in used {

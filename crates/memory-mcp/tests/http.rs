@@ -329,6 +329,221 @@ async fn every_route_needs_the_bearer_token_when_one_is_set() {
     s.stop().await;
 }
 
+/// The structured result of a tool call, or its error text.
+async fn tool(
+    addr: SocketAddr,
+    token: &str,
+    name: &str,
+    arguments: Value,
+) -> Result<Value, String> {
+    let reply = rpc(addr, Some(token), call(1, name, arguments)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let result = reply.json()["result"].clone();
+    if result["isError"] == true {
+        Err(result["content"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .to_string())
+    } else {
+        Ok(result["structuredContent"].clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_binds_each_token_to_its_namespaces() {
+    const TEAM: &str = "team-token-0123456789abcdef";
+    const ADMIN: &str = "admin-token-0123456789abcdef";
+    let file = memory_mcp::TokenFile::parse(
+        &format!("{TEAM} read-write team-a\n{TEAM} read shared\n{ADMIN} read-write *\n"),
+        std::path::Path::new("tokens"),
+        &memory_core::Limits::default(),
+    )
+    .unwrap();
+    let s = start_with(HttpConfig {
+        token_file: Some(file),
+        ..HttpConfig::new("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let a = s.addr;
+
+    // The administrator's token writes anywhere: an episode in `shared`, one in `other`.
+    let mut ids = Vec::new();
+    for ns in ["shared", "other"] {
+        let started = tool(
+            a,
+            ADMIN,
+            "start_episode",
+            json!({ "task": format!("fix the flaky login test in {ns}"), "namespace": ns }),
+        )
+        .await
+        .unwrap();
+        let id = started["episode_id"].as_str().unwrap().to_string();
+        tool(
+            a,
+            ADMIN,
+            "complete_episode",
+            json!({ "episode_id": id, "namespace": ns, "outcome": "success", "verdict": "fixed" }),
+        )
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+
+    // The team's token: its own namespace by default, read-only `shared`, nothing else.
+    let own = tool(a, TEAM, "start_episode", json!({ "task": "team work" }))
+        .await
+        .unwrap();
+    assert_eq!(own["namespace"], "team-a");
+    let refused = tool(
+        a,
+        TEAM,
+        "start_episode",
+        json!({ "task": "x", "namespace": "shared" }),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refused.contains("namespace `shared` is read-only for this token"),
+        "{refused}"
+    );
+    let refused = tool(
+        a,
+        TEAM,
+        "delete_episode",
+        json!({ "episode_id": ids[0], "namespace": "shared" }),
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.contains("read-only"), "{refused}");
+    let found = tool(a, TEAM, "search_episodes", json!({ "namespace": "shared" }))
+        .await
+        .unwrap();
+    assert_eq!(found["episodes"].as_array().unwrap().len(), 1);
+    let got = tool(
+        a,
+        TEAM,
+        "get_episode",
+        json!({ "episode_id": ids[0], "namespace": "shared" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got["namespace"], "shared");
+    for (name, args) in [
+        (
+            "get_episode",
+            json!({ "episode_id": ids[1], "namespace": "other" }),
+        ),
+        ("search_episodes", json!({ "namespace": "other" })),
+        ("list_patterns", json!({ "namespace": "other" })),
+        (
+            "retrieve_context",
+            json!({ "query": "flaky login test", "namespace": "other" }),
+        ),
+        ("memory_stats", json!({ "namespace": "other" })),
+        (
+            "start_episode",
+            json!({ "task": "x", "namespace": "other" }),
+        ),
+    ] {
+        let err = tool(a, TEAM, name, args).await.unwrap_err();
+        assert!(
+            err.starts_with(
+                "namespace `other` not found; this token may use `team-a` \
+                             (read-write), `shared` (read)"
+            ),
+            "{name}: {err}"
+        );
+    }
+
+    // A retrieval in a read-only namespace answers without keeping a session.
+    let pack = tool(
+        a,
+        TEAM,
+        "retrieve_context",
+        json!({ "query": "flaky login test", "namespace": "shared" }),
+    )
+    .await
+    .unwrap();
+    assert!(!pack["hits"].as_array().unwrap().is_empty(), "{pack}");
+    assert_eq!(pack["session_id"], Value::Null);
+    let with_session = tool(
+        a,
+        ADMIN,
+        "retrieve_context",
+        json!({ "query": "flaky login test", "namespace": "shared" }),
+    )
+    .await
+    .unwrap();
+    assert!(with_session["session_id"].is_string());
+
+    // Resources: the token's namespaces only.
+    let listed = rpc(
+        a,
+        Some(TEAM),
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "resources/list" }),
+    )
+    .await;
+    let uris: Vec<String> = listed.json()["result"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(uris.len(), 1);
+    assert!(uris[0].starts_with("memory://team-a/episodes/"), "{uris:?}");
+    let read = |ns: &str, id: &str| {
+        json!({ "jsonrpc": "2.0", "id": 3, "method": "resources/read",
+        "params": { "uri": format!("memory://{ns}/episodes/{id}") } })
+    };
+    let other = rpc(a, Some(TEAM), read("other", &ids[1])).await;
+    assert_eq!(other.json()["error"]["code"], -32002, "{}", other.body);
+    let shared = rpc(a, Some(TEAM), read("shared", &ids[0])).await;
+    assert!(
+        shared.json()["result"]["contents"][0]["text"].is_string(),
+        "{}",
+        shared.body
+    );
+
+    // Statistics: the token's namespace only; store-wide figures for `*` tokens, and the
+    // store's location for nobody.
+    let stats = tool(a, TEAM, "memory_stats", json!({})).await.unwrap();
+    assert_eq!(stats["namespace"], "team-a");
+    assert_eq!(stats["counts"]["episodes"], 1);
+    assert!(
+        stats.get("memory").is_none() && stats.get("tools").is_none(),
+        "{stats}"
+    );
+    let stats = tool(a, ADMIN, "memory_stats", json!({})).await.unwrap();
+    assert_eq!(stats["memory"]["storage"]["episodes"], 3);
+    assert_eq!(stats["memory"]["storage"]["location"], Value::Null);
+    assert!(!stats.to_string().contains("memory.db"), "{stats}");
+    let metrics = |token: &str| {
+        request(
+            "GET",
+            format!("http://{a}/metrics"),
+            vec![bearer(token)],
+            None,
+        )
+    };
+    assert_eq!(metrics(TEAM).await.status, 403);
+    assert_eq!(metrics(ADMIN).await.status, 200);
+    let health = request(
+        "GET",
+        format!("http://{a}/health"),
+        vec![bearer(TEAM)],
+        None,
+    )
+    .await;
+    assert_eq!(health.json()["namespace"], "team-a");
+
+    // Tokens the file does not hold, and no token, are refused.
+    let none = rpc(a, None, initialize()).await;
+    assert_eq!(none.status, 401);
+    let wrong = rpc(a, Some("team-token-0123456789abcdeX"), initialize()).await;
+    assert_eq!(wrong.status, 401);
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_and_foreign_hosts_are_refused() {
     let s = start(None, 4_096).await;

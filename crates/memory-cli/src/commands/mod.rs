@@ -123,10 +123,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(a) => {
             // Refuse an unsafe address before creating or opening anything.
-            serve::check(&a)?;
+            let token_file = serve::check(&a)?;
             let location = locate()?;
             let memory = open_memory(&location, embedder.clone()).await?;
-            serve::http(memory, ns, &location.location, &a).await
+            serve::http(memory, ns, &location.location, &a, token_file).await
         }
         Command::Retrieve(args) => {
             let location = locate()?;

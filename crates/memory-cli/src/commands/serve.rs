@@ -2,8 +2,9 @@
 
 use crate::cli::ServeArgs;
 use crate::exit::usage;
+use memory_core::Limits;
 use memory_core::{BackgroundEmbedding, MemoryError, SelfLearningMemory};
-use memory_mcp::{HttpConfig, HttpServer, MemoryServer, check_bind, serve_stdio};
+use memory_mcp::{HttpConfig, HttpServer, MemoryServer, TokenFile, check_bind, serve_stdio};
 use memory_storage_turso::Location;
 
 fn server(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<MemoryServer> {
@@ -43,9 +44,14 @@ pub async fn stdio(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses an address and token the bind policy forbids (exit code 2).
-pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
-    if let Err(e) = check_bind(args.listen, args.auth_token.as_deref()) {
+/// Refuses an address and token the bind policy forbids, and a token file that cannot be
+/// read or does not follow its format (exit code 2); returns the token file's grants.
+pub fn check(args: &ServeArgs) -> anyhow::Result<Option<TokenFile>> {
+    if let Err(e) = check_bind(
+        args.listen,
+        args.auth_token.as_deref(),
+        args.token_file.is_some(),
+    ) {
         usage!("{e}");
     }
     if args.max_in_flight == 0 {
@@ -57,7 +63,13 @@ pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
             args.max_body_bytes
         );
     }
-    Ok(())
+    match &args.token_file {
+        None => Ok(None),
+        Some(path) => match TokenFile::load(path, &Limits::default()) {
+            Ok(file) => Ok(Some(file)),
+            Err(e) => usage!("--token-file: {e}"),
+        },
+    }
 }
 
 /// Serves MCP over HTTP until interrupted (Ctrl-C or SIGTERM).
@@ -66,9 +78,12 @@ pub async fn http(
     ns: &str,
     db: &Location,
     args: &ServeArgs,
+    token_file: Option<TokenFile>,
 ) -> anyhow::Result<()> {
+    let tokens = token_file.as_ref().map(TokenFile::len);
     let config = HttpConfig {
         auth_token: args.auth_token.clone(),
+        token_file,
         max_body_bytes: args.max_body_bytes,
         max_in_flight: args.max_in_flight,
         ..HttpConfig::new(args.listen)
@@ -81,10 +96,17 @@ pub async fn http(
     eprintln!(
         "memory: serving {} (namespace `{ns}`) at http://{addr}/mcp; also /health and /metrics{}",
         db,
-        if args.auth_token.is_some() {
-            "; bearer token required"
-        } else {
-            ""
+        match (args.auth_token.is_some(), tokens) {
+            (_, Some(n)) => format!(
+                "; bearer token required ({n} bound to namespaces by the token file{})",
+                if args.auth_token.is_some() {
+                    ", and --auth-token for every namespace"
+                } else {
+                    ""
+                }
+            ),
+            (true, None) => "; bearer token required".to_string(),
+            (false, None) => String::new(),
         }
     );
     http.run(shutdown_signal()).await;

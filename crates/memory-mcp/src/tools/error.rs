@@ -28,6 +28,9 @@ pub enum ToolError {
     /// No tool of that name.
     #[error("unknown tool `{0}`; call tools/list for the available tools")]
     UnknownTool(String),
+    /// The caller's token does not grant the namespace, or grants it for reading only.
+    #[error(transparent)]
+    Denied(#[from] crate::access::Denied),
     /// The memory refused or failed the operation.
     #[error("{}", describe(.0))]
     Memory(#[from] MemoryError),

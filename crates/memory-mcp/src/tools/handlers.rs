@@ -7,12 +7,13 @@
 
 use super::error::ToolError;
 use super::input;
+use crate::access::{Access, Grant};
 use crate::stats;
 use chrono::{DateTime, Utc};
 use memory_core::learning::shorten;
 use memory_core::retrieval::{RetrievalMode, query_terms};
 use memory_core::{
-    Complexity, EpisodeFilter, EpisodeStatus, EpisodeSummary, NewEpisode, OutcomeKind,
+    Complexity, EpisodeFilter, EpisodeStatus, EpisodeSummary, Limits, NewEpisode, OutcomeKind,
     PatternFilter, PatternKindName, PatternOrder, RetrievalQuery, SelfLearningMemory, StepInput,
     StepResult, TaskContext, TaskOutcome, TaskType,
 };
@@ -36,20 +37,47 @@ type Out = Result<ToolOutput, ToolError>;
 pub(crate) const SEARCH_DEFAULT_LIMIT: usize = 20;
 pub(crate) const PATTERNS_DEFAULT_LIMIT: usize = 20;
 
-/// What every handler needs: the memory and the namespace used when a call names none.
+/// What every handler needs: the memory, the namespace used when a call names none, and
+/// what the caller may do.
 pub(crate) struct Ctx<'a> {
     pub memory: &'a SelfLearningMemory,
     pub default_namespace: &'a str,
     pub calls: &'a stats::ToolCalls,
+    pub grant: &'a Grant,
 }
 
 impl Ctx<'_> {
-    fn ns<'n>(&'n self, given: &'n Option<String>) -> &'n str {
-        given.as_deref().unwrap_or(self.default_namespace)
+    /// The namespace a call works in (the one it names, or the default its caller gets),
+    /// once the caller's grant allows `needed` there; and the access granted.
+    fn ns<'n>(
+        &'n self,
+        given: &'n Option<String>,
+        needed: Access,
+    ) -> Result<(&'n str, Access), ToolError> {
+        let ns = match given.as_deref() {
+            Some(ns) => ns,
+            None => self
+                .grant
+                .default_namespace(self.default_namespace)
+                .unwrap_or(self.default_namespace),
+        };
+        let granted = self.grant.check(ns, needed)?;
+        Ok((ns, granted))
+    }
+
+    /// [`Ctx::ns`] for a call that writes.
+    fn writable<'n>(&'n self, given: &'n Option<String>) -> Result<&'n str, ToolError> {
+        self.ns(given, Access::ReadWrite).map(|(ns, _)| ns)
+    }
+
+    /// [`Ctx::ns`] for a call that only reads.
+    fn readable<'n>(&'n self, given: &'n Option<String>) -> Result<&'n str, ToolError> {
+        self.ns(given, Access::Read).map(|(ns, _)| ns)
     }
 }
 
-fn uuid(field: &str, raw: &str) -> Result<Uuid, ToolError> {
+/// An id argument.
+pub(crate) fn uuid(field: &str, raw: &str) -> Result<Uuid, ToolError> {
     Uuid::parse_str(raw.trim()).map_err(|e| {
         ToolError::value(
             field,
@@ -114,21 +142,26 @@ fn context(field: &str, given: Option<input::ContextInput>) -> Result<TaskContex
     })
 }
 
-/// `start_episode`.
-pub(crate) async fn start_episode(cx: &Ctx<'_>, a: input::StartEpisode) -> Out {
-    let ns = cx.ns(&a.namespace);
-    let new = NewEpisode {
-        task_description: a.task,
+/// `start_episode`'s arguments as the library's input.
+pub(crate) fn new_episode(a: &input::StartEpisode) -> Result<NewEpisode, ToolError> {
+    Ok(NewEpisode {
+        task_description: a.task.clone(),
         task_type: parsed::<TaskType>("task_type", a.task_type.as_deref())?.unwrap_or_default(),
-        context: context("context", a.context)?,
-        tags: a.tags,
-        metadata: a.metadata.unwrap_or_default(),
+        context: context("context", a.context.clone())?,
+        tags: a.tags.clone(),
+        metadata: a.metadata.clone().unwrap_or_default(),
         retrieval_session: a
             .session_id
             .as_deref()
             .map(|s| uuid("session_id", s))
             .transpose()?,
-    };
+    })
+}
+
+/// `start_episode`.
+pub(crate) async fn start_episode(cx: &Ctx<'_>, a: input::StartEpisode) -> Out {
+    let ns = cx.writable(&a.namespace)?;
+    let new = new_episode(&a)?;
     let id = cx.memory.start_episode(ns, new).await?;
     Ok(ToolOutput {
         text: format!(
@@ -139,9 +172,9 @@ pub(crate) async fn start_episode(cx: &Ctx<'_>, a: input::StartEpisode) -> Out {
     })
 }
 
-/// `log_step`.
-pub(crate) async fn log_step(cx: &Ctx<'_>, a: input::LogStep) -> Out {
-    let ns = cx.ns(&a.namespace);
+/// `log_step`'s arguments as the episode id and the library's input: `status` with the one
+/// of `output` and `error` that goes with it.
+pub(crate) fn step_input(a: &input::LogStep) -> Result<(Uuid, StepInput), ToolError> {
     let id = uuid("episode_id", &a.episode_id)?;
     let result = match a.status.trim().to_ascii_lowercase().as_str() {
         "success" => {
@@ -152,10 +185,10 @@ pub(crate) async fn log_step(cx: &Ctx<'_>, a: input::LogStep) -> Out {
                 ));
             }
             StepResult::Success {
-                output: a.output.unwrap_or_default(),
+                output: a.output.clone().unwrap_or_default(),
             }
         }
-        "error" => match a.error {
+        "error" => match a.error.clone() {
             Some(message) => {
                 if a.output.is_some() {
                     return Err(ToolError::value(
@@ -189,14 +222,21 @@ pub(crate) async fn log_step(cx: &Ctx<'_>, a: input::LogStep) -> Out {
         }
     };
     let step = StepInput {
-        tool: a.tool,
-        action: a.action,
-        parameters: a.parameters.unwrap_or(Value::Null),
+        tool: a.tool.clone(),
+        action: a.action.clone(),
+        parameters: a.parameters.clone().unwrap_or(Value::Null),
         result,
         latency_ms: a.latency_ms.unwrap_or(0),
         tokens_used: a.tokens_used,
-        metadata: a.metadata.unwrap_or_default(),
+        metadata: a.metadata.clone().unwrap_or_default(),
     };
+    Ok((id, step))
+}
+
+/// `log_step`.
+pub(crate) async fn log_step(cx: &Ctx<'_>, a: input::LogStep) -> Out {
+    let ns = cx.writable(&a.namespace)?;
+    let (id, step) = step_input(&a)?;
     let stored = cx.memory.log_step(ns, id, step).await?;
     Ok(ToolOutput {
         text: format!(
@@ -215,9 +255,9 @@ pub(crate) async fn log_step(cx: &Ctx<'_>, a: input::LogStep) -> Out {
     })
 }
 
-/// `complete_episode`.
-pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) -> Out {
-    let ns = cx.ns(&a.namespace);
+/// `complete_episode`'s arguments as the episode id and the library's outcome: `outcome`
+/// with the fields that go with it, and none of the others.
+pub(crate) fn task_outcome(a: &input::CompleteEpisode) -> Result<(Uuid, TaskOutcome), ToolError> {
     let id = uuid("episode_id", &a.episode_id)?;
     let kind = outcome_kind(&a.outcome)?;
     let need = |field: &str, v: Option<String>| {
@@ -240,8 +280,8 @@ pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) ->
             unused("reason", a.reason.is_some())?;
             unused("details", a.details.is_some())?;
             TaskOutcome::Success {
-                verdict: need("verdict", a.verdict)?,
-                artifacts: a.artifacts,
+                verdict: need("verdict", a.verdict.clone())?,
+                artifacts: a.artifacts.clone(),
             }
         }
         OutcomeKind::PartialSuccess => {
@@ -249,9 +289,9 @@ pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) ->
             unused("reason", a.reason.is_some())?;
             unused("details", a.details.is_some())?;
             TaskOutcome::PartialSuccess {
-                verdict: need("verdict", a.verdict)?,
-                completed: a.completed,
-                failed: a.failed,
+                verdict: need("verdict", a.verdict.clone())?,
+                completed: a.completed.clone(),
+                failed: a.failed.clone(),
             }
         }
         OutcomeKind::Failure => {
@@ -260,8 +300,8 @@ pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) ->
             unused("completed", !a.completed.is_empty())?;
             unused("failed", !a.failed.is_empty())?;
             TaskOutcome::Failure {
-                reason: need("reason", a.reason)?,
-                details: a.details,
+                reason: need("reason", a.reason.clone())?,
+                details: a.details.clone(),
             }
         }
         OutcomeKind::Abstained => {
@@ -271,10 +311,17 @@ pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) ->
             unused("failed", !a.failed.is_empty())?;
             unused("details", a.details.is_some())?;
             TaskOutcome::Abstained {
-                reason: need("reason", a.reason)?,
+                reason: need("reason", a.reason.clone())?,
             }
         }
     };
+    Ok((id, outcome))
+}
+
+/// `complete_episode`.
+pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) -> Out {
+    let ns = cx.writable(&a.namespace)?;
+    let (id, outcome) = task_outcome(&a)?;
     let episode = cx.memory.complete_episode(ns, id, outcome).await?;
     let mut text = format!("Completed episode {id}");
     if let Some(r) = &episode.reward {
@@ -310,11 +357,14 @@ pub(crate) async fn complete_episode(cx: &Ctx<'_>, a: input::CompleteEpisode) ->
     })
 }
 
-/// `retrieve_context`.
-pub(crate) async fn retrieve_context(cx: &Ctx<'_>, a: input::RetrieveContext) -> Out {
-    let ns = cx.ns(&a.namespace);
-    let mut query = RetrievalQuery::new(ns, a.query);
-    query.context = context("context", a.context)?;
+/// `retrieve_context`'s arguments as the library's query in namespace `ns` (which records a
+/// session unless the handler says otherwise).
+pub(crate) fn retrieval_query(
+    a: &input::RetrieveContext,
+    ns: &str,
+) -> Result<RetrievalQuery, ToolError> {
+    let mut query = RetrievalQuery::new(ns, a.query.clone());
+    query.context = context("context", a.context.clone())?;
     query.task_type = parsed::<TaskType>("task_type", a.task_type.as_deref())?;
     if let Some(limit) = a.limit {
         query.limit = limit;
@@ -325,7 +375,16 @@ pub(crate) async fn retrieve_context(cx: &Ctx<'_>, a: input::RetrieveContext) ->
     if let Some(mode) = parsed::<RetrievalMode>("mode", a.mode.as_deref())? {
         query.mode = mode;
     }
-    query.record_session = !a.no_session.unwrap_or(false);
+    Ok(query)
+}
+
+/// `retrieve_context`.
+pub(crate) async fn retrieve_context(cx: &Ctx<'_>, a: input::RetrieveContext) -> Out {
+    let (ns, granted) = cx.ns(&a.namespace, Access::Read)?;
+    let mut query = retrieval_query(&a, ns)?;
+    // A namespace granted for reading only is looked up without keeping a session (the
+    // one write a retrieval makes).
+    query.record_session = !a.no_session.unwrap_or(false) && granted == Access::ReadWrite;
     let pack = cx.memory.retrieve_context(&query).await?;
     let structured = serde_json::to_value(&pack)
         .map_err(|e| ToolError::Internal(format!("cannot encode the context pack: {e}")))?;
@@ -337,7 +396,7 @@ pub(crate) async fn retrieve_context(cx: &Ctx<'_>, a: input::RetrieveContext) ->
 
 /// `get_episode`.
 pub(crate) async fn get_episode(cx: &Ctx<'_>, a: input::EpisodeRef) -> Out {
-    let ns = cx.ns(&a.namespace);
+    let ns = cx.readable(&a.namespace)?;
     let id = uuid("episode_id", &a.episode_id)?;
     let episode = cx.memory.get_episode(ns, id).await?;
     let structured = serde_json::to_value(&episode)
@@ -347,41 +406,55 @@ pub(crate) async fn get_episode(cx: &Ctx<'_>, a: input::EpisodeRef) -> Out {
     Ok(ToolOutput { text, structured })
 }
 
-/// `search_episodes`.
-pub(crate) async fn search_episodes(cx: &Ctx<'_>, a: input::SearchEpisodes) -> Out {
-    let ns = cx.ns(&a.namespace);
-    let limits = &cx.memory.config().limits;
+/// `search_episodes`'s filters as the library's listing filter in namespace `ns`; with a
+/// `query`, also the checks the library would make of a listing (the words then go to the
+/// text index, which makes none).
+pub(crate) fn episode_filter(
+    a: &input::SearchEpisodes,
+    ns: &str,
+    limits: &Limits,
+) -> Result<EpisodeFilter, ToolError> {
     let mut filter = EpisodeFilter::new(ns);
-    filter.domain = a.domain;
-    filter.language = a.language;
+    filter.domain = a.domain.clone();
+    filter.language = a.language.clone();
     filter.task_type = parsed::<TaskType>("task_type", a.task_type.as_deref())?;
     filter.outcome = a.outcome.as_deref().map(outcome_kind).transpose()?;
     filter.status = a.completed.map(|done| match done {
         true => EpisodeStatus::Completed,
         false => EpisodeStatus::Running,
     });
-    filter.tags = a.tags;
+    filter.tags = a.tags.clone();
     filter.started_after = time("since", a.since.as_deref())?;
     filter.started_before = time("until", a.until.as_deref())?;
     filter.limit = a.limit.unwrap_or(SEARCH_DEFAULT_LIMIT);
     filter.offset = a.offset.unwrap_or(0);
+    if let Some(q) = &a.query {
+        limits
+            .check_namespace(ns)
+            .map_err(memory_core::MemoryError::from)?;
+        limits
+            .check_list_limit(filter.limit)
+            .map_err(memory_core::MemoryError::from)?;
+        let n = q.chars().count();
+        if q.trim().is_empty() || n > limits.query_chars {
+            return Err(ToolError::value(
+                "query",
+                format!("is {n} characters; it must be 1 to {}", limits.query_chars),
+            ));
+        }
+    }
+    Ok(filter)
+}
+
+/// `search_episodes`.
+pub(crate) async fn search_episodes(cx: &Ctx<'_>, a: input::SearchEpisodes) -> Out {
+    let ns = cx.readable(&a.namespace)?;
+    let limits = &cx.memory.config().limits;
+    let filter = episode_filter(&a, ns, limits)?;
 
     let episodes = match &a.query {
         None => cx.memory.list_episodes(&filter).await?,
         Some(q) => {
-            limits
-                .check_namespace(ns)
-                .map_err(memory_core::MemoryError::from)?;
-            limits
-                .check_list_limit(filter.limit)
-                .map_err(memory_core::MemoryError::from)?;
-            let n = q.chars().count();
-            if q.trim().is_empty() || n > limits.query_chars {
-                return Err(ToolError::value(
-                    "query",
-                    format!("is {n} characters; it must be 1 to {}", limits.query_chars),
-                ));
-            }
             // Best text matches first, then the filter applied to them.
             let matches = cx
                 .memory
@@ -444,9 +517,11 @@ fn matches_filter(s: &EpisodeSummary, f: &EpisodeFilter) -> bool {
         && f.started_before.is_none_or(|t| s.started_at < t)
 }
 
-/// `list_patterns`.
-pub(crate) async fn list_patterns(cx: &Ctx<'_>, a: input::ListPatterns) -> Out {
-    let ns = cx.ns(&a.namespace);
+/// `list_patterns`'s filters as the library's pattern filter in namespace `ns`.
+pub(crate) fn pattern_filter(
+    a: &input::ListPatterns,
+    ns: &str,
+) -> Result<PatternFilter, ToolError> {
     let order = match a.order.as_deref().map(|o| o.trim().to_ascii_lowercase()) {
         None => PatternOrder::Confidence,
         Some(o) => match o.as_str() {
@@ -470,20 +545,26 @@ pub(crate) async fn list_patterns(cx: &Ctx<'_>, a: input::ListPatterns) -> Out {
             format!("is {c}; it must be 0 to 1"),
         ));
     }
-    let filter = PatternFilter {
+    Ok(PatternFilter {
         namespace: ns.to_string(),
         kind: parsed::<PatternKindName>("kind", a.kind.as_deref())?,
-        domain: a.domain,
-        language: a.language,
-        framework: a.framework,
+        domain: a.domain.clone(),
+        language: a.language.clone(),
+        framework: a.framework.clone(),
         task_type: parsed::<TaskType>("task_type", a.task_type.as_deref())?,
-        tags: a.tags,
+        tags: a.tags.clone(),
         min_episodes: a.min_episodes.unwrap_or(0),
         min_confidence: a.min_confidence.unwrap_or(0.0),
         order,
         limit: a.limit.unwrap_or(PATTERNS_DEFAULT_LIMIT),
         offset: a.offset.unwrap_or(0),
-    };
+    })
+}
+
+/// `list_patterns`.
+pub(crate) async fn list_patterns(cx: &Ctx<'_>, a: input::ListPatterns) -> Out {
+    let ns = cx.readable(&a.namespace)?;
+    let filter = pattern_filter(&a, ns)?;
     let patterns = cx.memory.list_patterns(&filter).await?;
     let heuristics = cx.memory.heuristics(&filter).await?;
     let now = Utc::now();
@@ -537,11 +618,14 @@ pub(crate) async fn list_patterns(cx: &Ctx<'_>, a: input::ListPatterns) -> Out {
     })
 }
 
-/// `record_feedback`.
-pub(crate) async fn record_feedback(cx: &Ctx<'_>, a: input::RecordFeedback) -> Out {
-    let ns = cx.ns(&a.namespace);
+/// `record_feedback`'s arguments as the session id, the applied patterns' ids (at most a
+/// listing page of them) and the outcome.
+pub(crate) fn feedback(
+    a: &input::RecordFeedback,
+    limits: &Limits,
+) -> Result<(Uuid, Vec<Uuid>, OutcomeKind), ToolError> {
     let session = uuid("session_id", &a.session_id)?;
-    let limit = cx.memory.config().limits.list_limit;
+    let limit = limits.list_limit;
     if a.applied.len() > limit {
         return Err(ToolError::value(
             "applied",
@@ -555,6 +639,13 @@ pub(crate) async fn record_feedback(cx: &Ctx<'_>, a: input::RecordFeedback) -> O
         .map(|(i, p)| uuid(&format!("applied[{i}]"), p))
         .collect::<Result<Vec<_>, _>>()?;
     let outcome = outcome_kind(&a.outcome)?;
+    Ok((session, applied, outcome))
+}
+
+/// `record_feedback`.
+pub(crate) async fn record_feedback(cx: &Ctx<'_>, a: input::RecordFeedback) -> Out {
+    let ns = cx.writable(&a.namespace)?;
+    let (session, applied, outcome) = feedback(&a, &cx.memory.config().limits)?;
     cx.memory
         .record_feedback(ns, session, applied.clone(), outcome)
         .await?;
@@ -569,7 +660,7 @@ pub(crate) async fn record_feedback(cx: &Ctx<'_>, a: input::RecordFeedback) -> O
 
 /// `delete_episode`.
 pub(crate) async fn delete_episode(cx: &Ctx<'_>, a: input::EpisodeRef) -> Out {
-    let ns = cx.ns(&a.namespace);
+    let ns = cx.writable(&a.namespace)?;
     let id = uuid("episode_id", &a.episode_id)?;
     cx.memory.delete_episode(ns, id).await?;
     Ok(ToolOutput {
@@ -580,8 +671,8 @@ pub(crate) async fn delete_episode(cx: &Ctx<'_>, a: input::EpisodeRef) -> Out {
 
 /// `memory_stats`.
 pub(crate) async fn memory_stats(cx: &Ctx<'_>, a: input::MemoryStats) -> Out {
-    let ns = cx.ns(&a.namespace);
-    let report = stats::collect(cx.memory, ns, cx.calls).await?;
+    let ns = cx.readable(&a.namespace)?;
+    let report = stats::collect(cx.memory, ns, cx.calls, cx.grant.sees_whole_store()).await?;
     let structured = serde_json::to_value(&report)
         .map_err(|e| ToolError::Internal(format!("cannot encode the statistics: {e}")))?;
     Ok(ToolOutput {

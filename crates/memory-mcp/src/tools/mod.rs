@@ -11,11 +11,15 @@ pub(crate) use handlers::Ctx;
 pub use handlers::ToolOutput;
 
 use handlers::{PATTERNS_DEFAULT_LIMIT, SEARCH_DEFAULT_LIMIT};
-use memory_core::Limits;
+use memory_core::{
+    EpisodeFilter, Limits, NewEpisode, OutcomeKind, PatternFilter, RetrievalQuery, StepInput,
+    TaskOutcome,
+};
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use schema::{PageLimit, input_schema};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// Every tool name, in the order `tools/list` shows them.
 pub const TOOL_NAMES: [&str; 10] = [
@@ -138,6 +142,104 @@ fn args<T: DeserializeOwned>(tool: &str, args: JsonObject) -> Result<T, ToolErro
     serde_json::from_value(serde_json::Value::Object(args)).map_err(|e| ToolError::Arguments {
         tool: tool.to_string(),
         detail: error::json_wording(&e.to_string()),
+    })
+}
+
+/// A tool call's arguments once [`check_call`] has parsed and checked them: the namespace
+/// and the library inputs the tool's handler passes to the memory.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckedCall {
+    /// `start_episode`: namespace, new episode.
+    StartEpisode(String, NewEpisode),
+    /// `log_step`: namespace, episode id, step.
+    LogStep(String, Uuid, StepInput),
+    /// `complete_episode`: namespace, episode id, outcome.
+    CompleteEpisode(String, Uuid, TaskOutcome),
+    /// `retrieve_context`: the query (with its namespace).
+    RetrieveContext(RetrievalQuery),
+    /// `search_episodes`: the listing filter (with its namespace) and the words, if any.
+    SearchEpisodes(EpisodeFilter, Option<String>),
+    /// `get_episode`: namespace, episode id.
+    GetEpisode(String, Uuid),
+    /// `list_patterns`: the pattern filter (with its namespace).
+    ListPatterns(PatternFilter),
+    /// `record_feedback`: namespace, session id, applied pattern ids, outcome.
+    RecordFeedback(String, Uuid, Vec<Uuid>, OutcomeKind),
+    /// `delete_episode`: namespace, episode id.
+    DeleteEpisode(String, Uuid),
+    /// `memory_stats`: namespace.
+    MemoryStats(String),
+}
+
+/// Parses and checks `arguments` for the tool `name` as a `tools/call` does before it asks
+/// the memory anything — the same parsers, checks and error texts — for a caller that may
+/// use every namespace, a call naming none working in `default_namespace`. Touches no
+/// storage: the library's own checks of what it is given ([`Limits`]) and everything that
+/// needs the store (unknown ids, namespaces a token does not grant) come after, in
+/// [`MemoryServer::call`](crate::MemoryServer::call). Public for the fuzz target over the
+/// MCP argument parsing (`fuzz/` in the repository).
+#[doc(hidden)]
+pub fn check_call(
+    name: &str,
+    arguments: JsonObject,
+    default_namespace: &str,
+    limits: &Limits,
+) -> Result<CheckedCall, ToolError> {
+    let ns = |given: &Option<String>| given.as_deref().unwrap_or(default_namespace).to_string();
+    let a = arguments;
+    Ok(match name {
+        "start_episode" => {
+            let a: input::StartEpisode = args(name, a)?;
+            CheckedCall::StartEpisode(ns(&a.namespace), handlers::new_episode(&a)?)
+        }
+        "log_step" => {
+            let a: input::LogStep = args(name, a)?;
+            let (id, step) = handlers::step_input(&a)?;
+            CheckedCall::LogStep(ns(&a.namespace), id, step)
+        }
+        "complete_episode" => {
+            let a: input::CompleteEpisode = args(name, a)?;
+            let (id, outcome) = handlers::task_outcome(&a)?;
+            CheckedCall::CompleteEpisode(ns(&a.namespace), id, outcome)
+        }
+        "retrieve_context" => {
+            let a: input::RetrieveContext = args(name, a)?;
+            let mut query = handlers::retrieval_query(&a, &ns(&a.namespace))?;
+            query.record_session = !a.no_session.unwrap_or(false);
+            CheckedCall::RetrieveContext(query)
+        }
+        "get_episode" => {
+            let a: input::EpisodeRef = args(name, a)?;
+            CheckedCall::GetEpisode(
+                ns(&a.namespace),
+                handlers::uuid("episode_id", &a.episode_id)?,
+            )
+        }
+        "search_episodes" => {
+            let a: input::SearchEpisodes = args(name, a)?;
+            let filter = handlers::episode_filter(&a, &ns(&a.namespace), limits)?;
+            CheckedCall::SearchEpisodes(filter, a.query)
+        }
+        "list_patterns" => {
+            let a: input::ListPatterns = args(name, a)?;
+            CheckedCall::ListPatterns(handlers::pattern_filter(&a, &ns(&a.namespace))?)
+        }
+        "record_feedback" => {
+            let a: input::RecordFeedback = args(name, a)?;
+            let (session, applied, outcome) = handlers::feedback(&a, limits)?;
+            CheckedCall::RecordFeedback(ns(&a.namespace), session, applied, outcome)
+        }
+        "delete_episode" => {
+            let a: input::EpisodeRef = args(name, a)?;
+            let id = handlers::uuid("episode_id", &a.episode_id)?;
+            CheckedCall::DeleteEpisode(ns(&a.namespace), id)
+        }
+        "memory_stats" => {
+            let a: input::MemoryStats = args(name, a)?;
+            CheckedCall::MemoryStats(ns(&a.namespace))
+        }
+        other => return Err(ToolError::UnknownTool(other.to_string())),
     })
 }
 
