@@ -6,36 +6,17 @@
 
 #[path = "../../../fuzz/src/mcp.rs"]
 mod mcp;
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 
 use memory_core::Limits;
 use memory_mcp::TOOL_NAMES;
 use memory_mcp::tools::{CheckedCall, check_call};
 use serde_json::{Map, Value, json};
-use std::path::PathBuf;
 
 #[test]
 fn the_mcp_corpus_is_refused_or_accepted_without_a_panic() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/mcp");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 10,
-        "only {} files in the mcp corpus",
-        files.len()
-    );
-    let panicked: Vec<String> = files
-        .iter()
-        .filter(|path| {
-            let data = std::fs::read(path).unwrap();
-            std::panic::catch_unwind(|| mcp::run(&data)).is_err()
-        })
-        .map(|path| path.display().to_string())
-        .collect();
-    assert!(panicked.is_empty(), "these mcp inputs panic: {panicked:#?}");
+    let files = replay::replay(env!("CARGO_MANIFEST_DIR"), "mcp", mcp::run);
     // Every tool has seeds, so fuzzing starts inside each one's parser.
     for tool in TOOL_NAMES {
         let seeded = files.iter().any(|path| {
