@@ -238,8 +238,19 @@ pub enum Command {
     Import(ImportArgs),
     /// Serve the memory to an MCP client over stdin/stdout (the client starts this command).
     Mcp,
-    /// Serve the memory over HTTP: MCP (streamable HTTP) at /mcp, plus /health and /metrics.
+    /// Serve the memory over HTTP: MCP (streamable HTTP) at /mcp, plus /health, /metrics and
+    /// the web dashboard at /.
     Serve(ServeArgs),
+    /// Open the web dashboard: serve it on loopback (no token needed) and print its URL.
+    Ui(UiArgs),
+}
+
+/// `memory ui`
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Port on 127.0.0.1 to serve the dashboard on (0 picks a free one).
+    #[arg(long, default_value_t = 8766)]
+    pub port: u16,
 }
 
 /// `memory relate`

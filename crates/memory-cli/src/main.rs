@@ -22,7 +22,9 @@ fn main() -> ExitCode {
     init_logging();
     // The servers answer many clients at once; every other command is one request.
     let mut builder = match cli.command {
-        cli::Command::Mcp | cli::Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
+        cli::Command::Mcp | cli::Command::Serve(_) | cli::Command::Ui(_) => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
         _ => tokio::runtime::Builder::new_current_thread(),
     };
     let runtime = match builder.enable_all().build() {

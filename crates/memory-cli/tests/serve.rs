@@ -617,3 +617,61 @@ fn a_running_server_embeds_episodes_other_processes_complete() {
     }
     served.terminate();
 }
+
+/// `memory ui`: a loopback server whose URL is printed on stderr, serving the dashboard (and
+/// its API, with no token) and `memory serve` serving it at `/` too.
+#[test]
+fn memory_ui_prints_its_url_and_serves_the_dashboard() {
+    let sb = Sandbox::new();
+    let mut cmd = sb.command();
+    cmd.arg("--db")
+        .arg(sb.db())
+        .args(["ui", "--port", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    thread::spawn(move || lines.for_each(drop));
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with('/'))
+        .unwrap_or_else(|| panic!("no URL in: {first}"))
+        .to_string();
+    let agent = agent();
+    let mut page = agent.get(&url).call().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("/ui/app.js")
+    );
+    let mut session = agent.get(format!("{url}api/session")).call().unwrap();
+    assert_eq!(session.status().as_u16(), 200);
+    let session: Value =
+        serde_json::from_str(&session.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(session["auth_required"], false);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+
+    let served = serve(&sb, &["--auth-token", TOKEN]);
+    assert!(
+        served.first_line.contains("dashboard at http://"),
+        "{}",
+        served.first_line
+    );
+    let login = agent
+        .get(format!("{}/", served.base))
+        .config()
+        .max_redirects(0)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    served.terminate();
+}

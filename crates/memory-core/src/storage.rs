@@ -300,6 +300,13 @@ pub trait StorageBackend: Send + Sync {
         Ok(None)
     }
 
+    /// How many episodes `namespace` holds, by outcome (running ones apart), and how many
+    /// patterns: one indexed count each, for the dashboard's overview. `None` when the
+    /// backend cannot count without reading every episode (callers then page through them).
+    async fn count_episodes(&self, _namespace: &str) -> Result<Option<EpisodeCounts>> {
+        Ok(None)
+    }
+
     /// The backend's own figures: sizes and counts, and whatever it measures of its caches,
     /// statements, connections and write queue. Backends that measure nothing report only
     /// their name.
@@ -308,6 +315,31 @@ pub trait StorageBackend: Send + Sync {
             backend: std::any::type_name::<Self>().to_string(),
             ..StorageStats::default()
         })
+    }
+}
+
+/// A namespace's episodes by state and outcome, and its patterns, from
+/// [`StorageBackend::count_episodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EpisodeCounts {
+    /// Started, not completed.
+    pub running: u64,
+    /// Completed with outcome success.
+    pub success: u64,
+    /// Completed with outcome partial_success.
+    pub partial_success: u64,
+    /// Completed with outcome failure.
+    pub failure: u64,
+    /// Completed with outcome abstained.
+    pub abstained: u64,
+    /// Learned patterns.
+    pub patterns: u64,
+}
+
+impl EpisodeCounts {
+    /// All episodes.
+    pub fn episodes(&self) -> u64 {
+        self.running + self.success + self.partial_success + self.failure + self.abstained
     }
 }
 

@@ -1,15 +1,18 @@
-//! `memory serve`: MCP over streamable HTTP at `/mcp`, plus `/health` and `/metrics`, on
-//! hyper's HTTP/1.1 server.
+//! `memory serve`: MCP over streamable HTTP at `/mcp`, plus `/health`, `/metrics` and the web
+//! dashboard (`/`, `/ui/*`, `/api/*`, `/login`; see [`crate::dashboard`]), on hyper's HTTP/1.1
+//! server.
 //!
 //! Every request passes the same gate before it is routed: the bearer token when one is set
 //! (401 otherwise) — the single `auth_token`, which may use every namespace, or one of a
-//! token file's, which may use its own ([`crate::access`]) —, the `Host` check when serving loopback only (so a web page cannot reach
+//! token file's, which may use its own ([`crate::access`]); for the dashboard's paths only,
+//! a signed-in browser's session cookie in its place —, the `Host` check when serving loopback only (so a web page cannot reach
 //! the server through DNS rebinding), and the body size limit (413). `/mcp` is rmcp's
 //! streamable HTTP service in stateless mode with JSON responses: the server keeps nothing
 //! per client, so any number of clients can call it at once and a restart loses nothing.
 
 use crate::access::Grant;
 use crate::auth::{BindPolicyError, bearer_matches, check_bind};
+use crate::dashboard::{self, Dashboard};
 use crate::message_check::{INVALID_PARAMS, PARSE_ERROR, Verdict, error_line, judge};
 use crate::server::MemoryServer;
 use crate::token_file::TokenFile;
@@ -113,6 +116,10 @@ struct State {
     token_file: Option<TokenFile>,
     /// The grant of a request when no token file limits it.
     everything: Arc<Grant>,
+    /// The grant of a request for the sign-in page or an asset before sign-in: nothing.
+    nobody: Arc<Grant>,
+    /// The web dashboard's sessions and history.
+    dashboard: Dashboard,
     loopback_only: bool,
     max_body_bytes: usize,
     /// One permit per MCP message being answered.
@@ -170,11 +177,14 @@ impl HttpServer {
             Arc::new(LocalSessionManager::default()),
             mcp_config,
         );
+        let auth_required = config.auth_token.is_some() || config.token_file.is_some();
         Ok(HttpServer {
             listener,
             state: Arc::new(State {
                 server,
                 mcp,
+                nobody: Arc::new(Grant::new(Vec::new(), None)),
+                dashboard: Dashboard::new(auth_required),
                 token: config.auth_token,
                 token_file: config.token_file,
                 everything: Arc::new(Grant::everything()),
@@ -202,6 +212,12 @@ impl HttpServer {
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_timeout);
         tokio::pin!(shutdown);
+        // The dashboard's performance history, sampled for as long as the server runs.
+        tokio::spawn(dashboard::history::sample_until(
+            self.state.server.memory().clone(),
+            Arc::clone(&self.state.dashboard.history),
+            self.cancel.clone(),
+        ));
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => {
@@ -256,6 +272,12 @@ async fn route(state: &State, mut req: Request<Incoming>) -> Response<Body> {
     // to the token's namespaces.
     req.extensions_mut().insert(Arc::clone(&grant));
     match (req.uri().path(), req.method()) {
+        (path, _) if dashboard::owns(path) => {
+            dashboard::routes::serve(&state.dashboard, &state.server, req, grant, |headers| {
+                self::grant(state, headers)
+            })
+            .await
+        }
         ("/mcp", &Method::POST) => {
             let Ok(_answering) = Arc::clone(&state.in_flight).try_acquire_owned() else {
                 return busy(state.max_in_flight);
@@ -313,7 +335,8 @@ async fn route(state: &State, mut req: Request<Incoming>) -> Response<Body> {
         _ => text(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "not found: MCP is served at /mcp; also /health and /metrics\n".into(),
+            "not found: MCP is served at /mcp; also /health, /metrics and the dashboard at /\n"
+                .into(),
         ),
     }
 }
@@ -414,7 +437,14 @@ fn grant(state: &State, headers: &http::HeaderMap) -> Option<Arc<Grant>> {
 
 /// The checks every request passes before routing: the caller's grant, or the refusal.
 fn gate(state: &State, req: &Request<Incoming>) -> Result<Arc<Grant>, Box<Response<Body>>> {
-    let Some(grant) = grant(state, req.headers()) else {
+    let path = req.uri().path();
+    let found = grant(state, req.headers())
+        .or_else(|| state.dashboard.cookie_grant(path, req.headers()))
+        .or_else(|| dashboard::open_without_sign_in(path).then(|| Arc::clone(&state.nobody)));
+    let Some(grant) = found else {
+        if let Some(sign_in) = dashboard::routes::unauthenticated(path) {
+            return Err(Box::new(sign_in));
+        }
         let mut r = text(
             StatusCode::UNAUTHORIZED,
             "text/plain; charset=utf-8",

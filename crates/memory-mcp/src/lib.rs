@@ -6,14 +6,16 @@
 //! [`memory_core::SelfLearningMemory`] calls, with JSON schemas that carry the library's
 //! limits and failures reported as tool errors a model can read and act on. [`serve_stdio`]
 //! and [`HttpServer`] are the two transports, both on `rmcp`, the official Rust MCP SDK; the
-//! HTTP one adds `/health`, `/metrics`, the bind policy and bearer-token auth, with tokens
-//! bound to namespaces by a token file ([`TokenFile`], [`Grant`]).
+//! HTTP one adds `/health`, `/metrics`, the web dashboard ([`dashboard`]), the bind policy and
+//! bearer-token auth, with tokens bound to namespaces by a token file ([`TokenFile`],
+//! [`Grant`]).
 //!
 //! The server holds no episode state: all of it lives in the storage backend, so several
 //! servers and CLI processes can share one database.
 
 pub mod access;
 pub mod auth;
+pub mod dashboard;
 pub mod http;
 mod message_check;
 pub mod resources;

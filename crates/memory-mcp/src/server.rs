@@ -79,6 +79,11 @@ impl MemoryServer {
         &self.inner.namespace
     }
 
+    /// The memory the server serves (the dashboard reads it directly).
+    pub fn memory(&self) -> &SelfLearningMemory {
+        &self.inner.memory
+    }
+
     /// The tool definitions `tools/list` returns.
     pub fn tools(&self) -> &[Tool] {
         &self.inner.tools

@@ -96,13 +96,26 @@ pub struct StatsReport {
 
 /// Counts the episodes (by state and outcome) and patterns of namespace `ns`.
 ///
-/// The store keeps no per-namespace counters, so this pages through the namespace's
-/// episodes and patterns, 1,000 per query: its cost grows with the namespace, which is why
-/// `/metrics` (scraped every few seconds) does not include it.
+/// Through the backend's grouped count when it has one
+/// ([`memory_core::StorageBackend::count_episodes`]); otherwise by paging through the
+/// namespace's episodes and patterns, 1,000 per query. Either way the cost grows with the
+/// namespace, which is why `/metrics` (scraped every few seconds) does not include it.
 pub async fn namespace_counts(
     memory: &SelfLearningMemory,
     ns: &str,
 ) -> Result<NamespaceCounts, MemoryError> {
+    memory.config().limits.check_namespace(ns)?;
+    if let Some(c) = memory.storage().count_episodes(ns).await? {
+        return Ok(NamespaceCounts {
+            episodes: c.episodes(),
+            running: c.running,
+            success: c.success,
+            partial_success: c.partial_success,
+            failure: c.failure,
+            abstained: c.abstained,
+            patterns: c.patterns,
+        });
+    }
     let page = memory.config().limits.list_limit;
     let mut counts = NamespaceCounts::default();
     let mut filter = EpisodeFilter::new(ns);

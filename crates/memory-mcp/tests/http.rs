@@ -4,37 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use memory_core::SelfLearningMemory;
-use memory_mcp::{BindPolicyError, HttpConfig, HttpServer, MemoryServer, ServeError};
-use memory_storage_turso::TursoStorage;
+mod common;
+
+use common::{Reply, Running, memory_server, request, start_with};
+use memory_mcp::{BindPolicyError, HttpConfig, HttpServer, ServeError};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio::sync::oneshot;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
-
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.done).await.unwrap();
-    }
-}
-
-async fn memory_server(dir: &tempfile::TempDir) -> MemoryServer {
-    let path = dir.path().join("memory.db");
-    let storage = TursoStorage::open(&path).await.unwrap();
-    MemoryServer::new(SelfLearningMemory::new(Arc::new(storage)), "default").unwrap()
-}
 
 async fn start(token: Option<&str>, max_body_bytes: usize) -> Running {
     let config = HttpConfig {
@@ -43,79 +20,6 @@ async fn start(token: Option<&str>, max_body_bytes: usize) -> Running {
         ..HttpConfig::new("127.0.0.1:0".parse().unwrap())
     };
     start_with(config).await
-}
-
-async fn start_with(config: HttpConfig) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let http = HttpServer::bind(memory_server(&dir).await, config)
-        .await
-        .unwrap();
-    let addr = http.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let done = tokio::spawn(http.run(async {
-        let _ = rx.await;
-    }));
-    Running {
-        addr,
-        stop: Some(tx),
-        done,
-        _dir: dir,
-    }
-}
-
-/// What a request got back.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One blocking HTTP exchange (ureq on the blocking pool, no proxy, statuses as values).
-async fn request(
-    method: &'static str,
-    url: String,
-    headers: Vec<(&'static str, String)>,
-    body: Option<String>,
-) -> Reply {
-    tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .build()
-            .into();
-        let mut req = ureq::http::Request::builder().method(method).uri(&url);
-        for (k, v) in &headers {
-            req = req.header(*k, v);
-        }
-        let mut resp = agent
-            .run(req.body(body.unwrap_or_default()).unwrap())
-            .unwrap();
-        Reply {
-            status: resp.status().as_u16(),
-            headers: resp
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                .collect(),
-            body: resp.body_mut().read_to_string().unwrap(),
-        }
-    })
-    .await
-    .unwrap()
 }
 
 fn bearer(token: &str) -> (&'static str, String) {

@@ -34,11 +34,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use memory_core::metrics::StorageStats;
 use memory_core::{
-    BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeFilter, EpisodeSummary,
-    EpisodeVectors, ExecutionStep, ExportFilter, ExportSnapshot, ExternalChanges, Feedback,
-    GarbageCounts, GarbagePlan, ImportBatch, MemoryError, Pattern, PatternFilter, Relationship,
-    RelationshipFilter, RelationshipKind, Result, RetrievalSession, SessionRetention, StepInput,
-    StorageBackend, TaskType, TextMatch, VectorMatch,
+    BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeCounts, EpisodeFilter,
+    EpisodeSummary, EpisodeVectors, ExecutionStep, ExportFilter, ExportSnapshot, ExternalChanges,
+    Feedback, GarbageCounts, GarbagePlan, ImportBatch, MemoryError, Pattern, PatternFilter,
+    Relationship, RelationshipFilter, RelationshipKind, Result, RetrievalSession, SessionRetention,
+    StepInput, StorageBackend, TaskType, TextMatch, VectorMatch,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -374,6 +374,51 @@ impl StorageBackend for TursoStorage {
             .await
             .map(Some)
             .map_err(MemoryError::from)
+    }
+
+    async fn count_episodes(&self, namespace: &str) -> Result<Option<EpisodeCounts>> {
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            let mut counts = EpisodeCounts::default();
+            let mut rows = conn
+                .query(
+                    "SELECT COALESCE(outcome_kind, ''), COUNT(*) FROM episodes \
+                     WHERE namespace = ?1 GROUP BY outcome_kind",
+                    libsql::params![namespace],
+                )
+                .await
+                .ctx("count episodes")?;
+            while let Some(row) = rows.next().await.ctx("count episodes")? {
+                let kind = codec::text(&row, 0, "episode count")?;
+                let n = u64::try_from(codec::int(&row, 1, "episode count")?).unwrap_or(0);
+                match kind.as_str() {
+                    "" => counts.running += n,
+                    "success" => counts.success += n,
+                    "partial_success" => counts.partial_success += n,
+                    "failure" => counts.failure += n,
+                    "abstained" => counts.abstained += n,
+                    other => {
+                        return Err(TursoError::corrupt(
+                            "episode count".to_string(),
+                            format!("unknown outcome kind `{other}`"),
+                        )
+                        .into());
+                    }
+                }
+            }
+            let mut rows = conn
+                .query(
+                    "SELECT COUNT(*) FROM patterns WHERE namespace = ?1",
+                    libsql::params![namespace],
+                )
+                .await
+                .ctx("count patterns")?;
+            if let Some(row) = rows.next().await.ctx("count patterns")? {
+                counts.patterns = u64::try_from(codec::int(&row, 0, "pattern count")?).unwrap_or(0);
+            }
+            Ok(Some(counts))
+        })
+        .await
     }
 
     async fn storage_stats(&self) -> Result<StorageStats> {

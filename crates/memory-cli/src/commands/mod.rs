@@ -128,6 +128,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let memory = open_memory(&location, embedder.clone()).await?;
             serve::http(memory, ns, &location.location, &a, token_file).await
         }
+        Command::Ui(a) => {
+            let location = locate()?;
+            let memory = open_memory(&location, embedder.clone()).await?;
+            serve::ui(memory, ns, &location.location, &a).await
+        }
         Command::Retrieve(args) => {
             let location = locate()?;
             let (memory, store) = open_memory_and_store(&location, embedder.clone()).await?;

@@ -1,6 +1,7 @@
-//! `memory mcp` and `memory serve`: the memory as an MCP server, over stdio or HTTP.
+//! `memory mcp`, `memory serve` and `memory ui`: the memory as an MCP server, over stdio or
+//! HTTP, and its web dashboard.
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, UiArgs};
 use crate::exit::usage;
 use memory_core::Limits;
 use memory_core::{BackgroundEmbedding, MemoryError, SelfLearningMemory};
@@ -94,7 +95,7 @@ pub async fn http(
     // Always shown (logs default to warnings only): where to point a client. Test harnesses
     // read this line to learn the port chosen for `--listen 127.0.0.1:0`.
     eprintln!(
-        "memory: serving {} (namespace `{ns}`) at http://{addr}/mcp; also /health and /metrics{}",
+        "memory: serving {} (namespace `{ns}`) at http://{addr}/mcp; also /health, /metrics and the dashboard at http://{addr}/{}",
         db,
         match (args.auth_token.is_some(), tokens) {
             (_, Some(n)) => format!(
@@ -108,6 +109,26 @@ pub async fn http(
             (true, None) => "; bearer token required".to_string(),
             (false, None) => String::new(),
         }
+    );
+    http.run(shutdown_signal()).await;
+    Ok(())
+}
+
+/// Serves the web dashboard (and the rest of `memory serve`) on loopback, without a token,
+/// until interrupted; prints its URL on stderr.
+pub async fn ui(
+    memory: SelfLearningMemory,
+    ns: &str,
+    db: &Location,
+    args: &UiArgs,
+) -> anyhow::Result<()> {
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    let _background = in_background(&memory);
+    let http = HttpServer::bind(server(memory, ns)?, HttpConfig::new(listen)).await?;
+    let addr = http.local_addr()?;
+    eprintln!(
+        "memory: dashboard of {db} (namespace `{ns}`) at http://{addr}/ — open it in a browser \
+         on this machine; Ctrl-C stops it"
     );
     http.run(shutdown_signal()).await;
     Ok(())

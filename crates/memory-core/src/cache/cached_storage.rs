@@ -697,6 +697,11 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
             .await
     }
 
+    async fn count_episodes(&self, namespace: &str) -> Result<Option<crate::EpisodeCounts>> {
+        // Counted by the backend every time: a count is never cached, so never stale.
+        self.inner.count_episodes(namespace).await
+    }
+
     async fn storage_stats(&self) -> Result<StorageStats> {
         let mut stats = self.inner.storage_stats().await?;
         let ours = [
