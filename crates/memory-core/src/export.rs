@@ -57,9 +57,14 @@ use uuid::Uuid;
 /// The `format` every export header carries.
 pub const EXPORT_FORMAT: &str = "self-learning-memory/jsonl";
 /// The version of the line format this build writes (it reads every version up to it).
-pub const EXPORT_VERSION: u32 = 2;
+/// Version 3 is version 2 whose trailer counts the heuristic lines (version 2's always said
+/// 0): a build that reads only up to 2 then says the file is newer, rather than that it
+/// does not match its trailer.
+pub const EXPORT_VERSION: u32 = 3;
 /// The first version whose files end with a trailer.
 const TRAILER_VERSION: u32 = 2;
+/// The first version whose trailer counts heuristics.
+const COUNTED_HEURISTICS_VERSION: u32 = 3;
 
 /// Episodes read per page while exporting (each with all its steps).
 const EXPORT_PAGE: usize = 500;
@@ -749,9 +754,11 @@ impl Importer {
             ("sessions", read.sessions, said.sessions),
         ]
         .into_iter()
-        // Exports written before heuristics were counted say 0 of them; their lines are
-        // still covered by the checksum below.
-        .filter(|(what, found, said)| found != said && !(*what == "heuristics" && *said == 0))
+        // Version 2 trailers say 0 heuristics whatever the file holds; their lines are still
+        // covered by the checksum below.
+        .filter(|(what, found, said)| {
+            found != said && !(*what == "heuristics" && self.version < COUNTED_HEURISTICS_VERSION)
+        })
         .map(|(what, found, said)| format!("{found} {what} where the trailer says {said}"))
         .collect();
         if !mismatches.is_empty() {

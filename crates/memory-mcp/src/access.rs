@@ -11,8 +11,9 @@ use std::fmt;
 /// How a granted namespace may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
-    /// Retrieve, search, read episodes and patterns, statistics; nothing that writes
-    /// (a retrieval through it keeps no session).
+    /// Retrieve, search, read episodes and patterns, statistics; nothing the caller records
+    /// (a retrieval through it keeps no session; it may still index pending episodes'
+    /// vectors, which the store would compute for any reader).
     Read,
     /// Everything, writes included.
     ReadWrite,

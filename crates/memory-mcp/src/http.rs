@@ -273,6 +273,14 @@ async fn route(state: &State, mut req: Request<Incoming>) -> Response<Body> {
     req.extensions_mut().insert(Arc::clone(&grant));
     match (req.uri().path(), req.method()) {
         (path, _) if dashboard::owns(path) => {
+            // The dashboard's API reads the store as MCP messages do, under the same limit.
+            let _answering = match path.starts_with("/api/") {
+                true => match Arc::clone(&state.in_flight).try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => return busy(state.max_in_flight),
+                },
+                false => None,
+            };
             dashboard::routes::serve(&state.dashboard, &state.server, req, grant, |headers| {
                 self::grant(state, headers)
             })
@@ -299,9 +307,15 @@ async fn route(state: &State, mut req: Request<Incoming>) -> Response<Body> {
             ),
             Err(e) => {
                 tracing::error!("health check failed: {e}");
+                // The error may name where the store lives, which only callers of every
+                // namespace are shown.
+                let error = match grant.sees_whole_store() {
+                    true => e.to_string(),
+                    false => "the storage does not answer; the server's log says why".into(),
+                };
                 json(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &serde_json::json!({ "status": "unavailable", "error": e.to_string() }),
+                    &serde_json::json!({ "status": "unavailable", "error": error }),
                 )
             }
         },

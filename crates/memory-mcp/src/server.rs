@@ -25,7 +25,7 @@ Loop for every task: (1) retrieve_context with the task before planning, and rea
 (2) start_episode (pass the pack's session_id); (3) log_step after each tool call; \
 (4) complete_episode with the outcome, failures included. If you did not pass the session_id \
 to start_episode, report with record_feedback which recommended patterns you applied. \
-Each call may name a namespace; by default the server's is used.";
+Each call may name a namespace; by default the server's is used (or, with a token limited to others, the token's first).";
 
 /// The MCP server of one memory: ten tools over a [`SelfLearningMemory`].
 ///
@@ -162,15 +162,19 @@ impl MemoryServer {
         .await
     }
 
-    /// The grant of the caller behind `context`: what the HTTP gate found for its token, or
-    /// every namespace when the request did not come through it (stdio).
+    /// The grant of the caller behind `context`: over HTTP what the gate found for its token
+    /// (none at all if the request did not pass the gate); every namespace over stdio.
     fn grant(&self, context: &RequestContext<RoleServer>) -> Arc<Grant> {
-        context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<Arc<Grant>>())
-            .cloned()
-            .unwrap_or_else(|| Arc::clone(&self.inner.everything))
+        match context.extensions.get::<http::request::Parts>() {
+            // Over HTTP: what the gate found, and nothing if a request reached the handler
+            // some other way.
+            Some(parts) => parts
+                .extensions
+                .get::<Arc<Grant>>()
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Grant::new(Vec::new(), None))),
+            None => Arc::clone(&self.inner.everything),
+        }
     }
 
     /// The `/metrics` page: the memory's metrics registry and the tool-call latencies, in

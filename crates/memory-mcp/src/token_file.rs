@@ -208,7 +208,14 @@ fn token_digest(field: &str) -> Result<([u8; 32], bool), String> {
             .map(|d| (d, false))
             .ok_or_else(|| "`sha256:` must be followed by 64 hex digits".to_string());
     }
-    if field.chars().count() < MIN_TOKEN_CHARS || !field.chars().all(|c| c.is_ascii_graphic()) {
+    if !field.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(
+            "the token has a character a header cannot carry: only visible ASCII, e.g. the \
+             output of `openssl rand -hex 32`"
+                .to_string(),
+        );
+    }
+    if field.chars().count() < MIN_TOKEN_CHARS {
         return Err(format!(
             "the token is too short: at least {MIN_TOKEN_CHARS} characters of visible ASCII, \
              e.g. the output of `openssl rand -hex 32`"

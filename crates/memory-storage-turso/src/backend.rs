@@ -14,8 +14,8 @@
 //!
 //! On a local file, what may hold SQLite for long runs where its blocking cannot stall the
 //! runtime's other tasks ([`crate::off_runtime`]): every write (waiting for another
-//! process's lock, inserting vectors), and the reads that scan — listings, full-text and
-//! vector search, counts. Lookups by key (an episode, a pattern, a session) take
+//! process's lock, inserting vectors), and the reads that scan — episode and pattern
+//! listings, full-text and vector search, counts, sessions. Lookups by key (an episode, a pattern, a session) take
 //! microseconds and stay in place: moving each of them off the worker costs more than it
 //! saves.
 

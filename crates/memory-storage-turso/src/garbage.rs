@@ -22,7 +22,7 @@ const IDLE_RUNNING: &str = "SELECT e.namespace, e.id FROM episodes e \
                             AND COALESCE((SELECT max(s.at) FROM steps s \
                                           WHERE s.episode_rowid = e.rowid), \
                                          e.started_at) < ?1 \
-                            ORDER BY e.started_at";
+                            ORDER BY e.started_at, e.rowid";
 
 /// The body of `idle_running`.
 pub(crate) async fn idle_running(

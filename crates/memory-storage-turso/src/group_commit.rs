@@ -13,7 +13,7 @@
 
 use crate::connection::{Conn, Connections, Lease};
 use crate::error::{SqlContext, TursoError};
-use crate::off_runtime::off_runtime;
+use crate::off_runtime::off_runtime_holding;
 use memory_core::metrics::WriteQueueStats;
 use memory_core::{MemoryError, Result};
 use std::any::Any;
@@ -140,7 +140,7 @@ impl Connections {
                     return downcast(answer.await.map_err(|_| abandoned())?);
                 };
                 let queue = self.queue_handle();
-                let batch = off_runtime(self.local_writer(), run_batch(lease, jobs, queue));
+                let batch = off_runtime_holding(self.local_writer(), run_batch(lease, jobs, queue));
                 match tokio::runtime::Handle::try_current() {
                     Ok(handle) => drop(handle.spawn(batch)),
                     Err(_) => batch.await,

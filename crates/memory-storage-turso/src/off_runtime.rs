@@ -12,7 +12,9 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::sync::OnceLock;
 use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::Semaphore;
 
 thread_local! {
     /// Set while this thread runs a future handed to [`off_runtime`]:
@@ -46,9 +48,34 @@ fn multi_threaded() -> Option<Handle> {
         .filter(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
 }
 
+/// Most pieces of work off the runtime at once, in the whole process. Each holds a thread
+/// for as long as it runs — waiting for its connection included —, and the runtime's
+/// workers come from the same pool of threads (512 by default): past this bound, work waits
+/// for a turn without holding a thread, so a flood of requests cannot take every thread
+/// while the holders of the connections they wait for need one to finish.
+const MAX_OFF_RUNTIME: usize = 32;
+
+/// The turns of [`MAX_OFF_RUNTIME`].
+fn turns() -> &'static Semaphore {
+    static TURNS: OnceLock<Semaphore> = OnceLock::new();
+    TURNS.get_or_init(|| Semaphore::new(MAX_OFF_RUNTIME))
+}
+
 /// Runs `work` (a read on a local connection) so that its blocking does not hold a worker
 /// thread, when `local` and on a multi-threaded runtime; otherwise awaits it in place.
 pub(crate) async fn off_runtime<F: Future>(local: bool, work: F) -> F::Output {
+    if multi_threaded().filter(|_| local).is_none() {
+        return work.await;
+    }
+    // A closed semaphore (never: it is not closed) would run the work in place.
+    let _turn = turns().acquire().await.ok();
+    off_runtime_holding(local, work).await
+}
+
+/// [`off_runtime`] for work that already holds its connection (a group-commit batch, which
+/// holds the writer): it takes no turn, since the work waiting for turns may be waiting for
+/// that very connection. There is one writer, so at most one such piece of work at a time.
+pub(crate) async fn off_runtime_holding<F: Future>(local: bool, work: F) -> F::Output {
     match multi_threaded().filter(|_| local) {
         Some(handle) => tokio::task::block_in_place(move || {
             let _marked = Marked::set();
@@ -114,6 +141,51 @@ mod tests {
     #[tokio::test]
     async fn on_one_thread_work_runs_in_place() {
         assert_eq!(off_runtime(true, async { 7 }).await, 7);
+    }
+
+    /// Many more readers than threads, all waiting off the runtime for a connection that an
+    /// in-place task holds: only [`MAX_OFF_RUNTIME`] of them take a thread, so the holder
+    /// still gets one to give the connection back, and everyone finishes.
+    #[test]
+    fn a_flood_of_waiting_readers_leaves_threads_for_the_holder() {
+        // Watched from a plain thread: a starved runtime cannot fire its own timeout.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .max_blocking_threads(MAX_OFF_RUNTIME + 8)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(flood());
+            let _ = done.send(());
+        });
+        assert!(
+            finished.recv_timeout(Duration::from_secs(30)).is_ok(),
+            "the waiters took every thread and the holder never ran"
+        );
+    }
+
+    /// The readers and the holder of [`a_flood_of_waiting_readers_leaves_threads_for_the_holder`].
+    async fn flood() {
+        let connection = Arc::new(tokio::sync::Mutex::new(()));
+        let held = Arc::clone(&connection).lock_owned().await;
+        let waiters: Vec<_> = (0..4 * MAX_OFF_RUNTIME)
+            .map(|_| {
+                let connection = Arc::clone(&connection);
+                tokio::spawn(off_runtime(true, async move {
+                    drop(connection.lock().await);
+                }))
+            })
+            .collect();
+        let holder = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(held);
+        });
+        holder.await.unwrap();
+        for w in waiters {
+            w.await.unwrap();
+        }
     }
 
     #[test]

@@ -472,16 +472,29 @@ async fn heuristics_are_exported_for_readers_and_recomputed_on_import() {
     assert!(heuristic_lines > 0, "the sample teaches something");
     let trailer: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
     assert_eq!(trailer["record"]["heuristics"], heuristic_lines);
-    // A file from a build that did not count heuristics (its trailer says 0) still imports:
-    // the checksum covers its heuristic lines.
-    let mut uncounted = lines.clone();
-    let mut old_trailer = trailer.clone();
-    old_trailer["record"]["heuristics"] = 0.into();
-    *uncounted.last_mut().unwrap() = old_trailer.to_string();
+    // A trailer saying 0 heuristics: refused in a version 3 file, accepted in a version 2
+    // one (whose trailers said 0 whatever the file held; the checksum covers those lines).
+    let with_trailer_saying_0 = |mut lines: Vec<String>| {
+        let mut last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+        last["record"]["heuristics"] = 0.into();
+        *lines.last_mut().unwrap() = last.to_string();
+        lines
+    };
+    let refused = store()
+        .await
+        .memory
+        .import(as_input(with_trailer_saying_0(lines.clone())))
+        .await;
+    assert!(
+        refused.is_err(),
+        "a version 3 trailer counts its heuristics"
+    );
+    let mut version_2 = lines.clone();
+    version_2[0] = version_2[0].replace(r#""version":3"#, r#""version":2"#);
     let summary = store()
         .await
         .memory
-        .import(as_input(uncounted))
+        .import(as_input(with_trailer_saying_0(sealed(version_2))))
         .await
         .unwrap();
     assert_eq!(summary.heuristics as usize, heuristic_lines);
@@ -585,7 +598,7 @@ async fn a_version_1_file_imports_unverified() {
     let original = sample().await;
     let mut lines = export(&original.memory, &ExportFilter::new("ns")).await;
     lines.retain(|l| !is_trailer(l));
-    lines[0] = lines[0].replace(r#""version":2"#, r#""version":1"#);
+    lines[0] = lines[0].replace(r#""version":3"#, r#""version":1"#);
     let copy = store().await;
     let summary = copy.memory.import(as_input(lines.clone())).await.unwrap();
     assert!(!summary.verified);

@@ -1,5 +1,7 @@
 //! The performance page's history: compact samples of the memory's figures, the last hour
-//! of them, held in memory by the server (a restart starts it afresh).
+//! of them, held in memory by the server (a restart starts it afresh). Samples are taken
+//! only while the dashboard has been used within that hour: a sample asks the store for its
+//! row counts, which a server nobody watches should not pay for every ten seconds.
 
 use chrono::Utc;
 use memory_core::SelfLearningMemory;
@@ -8,6 +10,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -77,9 +80,22 @@ impl Sample {
 #[derive(Debug, Default)]
 pub struct History {
     samples: Mutex<VecDeque<Sample>>,
+    /// When the dashboard's API was last called, in milliseconds since the Unix epoch.
+    last_viewed_ms: AtomicI64,
 }
 
 impl History {
+    /// Notes that the dashboard was used at `at_ms`: sampling goes on for an hour after.
+    pub fn viewed(&self, at_ms: i64) {
+        self.last_viewed_ms.fetch_max(at_ms, Ordering::Relaxed);
+    }
+
+    /// Whether the dashboard was used within [`KEEP`] before `at_ms`.
+    pub fn watched(&self, at_ms: i64) -> bool {
+        let last = self.last_viewed_ms.load(Ordering::Relaxed);
+        last > 0 && at_ms - last <= KEEP.as_millis() as i64
+    }
+
     /// Records `stats`, taken at `at_ms`, as a sample.
     pub fn record(&self, stats: &MemoryStats, at_ms: i64) {
         self.push(Sample::of(stats, at_ms));
@@ -112,7 +128,8 @@ impl History {
     }
 }
 
-/// Samples the memory's figures into `history` every [`EVERY`] until `stop` is cancelled.
+/// Samples the memory's figures into `history` every [`EVERY`] while the dashboard is
+/// [watched](History::watched), until `stop` is cancelled.
 pub async fn sample_until(
     memory: SelfLearningMemory,
     history: Arc<History>,
@@ -122,10 +139,16 @@ pub async fn sample_until(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => match memory.stats().await {
-                Ok(stats) => history.record(&stats, Utc::now().timestamp_millis()),
-                Err(e) => tracing::debug!("dashboard history: cannot sample: {e}"),
-            },
+            _ = tick.tick() => {
+                let now = Utc::now().timestamp_millis();
+                if !history.watched(now) {
+                    continue;
+                }
+                match memory.stats().await {
+                    Ok(stats) => history.record(&stats, now),
+                    Err(e) => tracing::debug!("dashboard history: cannot sample: {e}"),
+                }
+            }
             () = stop.cancelled() => break,
         }
     }
@@ -147,5 +170,19 @@ mod tests {
         assert_eq!(kept.len(), 61);
         h.push(Sample::of(&stats, 89 * 60_000 + 10));
         assert_eq!(h.samples().len(), 61);
+    }
+
+    #[test]
+    fn watched_for_an_hour_after_the_last_view() {
+        let h = History::default();
+        assert!(!h.watched(1_000));
+        h.viewed(1_000);
+        assert!(h.watched(1_000 + 3_600_000));
+        assert!(!h.watched(1_001 + 3_600_000));
+        h.viewed(500);
+        assert!(
+            !h.watched(1_001 + 3_600_000),
+            "an older view does not extend it"
+        );
     }
 }

@@ -144,6 +144,9 @@ pub async fn serve(
     verify: impl Fn(&HeaderMap) -> Option<Arc<Grant>>,
 ) -> Response<Body> {
     let path = req.uri().path().to_string();
+    if path.starts_with("/api/") {
+        dash.history.viewed(chrono::Utc::now().timestamp_millis());
+    }
     if !matches!(*req.method(), Method::GET | Method::HEAD) && !same_origin(req.headers()) {
         return text(
             StatusCode::FORBIDDEN,

@@ -47,7 +47,7 @@ pub struct StartEpisode {
     /// completing the episode then reports its outcome as feedback on that pack's
     /// recommendations.
     pub session_id: Option<String>,
-    /// Namespace (agent, project or tenant) to work in; defaults to the server's.
+    /// Namespace (agent, project or tenant) to work in; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
 
@@ -78,7 +78,7 @@ pub struct LogStep {
     pub tokens_used: Option<u32>,
     /// Free key/values to keep with the step.
     pub metadata: Option<Map<String, Value>>,
-    /// Namespace of the episode; defaults to the server's.
+    /// Namespace of the episode; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
 
@@ -106,7 +106,7 @@ pub struct CompleteEpisode {
     pub reason: Option<String>,
     /// For failure: more detail, e.g. the last error.
     pub details: Option<String>,
-    /// Namespace of the episode; defaults to the server's.
+    /// Namespace of the episode; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
 
@@ -129,7 +129,7 @@ pub struct RetrieveContext {
     /// `true` for a read-only lookup: no retrieval session is recorded, the pack has no
     /// `session_id`, and no feedback can be reported on it.
     pub no_session: Option<bool>,
-    /// Namespace to search; defaults to the server's.
+    /// Namespace to search; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
 
@@ -139,7 +139,7 @@ pub struct RetrieveContext {
 pub struct EpisodeRef {
     /// The episode's id.
     pub episode_id: String,
-    /// Namespace of the episode; defaults to the server's.
+    /// Namespace of the episode; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
 
@@ -171,7 +171,7 @@ pub struct SearchEpisodes {
     pub limit: Option<usize>,
     /// How many matching episodes to skip (for paging).
     pub offset: Option<usize>,
-    /// Namespace to search; defaults to the server's.
+    /// Namespace to search; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
 
@@ -202,7 +202,7 @@ pub struct ListPatterns {
     pub limit: Option<usize>,
     /// How many matching patterns to skip (for paging).
     pub offset: Option<usize>,
-    /// Namespace to list; defaults to the server's.
+    /// Namespace to list; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
 
@@ -218,7 +218,7 @@ pub struct RecordFeedback {
     pub applied: Vec<String>,
     /// How the task ended.
     pub outcome: String,
-    /// Namespace of the retrieval; defaults to the server's.
+    /// Namespace of the retrieval; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
 
@@ -226,6 +226,6 @@ pub struct RecordFeedback {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryStats {
-    /// Namespace to count; defaults to the server's.
+    /// Namespace to count; defaults to the server's (or your token's first).
     pub namespace: Option<String>,
 }
