@@ -202,6 +202,9 @@ async fn loopback_without_token_serves_the_page_and_the_api() {
         .await
         .json();
     assert_eq!(none["items"].as_array().unwrap().len(), 0);
+    // The limits `search_episodes` has: a query of at most 4,096 characters.
+    let long = format!("/api/episodes?q={}", "a".repeat(4_097));
+    assert_eq!(get(s.url(&long), vec![]).await.status, 400);
     let future = get(s.url("/api/episodes?after=2999-01-01"), vec![])
         .await
         .json();

@@ -380,6 +380,16 @@ async fn episodes(server: &MemoryServer, grant: &Grant, params: &Params) -> ApiR
     let memory = server.memory();
     let (mut items, searched) = match params.get("q") {
         Some(q) => {
+            // The checks `search_episodes` makes: a valid namespace, a bounded query.
+            let limits = &memory.config().limits;
+            limits.check_namespace(&ns).map_err(MemoryError::from)?;
+            if q.chars().count() > limits.query_chars {
+                return Err(MemoryError::from(memory_core::ValidationError::new(
+                    "q",
+                    format!("is longer than {} characters", limits.query_chars),
+                ))
+                .into());
+            }
             let terms = query_terms(q);
             let hits = memory
                 .storage()
