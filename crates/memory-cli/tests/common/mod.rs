@@ -178,6 +178,14 @@ impl Served {
     }
 }
 
+impl Drop for Served {
+    /// A test that fails half-way leaves no server behind (a no-op once it was stopped).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The crash and fault suites (crash.rs, disk_full.rs): seeded randomness, HTTP MCP calls
 // that may fail, servers that are killed, and the database's own consistency check.
