@@ -9,7 +9,9 @@
 
 use crate::tools::TOOL_NAMES;
 use memory_core::metrics::{LatencyHistogram, LatencySummary, MemoryStats, render_prometheus};
-use memory_core::{EpisodeFilter, MemoryError, OutcomeKind, PatternFilter, SelfLearningMemory};
+use memory_core::{
+    EpisodeCounts, EpisodeFilter, MemoryError, OutcomeKind, PatternFilter, SelfLearningMemory,
+};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,23 +61,23 @@ pub struct ToolCallStats {
     pub latency: LatencySummary,
 }
 
-/// Episodes and patterns of one namespace.
+/// Episodes and patterns of one namespace: the library's [`EpisodeCounts`] and their total.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NamespaceCounts {
     /// All episodes.
     pub episodes: u64,
-    /// Started, not completed.
-    pub running: u64,
-    /// Completed with outcome success.
-    pub success: u64,
-    /// Completed with outcome partial_success.
-    pub partial_success: u64,
-    /// Completed with outcome failure.
-    pub failure: u64,
-    /// Completed with outcome abstained.
-    pub abstained: u64,
-    /// Learned patterns.
-    pub patterns: u64,
+    /// By state and outcome, and the patterns.
+    #[serde(flatten)]
+    pub by_state: EpisodeCounts,
+}
+
+impl From<EpisodeCounts> for NamespaceCounts {
+    fn from(by_state: EpisodeCounts) -> Self {
+        NamespaceCounts {
+            episodes: by_state.episodes(),
+            by_state,
+        }
+    }
 }
 
 /// Everything `memory_stats` reports.
@@ -105,25 +107,16 @@ pub async fn namespace_counts(
     ns: &str,
 ) -> Result<NamespaceCounts, MemoryError> {
     memory.config().limits.check_namespace(ns)?;
-    if let Some(c) = memory.storage().count_episodes(ns).await? {
-        return Ok(NamespaceCounts {
-            episodes: c.episodes(),
-            running: c.running,
-            success: c.success,
-            partial_success: c.partial_success,
-            failure: c.failure,
-            abstained: c.abstained,
-            patterns: c.patterns,
-        });
+    if let Some(counts) = memory.storage().count_episodes(ns).await? {
+        return Ok(counts.into());
     }
     let page = memory.config().limits.list_limit;
-    let mut counts = NamespaceCounts::default();
+    let mut counts = EpisodeCounts::default();
     let mut filter = EpisodeFilter::new(ns);
     filter.limit = page;
     loop {
         let batch = memory.list_episodes(&filter).await?;
         for e in &batch {
-            counts.episodes += 1;
             match e.outcome_kind {
                 None => counts.running += 1,
                 Some(OutcomeKind::Success) => counts.success += 1,
@@ -147,7 +140,7 @@ pub async fn namespace_counts(
         }
         patterns.offset += page;
     }
-    Ok(counts)
+    Ok(counts.into())
 }
 
 /// Gathers what `memory_stats` reports for namespace `ns`: with `whole_store`, also the
@@ -234,12 +227,12 @@ impl StatsReport {
              failure, {} abstained), {} patterns.",
             self.namespace,
             c.episodes,
-            c.running,
-            c.success,
-            c.partial_success,
-            c.failure,
-            c.abstained,
-            c.patterns,
+            c.by_state.running,
+            c.by_state.success,
+            c.by_state.partial_success,
+            c.by_state.failure,
+            c.by_state.abstained,
+            c.by_state.patterns,
         );
         let (Some(memory), Some(tools)) = (&self.memory, &self.tools) else {
             return t;
