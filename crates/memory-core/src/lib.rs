@@ -26,10 +26,10 @@ pub use error::{MemoryError, Result, ValidationError};
 pub use limits::Limits;
 pub use model::*;
 pub use storage::{
-    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeCounts, EpisodeFilter,
-    EpisodeStatus, EpisodeVectors, ExportFilter, ExportSnapshot, ExternalChanges, GarbageCounts,
-    GarbagePlan, ImportBatch, PatternFilter, PatternOrder, RelationshipFilter, StorageBackend,
-    TextMatch, VectorMatch,
+    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeCounts, EpisodeCursor,
+    EpisodeFilter, EpisodeStatus, EpisodeVectors, ExportFilter, ExportSnapshot, ExternalChanges,
+    GarbageCounts, GarbagePlan, ImportBatch, PatternFilter, PatternOrder, RelationshipFilter,
+    StorageBackend, TextMatch, VectorMatch,
 };
 pub mod learning;
 pub mod memory;

@@ -53,6 +53,7 @@ pub struct MemoryConfig {
     /// How many completed episodes without a vector a retrieval embeds and indexes before
     /// searching (episodes are not indexed on the write path; the rest wait for later
     /// retrievals or `embed_pending`). Each costs a few milliseconds of index maintenance.
+    /// Not used while [`SelfLearningMemory::embed_in_background`] runs in the process.
     pub index_on_read: u64,
     /// Lowest cosine similarity at which a vector-search result becomes a candidate: below
     /// it, "nearest" only means "least far" (in a small store every episode is someone's
@@ -602,17 +603,24 @@ impl SelfLearningMemory {
     }
 
     /// The query's nearest episodes by vector, after indexing a few of the namespace's
-    /// pending episodes.
+    /// pending episodes (unless a background loop embeds them in this process).
     async fn vector_matches(
         &self,
         vectors: &Vectors,
         query: &RetrievalQuery,
     ) -> Result<Vec<crate::VectorMatch>> {
         let ns = query.namespace.as_str();
-        match vectors
-            .embed_up_to(self.storage.as_ref(), ns, self.config.index_on_read)
-            .await
-        {
+        let embed_here = if vectors.embedded_in_background() {
+            // The background loop has the backlog; this retrieval only reads.
+            0
+        } else {
+            self.config.index_on_read
+        };
+        let embedded = match embed_here {
+            0 => Ok(0),
+            n => vectors.embed_up_to(self.storage.as_ref(), ns, n).await,
+        };
+        match embedded {
             Ok(_) => {}
             // Episodes not embedded yet wait for a later retrieval; the vectors stored
             // answer now (a store that cannot take writes — a replica whose server is

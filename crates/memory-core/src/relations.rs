@@ -231,6 +231,7 @@ impl SelfLearningMemory {
                 episodes: frontier.clone(),
                 direction,
                 kinds: kinds.to_vec(),
+                limit: None,
             };
             let edges = self.storage.relationships(&filter).await?;
             let from_frontier: HashSet<Uuid> = frontier.drain(..).collect();
@@ -273,6 +274,7 @@ impl SelfLearningMemory {
             episodes: episodes.to_vec(),
             direction: Direction::Outgoing,
             kinds: kinds.to_vec(),
+            limit: None,
         };
         let mut edges = self.storage.relationships(&filter).await?;
         edges.retain(|e| members.contains(&e.to));
@@ -306,6 +308,7 @@ impl SelfLearningMemory {
             episodes: strong.keys().copied().collect(),
             direction: Direction::Both,
             kinds: Vec::new(),
+            limit: None,
         };
         let edges = self.storage.relationships(&filter).await?;
         if edges.is_empty() {

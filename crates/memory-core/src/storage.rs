@@ -307,6 +307,13 @@ pub trait StorageBackend: Send + Sync {
         Ok(None)
     }
 
+    /// Every namespace that holds episodes or patterns, by name, with its counts as
+    /// [`StorageBackend::count_episodes`] gives them: what a caller allowed to see the whole
+    /// store lists. `None` when the backend cannot list them without reading every episode.
+    async fn namespaces(&self) -> Result<Option<Vec<(String, EpisodeCounts)>>> {
+        Ok(None)
+    }
+
     /// The backend's own figures: sizes and counts, and whatever it measures of its caches,
     /// statements, connections and write queue. Backends that measure nothing report only
     /// their name.
@@ -485,6 +492,53 @@ pub struct EpisodeFilter {
     pub limit: usize,
     /// How many matching episodes to skip.
     pub offset: usize,
+    /// Only episodes listed after this one: the next page, found through the index however
+    /// deep it is (an `offset` costs every row it skips). Applied before `offset`.
+    pub after: Option<EpisodeCursor>,
+}
+
+/// A place in an episode listing (newest first): the last episode of a page, from which
+/// the next page goes on. Written as text (`<started_at µs>.<id>`) for URLs and clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpisodeCursor {
+    /// When that episode started, to the microsecond (as stored).
+    pub started_at_micros: i64,
+    /// That episode's id, which orders episodes that started in the same microsecond.
+    pub id: Uuid,
+}
+
+impl EpisodeCursor {
+    /// The place just after `summary` in a listing.
+    pub fn after(summary: &EpisodeSummary) -> Self {
+        EpisodeCursor {
+            started_at_micros: summary.started_at.timestamp_micros(),
+            id: summary.id,
+        }
+    }
+}
+
+impl std::fmt::Display for EpisodeCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.started_at_micros, self.id)
+    }
+}
+
+impl std::str::FromStr for EpisodeCursor {
+    type Err = crate::ValidationError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let bad = || {
+            crate::ValidationError::new(
+                "cursor",
+                "not a listing cursor (`<started_at µs>.<episode id>`, as a listing gave it)",
+            )
+        };
+        let (micros, id) = s.split_once('.').ok_or_else(bad)?;
+        Ok(EpisodeCursor {
+            started_at_micros: micros.parse().map_err(|_| bad())?,
+            id: id.parse().map_err(|_| bad())?,
+        })
+    }
 }
 
 impl EpisodeFilter {
@@ -502,6 +556,7 @@ impl EpisodeFilter {
             started_before: None,
             limit: 50,
             offset: 0,
+            after: None,
         }
     }
 }
@@ -571,6 +626,8 @@ pub struct RelationshipFilter {
     pub direction: Direction,
     /// Only these kinds; every kind when empty.
     pub kinds: Vec<RelationshipKind>,
+    /// At most this many edges, the newest first; every edge when `None`.
+    pub limit: Option<usize>,
 }
 
 impl RelationshipFilter {

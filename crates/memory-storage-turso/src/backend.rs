@@ -29,7 +29,9 @@ use crate::steps::check_step_seqs;
 use crate::storage::TursoStorage;
 use crate::text_log::TextDocument;
 use crate::tx::{begin_read, begin_write, finish, finish_read};
-use crate::{batch, change_log, garbage, patterns, relationships, sessions, transfer, vectors};
+use crate::{
+    batch, change_log, counts, garbage, patterns, relationships, sessions, transfer, vectors,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use memory_core::metrics::StorageStats;
@@ -379,44 +381,22 @@ impl StorageBackend for TursoStorage {
     async fn count_episodes(&self, namespace: &str) -> Result<Option<EpisodeCounts>> {
         off_runtime(self.conns.local_reads(), async {
             let conn = self.conns.reader().await;
-            let mut counts = EpisodeCounts::default();
-            let mut rows = conn
-                .query(
-                    "SELECT COALESCE(outcome_kind, ''), COUNT(*) FROM episodes \
-                     WHERE namespace = ?1 GROUP BY outcome_kind",
-                    libsql::params![namespace],
-                )
-                .await
-                .ctx("count episodes")?;
-            while let Some(row) = rows.next().await.ctx("count episodes")? {
-                let kind = codec::text(&row, 0, "episode count")?;
-                let n = u64::try_from(codec::int(&row, 1, "episode count")?).unwrap_or(0);
-                match kind.as_str() {
-                    "" => counts.running += n,
-                    "success" => counts.success += n,
-                    "partial_success" => counts.partial_success += n,
-                    "failure" => counts.failure += n,
-                    "abstained" => counts.abstained += n,
-                    other => {
-                        return Err(TursoError::corrupt(
-                            "episode count".to_string(),
-                            format!("unknown outcome kind `{other}`"),
-                        )
-                        .into());
-                    }
-                }
-            }
-            let mut rows = conn
-                .query(
-                    "SELECT COUNT(*) FROM patterns WHERE namespace = ?1",
-                    libsql::params![namespace],
-                )
-                .await
-                .ctx("count patterns")?;
-            if let Some(row) = rows.next().await.ctx("count patterns")? {
-                counts.patterns = u64::try_from(codec::int(&row, 0, "pattern count")?).unwrap_or(0);
-            }
-            Ok(Some(counts))
+            let counted = counts::of_namespaces(&conn, Some(namespace)).await?;
+            Ok(Some(
+                counted
+                    .into_iter()
+                    .next()
+                    .map(|(_, c)| c)
+                    .unwrap_or_default(),
+            ))
+        })
+        .await
+    }
+
+    async fn namespaces(&self) -> Result<Option<Vec<(String, EpisodeCounts)>>> {
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            Ok(Some(counts::of_namespaces(&conn, None).await?))
         })
         .await
     }

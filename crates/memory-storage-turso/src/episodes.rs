@@ -452,6 +452,14 @@ pub(crate) fn list_query(filter: &EpisodeFilter) -> (String, Vec<Value>) {
         Some(EpisodeStatus::Completed) => sql.push_str(" AND ended_at IS NOT NULL"),
         None => {}
     }
+    if let Some(cursor) = filter.after {
+        // After the cursor in the listing's order. The bound on `started_at` alone lets the
+        // start-time index begin the scan there, however deep the page.
+        sql.push_str(" AND started_at <= ? AND (started_at < ? OR id < ?)");
+        params.push(Value::from(cursor.started_at_micros));
+        params.push(Value::from(cursor.started_at_micros));
+        params.push(Value::from(cursor.id.to_string()));
+    }
     sql.push_str(" ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?");
     params.push(Value::from(clamp_i64(filter.limit as u64)));
     params.push(Value::from(clamp_i64(filter.offset as u64)));
@@ -496,6 +504,22 @@ mod tests {
             let steps = plan(&storage, &sql, params).await;
             assert!(steps.contains("episodes_ns_started"), "{filter:?}: {steps}");
         }
+        // The index holds the whole order (its tie-break included): nothing is sorted, so
+        // an offset skips index entries only, and a cursor starts the scan where it points.
+        let (sql, params) = list_query(&EpisodeFilter::new("ns"));
+        let steps = plan(&storage, &sql, params).await;
+        assert!(!steps.contains("TEMP B-TREE"), "{steps}");
+        let mut resumed = EpisodeFilter::new("ns");
+        resumed.after = Some(memory_core::EpisodeCursor {
+            started_at_micros: 1_000,
+            id: uuid::Uuid::nil(),
+        });
+        let (sql, params) = list_query(&resumed);
+        let steps = plan(&storage, &sql, params).await;
+        assert!(
+            steps.contains("episodes_ns_started (namespace=? AND started_at<?)"),
+            "{steps}"
+        );
         let (sql, params) = costs_query("ns", TaskType::Debugging, None, 50);
         let steps = plan(&storage, &sql, params).await;
         assert!(steps.contains("episodes_ns_ended"), "{steps}");

@@ -54,6 +54,7 @@ mod batch;
 mod change_log;
 mod codec;
 mod connection;
+mod counts;
 mod episodes;
 mod error;
 mod garbage;

@@ -225,7 +225,8 @@ pub(crate) async fn delete(
 /// Episodes per `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
-/// The body of `relationships`: matching edges, oldest first.
+/// The body of `relationships`: matching edges, oldest first (the newest `limit` of them
+/// when the filter has one).
 pub(crate) async fn list(conn: &Conn, filter: &RelationshipFilter) -> Result<Vec<Relationship>> {
     let mut out: Vec<Relationship> = Vec::new();
     if filter.episodes.is_empty() {
@@ -240,6 +241,9 @@ pub(crate) async fn list(conn: &Conn, filter: &RelationshipFilter) -> Result<Vec
             }
         }
         out.sort_by_key(|r| (r.created_at, r.id));
+        if let Some(limit) = filter.limit {
+            out.drain(..out.len().saturating_sub(limit));
+        }
     }
     Ok(out)
 }
@@ -286,7 +290,14 @@ async fn query(
             }
         }
     }
-    sql.push_str(" ORDER BY r.created_at, r.id");
+    // Newest first when limited (the newest `limit` are kept), put back in order below.
+    match filter.limit {
+        Some(limit) => {
+            sql.push_str(" ORDER BY r.created_at DESC, r.id DESC LIMIT ?");
+            params.push(Value::from(crate::codec::clamp_i64(limit as u64)));
+        }
+        None => sql.push_str(" ORDER BY r.created_at, r.id"),
+    }
     let mut rows = conn
         .query(&sql, libsql::params_from_iter(params))
         .await
@@ -296,6 +307,9 @@ async fn query(
         let id = codec::text(&row, 0, "relationship")?;
         let record = codec::text(&row, 1, &format!("relationship {id}"))?;
         out.push(codec::decode_relationship(&id, &record)?);
+    }
+    if filter.limit.is_some() {
+        out.reverse();
     }
     Ok(out)
 }

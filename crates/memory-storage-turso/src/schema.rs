@@ -104,13 +104,20 @@
 //! Added in version 14 (bounded growth; see [`crate::garbage`]): `episodes_running`, a
 //! partial index of the episodes still running by start time, so that the hourly search for
 //! abandoned ones reads the few running episodes instead of every episode. No data changes.
+//!
+//! Added in version 15 (counts without scans): `episode_counts`, the episodes of each
+//! namespace by outcome and how many have vectors, kept by triggers on `episodes`; counting a
+//! namespace, listing the store's namespaces and the store's totals read it instead of every
+//! episode. Filled from the episodes on upgrade. `episodes_ns_started` gains the id (the
+//! listing order's tie-break), so a page deep in a listing is found in the index without
+//! reading the rows it skips. No data changes.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
 use libsql::Connection;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -134,6 +141,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_12,
     MIGRATION_13,
     MIGRATION_14,
+    MIGRATION_15,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -433,6 +441,52 @@ const TEXT_INDEX_VERSIONS: [i64; 2] = [6, 11];
 /// stays small however many episodes the store keeps).
 const MIGRATION_14: &str = r#"
 CREATE INDEX episodes_running ON episodes (started_at) WHERE ended_at IS NULL;
+"#;
+
+/// Version 15: the episodes of each namespace by outcome (`''` for running) and how many
+/// of them have vectors, kept by triggers in the transaction of every insert, completion,
+/// vector write and delete, so that counting a namespace or the store reads a few rows
+/// instead of every episode. Filled from the episodes held. The start-time index also holds
+/// the id that breaks ties in a listing's order, so that skipping rows (`offset`) or
+/// resuming after a cursor reads the index alone. No data changes.
+const MIGRATION_15: &str = r#"
+DROP INDEX episodes_ns_started;
+CREATE INDEX episodes_ns_started ON episodes (namespace, started_at DESC, id DESC);
+
+CREATE TABLE episode_counts (
+    namespace    TEXT    NOT NULL,
+    outcome_kind TEXT    NOT NULL,
+    episodes     INTEGER NOT NULL,
+    with_vector  INTEGER NOT NULL,
+    PRIMARY KEY (namespace, outcome_kind)
+) WITHOUT ROWID;
+INSERT INTO episode_counts (namespace, outcome_kind, episodes, with_vector)
+    SELECT namespace, COALESCE(outcome_kind, ''), count(*), sum(has_vector)
+    FROM episodes GROUP BY namespace, COALESCE(outcome_kind, '');
+
+CREATE TRIGGER episode_counts_insert AFTER INSERT ON episodes BEGIN
+    INSERT INTO episode_counts (namespace, outcome_kind, episodes, with_vector)
+        VALUES (NEW.namespace, COALESCE(NEW.outcome_kind, ''), 1, NEW.has_vector)
+        ON CONFLICT (namespace, outcome_kind) DO UPDATE
+        SET episodes = episodes + 1, with_vector = with_vector + excluded.with_vector;
+END;
+CREATE TRIGGER episode_counts_delete AFTER DELETE ON episodes BEGIN
+    UPDATE episode_counts
+        SET episodes = episodes - 1, with_vector = with_vector - OLD.has_vector
+        WHERE namespace = OLD.namespace AND outcome_kind = COALESCE(OLD.outcome_kind, '');
+END;
+CREATE TRIGGER episode_counts_update AFTER UPDATE OF namespace, outcome_kind, has_vector
+ON episodes
+WHEN OLD.namespace IS NOT NEW.namespace OR OLD.outcome_kind IS NOT NEW.outcome_kind
+    OR OLD.has_vector IS NOT NEW.has_vector BEGIN
+    UPDATE episode_counts
+        SET episodes = episodes - 1, with_vector = with_vector - OLD.has_vector
+        WHERE namespace = OLD.namespace AND outcome_kind = COALESCE(OLD.outcome_kind, '');
+    INSERT INTO episode_counts (namespace, outcome_kind, episodes, with_vector)
+        VALUES (NEW.namespace, COALESCE(NEW.outcome_kind, ''), 1, NEW.has_vector)
+        ON CONFLICT (namespace, outcome_kind) DO UPDATE
+        SET episodes = episodes + 1, with_vector = with_vector + excluded.with_vector;
+END;
 "#;
 
 /// Reads the schema version stored in the file.
@@ -1087,6 +1141,36 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(hits.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_version_14_file_counts_the_episodes_it_holds() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let episode = old_episode();
+        let (path, db, conn) = version_1_file(&dir, "v14.db", &episode).await;
+        // A running episode beside the completed one.
+        let mut running = old_episode();
+        running.id = Uuid::now_v7();
+        running.ended_at = None;
+        running.outcome = None;
+        insert_v1(&conn, &running).await;
+        assert_eq!(
+            migrate_to(&conn, &path.display().to_string(), 14)
+                .await
+                .unwrap(),
+            14
+        );
+        drop((conn, db));
+
+        let storage = TursoStorage::open(&path).await.unwrap();
+        let counts = storage.count_episodes("ns").await.unwrap().unwrap();
+        assert_eq!((counts.success, counts.running), (1, 1));
+        assert_eq!(
+            storage.namespaces().await.unwrap().unwrap(),
+            vec![("ns".to_string(), counts)]
+        );
+        let stats = storage.storage_stats().await.unwrap();
+        assert_eq!((stats.episodes, stats.episodes_without_vectors), (2, 1));
     }
 
     #[tokio::test]

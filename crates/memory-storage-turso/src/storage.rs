@@ -269,16 +269,17 @@ impl TursoStorage {
 impl TursoStorage {
     /// Sizes, counts, and how the connections, statement caches and write queue are used.
     pub(crate) async fn stats(&self) -> Result<StorageStats, TursoError> {
-        const SQL: &str = "SELECT (SELECT count(*) FROM episodes), (SELECT count(*) FROM steps), \
-                           (SELECT count(*) FROM patterns), \
-                           (SELECT count(*) FROM retrieval_sessions), \
-                           (SELECT count(*) FROM episodes WHERE has_vector = 1), \
-                           (SELECT count(*) FROM episodes INDEXED BY episodes_without_vector \
-                            WHERE ended_at IS NOT NULL AND has_vector = 0)";
+        // Episodes and vectors from the trigger-kept counts (no scan of the episodes);
+        // steps, patterns and sessions through their smallest index.
+        let [episodes, vectors, without] = crate::counts::STORE_TOTALS_SQL;
+        let sql = format!(
+            "SELECT {episodes}, (SELECT count(*) FROM steps), (SELECT count(*) FROM patterns), \
+             (SELECT count(*) FROM retrieval_sessions), {vectors}, {without}"
+        );
         let what = "storage statistics";
         let counts = {
             let conn = self.conns.reader().await;
-            let mut rows = conn.query(SQL, ()).await.ctx("count rows")?;
+            let mut rows = conn.query(&sql, ()).await.ctx("count rows")?;
             let Some(row) = rows.next().await.ctx("count rows")? else {
                 return Err(TursoError::corrupt(what, "the count query returned no row"));
             };

@@ -217,6 +217,7 @@ async fn relationship_queries_follow_direction_and_kind() {
         episodes: vec![ids[0]],
         direction,
         kinds,
+        limit: None,
     };
     assert_eq!(
         storage

@@ -1418,3 +1418,83 @@ async fn background_embedding_is_woken_by_a_completion_and_finds_other_writers()
     );
     task.abort();
 }
+
+/// The default embedder, except that embedding anything but `query` waits until `open`.
+#[derive(Debug)]
+struct Gated {
+    inner: HashingEmbedder,
+    query: String,
+    open: std::sync::atomic::AtomicBool,
+    opened: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl Embedder for Gated {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    fn dimension(&self) -> usize {
+        self.inner.dimension()
+    }
+    fn is_local(&self) -> bool {
+        true
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        while texts.iter().any(|t| *t != self.query)
+            && !self.open.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let opened = self.opened.notified();
+            if self.open.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            opened.await;
+        }
+        self.inner.embed(texts).await
+    }
+}
+
+#[tokio::test]
+async fn a_retrieval_leaves_the_backlog_to_a_background_loop_while_one_runs() {
+    let f = fixture().await;
+    finished(&f, "ns", "deploy timeouts on the staging cluster").await;
+    let text = "staging deploy timeouts";
+    let gated = Arc::new(Gated {
+        inner: HashingEmbedder::default(),
+        query: text.to_string(),
+        open: false.into(),
+        opened: tokio::sync::Notify::new(),
+    });
+    let memory = f
+        .memory
+        .clone()
+        .with_embedder(Some(gated.clone() as Arc<dyn Embedder>));
+    // The background loop takes the pending episode and waits inside the embedder.
+    let looping = memory.clone();
+    let background = tokio::spawn(async move {
+        looping
+            .embed_in_background(memory_core::BackgroundEmbedding::default())
+            .await;
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // A retrieval meanwhile embeds only its query: it answers (by full text) at once.
+    let pack = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        memory.retrieve_context(&query("ns", text, RetrievalMode::Hybrid)),
+    )
+    .await
+    .expect("the retrieval waited for the backlog")
+    .unwrap();
+    assert_eq!(pack.hits.len(), 1);
+    assert_eq!(f.storage.count_without_vectors().await.unwrap(), 1);
+
+    // With no loop running, a retrieval embeds the namespace's pending episode itself.
+    background.abort();
+    let _ = background.await;
+    gated.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    gated.opened.notify_waiters();
+    memory
+        .retrieve_context(&query("ns", text, RetrievalMode::Hybrid))
+        .await
+        .unwrap();
+    assert_eq!(f.storage.count_without_vectors().await.unwrap(), 0);
+}

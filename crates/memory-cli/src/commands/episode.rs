@@ -137,6 +137,7 @@ pub async fn list(
         started_before,
         limit: args.limit,
         offset: args.offset,
+        after: None,
     };
     let episodes = memory.list_episodes(&filter).await?;
     out.either(&episodes, || render_list(&episodes, now))

@@ -702,6 +702,10 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         self.inner.count_episodes(namespace).await
     }
 
+    async fn namespaces(&self) -> Result<Option<Vec<(String, crate::EpisodeCounts)>>> {
+        self.inner.namespaces().await
+    }
+
     async fn storage_stats(&self) -> Result<StorageStats> {
         let mut stats = self.inner.storage_stats().await?;
         let ours = [

@@ -4,13 +4,16 @@
 //!
 //! Episodes are never embedded on the write path. Adding a vector to libSQL's ANN index costs
 //! milliseconds (the graph is updated around it), which would multiply the cost of
-//! completing an episode; instead a retrieval first indexes a few pending episodes (see
-//! `MemoryConfig::index_on_read`), and `embed_pending`/`reembed` do the rest in batches.
+//! completing an episode; instead a long-running process embeds them in the background
+//! (`SelfLearningMemory::embed_in_background`), a retrieval in a process without one first
+//! indexes a few pending episodes of its namespace (see `MemoryConfig::index_on_read`), and
+//! `embed_pending`/`reembed` do the rest in batches.
 
 use super::{Embedder, content_hash, episode_chunks};
 use crate::error::{MemoryError, Result};
 use crate::storage::{EpisodeVectors, StorageBackend};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, OnceCell};
 
 /// An embedder bound to the store it writes vectors to.
@@ -21,6 +24,19 @@ pub struct Vectors {
     checked: OnceCell<()>,
     /// Signalled when an episode is completed, to wake background embedding.
     pub(crate) completed: Notify,
+    /// How many background embedding loops run in this process (see
+    /// [`crate::SelfLearningMemory::embed_in_background`]); while one does, retrievals leave
+    /// the backlog to it.
+    background: AtomicUsize,
+}
+
+/// Counts a background embedding loop as running for as long as it lives.
+pub(crate) struct BackgroundRun<'a>(&'a AtomicUsize);
+
+impl Drop for BackgroundRun<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Vectors {
@@ -30,7 +46,19 @@ impl Vectors {
             embedder,
             checked: OnceCell::new(),
             completed: Notify::new(),
+            background: AtomicUsize::new(0),
         }
+    }
+
+    /// Marks a background embedding loop as running until the returned guard is dropped.
+    pub(crate) fn run_in_background(&self) -> BackgroundRun<'_> {
+        self.background.fetch_add(1, Ordering::Relaxed);
+        BackgroundRun(&self.background)
+    }
+
+    /// Whether a background loop embeds this process's completed episodes as they come.
+    pub(crate) fn embedded_in_background(&self) -> bool {
+        self.background.load(Ordering::Relaxed) > 0
     }
 
     /// The embedder.
