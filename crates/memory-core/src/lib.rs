@@ -2,8 +2,10 @@
 //! the [`SelfLearningMemory`] facade that ties them to a storage backend.
 //!
 //! This crate does no I/O of its own. It knows storage only through the [`StorageBackend`]
-//! trait, so the same logic runs on a local libSQL file, a remote server, or an in-memory
-//! test double.
+//! trait, whose one implementation is the libSQL backend in `memory-storage-turso`: a
+//! database file on this machine, a libSQL server (Turso Cloud or a self-hosted `sqld`), or
+//! such a server read through an embedded replica. [`cache::CachedStorage`] puts in-memory
+//! caches in front of any backend.
 
 pub mod background;
 pub mod cache;
@@ -17,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod retention;
+pub mod stable_hash;
 pub mod storage;
 
 pub use background::BackgroundEmbedding;

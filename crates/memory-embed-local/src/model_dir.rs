@@ -4,6 +4,7 @@
 
 use crate::error::LoadError;
 use candle_transformers::models::bert;
+use memory_core::stable_hash::Fnv1a64;
 use serde::Deserialize;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -59,7 +60,8 @@ pub struct ModelDir {
     pub max_seq_length: usize,
     /// Whether texts are lower-cased before tokenizing (sentence-transformers' `do_lower_case`).
     pub lowercase: bool,
-    /// 16 hex digits identifying the weights, tokenizer and pipeline settings.
+    /// 16 hex digits identifying the weights, tokenizer and pipeline settings: a 64-bit
+    /// FNV-1a hash ([`memory_core::stable_hash`]), enough to tell models apart.
     pub fingerprint: String,
 }
 
@@ -94,7 +96,7 @@ impl ModelDir {
         }
         let lowercase = sentence.and_then(|s| s.do_lower_case).unwrap_or(false);
 
-        let mut hash = Fnv64::new();
+        let mut hash = Fnv1a64::new();
         let tokenizer_bytes = read(&tokenizer_path)?;
         hash.write(&tokenizer_bytes);
         hash_weights(&weights_path, config.hidden_size, &mut hash)?;
@@ -282,7 +284,7 @@ fn read_pooling(dir: &Path, hidden_size: usize) -> Result<Pooling, LoadError> {
 /// Checks the safetensors header of `path` (a JSON object whose word embeddings are
 /// `hidden_size` wide) and feeds it, the file's length and sampled slices of the weights into
 /// `hash`.
-fn hash_weights(path: &Path, hidden_size: usize, hash: &mut Fnv64) -> Result<(), LoadError> {
+fn hash_weights(path: &Path, hidden_size: usize, hash: &mut Fnv1a64) -> Result<(), LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_path_buf(),
         source,
@@ -337,26 +339,6 @@ fn hash_weights(path: &Path, hidden_size: usize, hash: &mut Fnv64) -> Result<(),
     Ok(())
 }
 
-/// 64-bit FNV-1a: enough to tell models apart, and dependency-free.
-struct Fnv64(u64);
-
-impl Fnv64 {
-    fn new() -> Self {
-        Fnv64(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -365,7 +347,7 @@ mod tests {
 
     #[test]
     fn fnv_is_the_reference_fnv1a() {
-        let mut h = Fnv64::new();
+        let mut h = Fnv1a64::new();
         h.write(b"a");
         assert_eq!(h.finish(), 0xaf63_dc4c_8601_ec8c);
     }

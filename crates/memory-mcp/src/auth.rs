@@ -4,6 +4,7 @@
 
 use http::HeaderMap;
 use std::net::SocketAddr;
+use subtle::ConstantTimeEq;
 
 /// Fewest characters an auth token may have.
 pub const MIN_TOKEN_CHARS: usize = 16;
@@ -58,17 +59,11 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// True when `headers` carry `Authorization: Bearer <token>` with exactly `token`.
+///
+/// The comparison (`subtle`) does not stop at the first differing byte, so the time taken
+/// tells an attacker whether a guess had the token's length, not how much of it was right.
 pub fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
-    bearer_token(headers).is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
-}
-
-/// Compares without stopping at the first difference, so the time taken does not tell an
-/// attacker how much of a guess was right.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bearer_token(headers).is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())))
 }
 
 #[cfg(test)]

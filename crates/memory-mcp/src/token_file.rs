@@ -16,13 +16,14 @@
 //! request's token is hashed and compared with every entry in constant time.
 
 use crate::access::{Access, Grant};
-use crate::auth::{MIN_TOKEN_CHARS, bearer_token, constant_time_eq};
+use crate::auth::{MIN_TOKEN_CHARS, bearer_token};
 use http::HeaderMap;
 use memory_core::Limits;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
 /// The tokens of a token file and what each grants.
 #[derive(Debug, Clone)]
@@ -183,7 +184,7 @@ impl TokenFile {
         let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
         let mut found = None;
         for (stored, grant) in &self.entries {
-            if constant_time_eq(stored, &digest) && found.is_none() {
+            if bool::from(stored.ct_eq(&digest)) && found.is_none() {
                 found = Some(grant);
             }
         }

@@ -21,10 +21,11 @@
 //! ```
 //!
 //! Completing an episode merges what it taught into the namespace's learned patterns in the
-//! same transaction, and stores the episode's vector when the completion carries one;
-//! patterns, per-context baseline statistics and retrieval sessions (with the agents'
-//! feedback) have their own tables. Vectors live in a table created when the store's vector
-//! space (embedder and dimension) is first declared, and a re-embed replaces them all.
+//! same transaction; patterns, per-context baseline statistics and retrieval sessions (with
+//! the agents' feedback) have their own tables. A completion writes no vectors: they are
+//! stored later, by the memory's background embedding, a retrieval indexing pending episodes
+//! or `memory reembed` (see `vectors`). Vectors live in a table created when the store's
+//! vector space (embedder and dimension) is first declared, and a re-embed replaces them all.
 //!
 //! The same store can live on a libSQL server (Turso Cloud, `sqld`) instead of a file, and be
 //! read through an embedded replica there ([`Location`]).

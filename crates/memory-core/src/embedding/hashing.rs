@@ -7,6 +7,7 @@
 //! vector, on any machine, in microseconds.
 
 use super::{EmbedError, Embedder, normalize};
+use crate::stable_hash::Fnv1a64;
 use async_trait::async_trait;
 
 const WORD: f32 = 1.0;
@@ -59,15 +60,11 @@ impl HashingEmbedder {
     }
 
     fn add(&self, v: &mut [f32], kind: &str, feature: &str, weight: f32) {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in kind
-            .bytes()
-            .chain(std::iter::once(0))
-            .chain(feature.bytes())
-        {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        let mut hash = Fnv1a64::new();
+        hash.write(kind.as_bytes());
+        hash.write(&[0]);
+        hash.write(feature.as_bytes());
+        let h = hash.finish();
         let index = (h % self.dimension as u64) as usize;
         let sign = if (h >> 63) == 1 { -1.0 } else { 1.0 };
         v[index] += sign * weight;
@@ -118,6 +115,41 @@ mod tests {
         assert!((norm - 1.0).abs() < 1e-5);
         assert_eq!(e.id(), "hash-v1-384");
         assert!(e.embed_one("").iter().all(|x| *x == 0.0));
+    }
+
+    #[test]
+    fn feature_positions_and_signs_are_pinned() {
+        // Taken from the hand-written FNV-1a loop this embedder first used: stored vectors
+        // of `hash-v1-*` depend on every position and sign staying put.
+        let e = HashingEmbedder::new(64);
+        let signed = |text: &str| -> Vec<(usize, bool)> {
+            e.embed_one(text)
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| **x != 0.0)
+                .map(|(i, x)| (i, *x > 0.0))
+                .collect()
+        };
+        assert_eq!(signed("ab"), vec![(1, true)]);
+        assert_eq!(
+            signed("build fails"),
+            vec![
+                (0, false),
+                (6, false),
+                (8, false),
+                (21, false),
+                (26, false),
+                (30, false),
+                (33, true),
+                (35, false),
+                (46, false),
+                (52, false),
+                (57, false),
+                (62, true)
+            ]
+        );
+        let v = e.embed_one("build fails");
+        assert!((v[26] + 0.510_976_1).abs() < 1e-6 && (v[33] - 0.357_683_3).abs() < 1e-6);
     }
 
     #[test]

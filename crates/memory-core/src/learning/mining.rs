@@ -16,6 +16,7 @@ use crate::model::{
     Episode, ExecutionStep, OutcomeStats, Pattern, PatternKind, PatternScope, StepResult,
     TaskOutcome,
 };
+use crate::stable_hash::fnv1a64;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -202,11 +203,7 @@ pub fn signature(kind: &PatternKind, scope: &PatternScope) -> String {
             format!("ctx{SEP}{}{SEP}{SEP}{}", join(features), join(approach))
         }
     };
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("{canonical}|{}", scope.key()).bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = fnv1a64(format!("{canonical}|{}", scope.key()).as_bytes());
     format!("{hash:016x}")
 }
 
@@ -667,15 +664,31 @@ mod tests {
         };
         assert_ne!(s1, signature(&kind, &rust));
         // Pinned: changing the signature scheme silently would split every stored pattern.
+        assert_eq!(s1, "d3332840f1bd89d3");
+        let scope = PatternScope {
+            language: Some("Rust".into()),
+            task_type: Some(TaskType::Debugging),
+            ..PatternScope::default()
+        };
+        let recovery = PatternKind::ErrorRecovery {
+            tool: "cargo".into(),
+            error_class: "timeout".into(),
+            recovery: vec!["retry".into(), "cargo".into()],
+        };
+        assert_eq!(signature(&recovery, &scope), "c8d083f6644ff72b");
+        let decision = PatternKind::DecisionPoint {
+            condition: "tests fail".into(),
+            choice: "bisect".into(),
+        };
         assert_eq!(
-            s1,
-            signature(
-                &PatternKind::ToolSequence {
-                    tools: vec!["a".into(), "b".into()]
-                },
-                &PatternScope::default()
-            )
+            signature(&decision, &PatternScope::default()),
+            "7a3edc308d39e510"
         );
+        let context = PatternKind::ContextPattern {
+            features: vec!["language=rust".into()],
+            approach: vec!["cargo".into(), "clippy".into()],
+        };
+        assert_eq!(signature(&context, &scope), "f5e0b52cecde27e7");
     }
 
     #[test]
