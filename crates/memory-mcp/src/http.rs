@@ -73,6 +73,9 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// MCP messages answered at once (see [`DEFAULT_MAX_IN_FLIGHT`]).
     pub max_in_flight: usize,
+    /// How many wrong tokens the dashboard's sign-in form takes, per client address and in
+    /// all, before it refuses for a while (see [`dashboard::throttle`]).
+    pub sign_in_limit: dashboard::SignInLimit,
 }
 
 impl HttpConfig {
@@ -86,6 +89,7 @@ impl HttpConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            sign_in_limit: dashboard::SignInLimit::default(),
         }
     }
 }
@@ -161,6 +165,10 @@ impl HttpServer {
                     source,
                 })?;
         let loopback_only = config.listen.ip().is_loopback();
+        // The port actually bound (port 0 picks one): the session cookie's name carries it.
+        let port = listener
+            .local_addr()
+            .map_or(config.listen.port(), |a| a.port());
         let cancel = CancellationToken::new();
         let mut mcp_config = StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
@@ -184,7 +192,7 @@ impl HttpServer {
                 server,
                 mcp,
                 nobody: Arc::new(Grant::new(Vec::new(), None)),
-                dashboard: Dashboard::new(auth_required),
+                dashboard: Dashboard::new(auth_required, port, config.sign_in_limit),
                 token: config.auth_token,
                 token_file: config.token_file,
                 everything: Arc::new(Grant::everything()),
@@ -237,8 +245,10 @@ impl HttpServer {
                         continue;
                     };
                     let state = Arc::clone(&self.state);
-                    let service = hyper::service::service_fn(move |req| {
+                    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                         let state = Arc::clone(&state);
+                        // Where it came from, for the sign-in form's rate limit.
+                        req.extensions_mut().insert(dashboard::ClientAddr(peer));
                         async move { Ok::<_, Infallible>(route(&state, req).await) }
                     });
                     let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));

@@ -4,13 +4,16 @@
 //!
 //! - `GET /api/session` — the caller's CSRF token, namespaces and whether it sees the whole
 //!   store.
-//! - `GET /api/overview` — each granted namespace's counts; the store's size and embedder
-//!   for whole-store callers; recent episodes.
+//! - `GET /api/overview` — each namespace's counts (every namespace of the store for
+//!   whole-store callers, the granted ones for others); the store's size and embedder for
+//!   whole-store callers; recent episodes.
 //! - `GET /api/episodes` — a page of episodes (filters: `namespace`, `domain`, `language`,
-//!   `outcome`, `tag`, `after`, `before`, `q` for full-text search, `limit`, `offset`).
+//!   `outcome`, `tag`, `after`, `before` — start dates —, `q` for full-text search; `limit`;
+//!   `cursor`, the `next` of the page before, or `offset`).
 //! - `GET /api/episodes/{id}` — one episode with its relationships, checkpoints and the
 //!   patterns it fed; `DELETE` deletes it (`X-CSRF-Token` required).
-//! - `GET /api/graph/{id}` — the relationship graph around an episode.
+//! - `GET /api/graph/{id}` — the relationship graph around an episode; `GET /api/graph` —
+//!   a namespace's newest relationships and the episodes they join.
 //! - `GET /api/patterns` — patterns (`order`: confidence, support, lift, recent) and
 //!   heuristics.
 //! - `POST /api/retrieve` — a read-only retrieval: the context pack, hits with their score
@@ -23,15 +26,16 @@ use super::routes::{Body, json, read_body};
 use super::session::same_token;
 use crate::access::{Access, Denied, Grant};
 use crate::server::MemoryServer;
-use crate::stats::namespace_counts;
+use crate::stats::{NamespaceCounts, namespace_counts};
 use chrono::{DateTime, NaiveDate, Utc};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
+use memory_core::graph::GraphNode;
 use memory_core::retrieval::RetrievalMode;
 use memory_core::retrieval::query_terms;
 use memory_core::{
-    EpisodeFilter, EpisodeSummary, MemoryError, OutcomeKind, PatternFilter, PatternKindName,
-    PatternOrder, RetrievalQuery, TaskContext,
+    EpisodeCounts, EpisodeCursor, EpisodeFilter, EpisodeSummary, MemoryError, OutcomeKind,
+    PatternFilter, PatternKindName, PatternOrder, RelationshipFilter, RetrievalQuery, TaskContext,
 };
 use serde::Deserialize;
 use serde_json::{Value, json as j};
@@ -46,6 +50,9 @@ const SEARCH_LIMIT: usize = 500;
 
 /// Most namespaces the overview counts.
 const MAX_OVERVIEW_NAMESPACES: usize = 20;
+
+/// Most relationships a namespace's graph draws (the newest).
+pub const MAX_GRAPH_EDGES: usize = 300;
 
 /// Why an API call failed, and its status.
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +197,7 @@ pub async fn handle(
                 ))
             }
         }
+        (&Method::GET, ["graph"]) => namespace_graph(server, &grant, &params).await,
         (&Method::GET, ["graph", id]) => graph(server, &grant, &params, id).await,
         (&Method::GET, ["patterns"]) => patterns(server, &grant, &params).await,
         (&Method::POST, ["retrieve"]) => match read_body(req).await {
@@ -274,14 +282,58 @@ fn session(
     })
 }
 
+/// The namespaces the overview shows, each with its counts when they are known already, and
+/// how many more there are than it shows. A whole-store caller gets every namespace of the
+/// store (when the backend can list them): the server's and the grant's first, then the
+/// largest. Any other caller gets the namespaces its grant names, and never learns another.
+async fn overview_namespaces(
+    server: &MemoryServer,
+    grant: &Grant,
+) -> Result<(Vec<(String, Option<EpisodeCounts>)>, usize), ApiError> {
+    let known = known_namespaces(server, grant);
+    let listed = match grant.sees_whole_store() {
+        true => server.memory().storage().namespaces().await?,
+        false => None,
+    };
+    let mut names: Vec<(String, Option<EpisodeCounts>)> = match listed {
+        None => known.into_iter().map(|ns| (ns, None)).collect(),
+        Some(all) => every_namespace(known, all, grant),
+    };
+    let more = names.len().saturating_sub(MAX_OVERVIEW_NAMESPACES);
+    names.truncate(MAX_OVERVIEW_NAMESPACES);
+    Ok((names, more))
+}
+
+/// `known` (with zero counts when the store holds nothing of them), then the rest of `all`
+/// that `grant` lets the caller read, the most episodes first.
+fn every_namespace(
+    known: Vec<String>,
+    mut all: Vec<(String, EpisodeCounts)>,
+    grant: &Grant,
+) -> Vec<(String, Option<EpisodeCounts>)> {
+    all.retain(|(ns, _)| grant.access(ns).is_some());
+    let mut names: Vec<(String, Option<EpisodeCounts>)> = known
+        .into_iter()
+        .map(|ns| {
+            let counts = all.iter().find(|(n, _)| *n == ns).map(|(_, c)| *c);
+            (ns, Some(counts.unwrap_or_default()))
+        })
+        .collect();
+    all.retain(|(ns, _)| !names.iter().any(|(n, _)| n == ns));
+    all.sort_by(|(a, ca), (b, cb)| cb.episodes().cmp(&ca.episodes()).then(a.cmp(b)));
+    names.extend(all.into_iter().map(|(ns, c)| (ns, Some(c))));
+    names
+}
+
 async fn overview(server: &MemoryServer, grant: &Grant) -> ApiResult {
     let memory = server.memory();
+    let (shown, more_namespaces) = overview_namespaces(server, grant).await?;
     let mut namespaces = Vec::new();
-    for ns in known_namespaces(server, grant)
-        .into_iter()
-        .take(MAX_OVERVIEW_NAMESPACES)
-    {
-        let counts = namespace_counts(memory, &ns).await?;
+    for (ns, counts) in shown {
+        let counts = match counts {
+            Some(c) => NamespaceCounts::from(c),
+            None => namespace_counts(memory, &ns).await?,
+        };
         let mut filter = PatternFilter::new(&ns);
         filter.limit = memory.config().limits.list_limit;
         let heuristics = memory.heuristics(&filter).await?.len();
@@ -317,7 +369,12 @@ async fn overview(server: &MemoryServer, grant: &Grant) -> ApiResult {
         filter.limit = 10;
         recent = memory.list_episodes(&filter).await?;
     }
-    Ok(j!({ "namespaces": namespaces, "store": store, "recent": recent }))
+    Ok(j!({
+        "namespaces": namespaces,
+        "more_namespaces": more_namespaces,
+        "store": store,
+        "recent": recent,
+    }))
 }
 
 /// An instant from `2026-01-31` (midnight UTC) or RFC 3339.
@@ -354,7 +411,32 @@ fn filter_from(ns: &str, params: &Params) -> Result<EpisodeFilter, ApiError> {
     filter.started_before = instant(params, "before")?;
     filter.limit = params.usize_or("limit", 25)?.clamp(1, MAX_PAGE);
     filter.offset = params.usize_or("offset", 0)?;
+    filter.after = cursor(params)?;
     Ok(filter)
+}
+
+/// The `cursor` parameter: where the page starts (the `next` of the page before it).
+fn cursor(params: &Params) -> Result<Option<EpisodeCursor>, ApiError> {
+    params
+        .get("cursor")
+        .map(|c| {
+            c.parse::<EpisodeCursor>().map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "`cursor` is `{}`: not a cursor of this listing (`<started_at µs>.<episode \
+                     id>`); pass the `next` of the page before, as it was given",
+                    short(c, 80)
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// At most `max` characters of `s`, for quoting a parameter back.
+fn short(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_string(),
+    }
 }
 
 /// Whether a search hit passes the listing's other filters.
@@ -373,52 +455,82 @@ fn passes(e: &EpisodeSummary, f: &EpisodeFilter) -> bool {
         && f.started_before.is_none_or(|t| e.started_at < t)
 }
 
+/// `GET /api/episodes`: a page of the listing (newest first), or of the full-text search's
+/// matches when `q` is given. A listing page carries `next`, the cursor its next page starts
+/// from (`null` on the last page): paging by cursor costs the same at any depth, where an
+/// `offset` costs every row it skips. Search matches are few (at most [`SEARCH_LIMIT`]) and
+/// paged by `offset`.
 async fn episodes(server: &MemoryServer, grant: &Grant, params: &Params) -> ApiResult {
     let ns = namespace(server, grant, params, Access::Read)?;
-    let mut filter = filter_from(&ns, params)?;
+    let filter = filter_from(&ns, params)?;
     let (limit, offset) = (filter.limit, filter.offset);
-    let memory = server.memory();
     let (mut items, searched) = match params.get("q") {
-        Some(q) => {
-            // The checks `search_episodes` makes: a valid namespace, a bounded query.
-            let limits = &memory.config().limits;
-            limits.check_namespace(&ns).map_err(MemoryError::from)?;
-            if q.chars().count() > limits.query_chars {
-                return Err(MemoryError::from(memory_core::ValidationError::new(
-                    "q",
-                    format!("is longer than {} characters", limits.query_chars),
-                ))
-                .into());
-            }
-            let terms = query_terms(q);
-            let hits = memory
-                .storage()
-                .search_text(&ns, &terms, SEARCH_LIMIT)
-                .await?;
-            let matching: Vec<EpisodeSummary> = hits
-                .into_iter()
-                .map(|h| h.summary)
-                .filter(|e| passes(e, &filter))
-                .skip(offset)
-                .take(limit + 1)
-                .collect();
-            (matching, true)
+        Some(_) if filter.after.is_some() => {
+            return Err(ApiError::BadRequest(
+                "`cursor` pages the listing, not a search: page search results with `offset`"
+                    .into(),
+            ));
         }
-        None => {
-            filter.limit = limit + 1;
-            (memory.list_episodes(&filter).await?, false)
-        }
+        Some(q) => (search_page(server, &filter, q).await?, true),
+        None => (listing_page(server, filter).await?, false),
     };
     let more = items.len() > limit;
     items.truncate(limit);
+    let next = match (more, searched, items.last()) {
+        (true, false, Some(last)) => Some(EpisodeCursor::after(last).to_string()),
+        _ => None,
+    };
     Ok(j!({
         "namespace": ns,
         "items": items,
         "offset": offset,
         "limit": limit,
         "more": more,
+        "next": next,
         "searched": searched,
     }))
+}
+
+/// One more than a page of the listing (the extra one says whether there is more).
+async fn listing_page(
+    server: &MemoryServer,
+    mut filter: EpisodeFilter,
+) -> Result<Vec<EpisodeSummary>, ApiError> {
+    filter.limit += 1;
+    Ok(server.memory().list_episodes(&filter).await?)
+}
+
+/// One more than a page of the full-text matches of `q` that pass the other filters.
+async fn search_page(
+    server: &MemoryServer,
+    filter: &EpisodeFilter,
+    q: &str,
+) -> Result<Vec<EpisodeSummary>, ApiError> {
+    let memory = server.memory();
+    // The checks `search_episodes` makes: a valid namespace, a bounded query.
+    let limits = &memory.config().limits;
+    limits
+        .check_namespace(&filter.namespace)
+        .map_err(MemoryError::from)?;
+    if q.chars().count() > limits.query_chars {
+        return Err(MemoryError::from(memory_core::ValidationError::new(
+            "q",
+            format!("is longer than {} characters", limits.query_chars),
+        ))
+        .into());
+    }
+    let terms = query_terms(q);
+    let hits = memory
+        .storage()
+        .search_text(&filter.namespace, &terms, SEARCH_LIMIT)
+        .await?;
+    Ok(hits
+        .into_iter()
+        .map(|h| h.summary)
+        .filter(|e| passes(e, filter))
+        .skip(filter.offset)
+        .take(filter.limit + 1)
+        .collect())
 }
 
 async fn episode(server: &MemoryServer, grant: &Grant, params: &Params, id: &str) -> ApiResult {
@@ -463,6 +575,64 @@ async fn graph(server: &MemoryServer, grant: &Grant, params: &Params, id: &str) 
     memory.get_episode(&ns, id).await?;
     let graph = memory.graph(&ns, Some(id), depth, &[]).await?;
     Ok(j!({ "root": id, "graph": graph }))
+}
+
+/// `GET /api/graph`: the namespace's newest relationships (`limit`, at most
+/// [`MAX_GRAPH_EDGES`]) with the episodes they join, and whether older ones were left out.
+async fn namespace_graph(server: &MemoryServer, grant: &Grant, params: &Params) -> ApiResult {
+    let ns = namespace(server, grant, params, Access::Read)?;
+    let limit = params
+        .usize_or("limit", MAX_GRAPH_EDGES)?
+        .clamp(1, MAX_GRAPH_EDGES);
+    let memory = server.memory();
+    memory
+        .config()
+        .limits
+        .check_namespace(&ns)
+        .map_err(MemoryError::from)?;
+    let mut filter = RelationshipFilter::new(&ns);
+    filter.limit = Some(limit + 1);
+    // Oldest first: one more than asked for says that older ones are left out.
+    let mut edges = memory.storage().relationships(&filter).await?;
+    let more = edges.len() > limit;
+    edges.drain(..edges.len().saturating_sub(limit));
+    let nodes = graph_nodes(server, &ns, &edges).await?;
+    Ok(j!({
+        "namespace": ns,
+        "graph": { "nodes": nodes, "edges": edges },
+        "limit": limit,
+        "more": more,
+    }))
+}
+
+/// The episodes `edges` join, oldest first, each with its task and outcome (an episode no
+/// longer stored keeps its id, with no task).
+async fn graph_nodes(
+    server: &MemoryServer,
+    ns: &str,
+    edges: &[memory_core::Relationship],
+) -> Result<Vec<GraphNode>, ApiError> {
+    let mut ids: Vec<Uuid> = edges.iter().flat_map(|e| [e.from, e.to]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let storage = server.memory().storage();
+    let mut nodes = Vec::with_capacity(ids.len());
+    for id in ids {
+        let episode = storage.get_episode(ns, id).await?;
+        nodes.push(GraphNode {
+            id,
+            task_description: episode
+                .as_ref()
+                .map(|e| e.task_description.clone())
+                .unwrap_or_default(),
+            outcome: episode
+                .as_ref()
+                .and_then(|e| e.outcome.as_ref().map(|o| o.kind())),
+            started_at: episode.as_ref().map(|e| e.started_at),
+        });
+    }
+    nodes.sort_by_key(|n| (n.started_at, n.id));
+    Ok(nodes)
 }
 
 fn pattern_json(p: &memory_core::Pattern) -> Value {
@@ -606,6 +776,63 @@ async fn perf(dash: &Dashboard, server: &MemoryServer, grant: &Grant) -> ApiResu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn counts(running: u64) -> EpisodeCounts {
+        EpisodeCounts {
+            running,
+            ..EpisodeCounts::default()
+        }
+    }
+
+    #[test]
+    fn every_namespace_puts_the_known_first_then_the_largest() {
+        let all = vec![
+            ("small".to_string(), counts(1)),
+            ("big".to_string(), counts(9)),
+            ("mine".to_string(), counts(2)),
+            ("also-big".to_string(), counts(9)),
+        ];
+        let listed = every_namespace(
+            vec!["default".into(), "mine".into()],
+            all,
+            &Grant::everything(),
+        );
+        let names: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["default", "mine", "also-big", "big", "small"]);
+        // The server's namespace holds nothing: zero counts, not a second count query.
+        assert_eq!(listed[0].1, Some(EpisodeCounts::default()));
+        assert_eq!(listed[1].1, Some(counts(2)));
+    }
+
+    #[test]
+    fn every_namespace_keeps_only_what_the_grant_reads() {
+        let grant = Grant::new(vec![("mine".into(), Access::Read)], None);
+        let all = vec![
+            ("mine".to_string(), counts(1)),
+            ("theirs".to_string(), counts(5)),
+        ];
+        let listed = every_namespace(vec!["mine".into()], all, &grant);
+        assert_eq!(listed, vec![("mine".to_string(), Some(counts(1)))]);
+    }
+
+    #[test]
+    fn a_cursor_parameter_is_parsed_or_refused_with_its_form() {
+        let id = Uuid::now_v7();
+        let params = Params(vec![("cursor".into(), format!("1700000000000000.{id}"))]);
+        assert_eq!(
+            cursor(&params).unwrap(),
+            Some(EpisodeCursor {
+                started_at_micros: 1_700_000_000_000_000,
+                id
+            })
+        );
+        assert_eq!(cursor(&Params(Vec::new())).unwrap(), None);
+        let long = "x".repeat(500);
+        let err = cursor(&Params(vec![("cursor".into(), long)])).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ApiError::BadRequest(_)));
+        assert!(text.contains("`next`") && text.len() < 400, "{text}");
+    }
 
     #[test]
     fn query_strings_are_decoded() {

@@ -5,12 +5,14 @@
 //! limited to the caller's [`Grant`] (a namespace it does not grant is neither listed nor
 //! found). Without a token the loopback server needs no sign-in; with one, the browser signs in
 //! once at `/login` and gets a session cookie ([`session`]), accepted in place of the bearer
-//! token for `/`, `/ui/*` and `/api/*` only. A request that changes data needs the caller's
-//! CSRF token in `X-CSRF-Token`.
+//! token for `/`, `/ui/*` and `/api/*` only. Wrong tokens at `/login` are rate-limited
+//! ([`throttle`]). A request that changes data needs the caller's CSRF token in
+//! `X-CSRF-Token`.
 //!
 //! - [`routes`] — which paths the dashboard owns, the sign-in pages, the dispatch.
 //! - [`api`] — the JSON handlers.
 //! - [`session`] — sessions, cookies and CSRF tokens.
+//! - [`throttle`] — the sign-in form's limit on wrong tokens.
 //! - [`history`] — the last hour of performance samples.
 //! - [`assets`] — the embedded HTML, CSS and JavaScript.
 
@@ -19,6 +21,7 @@ pub mod assets;
 pub mod history;
 pub mod routes;
 pub mod session;
+pub mod throttle;
 
 use crate::access::Grant;
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use std::sync::Arc;
 pub use history::History;
 pub use routes::{cookie_accepted, open_without_sign_in, owns};
 pub use session::Sessions;
+pub use throttle::{ClientAddr, SignInLimit, SignInThrottle};
 
 /// The dashboard's state in a running server: sessions, the CSRF token of callers without a
 /// session, and the performance history.
@@ -40,16 +44,21 @@ pub struct Dashboard {
     pub auth_required: bool,
     /// Performance samples of the last hour.
     pub history: Arc<History>,
+    /// The wrong tokens `/login` was sent lately.
+    pub sign_ins: SignInThrottle,
 }
 
 impl Dashboard {
-    /// A dashboard with no session yet; `auth_required` when the server has a token.
-    pub fn new(auth_required: bool) -> Self {
+    /// A dashboard with no session yet, for a server listening on `port` (the session
+    /// cookie's name carries it); `auth_required` when the server has a token; `limit` for
+    /// wrong tokens at `/login`.
+    pub fn new(auth_required: bool, port: u16, limit: SignInLimit) -> Self {
         Dashboard {
-            sessions: Sessions::default(),
+            sessions: Sessions::new(port),
             open_csrf: session::random_token(),
             auth_required,
             history: Arc::default(),
+            sign_ins: SignInThrottle::new(limit),
         }
     }
 

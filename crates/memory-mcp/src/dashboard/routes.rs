@@ -1,7 +1,7 @@
 //! Which paths the dashboard answers, its sign-in pages, and the dispatch to the page, the
 //! assets and the API.
 
-use super::session::{clear_cookie, set_cookie};
+use super::throttle::{ClientAddr, Refusal, UNKNOWN_CLIENT};
 use super::{Dashboard, api, assets};
 use crate::access::Grant;
 use crate::server::MemoryServer;
@@ -166,7 +166,7 @@ pub async fn serve(
         (&Method::POST, "/login") => sign_in(dash, req, verify).await,
         (&Method::POST, "/logout") => {
             dash.sessions.end(req.headers());
-            redirect("/login", Some(clear_cookie()))
+            redirect("/login", Some(dash.sessions.clear_cookie()))
         }
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/ui/") => match assets::find(p) {
             Some((content_type, body)) => {
@@ -191,7 +191,8 @@ pub async fn serve(
 }
 
 /// `POST /login`: the form's token, checked as a bearer token would be; a session for its
-/// grant, or the form again.
+/// grant, or the form again. Refused (429) without a look at the token while the client's
+/// address, or the whole server, has sent too many wrong ones ([`super::throttle`]).
 async fn sign_in(
     dash: &Dashboard,
     req: Request<Incoming>,
@@ -200,6 +201,14 @@ async fn sign_in(
     if !dash.auth_required {
         return redirect("/", None);
     }
+    let client = req
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or(UNKNOWN_CLIENT, |c| c.0.ip());
+    let attempt = match dash.sign_ins.begin(client, std::time::Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(refusal) => return too_many(&refusal),
+    };
     let body = match read_body(req).await {
         Ok(b) => b,
         Err(refused) => return refused,
@@ -210,24 +219,45 @@ async fn sign_in(
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.trim())
         .unwrap_or("");
-    let mut headers = HeaderMap::new();
-    let grant = HeaderValue::from_str(&format!("Bearer {token}"))
-        .ok()
-        .filter(|_| !token.is_empty())
-        .and_then(|v| {
-            headers.insert(header::AUTHORIZATION, v);
-            verify(&headers)
-        });
-    match grant {
+    match token_grant(token, verify) {
         Some(grant) => {
+            dash.sign_ins.succeeded(attempt);
             let id = dash.sessions.start(grant);
-            redirect("/", Some(set_cookie(&id)))
+            redirect("/", Some(dash.sessions.set_cookie(&id)))
         }
         None => html(
             StatusCode::UNAUTHORIZED,
             assets::login_page(Some("That token is not one this server accepts.")),
         ),
     }
+}
+
+/// What `token` grants, checked by `verify` as a bearer token; `None` for an empty one.
+fn token_grant(
+    token: &str,
+    verify: impl Fn(&HeaderMap) -> Option<Arc<Grant>>,
+) -> Option<Arc<Grant>> {
+    let mut headers = HeaderMap::new();
+    HeaderValue::from_str(&format!("Bearer {token}"))
+        .ok()
+        .filter(|_| !token.is_empty())
+        .and_then(|v| {
+            headers.insert(header::AUTHORIZATION, v);
+            verify(&headers)
+        })
+}
+
+/// The sign-in form again with the refusal: 429, `Retry-After`.
+fn too_many(refusal: &Refusal) -> Response<Body> {
+    let mut r = html(
+        StatusCode::TOO_MANY_REQUESTS,
+        assets::login_page(Some(&refusal.message())),
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(refusal.retry_after_secs()),
+    );
+    r
 }
 
 #[cfg(test)]

@@ -2,12 +2,15 @@
 `chromium-driver`) driven by Selenium against the debug `memory` binary.
 
 A store is filled through the CLI (`memory demo`, an episode left running with a checkpoint,
-relationships), then `memory serve --auth-token` serves it. The test signs in through
-/login (a wrong token first), walks every page, checks that each shows what was recorded,
-that the filters and the search narrow the episode list, that the playground returns the
-pack, that deleting an episode takes a confirmation, that requests without the session
-cookie are refused and that the cookie opens nothing outside the dashboard; every page must
-load with no console error. Screenshots go to target/dashboard-screenshots/.
+relationships, an episode in a second namespace), then `memory serve --auth-token` serves it.
+The test signs in through /login (a wrong token first), walks every page, checks that each
+shows what was recorded (the overview every namespace of the store), that Older and Newer
+page the episode list by cursor (each episode once; back, forward and a reload land on the
+right page) and that the filters and the search narrow it, that the namespace's graph links
+each episode, that the playground returns the pack, that deleting an episode takes a
+confirmation, that requests without the session cookie are refused and that the cookie
+(named after the server's port) opens nothing outside the dashboard; every page must load
+with no console error. Screenshots go to target/dashboard-screenshots/.
 
 Usage: test_dashboard_browser.py PATH/TO/memory [SCREENSHOT_DIR]
 """
@@ -53,6 +56,8 @@ def fill_store(binary, db):
     first, second, third = (e["id"] for e in episodes[:3])
     run(binary, db, "relate", first, "--kind", "follows", second)
     run(binary, db, "relate", third, "--kind", "depends_on", first)
+    # A second namespace, which a whole-store caller's overview lists.
+    run(binary, db, "--namespace", "ops", "episode", "start", "--task", "Rotate the TLS certificates")
     return episodes, running, first
 
 
@@ -117,6 +122,53 @@ class Check:
         self.d.get(f"{base}/#/{hash_}")
         return self.find(ready_css)
 
+    def listed_ids(self):
+        links = self.d.find_elements(By.CSS_SELECTOR, "#episode-list tbody tr .task a")
+        return [re.search(r"#/episode/([0-9a-f-]+)", a.get_dom_attribute("href")).group(1) for a in links]
+
+    def turn(self, link_css, expected_range):
+        """Clicks a pager link and waits for the page whose range reads `expected_range`."""
+        self.find(link_css).click()
+        self.text_appears("#episode-range", expected_range)
+        return self.listed_ids()
+
+
+def page_walk(c, total, size):
+    """Pages the episode list by cursor, `size` a page: each episode once, Newer goes back,
+    the browser's back button and a reload land on the right page."""
+    c.page(c.base, f"episodes?limit={size}", "#episode-list tbody tr")
+    c.text_appears("#episode-range", f"1–{size}")
+    assert not c.d.find_elements(By.CSS_SELECTOR, "#prev-page")
+    pages = [c.listed_ids()]
+    while c.d.find_elements(By.CSS_SELECTOR, "#next-page"):
+        first = len(pages) * size + 1
+        pages.append(c.turn("#next-page", f"{first}–"))
+        if len(pages) == 2:
+            c.d.execute_script("document.getElementById('episode-range').scrollIntoView()")
+            c.shot("2-episodes-paged")
+    seen = [i for p in pages for i in p]
+    assert len(seen) == total and len(set(seen)) == total, (len(seen), len(set(seen)), total)
+    assert "(end)" in c.find("#episode-range").text
+    assert len(pages) >= 3, len(pages)
+    # Newer: back to the page before, the same episodes.
+    assert c.turn("#prev-page", f"{(len(pages) - 2) * size + 1}–") == pages[-2]
+    # The browser's back button: the last page again, still with Newer.
+    c.d.back()
+    c.text_appears("#episode-range", "(end)")
+    assert c.listed_ids() == pages[-1]
+    c.turn("#prev-page", f"{(len(pages) - 2) * size + 1}–")
+    # A reload there: the same episodes, and a way to the newest.
+    c.d.refresh()
+    c.text_appears("#episode-range", "from the page opened")
+    assert c.listed_ids() == pages[-2]
+    assert c.turn("#first-page", f"1–{size}") == pages[0]
+    # A filter starts again from the first page.
+    c.turn("#next-page", f"{size + 1}–")
+    c.find("#f-domain").send_keys("infra")
+    c.find("#apply-filters").click()
+    c.text_appears("#episode-range", "1–")
+    assert not c.d.find_elements(By.CSS_SELECTOR, "#prev-page")
+
 
 def main():
     binary = os.path.abspath(sys.argv[1])
@@ -134,6 +186,7 @@ def main():
         assert code == 401, code
         driver = browser()
         c = Check(driver, shots)
+        c.base = base
         driver.get(f"{base}/")
         c.find("#token")
         assert driver.current_url.endswith("/login"), driver.current_url
@@ -148,10 +201,12 @@ def main():
 
         # The cookie: HttpOnly (not visible to scripts), and no key to /mcp or /metrics.
         c.find(".ns-card")
-        cookie = driver.get_cookie("memory_session")
+        # Named after the server's port: two dashboards on one host keep their own sessions.
+        name = f"memory_session_{base.rsplit(':', 1)[1]}"
+        cookie = driver.get_cookie(name)
         assert cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Strict", cookie
         assert driver.execute_script("return document.cookie") == ""
-        jar = {"Cookie": f"memory_session={cookie['value']}", "Host": base[len("http://"):]}
+        jar = {"Cookie": f"{name}={cookie['value']}", "Host": base[len("http://"):]}
         assert status(f"{base}/api/overview", jar)[0] == 200
         assert status(f"{base}/metrics", jar)[0] == 401
         assert status(f"{base}/mcp", {**jar, "Content-Type": "application/json",
@@ -164,6 +219,9 @@ def main():
         assert f"{total} episodes" in card.text.replace("\n", " "), card.text
         c.text_appears("main", "Store")
         c.text_appears("main", "Recent episodes")
+        # Every namespace of the store, for a token that may read them all.
+        names = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".ns-card h2 a")]
+        assert names == ["default", "ops"], names
         c.console_clean("overview")
         c.shot("1-overview")
 
@@ -187,6 +245,8 @@ def main():
         assert "Terraform" in c.find("#episode-list").text
         c.console_clean("episodes")
         c.shot("3-episodes-search")
+        page_walk(c, total, 5)
+        c.console_clean("episodes paged")
 
         # An episode: timeline, reward, reflection, relationships.
         c.page(base, f"episode/{first}", "#timeline li")
@@ -205,6 +265,27 @@ def main():
         assert len(driver.find_elements(By.CSS_SELECTOR, "svg#graph .node")) == 3
         c.console_clean("graph")
         c.shot("5-graph")
+
+        # The namespace's graph (no episode chosen), from the navigation bar: its
+        # relationships and the episodes they join, each a link to its episode.
+        c.find("#whole-namespace").click()
+        c.text_appears("#graph-summary", "3 episodes, 2 relationships")
+        nodes = driver.find_elements(By.CSS_SELECTOR, "svg#graph a.node")
+        assert len(nodes) == 3, len(nodes)
+        hrefs = [n.get_dom_attribute("href") for n in nodes]
+        assert any(first in h for h in hrefs), hrefs
+        c.console_clean("namespace graph")
+        c.shot("5-graph-namespace")
+        node = next(n for n in nodes if first in n.get_dom_attribute("href"))
+        node.find_element(By.CSS_SELECTOR, "circle").click()
+        c.wait.until(lambda d: f"#/episode/{first}" in d.current_url)
+        c.find("#timeline li")
+        c.page(base, "graph?ns=ops", "p#graph")
+        assert "No relationship" in c.find("p#graph").text
+        c.page(base, "overview?ns=default", ".ns-card")
+        driver.find_element(By.CSS_SELECTOR, '#nav a[data-page="graph"]').click()
+        c.find("svg#graph a.node")
+        c.console_clean("namespace graph (nav)")
 
         # Patterns and heuristics, sortable.
         c.page(base, "patterns", "#pattern-list tbody tr")

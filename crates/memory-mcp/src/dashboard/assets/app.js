@@ -3,7 +3,7 @@
 
 const main = document.getElementById('main');
 const nsInput = document.getElementById('ns');
-const S = { session: null, ns: '', timer: null, view: 0 };
+const S = { session: null, ns: '', timer: null, view: 0, trail: null };
 
 // ---------- helpers ----------
 
@@ -76,7 +76,7 @@ async function route() {
   if (params.get('ns') && params.get('ns') !== S.ns) { S.ns = params.get('ns'); nsInput.value = S.ns; }
   const page = parts[0] || 'overview';
   for (const a of document.querySelectorAll('#nav a')) {
-    const active = a.dataset.page === page || (page === 'episode' && a.dataset.page === 'episodes') || (page === 'graph' && a.dataset.page === 'episodes');
+    const active = a.dataset.page === page || (page === 'episode' && a.dataset.page === 'episodes');
     a.classList.toggle('active', active);
     if (active) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
@@ -104,8 +104,13 @@ async function overview(_parts, _params, view) {
       h('div', { class: 'bar', role: 'img', 'aria-label': 'episodes by outcome' },
         OUTCOMES.map((o) => { const s = h('span', { class: `s-${o}`, title: `${o}: ${c[o]}` }); s.style.width = `${100 * c[o] / total}%`; return s; })),
       h('div', { class: 'legend' }, OUTCOMES.map((o) => h('span', {}, h('i', { class: `s-${o}` }), `${o.replace('_', ' ')} ${fmt.num(c[o])}`))),
-      kv([['Patterns', h('a', { href: `#/patterns${qs({ ns: n.name })}` }, fmt.num(c.patterns))], ['Heuristics', fmt.num(n.heuristics)]]));
+      kv([['Patterns', h('a', { href: `#/patterns${qs({ ns: n.name })}` }, fmt.num(c.patterns))], ['Heuristics', fmt.num(n.heuristics)],
+        ['Graph', h('a', { href: `#/graph${qs({ ns: n.name })}` }, 'relationships')]]));
   });
+  if (data.more_namespaces > 0) {
+    nsCards.push(h('section', { class: 'card ns-card', id: 'more-namespaces' }, h('h2', {}, `${fmt.num(data.more_namespaces)} more`),
+      h('p', { class: 'muted' }, `The store holds ${fmt.num(data.more_namespaces)} more namespace${data.more_namespaces === 1 ? '' : 's'}: only ${data.namespaces.length} are shown, the server's own and the largest. Type a name in the Namespace box to open another.`)));
+  }
   const store = data.store ? card('Store', kv([
     ['Backend', data.store.backend],
     ['Size', fmt.bytes(data.store.database_bytes)],
@@ -136,14 +141,38 @@ function episodeTable(items, ns) {
 // ---------- episodes ----------
 
 const FILTERS = ['q', 'domain', 'language', 'outcome', 'tag', 'after', 'before'];
+const PAGE_SIZES = [10, 25, 50, 100];
+
+/**
+ * Where the listing's page stands in the trail of pages seen since its filters last changed:
+ * the trail holds each page's cursor in order (the first page's is ''), so Previous goes one
+ * back and the browser's back and forward buttons land on known pages. A page reached another
+ * way (a reload, a bookmark) starts a new trail, whose depth is unknown.
+ */
+function trailAt(key, cursor) {
+  if (!S.trail || S.trail.key !== key) S.trail = { key, cursors: [''], known: true };
+  let i = S.trail.cursors.indexOf(cursor);
+  if (i < 0) { S.trail = { key, cursors: [cursor], known: false }; i = 0; }
+  return i;
+}
+
+/** The hash of the episode list with the filters of `params`, changed by `changes`. */
+function episodesHash(params, changes) {
+  const next = { ns: S.ns };
+  for (const f of [...FILTERS, 'limit']) next[f] = params.get(f) || '';
+  return `#/episodes${qs(Object.assign(next, changes))}`;
+}
 
 async function episodes(_parts, params, view) {
-  const offset = Number(params.get('offset') || 0);
-  const limit = 25;
+  const limit = Math.min(200, Math.max(1, Number(params.get('limit')) || 25));
+  const searching = Boolean(params.get('q'));
+  const offset = searching ? Math.max(0, Number(params.get('offset')) || 0) : 0;
+  const cursor = searching ? '' : (params.get('cursor') || '');
   const query = new URLSearchParams();
   query.set('namespace', S.ns);
   for (const f of FILTERS) if (params.get(f)) query.set(f, params.get(f));
-  query.set('limit', limit); query.set('offset', offset);
+  query.set('limit', limit);
+  if (searching) query.set('offset', offset); else if (cursor) query.set('cursor', cursor);
   const data = await api(`/api/episodes?${query}`);
   if (view !== S.view) return;
   const input = (name, label, type = 'text', cls = null) =>
@@ -151,25 +180,56 @@ async function episodes(_parts, params, view) {
   const outcome = h('select', { id: 'f-outcome', name: 'outcome' }, ['', ...OUTCOMES.slice(0, 4)].map((o) => h('option', { value: o, selected: params.get('outcome') === o && o !== '' }, o || 'any')));
   const form = h('form', { class: 'filters', id: 'episode-filters', role: 'search', onsubmit: (ev) => {
     ev.preventDefault();
-    const fd = new FormData(form); const next = { ns: S.ns };
-    for (const f of FILTERS) next[f] = (fd.get(f) || '').trim();
-    location.hash = `#/episodes${qs(next)}`;
+    const fd = new FormData(form); const changes = { cursor: '', offset: '' };
+    for (const f of FILTERS) changes[f] = (fd.get(f) || '').trim();
+    location.hash = episodesHash(params, changes);
   } },
   input('q', 'Search (full text)', 'search', 'wide'), input('domain', 'Domain'), input('language', 'Language'),
   h('div', {}, h('label', { for: 'f-outcome' }, 'Outcome'), outcome), input('tag', 'Tag'),
   input('after', 'Started after', 'date'), input('before', 'Started before', 'date'),
   h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'apply-filters' }, 'Apply'),
     h('a', { href: `#/episodes${qs({ ns: S.ns })}` }, 'Clear')));
-  const page = (o) => { const next = { ns: S.ns, offset: o }; for (const f of FILTERS) next[f] = params.get(f) || ''; return `#/episodes${qs(next)}`; };
-  const pager = h('div', { class: 'pager' },
-    offset > 0 ? h('a', { href: page(Math.max(0, offset - limit)) }, '← Newer') : null,
-    h('span', { class: 'muted small', id: 'episode-range' }, data.items.length ? `${offset + 1}–${offset + data.items.length}${data.more ? '' : ' (end)'}` : 'none'),
-    data.more ? h('a', { href: page(offset + limit), id: 'next-page' }, 'Older →') : null);
+  const pager = searching ? searchPager(data, params, offset, limit) : cursorPager(data, params, cursor, limit);
   show(h('h1', {}, 'Episodes ', h('span', { class: 'muted small' }, `in ${data.namespace}`)),
     card(null, form),
     card(data.searched ? 'Search results' : null,
       data.items.length ? h('div', { id: 'episode-list' }, episodeTable(data.items, data.namespace)) : h('p', { class: 'muted', id: 'episode-list' }, 'No episode matches.'),
       pager));
+}
+
+/** The listing's pager: Newer and Older by cursor, and the page size. */
+function cursorPager(data, params, cursor, limit) {
+  const key = JSON.stringify([S.ns, limit, ...FILTERS.map((f) => params.get(f) || '')]);
+  const i = trailAt(key, cursor);
+  const trail = S.trail;
+  const at = (c) => episodesHash(params, { cursor: c });
+  const first = i * limit + 1, last = i * limit + data.items.length;
+  const range = !data.items.length ? 'none'
+    : `${first}–${last}${trail.known ? '' : ' from the page opened'}${data.next ? '' : ' (end)'}`;
+  const prev = i > 0 ? h('a', { href: at(trail.cursors[i - 1]), id: 'prev-page' }, '← Newer')
+    : !trail.known ? h('a', { href: at(''), id: 'first-page' }, '⇤ Newest') : null;
+  const next = data.next ? h('a', { href: at(data.next), id: 'next-page', onclick: () => {
+    trail.cursors = trail.cursors.slice(0, i + 1).concat([data.next]);
+  } }, 'Older →') : null;
+  return h('div', { class: 'pager' }, prev, h('span', { class: 'muted small', id: 'episode-range' }, range), next, pageSize(params, limit));
+}
+
+/** The search results' pager: by offset (they are few). */
+function searchPager(data, params, offset, limit) {
+  const at = (o) => episodesHash(params, { offset: o || '' });
+  return h('div', { class: 'pager' },
+    offset > 0 ? h('a', { href: at(Math.max(0, offset - limit)), id: 'prev-page' }, '← Previous') : null,
+    h('span', { class: 'muted small', id: 'episode-range' }, data.items.length ? `${offset + 1}–${offset + data.items.length}${data.more ? '' : ' (end)'}` : 'none'),
+    data.more ? h('a', { href: at(offset + limit), id: 'next-page' }, 'Next →') : null,
+    pageSize(params, limit));
+}
+
+/** The page size picker: a new size starts again from the first page. */
+function pageSize(params, limit) {
+  const sizes = PAGE_SIZES.includes(limit) ? PAGE_SIZES : [...PAGE_SIZES, limit].sort((a, b) => a - b);
+  return h('span', { class: 'page-size' }, h('label', { for: 'page-size' }, 'Per page'),
+    h('select', { id: 'page-size', onchange: (ev) => { location.hash = episodesHash(params, { limit: ev.target.value === '25' ? '' : ev.target.value, cursor: '', offset: '' }); } },
+      sizes.map((n) => h('option', { value: n, selected: n === limit }, n))));
 }
 
 async function episode(parts, _params, view) {
@@ -393,15 +453,52 @@ async function performance(_parts, _params, view) {
 
 // ---------- graph ----------
 
+const OUTCOME_FILL = { success: '#1f9d55', partial_success: '#c98a00', failure: '#d64545', abstained: '#8a8fa3' };
+const GRAPH_W = 900, GRAPH_H = 520;
+
 async function graph(parts, params, view) {
+  if (!parts[0]) { await namespaceGraph(params, view); return; }
   const id = parts[0];
   const data = await api(`/api/graph/${encodeURIComponent(id)}?${nsParam()}&depth=${encodeURIComponent(params.get('depth') || 2)}`);
   if (view !== S.view) return;
   const g = data.graph;
-  const W = 900, H = 520, cx = W / 2, cy = H / 2;
-  // Rings by distance from the root (breadth first over the edges, either direction).
-  const depth = new Map([[data.root, 0]]);
-  let frontier = [data.root];
+  const svg = graphSvg(g, ringLayout(g, data.root), data.root, true);
+  show(h('h1', {}, 'Relationship graph'),
+    card(null, h('div', { class: 'actions' }, h('span', {}, 'Around ', episodeLink(data.root, null, S.ns)),
+      h('span', { class: 'muted small' }, `${g.nodes.length} episodes, ${g.edges.length} edges within ${params.get('depth') || 2} hops`),
+      [1, 2, 3].map((d) => h('a', { href: `#/graph/${data.root}${qs({ ns: S.ns, depth: d })}` }, `depth ${d}`)),
+      h('a', { href: `#/graph${qs({ ns: S.ns })}`, id: 'whole-namespace' }, 'Whole namespace')),
+      g.edges.length ? svg : h('p', { class: 'muted', id: 'graph' }, 'This episode has no relationship.'),
+      graphLegend()));
+}
+
+/** The namespace's newest relationships, when no episode is chosen. */
+async function namespaceGraph(_params, view) {
+  const data = await api(`/api/graph?${nsParam()}`);
+  if (view !== S.view) return;
+  const g = data.graph;
+  const many = g.nodes.length > 40;
+  const svg = graphSvg(g, forceLayout(g.nodes, g.edges), null, !many);
+  const what = `${fmt.num(g.nodes.length)} episodes, ${fmt.num(g.edges.length)} relationships`;
+  show(h('h1', {}, 'Relationship graph ', h('span', { class: 'muted small' }, `of ${data.namespace}`)),
+    card(null, h('div', { class: 'actions' },
+      h('span', { id: 'graph-summary' }, data.more ? `The newest ${fmt.num(data.limit)} relationships (older ones are not drawn): ${what}` : what),
+      many ? h('span', { class: 'muted small' }, 'Hover over an episode for its task; click it to open it.') : null),
+      g.edges.length ? svg : h('p', { class: 'muted', id: 'graph' }, 'No relationship in this namespace yet: link episodes with `memory relate` or the `relate` tool.'),
+      graphLegend()));
+}
+
+function graphLegend() {
+  const swatch = (color) => { const i = h('i'); i.style.background = color; return i; };
+  return h('div', { class: 'legend' }, Object.entries(OUTCOME_FILL).map(([k, v]) => h('span', {}, swatch(v), k.replace('_', ' '))),
+    h('span', {}, swatch('#3b82c4'), 'running'));
+}
+
+/** Positions around a root: rings by distance from it (breadth first, either direction). */
+function ringLayout(g, root) {
+  const cx = GRAPH_W / 2, cy = GRAPH_H / 2;
+  const depth = new Map([[root, 0]]);
+  let frontier = [root];
   while (frontier.length) {
     const next = [];
     for (const n of frontier) for (const e of g.edges) {
@@ -416,33 +513,79 @@ async function graph(parts, params, view) {
   const deepest = Math.max(1, ...rings.keys());
   for (const [d, nodes] of rings) nodes.forEach((n, i) => {
     const a = 2 * Math.PI * i / nodes.length + d * 0.6;
-    const r = d === 0 ? 0 : (H / 2 - 50) * d / deepest;
+    const r = d === 0 ? 0 : (GRAPH_H / 2 - 50) * d / deepest;
     pos.set(n.id, [cx + r * Math.cos(a) * 1.5, cy + r * Math.sin(a)]);
   });
-  const svg = h('svg:svg', { class: 'graph', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'relationship graph', id: 'graph' });
-  svg.append(h('svg:defs', {}, h('svg:marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 22, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+  return pos;
+}
+
+/**
+ * Positions for a namespace's graph: a force layout (edges pull their ends together, every
+ * pair of episodes pushes apart, a weak pull to the middle keeps apart pieces in view), a
+ * fixed number of rounds from a circle in start order, then fitted to the drawing.
+ */
+function forceLayout(nodes, edges) {
+  const n = nodes.length, index = new Map(nodes.map((node, i) => [node.id, i]));
+  const x = new Float64Array(n), y = new Float64Array(n);
+  nodes.forEach((_, i) => { const a = 2 * Math.PI * i / Math.max(1, n); x[i] = 300 * Math.cos(a); y[i] = 300 * Math.sin(a); });
+  const links = edges.map((e) => [index.get(e.from), index.get(e.to)]).filter(([a, b]) => a !== undefined && b !== undefined && a !== b);
+  const k = 40;
+  let step = 60;
+  const rounds = n > 300 ? 80 : 160;
+  for (let r = 0; r < rounds; r++) {
+    const fx = new Float64Array(n), fy = new Float64Array(n);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
+      const dx = x[i] - x[j], dy = y[i] - y[j], f = k * k / Math.max(dx * dx + dy * dy, 1);
+      fx[i] += dx * f; fy[i] += dy * f; fx[j] -= dx * f; fy[j] -= dy * f;
+    }
+    for (const [a, b] of links) {
+      const dx = x[a] - x[b], dy = y[a] - y[b], f = Math.hypot(dx, dy) / k;
+      fx[a] -= dx * f; fy[a] -= dy * f; fx[b] += dx * f; fy[b] += dy * f;
+    }
+    for (let i = 0; i < n; i++) {
+      fx[i] -= x[i] * 0.02; fy[i] -= y[i] * 0.02;
+      const f = Math.hypot(fx[i], fy[i]);
+      if (f > 0) { const m = Math.min(f, step) / f; x[i] += fx[i] * m; y[i] += fy[i] * m; }
+    }
+    step = Math.max(1, step * 0.96);
+  }
+  return fitted(nodes, x, y);
+}
+
+/** Scales positions into the drawing, keeping room for labels at the edges. */
+function fitted(nodes, x, y) {
+  const pad = 40, pos = new Map();
+  if (!nodes.length) return pos;
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < nodes.length; i++) { x0 = Math.min(x0, x[i]); x1 = Math.max(x1, x[i]); y0 = Math.min(y0, y[i]); y1 = Math.max(y1, y[i]); }
+  const sx = (GRAPH_W - 2 * pad) / Math.max(1, x1 - x0), sy = (GRAPH_H - 2 * pad) / Math.max(1, y1 - y0);
+  nodes.forEach((node, i) => pos.set(node.id, [
+    x1 === x0 ? GRAPH_W / 2 : pad + (x[i] - x0) * sx,
+    y1 === y0 ? GRAPH_H / 2 : pad + (y[i] - y0) * sy]));
+  return pos;
+}
+
+/** The graph as SVG: one line per edge (an arrow but for `related_to`), one link per episode. */
+function graphSvg(g, pos, root, labels) {
+  const svg = h('svg:svg', { class: 'graph', viewBox: `0 0 ${GRAPH_W} ${GRAPH_H}`, role: 'img', 'aria-label': 'relationship graph', id: 'graph' });
+  svg.append(h('svg:defs', {}, h('svg:marker', { id: 'arrow', viewBox: '0 0 10 10', refX: labels ? 22 : 18, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
     h('svg:path', { d: 'M0,0 L10,5 L0,10 z', fill: '#888' }))));
   for (const e of g.edges) {
     const a = pos.get(e.from), b = pos.get(e.to);
     if (!a || !b) continue;
-    svg.append(h('svg:line', { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: '#888', 'stroke-width': 1.5, 'marker-end': e.kind === 'related_to' ? null : 'url(#arrow)' }));
-    svg.append(h('svg:text', { x: (a[0] + b[0]) / 2, y: (a[1] + b[1]) / 2 - 8, 'text-anchor': 'middle', class: 'edge' }, e.kind));
+    svg.append(h('svg:line', { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: '#888', 'stroke-width': 1.5, 'marker-end': e.kind === 'related_to' ? null : 'url(#arrow)' },
+      h('svg:title', {}, e.kind)));
+    if (labels) svg.append(h('svg:text', { x: (a[0] + b[0]) / 2, y: (a[1] + b[1]) / 2 - 8, 'text-anchor': 'middle', class: 'edge' }, e.kind));
   }
-  const fill = { success: '#1f9d55', partial_success: '#c98a00', failure: '#d64545', abstained: '#8a8fa3' };
   for (const n of g.nodes) {
-    const [x, y] = pos.get(n.id) || [cx, cy];
-    const node = h('svg:g', { class: 'node', tabindex: 0, onclick: () => { location.hash = `#/episode/${n.id}${qs({ ns: S.ns })}`; } },
-      h('svg:circle', { cx: x, cy: y, r: n.id === data.root ? 14 : 10, fill: fill[n.outcome] || '#3b82c4', stroke: n.id === data.root ? '#000' : 'none', 'stroke-width': 2 }),
-      h('svg:text', { x, y: y + 26, 'text-anchor': 'middle' }, fmt.short(n.task_description, 28)),
-      h('svg:title', {}, `${n.task_description} (${n.outcome || 'running'})`));
-    svg.append(node);
+    const [x, y] = pos.get(n.id) || [GRAPH_W / 2, GRAPH_H / 2];
+    const task = n.task_description || '(deleted episode)';
+    svg.append(h('svg:a', { class: 'node', href: `#/episode/${n.id}${qs({ ns: S.ns })}`, 'data-id': n.id },
+      h('svg:circle', { cx: x, cy: y, r: n.id === root ? 14 : labels ? 10 : 7, fill: OUTCOME_FILL[n.outcome] || '#3b82c4', stroke: n.id === root ? '#000' : 'none', 'stroke-width': 2 }),
+      labels ? h('svg:text', { x, y: y + 26, 'text-anchor': 'middle' }, fmt.short(task, 28)) : null,
+      h('svg:title', {}, `${task} (${n.outcome || 'running'})`)));
   }
-  show(h('h1', {}, 'Relationship graph'),
-    card(null, h('div', { class: 'actions' }, h('span', {}, 'Around ', episodeLink(data.root, null, S.ns)),
-      h('span', { class: 'muted small' }, `${g.nodes.length} episodes, ${g.edges.length} edges within ${params.get('depth') || 2} hops`),
-      [1, 2, 3].map((d) => h('a', { href: `#/graph/${data.root}${qs({ ns: S.ns, depth: d })}` }, `depth ${d}`))),
-      g.edges.length ? svg : h('p', { class: 'muted', id: 'graph' }, 'This episode has no relationship.'),
-      h('div', { class: 'legend' }, Object.entries(fill).map(([k, v]) => { const i = h('i'); i.style.background = v; return h('span', {}, i, k.replace('_', ' ')); }))));
+  return svg;
 }
 
 // ---------- start ----------
@@ -459,7 +602,7 @@ async function start() {
   nsInput.addEventListener('change', () => {
     S.ns = nsInput.value.trim();
     const { parts } = parseHash();
-    const page = ['episode', 'graph'].includes(parts[0]) ? 'episodes' : (parts[0] || 'overview');
+    const page = parts[0] === 'episode' ? 'episodes' : (parts[0] || 'overview');
     location.hash = `#/${page}${qs({ ns: S.ns })}`;
   });
   if (s.signed_in) document.getElementById('logout').hidden = false;
