@@ -504,11 +504,20 @@ mod tests {
             let steps = plan(&storage, &sql, params).await;
             assert!(steps.contains("episodes_ns_started"), "{filter:?}: {steps}");
         }
-        // The index holds the whole order (its tie-break included): nothing is sorted, so
-        // an offset skips index entries only, and a cursor starts the scan where it points.
-        let (sql, params) = list_query(&EpisodeFilter::new("ns"));
-        let steps = plan(&storage, &sql, params).await;
-        assert!(!steps.contains("TEMP B-TREE"), "{steps}");
+        // The index holds the whole order (its tie-break included) and the filtered columns:
+        // nothing is sorted, an offset skips index entries only, and a cursor starts the
+        // scan where it points.
+        for set in [
+            |_: &mut EpisodeFilter| {},
+            |f: &mut EpisodeFilter| f.outcome = Some(OutcomeKind::Failure),
+            |f: &mut EpisodeFilter| f.status = Some(EpisodeStatus::Running),
+        ] {
+            let mut filter = EpisodeFilter::new("ns");
+            set(&mut filter);
+            let (sql, params) = list_query(&filter);
+            let steps = plan(&storage, &sql, params).await;
+            assert!(!steps.contains("TEMP B-TREE"), "{filter:?}: {steps}");
+        }
         let mut resumed = EpisodeFilter::new("ns");
         resumed.after = Some(memory_core::EpisodeCursor {
             started_at_micros: 1_000,
