@@ -63,6 +63,8 @@ urls=()
 for o in 50000 50200 50400 50600 50800; do urls+=("$base/api/episodes?offset=$o"); done
 tu "GET /api/episodes?offset=50000+" "${urls[@]}"
 t "GET /api/episodes?domain=infra&outcome=success" "$base/api/episodes?domain=infra&outcome=success"
+t "GET /api/episodes?outcome=failure" "$base/api/episodes?outcome=failure"
+t "GET /api/episodes?domain=none-such (nothing matches)" "$base/api/episodes?domain=none-such"
 t "GET /api/episodes?tag=demo&after=2020-01-01" "$base/api/episodes?tag=demo&after=2020-01-01"
 t "GET /api/episodes?q=flaky+login" "$base/api/episodes?q=flaky+login"
 t "GET /api/episodes/{id}" "$base/api/episodes/$id"
