@@ -179,11 +179,26 @@ impl SelfLearningMemory {
                 (nodes.into_iter().collect(), edges)
             }
         };
-        let mut out = Vec::with_capacity(nodes.len());
-        for id in &nodes {
-            let episode = self.storage.get_episode(namespace, *id).await?;
+        let out = self.graph_nodes(namespace, &nodes).await?;
+        let order = topological_order(&nodes, &edges).unwrap_or_default();
+        Ok(GraphExport {
+            namespace: namespace.to_string(),
+            nodes: out,
+            edges,
+            order,
+        })
+    }
+
+    /// The graph nodes of the episodes `ids` (each once), oldest first, each with its task
+    /// and outcome: what a drawing of edges between them labels its nodes with. An episode
+    /// no longer stored keeps its id, with no task.
+    pub async fn graph_nodes(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<GraphNode>> {
+        let ids: BTreeSet<Uuid> = ids.iter().copied().collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let episode = self.storage.get_episode(namespace, id).await?;
             out.push(GraphNode {
-                id: *id,
+                id,
                 task_description: episode
                     .as_ref()
                     .map(|e| e.task_description.clone())
@@ -195,13 +210,7 @@ impl SelfLearningMemory {
             });
         }
         out.sort_by_key(|n| (n.started_at, n.id));
-        let order = topological_order(&nodes, &edges).unwrap_or_default();
-        Ok(GraphExport {
-            namespace: namespace.to_string(),
-            nodes: out,
-            edges,
-            order,
-        })
+        Ok(out)
     }
 
     /// Every episode within `depth` edges of `start` along edges of `kinds` (every kind when

@@ -348,6 +348,19 @@ impl EpisodeCounts {
     pub fn episodes(&self) -> u64 {
         self.running + self.success + self.partial_success + self.failure + self.abstained
     }
+
+    /// Counts `n` more episodes that ended with `outcome` (running when `None`).
+    pub fn add(&mut self, outcome: Option<crate::OutcomeKind>, n: u64) {
+        use crate::OutcomeKind::*;
+        let count = match outcome {
+            None => &mut self.running,
+            Some(Success) => &mut self.success,
+            Some(PartialSuccess) => &mut self.partial_success,
+            Some(Failure) => &mut self.failure,
+            Some(Abstained) => &mut self.abstained,
+        };
+        *count += n;
+    }
 }
 
 /// What other writers changed in the store, from [`StorageBackend::external_changes`].

@@ -9,9 +9,7 @@
 
 use crate::tools::TOOL_NAMES;
 use memory_core::metrics::{LatencyHistogram, LatencySummary, MemoryStats, render_prometheus};
-use memory_core::{
-    EpisodeCounts, EpisodeFilter, MemoryError, OutcomeKind, PatternFilter, SelfLearningMemory,
-};
+use memory_core::{EpisodeCounts, EpisodeFilter, MemoryError, PatternFilter, SelfLearningMemory};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,13 +115,7 @@ pub async fn namespace_counts(
     loop {
         let batch = memory.list_episodes(&filter).await?;
         for e in &batch {
-            match e.outcome_kind {
-                None => counts.running += 1,
-                Some(OutcomeKind::Success) => counts.success += 1,
-                Some(OutcomeKind::PartialSuccess) => counts.partial_success += 1,
-                Some(OutcomeKind::Failure) => counts.failure += 1,
-                Some(OutcomeKind::Abstained) => counts.abstained += 1,
-            }
+            counts.add(e.outcome_kind, 1);
         }
         if batch.len() < page {
             break;

@@ -7,13 +7,13 @@
 
 mod common;
 
-use common::{Reply, Running, loopback, request, start_with};
+use common::{Reply, Running, loopback, request, start_with, start_with_tokens};
 use memory_core::{
     Episode, NewEpisode, RelationshipKind, RelationshipMetadata, SelfLearningMemory, StepInput,
     StepResult, TaskContext, TaskOutcome, TaskType,
 };
+use memory_mcp::HttpConfig;
 use memory_mcp::dashboard::SignInLimit;
-use memory_mcp::{HttpConfig, TokenFile};
 use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
@@ -446,17 +446,10 @@ async fn signing_in_gives_a_cookie_that_opens_the_dashboard_only() {
 
 #[tokio::test]
 async fn a_token_file_limits_the_dashboard_to_its_namespaces() {
-    let file = TokenFile::parse(
+    let s = start_with_tokens(
         &format!("{TEAM} read-write team-a\n{TEAM} read shared\n"),
-        std::path::Path::new("tokens"),
-        &memory_core::Limits::default(),
+        Some(TOKEN),
     )
-    .unwrap();
-    let s = start_with(HttpConfig {
-        token_file: Some(file),
-        auth_token: Some(TOKEN.into()),
-        ..loopback()
-    })
     .await;
     let m = &s.memory;
     let mine = record(m, "team-a", "team a's task", "web", &["cargo test"], true).await;
@@ -744,17 +737,10 @@ fn namespace_names(overview: &serde_json::Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_whole_store_sees_every_namespace_and_a_limited_token_its_own() {
-    let file = TokenFile::parse(
+    let s = start_with_tokens(
         &format!("{TEAM} read-write team-a\n{TEAM} read shared\n"),
-        std::path::Path::new("tokens"),
-        &memory_core::Limits::default(),
+        Some(TOKEN),
     )
-    .unwrap();
-    let s = start_with(HttpConfig {
-        token_file: Some(file),
-        auth_token: Some(TOKEN.into()),
-        ..loopback()
-    })
     .await;
     store_many(&s.memory, "team-a", 2).await;
     store_many(&s.memory, "shared", 1).await;
@@ -805,18 +791,7 @@ async fn the_overview_says_how_many_namespaces_it_does_not_show() {
 
 #[tokio::test]
 async fn the_graph_of_a_namespace_draws_its_newest_edges() {
-    let file = TokenFile::parse(
-        &format!("{TEAM} read team-a\n"),
-        std::path::Path::new("tokens"),
-        &memory_core::Limits::default(),
-    )
-    .unwrap();
-    let s = start_with(HttpConfig {
-        token_file: Some(file),
-        auth_token: Some(TOKEN.into()),
-        ..loopback()
-    })
-    .await;
+    let s = start_with_tokens(&format!("{TEAM} read team-a\n"), Some(TOKEN)).await;
     let m = &s.memory;
     let a = record(m, "default", "write the migration", "db", &["sqlx"], true).await;
     let b = record(m, "default", "run the migration", "db", &["sqlx"], false).await;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Reply, Running, memory_server, request, start_with};
+use common::{Reply, Running, memory_server, request, start_with, start_with_tokens};
 use memory_mcp::{BindPolicyError, HttpConfig, HttpServer, ServeError};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -257,16 +257,10 @@ async fn tool(
 async fn a_token_file_binds_each_token_to_its_namespaces() {
     const TEAM: &str = "team-token-0123456789abcdef";
     const ADMIN: &str = "admin-token-0123456789abcdef";
-    let file = memory_mcp::TokenFile::parse(
+    let s = start_with_tokens(
         &format!("{TEAM} read-write team-a\n{TEAM} read shared\n{ADMIN} read-write *\n"),
-        std::path::Path::new("tokens"),
-        &memory_core::Limits::default(),
+        None,
     )
-    .unwrap();
-    let s = start_with(HttpConfig {
-        token_file: Some(file),
-        ..HttpConfig::new("127.0.0.1:0".parse().unwrap())
-    })
     .await;
     let a = s.addr;
 

@@ -6,7 +6,7 @@
 use crate::codec;
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use memory_core::EpisodeCounts;
+use memory_core::{EpisodeCounts, OutcomeKind};
 use std::collections::BTreeMap;
 
 /// Every namespace holding episodes or patterns (only `only`, when given) with its counts,
@@ -32,20 +32,13 @@ pub(crate) async fn of_namespaces(
         let ns = codec::text(&row, 0, what)?;
         let kind = codec::text(&row, 1, what)?;
         let n = codec::to_u64(codec::int(&row, 2, what)?, what, "episodes")?;
-        let counts = by_name.entry(ns).or_default();
-        match kind.as_str() {
-            "" => counts.running += n,
-            "success" => counts.success += n,
-            "partial_success" => counts.partial_success += n,
-            "failure" => counts.failure += n,
-            "abstained" => counts.abstained += n,
-            other => {
-                return Err(TursoError::corrupt(
-                    what.to_string(),
-                    format!("unknown outcome kind `{other}`"),
-                ));
-            }
-        }
+        let outcome = match kind.as_str() {
+            "" => None,
+            other => Some(other.parse::<OutcomeKind>().map_err(|_| {
+                TursoError::corrupt(what.to_string(), format!("unknown outcome kind `{other}`"))
+            })?),
+        };
+        by_name.entry(ns).or_default().add(outcome, n);
     }
     let sql =
         format!("SELECT namespace, count(*) FROM patterns WHERE 1{filter} GROUP BY namespace");

@@ -9,8 +9,7 @@ mod common;
 
 use common::*;
 use memory_core::{
-    EpisodeCounts, EpisodeCursor, EpisodeFilter, EpisodeStatus, OutcomeKind, StorageBackend,
-    TaskOutcome,
+    EpisodeCounts, EpisodeCursor, EpisodeFilter, EpisodeStatus, StorageBackend, TaskOutcome,
 };
 use memory_storage_turso::TursoStorage;
 use proptest::prelude::*;
@@ -71,13 +70,7 @@ async fn counted(storage: &TursoStorage) -> Vec<(String, EpisodeCounts)> {
         let mut counts = EpisodeCounts::default();
         let listed = storage.list_episodes(&filter).await.unwrap();
         for e in &listed {
-            match e.outcome_kind {
-                None => counts.running += 1,
-                Some(OutcomeKind::Success) => counts.success += 1,
-                Some(OutcomeKind::PartialSuccess) => counts.partial_success += 1,
-                Some(OutcomeKind::Failure) => counts.failure += 1,
-                Some(OutcomeKind::Abstained) => counts.abstained += 1,
-            }
+            counts.add(e.outcome_kind, 1);
         }
         if !listed.is_empty() {
             out.push((ns.to_string(), counts));

@@ -30,7 +30,6 @@ use crate::stats::{NamespaceCounts, namespace_counts};
 use chrono::{DateTime, NaiveDate, Utc};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use memory_core::graph::GraphNode;
 use memory_core::retrieval::RetrievalMode;
 use memory_core::retrieval::query_terms;
 use memory_core::{
@@ -596,43 +595,14 @@ async fn namespace_graph(server: &MemoryServer, grant: &Grant, params: &Params) 
     let mut edges = memory.storage().relationships(&filter).await?;
     let more = edges.len() > limit;
     edges.drain(..edges.len().saturating_sub(limit));
-    let nodes = graph_nodes(server, &ns, &edges).await?;
+    let ids: Vec<Uuid> = edges.iter().flat_map(|e| [e.from, e.to]).collect();
+    let nodes = memory.graph_nodes(&ns, &ids).await?;
     Ok(j!({
         "namespace": ns,
         "graph": { "nodes": nodes, "edges": edges },
         "limit": limit,
         "more": more,
     }))
-}
-
-/// The episodes `edges` join, oldest first, each with its task and outcome (an episode no
-/// longer stored keeps its id, with no task).
-async fn graph_nodes(
-    server: &MemoryServer,
-    ns: &str,
-    edges: &[memory_core::Relationship],
-) -> Result<Vec<GraphNode>, ApiError> {
-    let mut ids: Vec<Uuid> = edges.iter().flat_map(|e| [e.from, e.to]).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let storage = server.memory().storage();
-    let mut nodes = Vec::with_capacity(ids.len());
-    for id in ids {
-        let episode = storage.get_episode(ns, id).await?;
-        nodes.push(GraphNode {
-            id,
-            task_description: episode
-                .as_ref()
-                .map(|e| e.task_description.clone())
-                .unwrap_or_default(),
-            outcome: episode
-                .as_ref()
-                .and_then(|e| e.outcome.as_ref().map(|o| o.kind())),
-            started_at: episode.as_ref().map(|e| e.started_at),
-        });
-    }
-    nodes.sort_by_key(|n| (n.started_at, n.id));
-    Ok(nodes)
 }
 
 fn pattern_json(p: &memory_core::Pattern) -> Value {

@@ -61,6 +61,23 @@ pub fn loopback() -> HttpConfig {
     HttpConfig::new("127.0.0.1:0".parse().unwrap())
 }
 
+/// A server on loopback whose tokens are the lines of a token file (`TOKEN access
+/// NAMESPACE…`), and `auth_token`, when given, for every namespace.
+pub async fn start_with_tokens(lines: &str, auth_token: Option<&str>) -> Running {
+    let file = memory_mcp::TokenFile::parse(
+        lines,
+        std::path::Path::new("tokens"),
+        &memory_core::Limits::default(),
+    )
+    .unwrap();
+    start_with(HttpConfig {
+        token_file: Some(file),
+        auth_token: auth_token.map(str::to_string),
+        ..loopback()
+    })
+    .await
+}
+
 /// A memory server over a fresh database in `dir`, namespace `default`.
 pub async fn memory_server(dir: &tempfile::TempDir) -> MemoryServer {
     let storage = TursoStorage::open(dir.path().join("memory.db"))
