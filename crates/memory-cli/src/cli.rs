@@ -790,6 +790,12 @@ pub struct ListArgs {
     /// Episodes to skip.
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// Start after this place in the listing: the cursor a full page ends with (`next page:
+    /// --after …`; for JSON output, the last episode's start time in microseconds since the
+    /// epoch, a dot, and its id). Costs the same at any depth, where --offset reads every
+    /// episode it skips.
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
 }
 
 /// `memory retrieve`

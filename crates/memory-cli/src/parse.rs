@@ -19,6 +19,12 @@ pub fn task_type(raw: Option<&str>) -> anyhow::Result<Option<TaskType>> {
     raw.map(|r| value("task-type", r)).transpose()
 }
 
+/// Parses an optional listing cursor (`--after`).
+pub fn cursor(raw: Option<&str>) -> anyhow::Result<Option<memory_core::EpisodeCursor>> {
+    raw.map(|r| r.parse().map_err(|e| usage_err("after", e)))
+        .transpose()
+}
+
 /// Parses an optional complexity.
 pub fn complexity(raw: Option<&str>) -> anyhow::Result<Option<Complexity>> {
     raw.map(|r| value("complexity", r)).transpose()

@@ -543,3 +543,53 @@ fn durability_is_chosen_and_shown() {
         .unwrap();
     assert_eq!(code(&out), 2, "{}", stderr(&out));
 }
+
+#[test]
+fn episode_list_pages_by_cursor_as_by_offset() {
+    let sb = Sandbox::new();
+    for i in 0..5 {
+        sb.start(&format!("task {i}"), &[]);
+    }
+    let all: Vec<Value> = sb.json(&["episode", "list"]).as_array().unwrap().clone();
+    assert_eq!(all.len(), 5);
+    let mut walked = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut args = vec!["episode", "list", "--limit", "2"];
+        if let Some(cursor) = &after {
+            args.extend(["--after", cursor.as_str()]);
+        }
+        // The human listing says where the next page starts; the JSON one lists the same.
+        let out = sb
+            .command()
+            .arg("--db")
+            .arg(sb.db())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let page: Vec<Value> = sb.json(&args).as_array().unwrap().clone();
+        walked.extend(page.iter().map(|e| e["id"].as_str().unwrap().to_string()));
+        match text
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("next page: --after "))
+        {
+            Some(cursor) => {
+                assert_eq!(page.len(), 2);
+                after = Some(cursor.to_string());
+            }
+            None => break,
+        }
+    }
+    let expected: Vec<String> = all
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(walked, expected);
+
+    let out = sb.run(&["episode", "list", "--after", "yesterday"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("--after"), "{}", stderr(&out));
+}

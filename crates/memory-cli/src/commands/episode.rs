@@ -8,7 +8,7 @@ use crate::output::Printer;
 use crate::parse;
 use chrono::{DateTime, Utc};
 use memory_core::{
-    Episode, EpisodeFilter, EpisodeStatus, EpisodeSummary, NewEpisode, OutcomeKind,
+    Episode, EpisodeCursor, EpisodeFilter, EpisodeStatus, EpisodeSummary, NewEpisode, OutcomeKind,
     SelfLearningMemory, StepInput, TaskContext, learning::shorten,
 };
 use serde_json::json;
@@ -137,10 +137,16 @@ pub async fn list(
         started_before,
         limit: args.limit,
         offset: args.offset,
-        after: None,
+        after: parse::cursor(args.after.as_deref())?,
     };
     let episodes = memory.list_episodes(&filter).await?;
-    out.either(&episodes, || render_list(&episodes, now))
+    out.either(&episodes, || {
+        let mut listed = render_list(&episodes, now);
+        if let Some(last) = episodes.last().filter(|_| episodes.len() == args.limit) {
+            let _ = write!(listed, "next page: --after {}", EpisodeCursor::after(last));
+        }
+        listed
+    })
 }
 
 pub async fn delete(
