@@ -15,14 +15,12 @@ pub(crate) async fn of_namespaces(
     conn: &Conn,
     only: Option<&str>,
 ) -> Result<Vec<(String, EpisodeCounts)>, TursoError> {
-    let (filter, params) = match only {
-        Some(ns) => (" AND namespace = ?1", vec![libsql::Value::from(ns)]),
+    let (of_namespace, params) = match only {
+        Some(ns) => (" WHERE namespace = ?1", vec![libsql::Value::from(ns)]),
         None => ("", Vec::new()),
     };
     let mut by_name: BTreeMap<String, EpisodeCounts> = BTreeMap::new();
-    let sql = format!(
-        "SELECT namespace, outcome_kind, episodes FROM episode_counts WHERE episodes > 0{filter}"
-    );
+    let sql = format!("SELECT namespace, outcome_kind, episodes FROM episode_counts{of_namespace}");
     let what = "episode counts";
     let mut rows = conn
         .query(&sql, libsql::params_from_iter(params.clone()))
@@ -32,6 +30,10 @@ pub(crate) async fn of_namespaces(
         let ns = codec::text(&row, 0, what)?;
         let kind = codec::text(&row, 1, what)?;
         let n = codec::to_u64(codec::int(&row, 2, what)?, what, "episodes")?;
+        if n == 0 {
+            // Left by deletes: the namespace holds none of these any more.
+            continue;
+        }
         let outcome = match kind.as_str() {
             "" => None,
             other => Some(other.parse::<OutcomeKind>().map_err(|_| {
@@ -40,8 +42,7 @@ pub(crate) async fn of_namespaces(
         };
         by_name.entry(ns).or_default().add(outcome, n);
     }
-    let sql =
-        format!("SELECT namespace, count(*) FROM patterns WHERE 1{filter} GROUP BY namespace");
+    let sql = format!("SELECT namespace, count(*) FROM patterns{of_namespace} GROUP BY namespace");
     let mut rows = conn
         .query(&sql, libsql::params_from_iter(params))
         .await
