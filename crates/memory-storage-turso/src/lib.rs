@@ -85,6 +85,7 @@ mod vectors;
 pub use connection::{DEFAULT_REQUEST_TIMEOUT, Durability, TursoConfig};
 pub use error::TursoError;
 pub use location::{Location, is_server_url};
+pub use off_runtime::wait_for_database_work;
 pub use replica::DEFAULT_SYNC_INTERVAL;
 pub use schema::SCHEMA_VERSION;
 pub use statements::DEFAULT_STATEMENT_CAPACITY;

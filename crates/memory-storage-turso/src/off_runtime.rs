@@ -13,6 +13,8 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::Semaphore;
 
@@ -77,12 +79,46 @@ pub(crate) async fn off_runtime<F: Future>(local: bool, work: F) -> F::Output {
 /// that very connection. There is one writer, so at most one such piece of work at a time.
 pub(crate) async fn off_runtime_holding<F: Future>(local: bool, work: F) -> F::Output {
     match multi_threaded().filter(|_| local) {
-        Some(handle) => tokio::task::block_in_place(move || {
-            let _marked = Marked::set();
-            handle.block_on(work)
-        }),
+        Some(handle) => {
+            let _active = Active::enter();
+            tokio::task::block_in_place(move || {
+                let _marked = Marked::set();
+                handle.block_on(work)
+            })
+        }
         None => work.await,
     }
+}
+
+/// Blocking sections running now, in the process.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a blocking section as running for as long as it lives.
+struct Active;
+
+impl Active {
+    fn enter() -> Active {
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
+        Active
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits, at most `max`, until no task of this process runs database work off the runtime,
+/// then a moment more for those tasks to reach their next await. A server calls it after its
+/// last request, before its runtime shuts down: a task still inside such a section when the
+/// runtime goes would go on after it — and panic at its next timer.
+pub async fn wait_for_database_work(max: Duration) {
+    let deadline = tokio::time::Instant::now() + max;
+    while ACTIVE.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
 #[cfg(test)]
@@ -203,5 +239,21 @@ mod tests {
             .unwrap()
         });
         assert_eq!(got, 9);
+    }
+
+    /// A server's shutdown waits for the database work still running off the runtime, so
+    /// that no task is left inside a blocking section when the runtime goes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shutdown_waits_for_work_off_the_runtime() {
+        let section = tokio::spawn(off_runtime(true, async {
+            std::thread::sleep(Duration::from_millis(300));
+        }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(ACTIVE.load(Ordering::SeqCst) > 0);
+        let started = Instant::now();
+        wait_for_database_work(Duration::from_secs(5)).await;
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(section.is_finished());
+        section.await.unwrap();
     }
 }

@@ -15,10 +15,29 @@ fn server(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<MemoryServer> 
 /// Background work that stops when this guard is dropped.
 struct Background(tokio::task::JoinHandle<()>);
 
+impl Background {
+    /// Stops the work and waits until it has: a task caught inside a blocking section
+    /// (SQLite off the runtime) finishes its step first. Returning from a server with such a
+    /// task still running shut the runtime down under it, and its next timer panicked.
+    async fn stop(mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
+
 impl Drop for Background {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// Stops every one of `work` (see [`Background::stop`]), then waits for any database work
+/// still running off the runtime (a request past the drain) to step back onto it.
+async fn stop_all(work: [Background; 2]) {
+    for w in work {
+        w.stop().await;
+    }
+    memory_storage_turso::wait_for_database_work(std::time::Duration::from_secs(10)).await;
 }
 
 /// Embeds completed episodes, and collects garbage hourly, in the background for as long
@@ -40,9 +59,13 @@ fn in_background(memory: &SelfLearningMemory) -> [Background; 2] {
 
 /// Serves one MCP session over stdin/stdout.
 pub async fn stdio(memory: SelfLearningMemory, ns: &str) -> anyhow::Result<()> {
-    let _background = in_background(&memory);
-    serve_stdio(server(memory, ns)?).await?;
-    Ok(())
+    let background = in_background(&memory);
+    let served = match server(memory, ns) {
+        Ok(server) => serve_stdio(server).await.map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    stop_all(background).await;
+    served
 }
 
 /// Refuses an address and token the bind policy forbids, and a token file that cannot be
@@ -89,7 +112,7 @@ pub async fn http(
         max_in_flight: args.max_in_flight,
         ..HttpConfig::new(args.listen)
     };
-    let _background = in_background(&memory);
+    let background = in_background(&memory);
     let http = HttpServer::bind(server(memory, ns)?, config).await?;
     let addr = http.local_addr()?;
     // Always shown (logs default to warnings only): where to point a client. Test harnesses
@@ -111,6 +134,7 @@ pub async fn http(
         }
     );
     http.run(shutdown_signal()).await;
+    stop_all(background).await;
     Ok(())
 }
 
@@ -123,7 +147,7 @@ pub async fn ui(
     args: &UiArgs,
 ) -> anyhow::Result<()> {
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
-    let _background = in_background(&memory);
+    let background = in_background(&memory);
     let http = HttpServer::bind(server(memory, ns)?, HttpConfig::new(listen)).await?;
     let addr = http.local_addr()?;
     eprintln!(
@@ -131,6 +155,7 @@ pub async fn ui(
          on this machine; Ctrl-C stops it"
     );
     http.run(shutdown_signal()).await;
+    stop_all(background).await;
     Ok(())
 }
 
