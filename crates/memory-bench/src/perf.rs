@@ -20,6 +20,7 @@ use crate::workload::{BENCH_NAMESPACE, WorkloadGen};
 use chrono::{DateTime, Duration as Days, Utc};
 use memory_core::cache::{CacheConfig, CachedStorage, CachedStorageConfig, episode_bytes};
 use memory_core::export::ExportFilter;
+use memory_core::storage::prelude::*;
 use memory_core::{Episode, MemoryError, RetrievalQuery, SelfLearningMemory, StorageBackend};
 use memory_storage_turso::{TursoConfig, TursoStorage};
 use serde::Serialize;

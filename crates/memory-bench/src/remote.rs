@@ -16,6 +16,7 @@ use crate::relay::Relay;
 use crate::workload::WorkloadGen;
 use chrono::{Duration as Days, Utc};
 use memory_core::cache::CachedStorage;
+use memory_core::storage::prelude::*;
 use memory_core::{Embedder, MemoryError, SelfLearningMemory, StorageBackend};
 use memory_storage_turso::{Location, TursoConfig, TursoStorage};
 use serde::Serialize;

@@ -15,9 +15,10 @@
 use crate::workload::WorkloadGen;
 use memory_core::cache::CachedStorage;
 use memory_core::retention::GarbageReport;
+use memory_core::storage::prelude::*;
 use memory_core::{
     Clock as _, EpisodeFilter, EpisodeStatus, ManualClock, MemoryConfig, MemoryError,
-    SelfLearningMemory, StorageBackend as _,
+    SelfLearningMemory,
 };
 use memory_storage_turso::TursoStorage;
 use serde::Serialize;

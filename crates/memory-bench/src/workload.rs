@@ -943,7 +943,7 @@ impl WorkloadGen {
     }
 
     /// A complete, scored episode in `namespace` with `steps` steps, started at `started_at`,
-    /// ready for [`memory_core::StorageBackend::store_episode`].
+    /// ready for [`memory_core::EpisodeStore::store_episode`].
     ///
     /// This is how benchmarks seed a database quickly: one insert per episode instead of a
     /// start, one call per step and a completion. Steps are numbered 1..=`steps` and

@@ -1,4 +1,9 @@
 //! The errors the library returns. Each says what was wrong in terms a user can act on.
+//!
+//! [`MemoryError`] is what every operation returns; [`ValidationError`] names the input that
+//! broke a limit; [`EmbedError`] is what an embedder returns, carried by
+//! [`MemoryError::Embedding`]. They depend on the data model only, so every other module can
+//! return them.
 
 use std::fmt;
 
@@ -32,7 +37,7 @@ pub enum MemoryError {
         "a `{kind}` edge from {} to {} would close the cycle {}; nothing was written",
         path.first().map(ToString::to_string).unwrap_or_default(),
         path.get(1).map(ToString::to_string).unwrap_or_default(),
-        crate::graph::format_path(path)
+        crate::model::format_path(path)
     )]
     Cycle {
         /// The kind of the refused edge.
@@ -45,7 +50,7 @@ pub enum MemoryError {
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// An embedder failed; nothing was written.
     #[error(transparent)]
-    Embedding(#[from] crate::embedding::EmbedError),
+    Embedding(#[from] EmbedError),
     /// Too much is waiting already (the write queue is full); nothing was written, and the
     /// same call a moment later may succeed.
     #[error("the memory is busy: {0}")]
@@ -94,6 +99,55 @@ impl ValidationError {
             problem: problem.into(),
         }
     }
+}
+
+/// Why embedding failed: what an [`Embedder`](crate::embedding::Embedder) returns.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// The embedding service could not be reached or did not answer properly.
+    #[error("embedding request to {url} failed: {detail}")]
+    Request {
+        /// Where the request went.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The embedding service did not answer in time.
+    #[error("embedding request to {url} timed out after {seconds} s")]
+    Timeout {
+        /// Where the request went.
+        url: String,
+        /// The timeout.
+        seconds: f64,
+    },
+    /// The embedding service answered with an error status.
+    #[error("embedding service at {url} answered {status}: {body}")]
+    Status {
+        /// Where the request went.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the answer's body.
+        body: String,
+    },
+    /// A vector did not have the dimension the embedder promised.
+    #[error("embedder `{embedder}` returned a vector of dimension {got}; expected {expected}")]
+    WrongDimension {
+        /// The embedder.
+        embedder: String,
+        /// What it promised.
+        expected: usize,
+        /// What it returned.
+        got: usize,
+    },
+    /// The answer could not be understood, or the embedder is misconfigured.
+    #[error("embedder `{embedder}`: {detail}")]
+    Invalid {
+        /// The embedder.
+        embedder: String,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 /// Shorthand for results in this crate.

@@ -2,12 +2,11 @@
 //! the [`SelfLearningMemory`] facade that ties them to a storage backend.
 //!
 //! This crate does no I/O of its own. It knows storage only through the [`StorageBackend`]
-//! trait, whose one implementation is the libSQL backend in `memory-storage-turso`: a
-//! database file on this machine, a libSQL server (Turso Cloud or a self-hosted `sqld`), or
-//! such a server read through an embedded replica. [`cache::CachedStorage`] puts in-memory
-//! caches in front of any backend.
+//! trait (the union of the capability traits of [`storage`]), whose one implementation is
+//! the libSQL backend in `memory-storage-turso`: a database file on this machine, a libSQL
+//! server (Turso Cloud or a self-hosted `sqld`), or such a server read through an embedded
+//! replica. [`cache::CachedStorage`] puts in-memory caches in front of any backend.
 
-pub mod background;
 pub mod cache;
 pub mod clock;
 pub mod embedding;
@@ -15,30 +14,30 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod handoff;
+pub mod in_memory;
+pub mod learning;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod retention;
+pub mod retrieval;
 pub mod stable_hash;
 pub mod storage;
 
-pub use background::BackgroundEmbedding;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use embedding::{EmbedError, Embedder, HashingEmbedder};
 pub use error::{MemoryError, Result, ValidationError};
+pub use graph::Neighbour;
+pub use in_memory::InMemoryStorage;
 pub use limits::Limits;
+pub use memory::{BackgroundEmbedding, MemoryConfig, SelfLearningMemory};
 pub use model::*;
-pub use storage::{
-    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeCounts, EpisodeCursor,
-    EpisodeFilter, EpisodeStatus, EpisodeVectors, ExportFilter, ExportSnapshot, ExternalChanges,
-    GarbageCounts, GarbagePlan, ImportBatch, PatternFilter, PatternOrder, RelationshipFilter,
-    StorageBackend, TextMatch, VectorMatch,
-};
-pub mod learning;
-pub mod memory;
-mod relations;
-pub mod retrieval;
-
-pub use memory::{MemoryConfig, SelfLearningMemory};
-pub use relations::Neighbour;
 pub use retrieval::{ContextPack, RetrievalQuery, RetrievedEpisode, ScoreBreakdown};
+pub use storage::{
+    BatchCounts, Changed, ChangedKey, Completion, EpisodeCounts, EpisodeCursor, EpisodeFilter,
+    EpisodeStatus, EpisodeStore, EpisodeVectors, ExportFilter, ExportSnapshot, ExternalChanges,
+    GarbageCounts, GarbagePlan, GraphStore, ImportBatch, PatternFilter, PatternOrder, PatternStore,
+    RelationshipFilter, RetentionStore, SessionStore, StatsStore, StorageBackend, TextMatch,
+    TransferStore, VectorMatch, VectorStore,
+};

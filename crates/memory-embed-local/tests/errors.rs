@@ -7,8 +7,9 @@
 
 mod common;
 
+use memory_core::MemoryError;
 use memory_core::embedding::{EmbedError, Embedder, Vectors};
-use memory_core::{MemoryError, StorageBackend};
+use memory_core::storage::prelude::*;
 use memory_embed_local::{LoadError, LocalModelEmbedder};
 use memory_storage_turso::TursoStorage;
 use serde_json::json;

@@ -1,4 +1,5 @@
-//! The [`StorageBackend`] implementation: each method takes a connection, opens its
+//! The [`StorageBackend`](memory_core::StorageBackend) implementation, one impl block per
+//! capability trait of [`memory_core::storage`]: each method takes a connection, opens its
 //! transaction ([`crate::tx`]) and runs the body that lives with its tables — episodes
 //! ([`crate::episodes`]), patterns, sessions, relationships, vectors, batches, transfers
 //! and the full-text search.
@@ -37,16 +38,17 @@ use chrono::{DateTime, Utc};
 use memory_core::metrics::StorageStats;
 use memory_core::{
     BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeCounts, EpisodeFilter,
-    EpisodeSummary, EpisodeVectors, ExecutionStep, ExportFilter, ExportSnapshot, ExternalChanges,
-    Feedback, GarbageCounts, GarbagePlan, ImportBatch, MemoryError, Pattern, PatternFilter,
-    Relationship, RelationshipFilter, RelationshipKind, Result, RetrievalSession, SessionRetention,
-    StepInput, StorageBackend, TaskType, TextMatch, VectorMatch,
+    EpisodeStore, EpisodeSummary, EpisodeVectors, ExecutionStep, ExportFilter, ExportSnapshot,
+    ExternalChanges, Feedback, GarbageCounts, GarbagePlan, GraphStore, ImportBatch, MemoryError,
+    Pattern, PatternFilter, PatternStore, Relationship, RelationshipFilter, RelationshipKind,
+    Result, RetentionStore, RetrievalSession, SessionRetention, SessionStore, StatsStore,
+    StepInput, TaskType, TextMatch, TransferStore, VectorMatch, VectorStore,
 };
 use std::sync::Arc;
 use uuid::Uuid;
 
 #[async_trait]
-impl StorageBackend for TursoStorage {
+impl EpisodeStore for TursoStorage {
     async fn store_episode(&self, episode: &Episode) -> Result<()> {
         check_step_seqs(episode)?;
         // Encode everything before taking the write lock, so the lock is held only for I/O.
@@ -195,7 +197,10 @@ impl StorageBackend for TursoStorage {
         })
         .await
     }
+}
 
+#[async_trait]
+impl PatternStore for TursoStorage {
     async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
         off_runtime(self.conns.local_reads(), async {
             let conn = self.conns.reader().await;
@@ -209,6 +214,26 @@ impl StorageBackend for TursoStorage {
         patterns::get(&conn, namespace, pattern_id).await
     }
 
+    async fn record_feedback(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+        feedback: &Feedback,
+    ) -> Result<()> {
+        let namespace = namespace.to_string();
+        let feedback = feedback.clone();
+        self.conns
+            .write(move |conn| {
+                Box::pin(async move {
+                    sessions::record_feedback(conn, &namespace, session_id, &feedback).await
+                })
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for TursoStorage {
     async fn store_session(
         &self,
         session: &RetrievalSession,
@@ -232,23 +257,17 @@ impl StorageBackend for TursoStorage {
         sessions::get(&conn, namespace, session_id).await
     }
 
-    async fn record_feedback(
-        &self,
-        namespace: &str,
-        session_id: Uuid,
-        feedback: &Feedback,
-    ) -> Result<()> {
-        let namespace = namespace.to_string();
-        let feedback = feedback.clone();
-        self.conns
-            .write(move |conn| {
-                Box::pin(async move {
-                    sessions::record_feedback(conn, &namespace, session_id, &feedback).await
-                })
-            })
-            .await
+    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            transfer::sessions(&conn, namespace).await
+        })
+        .await
     }
+}
 
+#[async_trait]
+impl VectorStore for TursoStorage {
     async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
         off_runtime(self.conns.local_writer(), async {
             vectors::check_space(embedder, dimension)?;
@@ -368,46 +387,6 @@ impl StorageBackend for TursoStorage {
         vectors::cached(&conn, embedder, hashes).await
     }
 
-    async fn external_changes(&self, since: Option<u64>) -> Result<Option<ExternalChanges>> {
-        // Through a replica the log is read locally: it shows others' writes as syncs bring
-        // them in.
-        let conn = self.conns.reader().await;
-        change_log::since(&conn, since, self.conns.writer_tag())
-            .await
-            .map(Some)
-            .map_err(MemoryError::from)
-    }
-
-    async fn count_episodes(&self, namespace: &str) -> Result<Option<EpisodeCounts>> {
-        off_runtime(self.conns.local_reads(), async {
-            let conn = self.conns.reader().await;
-            let counted = counts::of_namespaces(&conn, Some(namespace)).await?;
-            Ok(Some(
-                counted
-                    .into_iter()
-                    .next()
-                    .map(|(_, c)| c)
-                    .unwrap_or_default(),
-            ))
-        })
-        .await
-    }
-
-    async fn namespaces(&self) -> Result<Option<Vec<(String, EpisodeCounts)>>> {
-        off_runtime(self.conns.local_reads(), async {
-            let conn = self.conns.reader().await;
-            Ok(Some(counts::of_namespaces(&conn, None).await?))
-        })
-        .await
-    }
-
-    async fn storage_stats(&self) -> Result<StorageStats> {
-        off_runtime(self.conns.local_reads(), async {
-            self.stats().await.map_err(MemoryError::from)
-        })
-        .await
-    }
-
     async fn cache_embeddings(&self, embedder: &str, entries: &[(String, Vec<f32>)]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
@@ -419,7 +398,10 @@ impl StorageBackend for TursoStorage {
             })
             .await
     }
+}
 
+#[async_trait]
+impl GraphStore for TursoStorage {
     async fn store_relationship(&self, relationship: &Relationship) -> Result<()> {
         off_runtime(self.conns.local_writer(), async {
             let conn = self.conns.writer().await;
@@ -469,7 +451,10 @@ impl StorageBackend for TursoStorage {
         let conn = self.conns.reader().await;
         relationships::checkpoints(&conn, namespace, episode_id).await
     }
+}
 
+#[async_trait]
+impl TransferStore for TursoStorage {
     async fn store_batch(&self, batch: ImportBatch) -> Result<BatchCounts> {
         off_runtime(self.conns.local_writer(), async {
             if batch.is_empty() {
@@ -503,14 +488,57 @@ impl StorageBackend for TursoStorage {
         .await
     }
 
-    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
+    async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {
+        let conn = self.conns.reader().await;
+        Ok(Box::new(transfer::Snapshot::begin(conn, filter).await?))
+    }
+}
+
+#[async_trait]
+impl StatsStore for TursoStorage {
+    async fn count_episodes(&self, namespace: &str) -> Result<Option<EpisodeCounts>> {
         off_runtime(self.conns.local_reads(), async {
             let conn = self.conns.reader().await;
-            transfer::sessions(&conn, namespace).await
+            let counted = counts::of_namespaces(&conn, Some(namespace)).await?;
+            Ok(Some(
+                counted
+                    .into_iter()
+                    .next()
+                    .map(|(_, c)| c)
+                    .unwrap_or_default(),
+            ))
         })
         .await
     }
 
+    async fn namespaces(&self) -> Result<Option<Vec<(String, EpisodeCounts)>>> {
+        off_runtime(self.conns.local_reads(), async {
+            let conn = self.conns.reader().await;
+            Ok(Some(counts::of_namespaces(&conn, None).await?))
+        })
+        .await
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        off_runtime(self.conns.local_reads(), async {
+            self.stats().await.map_err(MemoryError::from)
+        })
+        .await
+    }
+
+    async fn external_changes(&self, since: Option<u64>) -> Result<Option<ExternalChanges>> {
+        // Through a replica the log is read locally: it shows others' writes as syncs bring
+        // them in.
+        let conn = self.conns.reader().await;
+        change_log::since(&conn, since, self.conns.writer_tag())
+            .await
+            .map(Some)
+            .map_err(MemoryError::from)
+    }
+}
+
+#[async_trait]
+impl RetentionStore for TursoStorage {
     async fn idle_running(&self, idle_since: DateTime<Utc>) -> Result<Vec<(String, Uuid)>> {
         off_runtime(self.conns.local_reads(), async {
             garbage::idle_running(&self.conns, codec::micros(idle_since)).await
@@ -523,10 +551,5 @@ impl StorageBackend for TursoStorage {
             garbage::collect(&self.conns, plan).await
         })
         .await
-    }
-
-    async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {
-        let conn = self.conns.reader().await;
-        Ok(Box::new(transfer::Snapshot::begin(conn, filter).await?))
     }
 }

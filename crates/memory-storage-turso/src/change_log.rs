@@ -1,6 +1,6 @@
 //! The change log: what each write changed, by key, so that every process in front of the
 //! store — on the same file, on a server, through an embedded replica — drops exactly the
-//! cache entries another writer changed (see `memory_core::StorageBackend::external_changes`).
+//! cache entries another writer changed (see `memory_core::StatsStore::external_changes`).
 //!
 //! Triggers (schema version 13) append a row to `change_log` for every episode inserted,
 //! updated or deleted, and for every namespace whose patterns change or whose episodes get

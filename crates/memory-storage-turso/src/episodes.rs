@@ -324,7 +324,7 @@ pub(crate) async fn load_episode(
 }
 
 /// The body of `delete_episode`: the episode and everything recorded about it, and what it
-/// taught (see [`memory_core::StorageBackend::delete_episode`]); runs on a write
+/// taught (see [`memory_core::EpisodeStore::delete_episode`]); runs on a write
 /// transaction, so what it taught is read from the episode as it stands.
 pub(crate) async fn delete_tx(
     conn: &Conn,

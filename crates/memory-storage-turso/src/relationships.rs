@@ -34,7 +34,7 @@ const KIND_EDGES: &str = "SELECT f.id, t.id FROM episode_relationships r \
      WHERE r.namespace = ?1 AND r.kind = ?2 ORDER BY r.rowid";
 
 /// Stores `edges` in order on the caller's write transaction, with every check of
-/// `StorageBackend::store_relationship`.
+/// `GraphStore::store_relationship`.
 pub(crate) async fn insert(conn: &Conn, edges: &[Relationship]) -> Result<u64> {
     if edges.is_empty() {
         return Ok(0);

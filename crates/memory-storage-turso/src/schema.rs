@@ -603,9 +603,9 @@ mod tests {
     use crate::TursoStorage;
     use crate::codec::{EpisodeColumns, step_record};
     use chrono::{TimeZone, Utc};
+    use memory_core::storage::prelude::*;
     use memory_core::{
-        EpisodeFilter, PatternFilter, StepInput, StepResult, StorageBackend, TaskContext,
-        TaskOutcome, TaskType,
+        EpisodeFilter, PatternFilter, StepInput, StepResult, TaskContext, TaskOutcome, TaskType,
     };
     use uuid::Uuid;
 

@@ -32,24 +32,24 @@
 //! refused up front: cosine similarity is undefined for them and one would poison the
 //! index's graph.
 //!
-//! **Search** ([`search`]) returns completed episodes of one namespace by the cosine
-//! similarity (`1 - vector_distance_cos`) of their best matching chunk, and which chunk it
-//! was. The index is global — one graph across namespaces, one node per chunk — so the
-//! approximate query asks `vector_top_k` for more neighbours than episodes wanted, groups
-//! them by episode and filters by namespace and completion: first three per episode wanted,
-//! which is enough when the namespace has most of the store and its episodes a few chunks,
-//! then twelve (see [`neighbours_to_ask`]); the index's search slows down faster than
-//! linearly with the neighbours asked for. An approximate answer with at least half the
-//! episodes asked for is taken as it is: the episodes it misses lie farther than all it
-//! found, so it is the head of the exact answer (see [`is_enough`]). **Brute-force
-//! fallback:** when both asks leave fewer than half, the namespace has few completed
-//! episodes with vectors (then scanning them all is cheap) or its episodes are outnumbered
-//! among the global neighbours (then the approximate answer would be incomplete), so the
-//! search is redone exactly, `ORDER BY` the best chunk's `vector_distance_cos` over the
-//! namespace's vectors (through the `namespace` index; its cost is linear in the
-//! namespace's vectors, about 20 ms for 10,000 of dimension 384). Either way the answer
-//! holds at most `limit` episodes, and all of the namespace's when it has fewer than half
-//! that many.
+//! **Search** ([`search`]) returns completed episodes of one namespace by the cosine similarity
+//! (`1 - vector_distance_cos`) of their best matching chunk, and which chunk it was. A
+//! namespace of at most [`EXACT_UP_TO`] episodes with vectors is searched exactly (below). In a
+//! larger one, the index is global — one graph across namespaces, one node per chunk — so the
+//! approximate query asks `vector_top_k` for more neighbours than episodes wanted, groups them
+//! by episode and filters by namespace and completion: first three per episode wanted, which is
+//! enough when the namespace has most of the store and its episodes a few chunks, then twelve
+//! (see [`neighbours_to_ask`]); the index's search slows down faster than linearly with the
+//! neighbours asked for. An approximate answer with at least half the episodes asked for is
+//! taken as it is (see [`is_enough`]); it is approximate: the index can miss a nearer episode,
+//! most often after deletes (which is why small namespaces are searched exactly). **Brute-force
+//! fallback:** when both asks leave fewer than half, the namespace has few completed episodes
+//! with vectors (then scanning them all is cheap) or its episodes are outnumbered among the
+//! global neighbours (then the approximate answer would be incomplete), so the search is redone
+//! exactly, `ORDER BY` the best chunk's `vector_distance_cos` over the namespace's vectors
+//! (through the `namespace` index; its cost is linear in the namespace's vectors, about 20 ms
+//! for 10,000 of dimension 384). Either way the answer holds at most `limit` episodes, and all
+//! of the namespace's when it has fewer than half that many.
 //!
 //! **The embedding cache** (`embedding_cache`, created by migration 3) maps
 //! `(embedder id, content hash)` to a vector, so a remote embedder is never asked twice for
@@ -90,6 +90,12 @@ const CHUNK: usize = 200;
 
 /// How many neighbours an approximate search asks the index for, at most.
 const MAX_TOP_K: usize = 10_000;
+
+/// Up to this many episodes with vectors, a namespace is searched exactly, never through
+/// the index: scanning a few hundred episodes' chunks costs about what the index's search
+/// does, and the index's answers can miss near episodes after deletes or with duplicate
+/// vectors (the conformance suite's `tests/agreement.rs` shows it).
+const EXACT_UP_TO: u64 = 256;
 
 /// The store's vector space: which embedder wrote the vectors, and their dimension.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -495,7 +501,57 @@ pub(crate) async fn search(
         return Err(wrong_dimension("vector".into(), query.len(), &space));
     }
     let blob = Value::Blob(to_blob(query));
+    if with_vectors(conn, namespace).await? > EXACT_UP_TO
+        && let Some(found) = search_approximately(conn, namespace, &blob, limit).await?
+    {
+        return Ok(found);
+    }
 
+    const EXACT: &str = "SELECT e.id, e.record, e.step_count, top.similarity, top.chunk FROM ( \
+         SELECT v.episode_rowid AS rid, v.chunk AS chunk, \
+                max(1.0 - vector_distance_cos(v.embedding, vector32(?1))) AS similarity \
+         FROM episode_vectors v \
+         JOIN episodes x ON x.rowid = v.episode_rowid \
+         WHERE v.namespace = ?2 AND x.ended_at IS NOT NULL \
+         GROUP BY v.episode_rowid \
+         ORDER BY similarity DESC, rid LIMIT ?3) AS top \
+         JOIN episodes e ON e.rowid = top.rid \
+         ORDER BY top.similarity DESC, top.rid";
+    run_search(
+        conn,
+        EXACT,
+        vec![
+            blob,
+            Value::from(namespace),
+            Value::from(clamp_i64(limit as u64)),
+        ],
+    )
+    .await
+}
+
+/// How many of a namespace's episodes have vectors, from the trigger-kept counts.
+async fn with_vectors(conn: &Conn, namespace: &str) -> Result<u64> {
+    let mut rows = conn
+        .query(
+            "SELECT COALESCE(sum(with_vector), 0) FROM episode_counts WHERE namespace = ?1",
+            [namespace],
+        )
+        .await
+        .ctx("count episode vectors")?;
+    match rows.next().await.ctx("count episode vectors")? {
+        Some(row) => Ok(u64::try_from(codec::int(&row, 0, "vector count")?).unwrap_or(0)),
+        None => Ok(0),
+    }
+}
+
+/// The search through the vector index, widened once; `None` when neither ask found enough
+/// (see [`is_enough`]), so that the caller searches exactly.
+async fn search_approximately(
+    conn: &Conn,
+    namespace: &str,
+    blob: &Value,
+    limit: usize,
+) -> Result<Option<Vec<VectorMatch>>> {
     // The inner query picks the episodes; only those have their record read.
     // An episode's best chunk stands for it: `chunk` is read from the row that holds the
     // maximum (SQLite's rule for a bare column beside a single `max`).
@@ -523,7 +579,7 @@ pub(crate) async fn search(
         )
         .await?;
         if is_enough(found.len(), limit) {
-            return Ok(found);
+            return Ok(Some(found));
         }
         tracing::debug!(
             namespace,
@@ -533,33 +589,13 @@ pub(crate) async fn search(
             "approximate vector search found too few; widening"
         );
     }
-
-    const EXACT: &str = "SELECT e.id, e.record, e.step_count, top.similarity, top.chunk FROM ( \
-         SELECT v.episode_rowid AS rid, v.chunk AS chunk, \
-                max(1.0 - vector_distance_cos(v.embedding, vector32(?1))) AS similarity \
-         FROM episode_vectors v \
-         JOIN episodes x ON x.rowid = v.episode_rowid \
-         WHERE v.namespace = ?2 AND x.ended_at IS NOT NULL \
-         GROUP BY v.episode_rowid \
-         ORDER BY similarity DESC, rid LIMIT ?3) AS top \
-         JOIN episodes e ON e.rowid = top.rid \
-         ORDER BY top.similarity DESC, top.rid";
-    run_search(
-        conn,
-        EXACT,
-        vec![
-            blob,
-            Value::from(namespace),
-            Value::from(clamp_i64(limit as u64)),
-        ],
-    )
-    .await
+    Ok(None)
 }
 
-/// Whether an approximate answer of `found` episodes stands for the `limit` asked. The
-/// episodes it leaves out have every chunk farther than every neighbour it returned, so a
-/// short answer is the head of the exact one, not a sample of it; asking again costs more
-/// than the tail is worth to a ranking that weighs the far end least. Below half the limit
+/// Whether an approximate answer of `found` episodes stands for the `limit` asked. A short
+/// answer holds the nearest neighbours the index found (which, the index being approximate,
+/// can leave out a nearer episode); asking again costs more than the tail is worth to a
+/// ranking that weighs the far end least. Below half the limit
 /// the namespace is small or outnumbered in the global index, and the answer may be
 /// missing near episodes: then the search is widened, and finally done exactly.
 fn is_enough(found: usize, limit: usize) -> bool {
@@ -808,7 +844,7 @@ mod tests {
 
     use super::*;
     use crate::TursoStorage;
-    use memory_core::StorageBackend;
+    use memory_core::storage::prelude::*;
 
     #[test]
     fn neighbours_asked_grow_and_never_repeat() {

@@ -6,9 +6,10 @@
 mod common;
 
 use memory_core::cache::{CachedStorage, CachedStorageConfig};
+use memory_core::storage::prelude::*;
 use memory_core::{
     EpisodeFilter, NewEpisode, OutcomeKind, PatternFilter, RetrievalQuery, SelfLearningMemory,
-    StepInput, StepResult, StorageBackend, TaskOutcome,
+    StepInput, StepResult, TaskOutcome,
 };
 use memory_storage_turso::TursoStorage;
 use proptest::prelude::*;

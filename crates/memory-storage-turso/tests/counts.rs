@@ -8,9 +8,8 @@
 mod common;
 
 use common::*;
-use memory_core::{
-    EpisodeCounts, EpisodeCursor, EpisodeFilter, EpisodeStatus, StorageBackend, TaskOutcome,
-};
+use memory_core::storage::prelude::*;
+use memory_core::{EpisodeCounts, EpisodeCursor, EpisodeFilter, EpisodeStatus, TaskOutcome};
 use memory_storage_turso::TursoStorage;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

@@ -8,10 +8,11 @@ mod common;
 
 use chrono::{Duration, TimeZone, Utc};
 use memory_core::export::ExportFilter;
+use memory_core::storage::prelude::*;
 use memory_core::{
     ManualClock, MemoryConfig, MemoryError, NewEpisode, OutcomeKind, RelationshipKind,
-    RelationshipMetadata, RetrievalQuery, SelfLearningMemory, StepInput, StepResult,
-    StorageBackend as _, TaskContext, TaskOutcome, TaskType,
+    RelationshipMetadata, RetrievalQuery, SelfLearningMemory, StepInput, StepResult, TaskContext,
+    TaskOutcome, TaskType,
 };
 use memory_storage_turso::TursoStorage;
 use proptest::prelude::*;

@@ -6,9 +6,10 @@
 
 mod common;
 
+use memory_core::storage::prelude::*;
 use memory_core::{
     NewEpisode, RelationshipKind, RelationshipMetadata, RetrievalQuery, SelfLearningMemory,
-    StepInput, StepResult, StorageBackend as _, TaskContext, TaskOutcome, TaskType,
+    StepInput, StepResult, TaskContext, TaskOutcome, TaskType,
 };
 use memory_storage_turso::{TursoConfig, TursoStorage};
 use std::path::Path;

@@ -8,10 +8,11 @@
 mod common;
 
 use chrono::{Duration, TimeZone, Utc};
+use memory_core::storage::prelude::*;
 use memory_core::{
     GarbagePlan, ManualClock, MemoryConfig, NewEpisode, Pattern, PatternFilter, RetrievalQuery,
-    SelfLearningMemory, SessionRetention, StepInput, StepResult, StorageBackend as _, TaskContext,
-    TaskOutcome, TaskType,
+    SelfLearningMemory, SessionRetention, StepInput, StepResult, TaskContext, TaskOutcome,
+    TaskType,
 };
 use memory_storage_turso::TursoStorage;
 use std::sync::Arc;

@@ -6,7 +6,8 @@
 mod common;
 
 use chrono::Utc;
-use memory_core::{Episode, MemoryError, StepInput, StepResult, StorageBackend};
+use memory_core::storage::prelude::*;
+use memory_core::{Episode, MemoryError, StepInput, StepResult};
 use memory_storage_turso::TursoStorage;
 use std::sync::Arc;
 use uuid::Uuid;

@@ -6,9 +6,10 @@
 mod common;
 
 use common::*;
+use memory_core::storage::prelude::*;
 use memory_core::{
     Changed, ChangedKey, EpisodeCost, EpisodeFilter, EpisodeStatus, MemoryError, OutcomeKind,
-    StorageBackend, TaskOutcome, TaskType, ValidationError,
+    TaskOutcome, TaskType, ValidationError,
 };
 use memory_storage_turso::{RowCounts, SCHEMA_VERSION, TursoConfig, TursoError, TursoStorage};
 use std::sync::Arc;

@@ -9,11 +9,12 @@ mod common;
 use chrono::{Duration, TimeZone, Utc};
 use memory_core::OutcomeStats;
 use memory_core::export::ContextStatsRecord;
+use memory_core::storage::prelude::*;
 use memory_core::{
     Clock, Completion, Feedback, ManualClock, MemoryConfig, MemoryError, NewEpisode, OutcomeKind,
     Pattern, PatternFilter, PatternKind, PatternKindName, PatternOrder, RetrievalQuery,
-    RetrievalSession, SelfLearningMemory, SessionRetention, StepInput, StepResult, StorageBackend,
-    TaskContext, TaskOutcome, TaskType,
+    RetrievalSession, SelfLearningMemory, SessionRetention, StepInput, StepResult, TaskContext,
+    TaskOutcome, TaskType,
 };
 use memory_storage_turso::{TursoConfig, TursoStorage};
 use std::sync::Arc;

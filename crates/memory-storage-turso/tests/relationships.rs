@@ -7,9 +7,10 @@
 mod common;
 
 use common::{at, completed_with, completion_of, fresh, recorded, running, success};
+use memory_core::storage::prelude::*;
 use memory_core::{
     Checkpoint, Direction, Episode, EpisodeFilter, ImportBatch, MemoryError, Relationship,
-    RelationshipFilter, RelationshipKind, RelationshipMetadata, StorageBackend,
+    RelationshipFilter, RelationshipKind, RelationshipMetadata,
 };
 use memory_storage_turso::TursoStorage;
 use uuid::Uuid;

@@ -8,7 +8,8 @@
 mod common;
 
 use common::running;
-use memory_core::{EpisodeFilter, MemoryError, StorageBackend};
+use memory_core::storage::prelude::*;
+use memory_core::{EpisodeFilter, MemoryError};
 use memory_storage_turso::{Location, TursoConfig, TursoError, TursoStorage};
 use memory_test_server::Sqld;
 use std::path::Path;

@@ -5,9 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use memory_core::learning::{Mined, mine};
+use memory_core::storage::prelude::*;
 use memory_core::{
     Completion, Complexity, Episode, EpisodeFilter, ExecutionStep, Reflection, RewardScore,
-    StepInput, StepResult, StorageBackend, TaskContext, TaskOutcome, TaskType,
+    StepInput, StepResult, TaskContext, TaskOutcome, TaskType,
 };
 use memory_storage_turso::TursoStorage;
 use proptest::prelude::*;

@@ -6,7 +6,8 @@
 mod common;
 
 use common::running;
-use memory_core::{MemoryError, StorageBackend};
+use memory_core::MemoryError;
+use memory_core::storage::prelude::*;
 use memory_storage_turso::{Location, TursoConfig, TursoStorage};
 use memory_test_server::Sqld;
 use std::time::{Duration, Instant};

@@ -7,7 +7,8 @@
 mod common;
 
 use common::{completed_with, completion, fresh, running, success};
-use memory_core::{Episode, StorageBackend};
+use memory_core::Episode;
+use memory_core::storage::prelude::*;
 use uuid::Uuid;
 
 const NS: &str = "search";

@@ -8,7 +8,8 @@
 mod common;
 
 use common::{completed_with, completion, running, success};
-use memory_core::{Episode, StorageBackend};
+use memory_core::Episode;
+use memory_core::storage::prelude::*;
 use memory_storage_turso::{TursoConfig, TursoStorage};
 use std::path::Path;
 use uuid::Uuid;

@@ -12,6 +12,7 @@ use common::*;
 use memory_core::embedding::EmbedError;
 use memory_core::embedding::cosine;
 use memory_core::retrieval::RetrievalMode;
+use memory_core::storage::prelude::*;
 use memory_core::{
     Embedder, Episode, HashingEmbedder, ManualClock, MemoryConfig, MemoryError, NewEpisode,
     RetrievalQuery, SelfLearningMemory, StepInput, StepResult, StorageBackend, TaskContext,

@@ -456,7 +456,7 @@ pub fn add_generated_episodes(
                 )
             })
             .collect();
-        memory_core::StorageBackend::store_episodes(&storage, episodes)
+        memory_core::TransferStore::store_episodes(&storage, episodes)
             .await
             .unwrap();
     });

@@ -13,7 +13,7 @@
 //! while it was being read, so a read after a write never returns the older data.
 //!
 //! Writes by *other* processes on the same store do not pass through this wrapper. When
-//! the backend can list them ([`StorageBackend::external_changes`]: the libSQL store keeps
+//! the backend can list them ([`StatsStore::external_changes`]: the libSQL store keeps
 //! a log of what each write changed), the wrapper asks at most every
 //! [`CachedStorageConfig::revalidate_every`] and drops exactly the episodes and patterns
 //! named there, with their namespaces' cached queries — so a second process writing other
@@ -30,9 +30,10 @@ use crate::model::{
 };
 use crate::stable_hash::{FNV1A64_PRIME, Fnv1a64};
 use crate::storage::{
-    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeFilter, ExportFilter,
-    ExportSnapshot, ExternalChanges, GarbageCounts, GarbagePlan, ImportBatch, PatternFilter,
-    RelationshipFilter, StorageBackend, TextMatch, VectorMatch,
+    BatchCounts, Changed, ChangedKey, Completion, EpisodeCost, EpisodeCounts, EpisodeFilter,
+    EpisodeStore, ExportFilter, ExportSnapshot, ExternalChanges, GarbageCounts, GarbagePlan,
+    GraphStore, ImportBatch, PatternFilter, PatternStore, RelationshipFilter, RetentionStore,
+    SessionStore, StatsStore, StorageBackend, TextMatch, TransferStore, VectorMatch, VectorStore,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -386,7 +387,7 @@ fn vector_key(vector: &[f32]) -> String {
 const SEP: char = '\u{1f}';
 
 #[async_trait]
-impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
+impl<S: StorageBackend + ?Sized> EpisodeStore for CachedStorage<S> {
     async fn store_episode(&self, episode: &Episode) -> Result<()> {
         let mut mark = self.writing(&episode.namespace);
         mark.episode = Some(episode.id);
@@ -547,7 +548,10 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         )
         .await
     }
+}
 
+#[async_trait]
+impl<S: StorageBackend + ?Sized> PatternStore for CachedStorage<S> {
     async fn list_patterns(&self, filter: &PatternFilter) -> Result<Vec<Pattern>> {
         self.query(
             &filter.namespace,
@@ -584,6 +588,24 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         Ok(found)
     }
 
+    async fn record_feedback(
+        &self,
+        namespace: &str,
+        session_id: Uuid,
+        feedback: &Feedback,
+    ) -> Result<()> {
+        let mut mark = self.writing(namespace);
+        mark.episodes = false;
+        mark.patterns = true;
+        mark.touched.clone_from(&feedback.applied);
+        self.inner
+            .record_feedback(namespace, session_id, feedback)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: StorageBackend + ?Sized> SessionStore for CachedStorage<S> {
     async fn store_session(
         &self,
         session: &RetrievalSession,
@@ -601,6 +623,13 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         self.inner.get_session(namespace, session_id).await
     }
 
+    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
+        self.inner.list_sessions(namespace).await
+    }
+}
+
+#[async_trait]
+impl<S: StorageBackend + ?Sized> VectorStore for CachedStorage<S> {
     async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
         self.inner.ensure_vector_space(embedder, dimension).await
     }
@@ -682,51 +711,10 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
     async fn cache_embeddings(&self, embedder: &str, entries: &[(String, Vec<f32>)]) -> Result<()> {
         self.inner.cache_embeddings(embedder, entries).await
     }
+}
 
-    async fn record_feedback(
-        &self,
-        namespace: &str,
-        session_id: Uuid,
-        feedback: &Feedback,
-    ) -> Result<()> {
-        let mut mark = self.writing(namespace);
-        mark.episodes = false;
-        mark.patterns = true;
-        mark.touched.clone_from(&feedback.applied);
-        self.inner
-            .record_feedback(namespace, session_id, feedback)
-            .await
-    }
-
-    async fn count_episodes(&self, namespace: &str) -> Result<Option<crate::EpisodeCounts>> {
-        // Counted by the backend every time: a count is never cached, so never stale.
-        self.inner.count_episodes(namespace).await
-    }
-
-    async fn namespaces(&self) -> Result<Option<Vec<(String, crate::EpisodeCounts)>>> {
-        self.inner.namespaces().await
-    }
-
-    async fn storage_stats(&self) -> Result<StorageStats> {
-        let mut stats = self.inner.storage_stats().await?;
-        let ours = [
-            self.episodes.stats("episodes"),
-            self.patterns.stats("patterns"),
-            self.queries.stats("queries"),
-        ];
-        stats.caches.splice(0..0, ours);
-        let (keys_dropped, full_clears) = self.external_invalidations();
-        stats.other_writers = Some(OtherWriterStats {
-            keys_dropped,
-            full_clears,
-        });
-        Ok(stats)
-    }
-
-    async fn external_changes(&self, since: Option<u64>) -> Result<Option<ExternalChanges>> {
-        self.inner.external_changes(since).await
-    }
-
+#[async_trait]
+impl<S: StorageBackend + ?Sized> GraphStore for CachedStorage<S> {
     // Relationships and checkpoints are not cached, and no cached query depends on them
     // (retrieval reads the edges it boosts by directly), so they pass straight through.
 
@@ -761,7 +749,10 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
     ) -> Result<Vec<Checkpoint>> {
         self.inner.checkpoints(namespace, episode_id).await
     }
+}
 
+#[async_trait]
+impl<S: StorageBackend + ?Sized> TransferStore for CachedStorage<S> {
     async fn store_batch(&self, batch: ImportBatch) -> Result<BatchCounts> {
         let written = BatchKeys::of(&batch);
         let result = self.inner.store_batch(batch).await;
@@ -779,10 +770,45 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
         result
     }
 
-    async fn list_sessions(&self, namespace: &str) -> Result<Vec<RetrievalSession>> {
-        self.inner.list_sessions(namespace).await
+    async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {
+        self.inner.export_snapshot(filter).await
+    }
+}
+
+#[async_trait]
+impl<S: StorageBackend + ?Sized> StatsStore for CachedStorage<S> {
+    async fn count_episodes(&self, namespace: &str) -> Result<Option<EpisodeCounts>> {
+        // Counted by the backend every time: a count is never cached, so never stale.
+        self.inner.count_episodes(namespace).await
     }
 
+    async fn namespaces(&self) -> Result<Option<Vec<(String, EpisodeCounts)>>> {
+        self.inner.namespaces().await
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats> {
+        let mut stats = self.inner.storage_stats().await?;
+        let ours = [
+            self.episodes.stats("episodes"),
+            self.patterns.stats("patterns"),
+            self.queries.stats("queries"),
+        ];
+        stats.caches.splice(0..0, ours);
+        let (keys_dropped, full_clears) = self.external_invalidations();
+        stats.other_writers = Some(OtherWriterStats {
+            keys_dropped,
+            full_clears,
+        });
+        Ok(stats)
+    }
+
+    async fn external_changes(&self, since: Option<u64>) -> Result<Option<ExternalChanges>> {
+        self.inner.external_changes(since).await
+    }
+}
+
+#[async_trait]
+impl<S: StorageBackend + ?Sized> RetentionStore for CachedStorage<S> {
     async fn idle_running(&self, idle_since: DateTime<Utc>) -> Result<Vec<(String, Uuid)>> {
         self.inner.idle_running(idle_since).await
     }
@@ -799,10 +825,6 @@ impl<S: StorageBackend + ?Sized> StorageBackend for CachedStorage<S> {
             self.clear();
         }
         result
-    }
-
-    async fn export_snapshot(&self, filter: &ExportFilter) -> Result<Box<dyn ExportSnapshot>> {
-        self.inner.export_snapshot(filter).await
     }
 }
 

@@ -4,6 +4,9 @@
 //! deterministic, dependency-free and fast — and other crates provide remote or neural ones.
 //! Vectors from different embedders are never mixed: a store remembers which embedder (by
 //! [`Embedder::id`]) wrote its vectors, and switching needs an explicit re-embed.
+//!
+//! [`EmbedError`], what an embedder fails with, is defined in [`crate::error`] beside the
+//! [`MemoryError`](crate::MemoryError) that carries it.
 
 mod chunks;
 mod hashing;
@@ -11,60 +14,12 @@ mod vectors;
 
 pub use chunks::{DEFAULT_WINDOW_CHARS, MAX_CHUNKS, episode_chunks};
 
+pub use crate::error::EmbedError;
 pub use hashing::HashingEmbedder;
 pub use vectors::Vectors;
 
 use async_trait::async_trait;
 use std::fmt::Debug;
-
-/// Why embedding failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EmbedError {
-    /// The embedding service could not be reached or did not answer properly.
-    #[error("embedding request to {url} failed: {detail}")]
-    Request {
-        /// Where the request went.
-        url: String,
-        /// What went wrong.
-        detail: String,
-    },
-    /// The embedding service did not answer in time.
-    #[error("embedding request to {url} timed out after {seconds} s")]
-    Timeout {
-        /// Where the request went.
-        url: String,
-        /// The timeout.
-        seconds: f64,
-    },
-    /// The embedding service answered with an error status.
-    #[error("embedding service at {url} answered {status}: {body}")]
-    Status {
-        /// Where the request went.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The start of the answer's body.
-        body: String,
-    },
-    /// A vector did not have the dimension the embedder promised.
-    #[error("embedder `{embedder}` returned a vector of dimension {got}; expected {expected}")]
-    WrongDimension {
-        /// The embedder.
-        embedder: String,
-        /// What it promised.
-        expected: usize,
-        /// What it returned.
-        got: usize,
-    },
-    /// The answer could not be understood, or the embedder is misconfigured.
-    #[error("embedder `{embedder}`: {detail}")]
-    Invalid {
-        /// The embedder.
-        embedder: String,
-        /// What was wrong.
-        detail: String,
-    },
-}
 
 /// Turns texts into vectors of a fixed dimension.
 #[async_trait]

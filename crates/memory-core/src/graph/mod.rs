@@ -3,16 +3,32 @@
 //! Storage keeps the edges; this module answers the questions asked of them without I/O:
 //! would a new edge close a cycle (and through which episodes), in which order can a set of
 //! related tasks be done, and how the graph looks as DOT or JSON ([`render`]). Traversals
-//! that need to read edges level by level (ancestors, descendants) live in the facade and
-//! use these helpers.
+//! that need to read edges level by level (ancestors, descendants) live in the facade
+//! (`memory/relations.rs`), use these helpers and return [`Neighbour`]s.
 
 pub mod render;
 
-use crate::model::{Relationship, RelationshipKind};
+use crate::model::{Direction, Relationship, RelationshipKind};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use uuid::Uuid;
 
+pub use crate::model::format_path;
 pub use render::{GraphExport, GraphNode, to_dot};
+
+/// An episode reached from another through an edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Neighbour {
+    /// The episode at the other end.
+    pub episode: Uuid,
+    /// How many edges away it is (1 for a direct neighbour).
+    pub depth: u32,
+    /// Whether the edge that reached it runs from the nearer episode to it (`outgoing`) or
+    /// from it to the nearer episode (`incoming`).
+    pub direction: Direction,
+    /// The edge that reached it.
+    pub via: Relationship,
+}
 
 /// The edges of one kind, as forward adjacency lists, for path queries.
 #[derive(Debug, Clone, Default)]
@@ -160,14 +176,6 @@ pub fn topological_order(nodes: &[Uuid], edges: &[Relationship]) -> Result<Vec<U
         let done: BTreeSet<Uuid> = order.into_iter().collect();
         Err(members.difference(&done).copied().collect())
     }
-}
-
-/// Formats a path of episodes as `a → b → c`.
-pub fn format_path(path: &[Uuid]) -> String {
-    path.iter()
-        .map(Uuid::to_string)
-        .collect::<Vec<_>>()
-        .join(" → ")
 }
 
 #[cfg(test)]

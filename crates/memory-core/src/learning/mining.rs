@@ -20,6 +20,9 @@ use crate::stable_hash::fnv1a64;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+// What mining produces lives in the model, shared with the storage contract.
+pub use crate::model::{Mined, Observation};
+
 /// The tool name by which an agent marks a decision step; its parameters carry
 /// `{"condition": "...", "choice": "..."}` (else the action is the condition and the output the
 /// choice).
@@ -30,46 +33,6 @@ pub const NGRAM_LENGTHS: std::ops::RangeInclusive<usize> = 2..=5;
 const MAX_APPROACH: usize = 6;
 /// Most evidence ids kept per pattern.
 pub const MAX_EVIDENCE: usize = 20;
-
-/// One episode's evidence for one pattern.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
-    /// The pattern seen.
-    pub kind: PatternKind,
-    /// Where it holds.
-    pub scope: PatternScope,
-    /// Stable hash of kind and scope.
-    pub signature: String,
-    /// The episode's success weight: 1 success, 0.5 partial success, 0 failure.
-    pub success: f64,
-    /// The episode's reward.
-    pub reward: f64,
-    /// The episode.
-    pub episode_id: Uuid,
-    /// A concrete example (e.g. the recovery steps' actions).
-    pub example: Option<String>,
-}
-
-/// What one completed episode teaches: its pattern observations and the contexts whose
-/// baseline success rate it counts towards.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Mined {
-    /// One observation per distinct pattern the episode shows.
-    pub observations: Vec<Observation>,
-    /// Every scope the episode belongs to (for baseline success rates and lift).
-    pub contexts: Vec<PatternScope>,
-    /// The episode's success weight: 1 success, 0.5 partial success, 0 failure.
-    pub success: f64,
-    /// The episode's reward.
-    pub reward: f64,
-}
-
-impl Mined {
-    /// True when the episode teaches nothing (running or abstained).
-    pub fn is_empty(&self) -> bool {
-        self.observations.is_empty() && self.contexts.is_empty()
-    }
-}
 
 /// What a completed episode teaches; nothing for a running or abstained one (abstaining says
 /// nothing about whether an approach works).

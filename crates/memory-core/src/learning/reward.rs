@@ -1,8 +1,7 @@
 //! The reward of a completed episode: the outcome's value, scaled by how efficiently it was
 //! reached compared with similar past episodes and by how many steps went right.
 
-use crate::model::{ExecutionStep, RewardScore, TaskOutcome};
-use crate::storage::EpisodeCost;
+use crate::model::{EpisodeCost, ExecutionStep, RewardScore, TaskOutcome};
 
 /// Fewest comparable episodes before efficiency is judged at all.
 const MIN_COMPARABLE: usize = 3;

@@ -130,3 +130,13 @@ pub struct EpisodeSummary {
     /// Labels of the episode itself.
     pub tags: Vec<String>,
 }
+
+/// The cost of a completed episode, for judging the efficiency of a new one (what
+/// `comparable_costs` reads and the reward's efficiency baseline is drawn from).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpisodeCost {
+    /// Steps taken.
+    pub steps: u32,
+    /// Sum of the steps' latencies.
+    pub latency_ms: u64,
+}

@@ -5,20 +5,22 @@
 
 mod context;
 mod episode;
+mod learned;
 mod outcome;
 mod pattern;
 mod relationship;
 mod step;
 
 pub use context::{Complexity, TaskContext, TaskType};
-pub use episode::{Episode, EpisodeSummary, NewEpisode};
+pub use episode::{Episode, EpisodeCost, EpisodeSummary, NewEpisode};
+pub use learned::{ContextStatsRecord, Mined, Observation};
 pub use outcome::{OutcomeKind, Reflection, RewardScore, TaskOutcome};
 pub use pattern::{
     Effectiveness, Feedback, Heuristic, HeuristicKind, OutcomeStats, Pattern, PatternKind,
     PatternKindName, PatternScope, RetrievalSession, SessionRetention,
 };
 pub use relationship::{
-    Checkpoint, Direction, Relationship, RelationshipKind, RelationshipMetadata,
+    Checkpoint, Direction, Relationship, RelationshipKind, RelationshipMetadata, format_path,
 };
 pub use step::{ExecutionStep, StepInput, StepResult, StepStatus};
 

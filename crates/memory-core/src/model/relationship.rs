@@ -163,6 +163,15 @@ impl Relationship {
     }
 }
 
+/// Formats a path of episodes as `a → b → c` (a cycle an edge would close, as
+/// [`crate::MemoryError::Cycle`] and the importer report it).
+pub fn format_path(path: &[Uuid]) -> String {
+    path.iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
 /// Which edges of an episode to follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

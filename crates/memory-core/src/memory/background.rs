@@ -1,21 +1,11 @@
-//! Embedding completed episodes in the background, for processes that run for a while
-//! (`memory serve`, `memory mcp`), so that vector search covers the store without a
-//! retrieval or a `memory reembed --missing` having to do it.
-//!
-//! The loop takes the oldest completed episodes without vectors, of every namespace, a batch
-//! at a time, and stores their chunk vectors (see [`crate::embedding::episode_chunks`]). A
-//! completion in this process wakes it at once; episodes completed or imported by other
-//! processes are found by looking again every [`BackgroundEmbedding::poll`]. A failure (the
-//! embedder down, another process re-embedding with another model) is logged and retried
-//! after a wait that doubles up to [`BackgroundEmbedding::max_backoff`]; it never stops the
-//! process or a retrieval. While it runs, a retrieval embeds nothing itself (it would embed
-//! a few of its namespace's pending episodes first, `MemoryConfig::index_on_read`): after an
-//! import, that write made every retrieval wait ~0.3 s while the backlog lasted.
+//! The facade's background embedding: [`SelfLearningMemory::embed_in_background`] and its
+//! settings, [`BackgroundEmbedding`].
 
-use crate::SelfLearningMemory;
+use super::SelfLearningMemory;
 use std::time::Duration;
 
-/// How a long-running process embeds episodes in the background.
+/// How a long-running process embeds episodes in the background (see
+/// [`SelfLearningMemory::embed_in_background`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackgroundEmbedding {
     /// Episodes embedded together: one embedder call for all their chunks, one write per
@@ -40,7 +30,20 @@ impl Default for BackgroundEmbedding {
 
 impl SelfLearningMemory {
     /// Embeds completed episodes that have no vectors as they appear, until the future is
-    /// dropped (see the module docs). Returns at once when there is no embedder.
+    /// dropped: what processes that run for a while (`memory serve`, `memory mcp`) run so
+    /// that vector search covers the store without a retrieval or a
+    /// `memory reembed --missing` having to do it. Returns at once when there is no embedder.
+    ///
+    /// The loop takes the oldest completed episodes without vectors, of every namespace, a
+    /// batch at a time, and stores their chunk vectors (see
+    /// [`crate::embedding::episode_chunks`]). A completion in this process wakes it at once;
+    /// episodes completed or imported by other processes are found by looking again every
+    /// [`BackgroundEmbedding::poll`]. A failure (the embedder down, another process
+    /// re-embedding with another model) is logged and retried after a wait that doubles up
+    /// to [`BackgroundEmbedding::max_backoff`]; it never stops the process or a retrieval.
+    /// While it runs, a retrieval embeds nothing itself (it would embed a few of its
+    /// namespace's pending episodes first, `MemoryConfig::index_on_read`): after an import,
+    /// that write made every retrieval wait ~0.3 s while the backlog lasted.
     pub async fn embed_in_background(&self, settings: BackgroundEmbedding) {
         let Some(vectors) = self.vectors.clone() else {
             return;

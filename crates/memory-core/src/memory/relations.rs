@@ -16,29 +16,14 @@
 //! first. A boosted hit lists the strong hits it is related to (`RetrievedEpisode::related`)
 //! and the pack shows them on a `Related:` line.
 
+use super::SelfLearningMemory;
 use crate::error::{MemoryError, Result};
-use crate::graph::{GraphExport, GraphNode, topological_order};
-use crate::memory::SelfLearningMemory;
+use crate::graph::{GraphExport, GraphNode, Neighbour, topological_order};
 use crate::model::{Direction, Relationship, RelationshipKind, RelationshipMetadata, to_micros};
 use crate::retrieval::{Candidate, RelatedLink, RetrievalQuery, Scored, rank};
 use crate::storage::RelationshipFilter;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
-
-/// An episode reached from another through an edge.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Neighbour {
-    /// The episode at the other end.
-    pub episode: Uuid,
-    /// How many edges away it is (1 for a direct neighbour).
-    pub depth: u32,
-    /// Whether the edge that reached it runs from the nearer episode to it (`outgoing`) or
-    /// from it to the nearer episode (`incoming`).
-    pub direction: Direction,
-    /// The edge that reached it.
-    pub via: Relationship,
-}
 
 impl SelfLearningMemory {
     /// Records the edge `from → to` of `kind` between two episodes of `namespace`.
@@ -293,7 +278,7 @@ impl SelfLearningMemory {
     /// Ranks the candidates, then applies the relationship boost described in the module
     /// docs. Returns the ranking, how many candidates were scored, and for each boosted
     /// episode the strong hits it is related to.
-    pub(crate) async fn rank_with_relations(
+    pub(super) async fn rank_with_relations(
         &self,
         query: &RetrievalQuery,
         mut candidates: Vec<Candidate>,
