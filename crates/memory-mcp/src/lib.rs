@@ -23,6 +23,7 @@ pub mod server;
 pub mod stats;
 pub mod stdio;
 pub mod token_file;
+mod tool_names;
 pub mod tools;
 
 pub use access::{Access, Grant};

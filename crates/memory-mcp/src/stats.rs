@@ -7,7 +7,7 @@
 //! knows — latency and errors per MCP tool — and, for `memory_stats`, the counts of the
 //! namespace asked about.
 
-use crate::tools::TOOL_NAMES;
+use crate::tool_names::TOOL_NAMES;
 use memory_core::metrics::{LatencyHistogram, LatencySummary, MemoryStats, render_prometheus};
 use memory_core::{EpisodeCounts, EpisodeFilter, MemoryError, PatternFilter, SelfLearningMemory};
 use serde::Serialize;
@@ -97,7 +97,7 @@ pub struct StatsReport {
 /// Counts the episodes (by state and outcome) and patterns of namespace `ns`.
 ///
 /// Through the backend's grouped count when it has one
-/// ([`memory_core::StorageBackend::count_episodes`]); otherwise by paging through the
+/// ([`memory_core::StatsStore::count_episodes`]); otherwise by paging through the
 /// namespace's episodes and patterns, 1,000 per query. Either way the cost grows with the
 /// namespace, which is why `/metrics` (scraped every few seconds) does not include it.
 pub async fn namespace_counts(

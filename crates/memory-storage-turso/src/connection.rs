@@ -1,4 +1,5 @@
-//! Opening the database file and handing out its connections.
+//! Opening the database file and handing out its connections (each a [`Conn`], see
+//! [`crate::conn`]), and the group-commit queue their writes go through.
 //!
 //! There is one writer connection and a small pool of readers, each behind its own async
 //! mutex. A libSQL connection must never be used by two tasks at once (their transactions
@@ -14,20 +15,20 @@
 //! IMMEDIATE` for every write, this is what lets several processes (the CLI and an MCP
 //! server) share one file safely.
 
-use crate::error::{RequestTimedOut, TursoError};
-use crate::group_commit::WriteQueue;
+use crate::conn::ServerLink;
+#[cfg(test)]
+pub(crate) use crate::conn::{CHANGE_LOG_KEEP, CHANGE_LOG_PRUNE_EVERY};
+pub(crate) use crate::conn::{Conn, Prepared};
+use crate::error::TursoError;
+use crate::group_commit::{WriteFuture, WriteQueue};
 use crate::location::Location;
 use crate::replica::{DEFAULT_SYNC_INTERVAL, PeriodicSync, Replica, ReplicaLock};
-use crate::statements::{
-    self, DEFAULT_STATEMENT_CAPACITY, PreparedStatementCache, StatementCounters,
-};
-use libsql::params::IntoParams;
-use libsql::{Connection, Database, Rows, Statement};
+use crate::statements::{DEFAULT_STATEMENT_CAPACITY, StatementCounters};
+use libsql::Database;
 use memory_core::metrics::{ConnectionStats, LatencyHistogram, PoolStats, StatementCacheStats};
-use std::future::Future as _;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
@@ -111,374 +112,6 @@ impl Default for TursoConfig {
     }
 }
 
-/// One database connection with its prepared-statement cache.
-///
-/// `query` and `execute` mirror [`Connection`]'s but go through the cache, so every query
-/// path of the crate reuses its prepared statements.
-pub(crate) struct Conn {
-    conn: Connection,
-    statements: std::sync::Mutex<PreparedStatementCache>,
-    /// On a server: the server, to replace the connection once it has been idle long enough
-    /// for the server to expire its stream, and to bound its requests.
-    server: Option<ServerLink>,
-    /// When its last lease ended.
-    last_used: Instant,
-    /// On the writer: the statement that names this handle the writer of the change log's
-    /// rows a transaction adds (see [`crate::change_log`]), made once.
-    names_writer: Option<String>,
-    /// Write transactions this connection committed (for the change log's pruning).
-    commits: AtomicU64,
-    /// Set when a request went unanswered: the stream's state is unknown, so nothing more is
-    /// sent on this connection and it is replaced before its next use.
-    abandoned: AtomicBool,
-    /// On the writer of a replicated store: the replica, synced after each commit so that
-    /// this handle's reads see its writes.
-    replica: Option<Arc<Replica>>,
-}
-
-/// How many rows the change log keeps (see [`crate::change_log`]): a process that has not
-/// looked for longer than it takes others to write this many changes drops its whole cache
-/// instead.
-#[cfg(test)]
-pub(crate) const CHANGE_LOG_KEEP: u64 = 20_000;
-
-/// A writer prunes the change log at one commit in this many (each pruning deletes what
-/// the commits since added, in one range delete).
-pub(crate) const CHANGE_LOG_PRUNE_EVERY: u64 = 64;
-
-/// What a writer runs as a write transaction begins: names it the writer of the change
-/// log's rows the transaction adds, and notes where they start (so that the namespaces'
-/// rows are added once per transaction). Only numbers are formatted in.
-fn change_log_writer_sql(writer: i64) -> String {
-    format!(
-        "UPDATE change_writer SET writer = {writer}, \
-         since = (SELECT coalesce(max(seq), 0) FROM change_log) WHERE id = 1"
-    )
-}
-
-/// Keeps the change log's newest `CHANGE_LOG_KEEP` rows (a unit test ties the two).
-const CHANGE_LOG_PRUNE: &str =
-    "DELETE FROM change_log WHERE seq <= (SELECT max(seq) FROM change_log) - 20000";
-
-/// The tracing target of every statement a connection is given, before it runs
-/// (`MEMORY_LOG=memory_storage_turso::sql=trace` lists them; on a server each run is one
-/// round trip, and preparing a statement not yet cached is another).
-pub(crate) const SQL_TRACE: &str = "memory_storage_turso::sql";
-
-/// How long a server connection may sit idle before it is replaced rather than used: a
-/// libSQL server drops an idle Hrana stream after about ten seconds and then refuses the
-/// next request on it ("stream has expired").
-const SERVER_IDLE_REOPEN: Duration = Duration::from_secs(5);
-
-impl Conn {
-    /// `conn` with an empty statement cache; `server` is the server's database, from which
-    /// the connection is made anew after it has been idle (see [`SERVER_IDLE_REOPEN`]).
-    fn new(conn: Connection, config: &TursoConfig, server: Option<ServerLink>) -> Conn {
-        Conn {
-            conn,
-            statements: std::sync::Mutex::new(PreparedStatementCache::new(
-                config.statement_cache_capacity,
-            )),
-            server,
-            last_used: Instant::now(),
-            names_writer: None,
-            commits: AtomicU64::new(0),
-            abandoned: AtomicBool::new(false),
-            replica: None,
-        }
-    }
-
-    /// Runs `request` (one or more requests to the database) within the server's request
-    /// timeout. A request that goes unanswered fails with [`RequestTimedOut`] and leaves the
-    /// connection abandoned: what follows on it fails at once, and it is replaced when next
-    /// leased (the server rolls back whatever transaction its stream held when it expires
-    /// the stream). On a local file it simply runs `request`.
-    pub(crate) async fn bounded<T>(
-        &self,
-        request: impl std::future::Future<Output = Result<T, libsql::Error>>,
-    ) -> Result<T, libsql::Error> {
-        let Some(server) = &self.server else {
-            return request.await;
-        };
-        if self.abandoned.load(Ordering::Relaxed) {
-            return Err(server.timed_out());
-        }
-        match tokio::time::timeout(server.timeout, request).await {
-            Ok(Err(err)) if is_transport_failure(&err) => {
-                Err(ServerFailed::error(&server.url, err))
-            }
-            Ok(answer) => answer,
-            Err(_) => {
-                self.abandoned.store(true, Ordering::Relaxed);
-                Err(server.timed_out())
-            }
-        }
-    }
-
-    /// Starts a write transaction, taking the database's write lock at once, and names this
-    /// handle as the writer of the change log's rows the transaction adds (see
-    /// [`crate::change_log`]; one request on a server). Through a replica whose server has
-    /// stopped answering its syncs, fails at once rather than waiting for the server (reads
-    /// still come from the replica).
-    pub(crate) async fn begin_write(&self) -> Result<(), libsql::Error> {
-        if let Some(replica) = &self.replica {
-            replica.refuse_writes_while_away()?;
-        }
-        let Some(name) = &self.names_writer else {
-            return self.execute("BEGIN IMMEDIATE", ()).await.map(|_| ());
-        };
-        if self.server.is_some() {
-            self.execute_script(&format!("BEGIN IMMEDIATE; {name}"))
-                .await
-        } else {
-            self.execute("BEGIN IMMEDIATE", ()).await?;
-            self.execute(name, ()).await.map(|_| ())
-        }
-    }
-
-    /// Commits the write transaction, pruning the change log now and then (see
-    /// [`crate::change_log`]; in the same request on a server). An embedded replica is then
-    /// synced, so that this handle reads what it wrote.
-    pub(crate) async fn commit_write(&self) -> Result<(), libsql::Error> {
-        if let Some(replica) = self.commit_write_unsynced().await? {
-            replica.after_write().await;
-        }
-        Ok(())
-    }
-
-    /// [`Conn::commit_write`] without the sync: returns the embedded replica (if the store
-    /// has one) that must be synced before the write's callers read — which the caller does
-    /// after giving the writer back, so that the next writes need not wait for the sync.
-    pub(crate) async fn commit_write_unsynced(
-        &self,
-    ) -> Result<Option<Arc<Replica>>, libsql::Error> {
-        if self.names_writer.is_none() {
-            self.execute("COMMIT", ()).await?;
-            return Ok(self.replica.clone());
-        }
-        let prune = self
-            .commits
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(CHANGE_LOG_PRUNE_EVERY);
-        match (prune, self.server.is_some()) {
-            (false, _) => {
-                self.execute("COMMIT", ()).await?;
-            }
-            (true, true) => {
-                self.execute_script(&format!("{CHANGE_LOG_PRUNE}; COMMIT"))
-                    .await?;
-            }
-            (true, false) => {
-                self.execute(CHANGE_LOG_PRUNE, ()).await?;
-                self.execute("COMMIT", ()).await?;
-            }
-        }
-        Ok(self.replica.clone())
-    }
-
-    /// Starts a read transaction: everything read until [`Conn::end_read`] comes from one
-    /// snapshot.
-    pub(crate) async fn begin_read(&self) -> Result<(), libsql::Error> {
-        self.execute("BEGIN", ()).await.map(|_| ())
-    }
-
-    /// Ends the read transaction [`Conn::begin_read`] started: `COMMIT` or `ROLLBACK`.
-    pub(crate) async fn end_read(&self, end: &'static str) -> Result<(), libsql::Error> {
-        self.execute(end, ()).await.map(|_| ())
-    }
-
-    /// Runs a query through the statement cache.
-    pub(crate) async fn query(
-        &self,
-        sql: &str,
-        params: impl IntoParams,
-    ) -> Result<Rows, libsql::Error> {
-        let statement = self.prepare(sql).await?;
-        statement.query(params).await
-    }
-
-    /// Runs `sql` once, without keeping it in the statement cache (for a statement whose
-    /// text is built for this one use); returns how many rows it changed.
-    pub(crate) async fn execute_once(
-        &self,
-        sql: &str,
-        params: impl IntoParams,
-    ) -> Result<u64, libsql::Error> {
-        tracing::trace!(target: SQL_TRACE, sql);
-        self.bounded(self.conn.execute(sql, params)).await
-    }
-
-    /// Runs `sql`, several statements separated by semicolons, without parameters.
-    pub(crate) async fn execute_script(&self, sql: &str) -> Result<(), libsql::Error> {
-        tracing::trace!(target: SQL_TRACE, sql);
-        self.bounded(self.conn.execute_batch(sql)).await.map(|_| ())
-    }
-
-    /// Runs a statement that returns no rows through the statement cache; returns how many
-    /// rows it changed.
-    pub(crate) async fn execute(
-        &self,
-        sql: &str,
-        params: impl IntoParams,
-    ) -> Result<u64, libsql::Error> {
-        let statement = self.prepare(sql).await?;
-        statement.execute(params).await.map(|n| n as u64)
-    }
-
-    /// The cached prepared statement for `sql` (prepared now if it is not cached), reset and
-    /// ready to bind. It is reset again when the connection is given back.
-    pub(crate) async fn prepare(&self, sql: &str) -> Result<Prepared<'_>, libsql::Error> {
-        tracing::trace!(target: SQL_TRACE, sql);
-        let statement = self
-            .bounded(statements::acquire(&self.statements, &self.conn, sql))
-            .await?;
-        Ok(Prepared {
-            conn: self,
-            statement,
-        })
-    }
-
-    /// Whether the connection is to a libSQL server (where each request is a round trip).
-    pub(crate) fn on_server(&self) -> bool {
-        self.server.is_some()
-    }
-
-    /// Rowid of the last row this connection inserted.
-    pub(crate) fn last_insert_rowid(&self) -> i64 {
-        self.conn.last_insert_rowid()
-    }
-
-    /// The underlying connection, for what does not go through prepared statements
-    /// (schema scripts, pragmas at setup).
-    pub(crate) fn raw(&self) -> &Connection {
-        &self.conn
-    }
-
-    /// Resets every statement handed out since the connection was taken. A statement that
-    /// has not been reset counts as still running, and SQLite will not release a savepoint
-    /// or commit while a write statement is running.
-    pub(crate) fn reset_statements(&self) {
-        statements::lock(&self.statements).release();
-    }
-
-    /// Makes the connection ready for its next user: statements reset, a transaction left
-    /// open by an operation that was cancelled half-way rolled back, and a server
-    /// connection replaced when the server may have dropped its stream.
-    async fn recycle(&mut self) {
-        statements::lock(&self.statements).release();
-        if self.abandoned.load(Ordering::Relaxed) {
-            // A request went unanswered: nothing more is sent on this stream.
-            self.replace();
-            return;
-        }
-        if !self.conn.is_autocommit() {
-            tracing::warn!("rolling back a transaction left open by a cancelled operation");
-            if let Err(err) = self.bounded(self.conn.execute("ROLLBACK", ())).await {
-                tracing::warn!(error = %err, "rollback of an abandoned transaction failed");
-            }
-        }
-        // A server connection idle long enough for the server to drop its stream, or one
-        // whose abandoned transaction could not be rolled back, is replaced: a new
-        // connection opens a new stream on its first request (and the server rolls back
-        // what the old stream left open when it expires it).
-        if self.server.is_some()
-            && (self.last_used.elapsed() >= SERVER_IDLE_REOPEN || !self.conn.is_autocommit())
-        {
-            self.replace();
-        }
-    }
-
-    /// Replaces a server connection with a new one (a new stream on its first request); its
-    /// prepared statements go with it. Nothing to do for a local file's connection.
-    fn replace(&mut self) {
-        let Some(server) = &self.server else {
-            return;
-        };
-        match server.db.connect() {
-            Ok(conn) => {
-                self.conn = conn;
-                self.abandoned.store(false, Ordering::Relaxed);
-                statements::lock(&self.statements).clear();
-            }
-            Err(err) => tracing::warn!(error = %err, "could not reopen a server connection"),
-        }
-    }
-}
-
-/// A prepared statement of a [`Conn`], run within the connection's request timeout.
-pub(crate) struct Prepared<'c> {
-    conn: &'c Conn,
-    statement: Arc<Statement>,
-}
-
-impl Prepared<'_> {
-    /// Runs the statement with `params`; returns how many rows it changed.
-    pub(crate) async fn execute(&self, params: impl IntoParams) -> Result<usize, libsql::Error> {
-        self.conn.bounded(self.statement.execute(params)).await
-    }
-
-    /// Runs the statement with `params` and returns its rows.
-    pub(crate) async fn query(&self, params: impl IntoParams) -> Result<Rows, libsql::Error> {
-        self.conn.bounded(self.statement.query(params)).await
-    }
-
-    /// Resets the statement for its next run with new parameters.
-    pub(crate) fn reset(&self) {
-        self.statement.reset();
-    }
-}
-
-/// The libSQL server a connection is made to.
-#[derive(Clone)]
-pub(crate) struct ServerLink {
-    db: Arc<Database>,
-    url: Arc<str>,
-    /// How long one request may go unanswered.
-    timeout: Duration,
-}
-
-impl ServerLink {
-    /// The error of a request it did not answer in time.
-    fn timed_out(&self) -> libsql::Error {
-        RequestTimedOut::error(&self.url, self.timeout)
-    }
-}
-
-/// A request that never got the server's answer (refused, unreachable, cut off): the
-/// libSQL error, with the URL of the server it was for, so that whoever reads the failure
-/// knows which server to look at.
-#[derive(Debug, thiserror::Error)]
-#[error("the libSQL server at {url} failed: {source}")]
-pub(crate) struct ServerFailed {
-    url: String,
-    source: libsql::Error,
-}
-
-impl ServerFailed {
-    /// The libSQL error carrying it.
-    fn error(url: &str, source: libsql::Error) -> libsql::Error {
-        libsql::Error::Hrana(Box::new(ServerFailed {
-            url: url.to_string(),
-            source,
-        }))
-    }
-}
-
-/// Whether `err` is the transport's failure rather than the server's answer (a statement
-/// the server refused keeps libSQL's own error, which callers match on).
-fn is_transport_failure(err: &libsql::Error) -> bool {
-    let said = err.to_string().to_ascii_lowercase();
-    [
-        "http error",
-        "error trying to connect",
-        "connection",
-        "broken pipe",
-        "status=",
-    ]
-    .iter()
-    .any(|sign| said.contains(sign))
-}
-
 /// Counters of one group of connections.
 #[derive(Default)]
 struct PoolMeter {
@@ -525,29 +158,7 @@ impl Deref for Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.guard.last_used = Instant::now();
-        statements::lock(&self.guard.statements).release();
-        // On a server a request cannot finish in one poll, and one dropped half-sent would
-        // leave the stream in doubt: its rollback waits for `recycle`, and the server gives
-        // the lock back by itself when it expires the stream.
-        if !self.guard.conn.is_autocommit() && self.guard.server.is_none() {
-            // An operation stopped half-way (cancelled, or panicked): roll back now rather
-            // than when the connection is next used, so the database's write lock is not
-            // held meanwhile. A local libSQL statement runs to completion when first polled.
-            let rollback = self.guard.conn.execute("ROLLBACK", ());
-            let mut rollback = std::pin::pin!(rollback);
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            match rollback.as_mut().poll(&mut cx) {
-                std::task::Poll::Ready(Ok(_)) => {
-                    tracing::warn!("rolled back a transaction left open by a stopped operation");
-                }
-                std::task::Poll::Ready(Err(err)) => {
-                    tracing::warn!(error = %err, "rollback of an abandoned transaction failed");
-                }
-                // Left for `recycle` on the connection's next use.
-                std::task::Poll::Pending => {}
-            }
-        }
+        self.guard.given_back();
         let held = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.meter.busy_ns.fetch_add(held, Ordering::Relaxed);
         self.meter.in_use.fetch_sub(1, Ordering::Relaxed);
@@ -565,7 +176,6 @@ pub(crate) struct Connections {
     opened: Instant,
     /// Writes waiting for the group commit.
     queue: Arc<WriteQueue>,
-    max_write_batch: usize,
     /// The statement caches' counters, one per connection.
     statement_counters: Vec<Arc<StatementCounters>>,
     /// The number that tags this handle's rows of the change log.
@@ -662,16 +272,14 @@ impl Connections {
             _ => None,
         };
         let server = location.is_server();
-        let link = location.url().map(|url| ServerLink {
-            db: Arc::clone(&db),
-            url: Arc::from(url),
-            timeout: config.request_timeout,
-        });
+        let link = location
+            .url()
+            .map(|url| ServerLink::new(Arc::clone(&db), url, config.request_timeout));
         let mut writer = connect(&db, config, link.clone()).await.map_err(open_err)?;
         // Random, so that two handles on one store (two processes, two machines) tell their
         // changes apart.
         let writer_tag = Uuid::new_v4().as_u64_pair().0.cast_signed();
-        writer.names_writer = Some(change_log_writer_sql(writer_tag));
+        writer.name_writer(writer_tag);
         let mut unreachable = None;
         if server {
             // The first request: fails here, with the URL, when the server is unreachable or
@@ -683,9 +291,9 @@ impl Connections {
                 Err(err) if replica.is_some() && !is_refusal(&err) => unreachable = Some(err),
                 Err(err) => return Err(open_err(err)),
             }
-            writer.replica = replica.clone();
+            writer.sync_after_commits(replica.clone());
         }
-        let mut statement_counters = vec![statements::lock(&writer.statements).counters()];
+        let mut statement_counters = vec![writer.statement_counters()];
         let mut readers = Vec::with_capacity(config.readers.max(1));
         for _ in 0..config.readers.max(1) {
             let reader = match &replica {
@@ -704,7 +312,7 @@ impl Connections {
                 }
                 None => connect(&db, config, link.clone()).await.map_err(open_err)?,
             };
-            statement_counters.push(statements::lock(&reader.statements).counters());
+            statement_counters.push(reader.statement_counters());
             readers.push(Arc::new(Mutex::new(reader)));
         }
         let periodic_sync = replica
@@ -717,8 +325,11 @@ impl Connections {
             writer_meter: Arc::default(),
             reader_meter: Arc::default(),
             opened: Instant::now(),
-            queue: Arc::new(WriteQueue::bounded(config.max_queued_writes)),
-            max_write_batch: config.max_write_batch,
+            queue: Arc::new(WriteQueue::new(
+                config.max_queued_writes,
+                config.max_write_batch,
+                matches!(location, Location::File(_)),
+            )),
             statement_counters,
             writer_tag,
             replica,
@@ -819,14 +430,14 @@ impl Connections {
         &self.queue
     }
 
-    /// The group-commit queue, for a batch that outlives its leader's call.
-    pub(crate) fn queue_handle(&self) -> Arc<WriteQueue> {
-        Arc::clone(&self.queue)
-    }
-
-    /// Most writes committed together.
-    pub(crate) fn max_write_batch(&self) -> usize {
-        self.max_write_batch
+    /// Runs `op` on the writer connection inside a group-commit transaction and returns its
+    /// result once that transaction has committed. `op` must not begin or end transactions.
+    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, memory_core::MemoryError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.queue.write(self.writer(), op).await
     }
 
     /// How the connections have been used, and their statement caches summed.
@@ -886,7 +497,7 @@ async fn connect(
 ) -> Result<Conn, libsql::Error> {
     let conn = db.connect()?;
     if server.is_some() {
-        return Ok(Conn::new(conn, config, server));
+        return Ok(Conn::new(conn, config.statement_cache_capacity, server));
     }
     conn.busy_timeout(config.busy_timeout)?;
 
@@ -941,7 +552,7 @@ async fn connect(
         let mut rows = conn.query(&pragma, ()).await?;
         while rows.next().await?.is_some() {}
     }
-    Ok(Conn::new(conn, config, None))
+    Ok(Conn::new(conn, config.statement_cache_capacity, None))
 }
 
 #[cfg(test)]
@@ -965,11 +576,6 @@ pub(crate) mod tests {
             .await
             .unwrap();
         conns
-    }
-
-    #[test]
-    fn the_change_log_is_pruned_to_the_rows_it_keeps() {
-        assert!(CHANGE_LOG_PRUNE.ends_with(&format!(" - {CHANGE_LOG_KEEP}")));
     }
 
     async fn pragma(conn: &Conn, name: &str) -> i64 {

@@ -7,40 +7,121 @@
 //! next batch gathers in the queue, so the more writers there are, the more each
 //! transaction carries and the fewer commits the database pays for.
 //!
+//! Jobs of every result type share the queue as [`QueuedWrite`] trait objects: each keeps
+//! its operation, its result and its caller's reply channel with their own types, so no
+//! value is ever type-erased and recovered.
+//!
 //! The batch runs in a task of its own, so a leader whose request is cancelled (a client
 //! that hangs up) does not abandon the writes of the callers it carries; on a local file,
 //! where it may block ([`crate::off_runtime`]), since it may wait seconds for the file's lock.
 
-use crate::connection::{Conn, Connections, Lease};
+use crate::conn::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::off_runtime::off_runtime_holding;
 use memory_core::metrics::WriteQueueStats;
 use memory_core::{MemoryError, Result};
-use std::any::Any;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
 /// The future of one queued write, borrowing the writer connection.
 pub(crate) type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
 
-type Erased = Box<dyn Any + Send>;
-type Run = Box<dyn for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, Erased> + Send>;
+/// One write of the queue, whatever its result type, as a batch runs and answers it.
+trait QueuedWrite: Send {
+    /// Whether its caller stopped waiting (its request was cancelled).
+    fn abandoned(&self) -> bool;
 
+    /// Runs the write on `conn` and keeps its result for the answer; whether it succeeded.
+    fn run<'a>(&'a mut self, conn: &'a Conn) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
+    /// Leaves the write unrun, failed with `err`.
+    fn skip(&mut self, err: MemoryError);
+
+    /// Answers the caller with the write's result, counted in `queue` first (a caller may
+    /// read the counters as soon as it has its answer). With `uncommitted`, the reason its
+    /// transaction did not commit, a success (or a write that never ran) is answered with
+    /// that failure instead; a failure keeps its own error.
+    fn answer(self: Box<Self>, uncommitted: Option<&str>, queue: &WriteQueue);
+
+    /// Answers the caller with the failure `message`, whatever the write's result, counted
+    /// in `queue` first.
+    fn fail(self: Box<Self>, message: &str, queue: &WriteQueue);
+}
+
+/// A queued write returning `T`: its operation until it runs, then its result, and the
+/// channel its caller waits on.
+struct TypedWrite<T, F> {
+    op: Option<F>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> QueuedWrite for TypedWrite<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, T> + Send + 'static,
+{
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    fn run<'a>(&'a mut self, conn: &'a Conn) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            let result = match self.op.take() {
+                Some(op) => op(conn).await,
+                None => Err(storage_error("a queued write was run twice")),
+            };
+            let succeeded = result.is_ok();
+            self.result = Some(result);
+            succeeded
+        })
+    }
+
+    fn skip(&mut self, err: MemoryError) {
+        self.op = None;
+        self.result = Some(Err(err));
+    }
+
+    fn answer(self: Box<Self>, uncommitted: Option<&str>, queue: &WriteQueue) {
+        let result = match (self.result, uncommitted) {
+            (Some(Err(err)), _) => Err(err),
+            (Some(Ok(value)), None) => Ok(value),
+            (_, Some(message)) => Err(storage_error(message)),
+            (None, None) => Err(storage_error("a queued write was answered before it ran")),
+        };
+        queue.count(result.is_ok());
+        // A caller that stopped waiting (cancelled) simply gets no answer.
+        let _ = self.reply.send(result);
+    }
+
+    fn fail(self: Box<Self>, message: &str, queue: &WriteQueue) {
+        queue.count(false);
+        let _ = self.reply.send(Err(storage_error(message)));
+    }
+}
+
+/// A write in the queue.
 struct Job {
     /// Identifies the job in the queue, so its caller can make sure to carry it.
     ticket: u64,
-    run: Run,
-    reply: oneshot::Sender<Result<Erased>>,
+    write: Box<dyn QueuedWrite>,
 }
 
-/// The queue of writes waiting for the writer, and its counters.
+/// The queue of writes waiting for the writer, how it batches them, and its counters.
 #[derive(Default)]
 pub(crate) struct WriteQueue {
     jobs: std::sync::Mutex<Vec<Job>>,
     /// Most writes waiting at once; one more is refused as busy (0: no bound).
     limit: usize,
+    /// Most writes committed together.
+    max_batch: usize,
+    /// Whether the writer is a file on this machine, where a batch blocks in SQLite (see
+    /// [`crate::off_runtime`]).
+    local_writer: bool,
     refused: AtomicU64,
     next_ticket: AtomicU64,
     max_depth: AtomicU64,
@@ -50,10 +131,13 @@ pub(crate) struct WriteQueue {
 }
 
 impl WriteQueue {
-    /// A queue that holds at most `limit` waiting writes (0: no bound).
-    pub(crate) fn bounded(limit: usize) -> WriteQueue {
+    /// A queue that holds at most `limit` waiting writes (0: no bound) and commits at most
+    /// `max_batch` together, for a writer that is a local file when `local_writer`.
+    pub(crate) fn new(limit: usize, max_batch: usize, local_writer: bool) -> WriteQueue {
         WriteQueue {
             limit,
+            max_batch,
+            local_writer,
             ..WriteQueue::default()
         }
     }
@@ -74,15 +158,25 @@ impl WriteQueue {
         Ok(())
     }
 
-    /// The job with `ticket` and up to `max - 1` others, oldest first; `None` when the
-    /// ticket's job is no longer queued.
-    fn take(&self, ticket: u64, max: usize) -> Option<Vec<Job>> {
+    /// The job with `ticket` and up to `max_batch - 1` others, oldest first; `None` when
+    /// the ticket's job is no longer queued.
+    fn take(&self, ticket: u64) -> Option<Vec<Job>> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         let own = jobs.iter().position(|j| j.ticket == ticket)?;
         let mut batch = vec![jobs.remove(own)];
-        let others = jobs.len().min(max.max(1) - 1);
+        let others = jobs.len().min(self.max_batch.max(1) - 1);
         batch.extend(jobs.drain(..others));
         Some(batch)
+    }
+
+    /// Counts one write answered: committed when `succeeded`, failed otherwise.
+    fn count(&self, succeeded: bool) {
+        let counter = if succeeded {
+            &self.operations
+        } else {
+            &self.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The queue's counters.
@@ -97,22 +191,31 @@ impl WriteQueue {
             refused: self.refused.load(Ordering::Relaxed),
         }
     }
-}
 
-impl Connections {
-    /// Runs `op` on the writer connection inside a group-commit transaction and returns its
-    /// result once that transaction has committed. `op` must not begin or end transactions.
-    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T>
+    /// Queues `op` and returns its result once the transaction carrying it has committed.
+    /// `writer` leases the writer connection, should this caller lead the next batch.
+    /// `op` must not begin or end transactions.
+    pub(crate) async fn write<T, F, W>(
+        self: &Arc<Self>,
+        writer: impl Future<Output = W>,
+        op: F,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, T> + Send + 'static,
+        W: Deref<Target = Conn> + Send + 'static,
     {
         let (reply, mut answer) = oneshot::channel();
-        let run: Run = Box::new(move |conn| {
-            Box::pin(async move { op(conn).await.map(|v| Box::new(v) as Erased) })
-        });
-        let ticket = self.queue().next_ticket.fetch_add(1, Ordering::Relaxed);
-        self.queue().push(Job { ticket, run, reply })?;
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let write = TypedWrite {
+            op: Some(op),
+            result: None,
+            reply,
+        };
+        self.push(Job {
+            ticket,
+            write: Box::new(write),
+        })?;
 
         // A caller waits for whichever comes first: its answer, from a batch another leader
         // carried it in, or the writer, to lead the next batch itself. Waiting for the writer
@@ -120,11 +223,11 @@ impl Connections {
         // before it (the writer's lock is first come, first served).
         let lease = tokio::select! {
             biased;
-            result = &mut answer => return downcast(result.map_err(|_| abandoned())?),
-            lease = self.writer() => lease,
+            result = &mut answer => return result.unwrap_or_else(|_| Err(abandoned())),
+            lease = writer => lease,
         };
         // Either an earlier leader already committed this job…
-        let result = match answer.try_recv() {
+        match answer.try_recv() {
             Ok(result) => {
                 drop(lease);
                 result
@@ -132,63 +235,62 @@ impl Connections {
             // …or it is still queued, and this caller leads the next batch, which always
             // carries the leader's own job.
             Err(oneshot::error::TryRecvError::Empty) => {
-                let Some(jobs) = self.queue().take(ticket, self.max_write_batch()) else {
+                let Some(jobs) = self.take(ticket) else {
                     // Another leader took it and committed it, and has given the writer
                     // back before answering (it waits for an embedded replica's sync
                     // first): the answer is on its way.
                     drop(lease);
-                    return downcast(answer.await.map_err(|_| abandoned())?);
+                    return answer.await.unwrap_or_else(|_| Err(abandoned()));
                 };
-                let queue = self.queue_handle();
-                let batch = off_runtime_holding(self.local_writer(), run_batch(lease, jobs, queue));
+                let batch = off_runtime_holding(
+                    self.local_writer,
+                    run_batch(lease, jobs, Arc::clone(self)),
+                );
                 match tokio::runtime::Handle::try_current() {
                     Ok(handle) => drop(handle.spawn(batch)),
                     Err(_) => batch.await,
                 }
-                answer.await.map_err(|_| abandoned())?
+                answer.await.unwrap_or_else(|_| Err(abandoned()))
             }
             Err(oneshot::error::TryRecvError::Closed) => Err(abandoned()),
-        };
-        downcast(result)
+        }
     }
 }
 
-/// The value a queued write returned, as the type its caller expects.
-fn downcast<T: 'static>(result: Result<Erased>) -> Result<T> {
-    result.and_then(|value| {
-        value.downcast::<T>().map(|v| *v).map_err(|_| {
-            MemoryError::Storage("a queued write returned a value of the wrong type".into())
-        })
-    })
+fn storage_error(message: &str) -> MemoryError {
+    MemoryError::Storage(message.to_string().into())
 }
 
 fn abandoned() -> MemoryError {
-    MemoryError::Storage(
-        "the transaction carrying this write stopped before committing; nothing was written".into(),
+    storage_error(
+        "the transaction carrying this write stopped before committing; nothing was written",
     )
 }
 
 /// Runs `jobs` in one transaction on the leased writer and answers each caller.
-async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueue>) {
+async fn run_batch<W: Deref<Target = Conn>>(lease: W, jobs: Vec<Job>, queue: Arc<WriteQueue>) {
     let conn: &Conn = &lease;
     // A caller that stopped waiting (its request was cancelled) before its write started
     // does not get it carried out behind its back.
-    let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
+    let jobs: Vec<Box<dyn QueuedWrite>> = jobs
+        .into_iter()
+        .map(|j| j.write)
+        .filter(|w| !w.abandoned())
+        .collect();
     if jobs.is_empty() {
         return;
     }
     if let Err(err) = conn.begin_write().await.ctx("begin write transaction") {
-        fail_all(&queue, jobs.into_iter().map(|j| j.reply), &err.to_string());
+        fail_all(&queue, jobs, &err.to_string());
         return;
     }
     let isolate = jobs.len() > 1;
-    let mut done: Vec<(oneshot::Sender<Result<Erased>>, Result<Erased>)> =
-        Vec::with_capacity(jobs.len());
+    let mut done: Vec<(Box<dyn QueuedWrite>, bool)> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
-    while let Some(job) = jobs.next() {
-        let result = if isolate {
-            match run_isolated(conn, job.run).await {
-                Ok(result) => result,
+    while let Some(mut job) = jobs.next() {
+        let succeeded = if isolate {
+            match run_isolated(conn, job.as_mut()).await {
+                Ok(succeeded) => succeeded,
                 Err(broken) => {
                     // The job's savepoint could not be rolled back or released: what it
                     // wrote may still be part of the transaction, so none of it commits.
@@ -199,45 +301,34 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
                         "{broken}; the whole batch carrying this write was rolled back, \
                          nothing in it was written"
                     );
-                    let replies = done
+                    let all = done
                         .into_iter()
-                        .map(|(reply, _)| reply)
-                        .chain(std::iter::once(job.reply))
-                        .chain(jobs.map(|j| j.reply));
-                    fail_all(&queue, replies, &message);
+                        .map(|(job, _)| job)
+                        .chain(std::iter::once(job))
+                        .chain(jobs);
+                    fail_all(&queue, all, &message);
                     return;
                 }
             }
         } else {
-            (job.run)(conn).await
+            job.run(conn).await
         };
-        done.push((job.reply, result));
+        done.push((job, succeeded));
         // Some errors (disk full, I/O, out of memory) make SQLite roll back the whole
         // transaction: nothing done so far will be committed, and what follows must not run
-        // outside a transaction.
+        // outside a transaction. Each failed write keeps its own error.
         if conn.raw().is_autocommit() {
             let message = "the database rolled back the transaction after an error; nothing \
                            in it was written";
-            let lost = done.drain(..).map(|(reply, result)| match result {
-                Err(err) => {
-                    queue.failed.fetch_add(1, Ordering::Relaxed);
-                    let _ = reply.send(Err(err));
-                    None
-                }
-                Ok(_) => Some(reply),
-            });
-            let lost: Vec<_> = lost.flatten().collect();
-            fail_all(
-                &queue,
-                lost.into_iter().chain(jobs.map(|j| j.reply)),
-                message,
-            );
+            for job in done.into_iter().map(|(job, _)| job).chain(jobs) {
+                job.answer(Some(message), &queue);
+            }
             return;
         }
     }
     // Statements stay active until reset; SQLite refuses to commit while a write is.
     conn.reset_statements();
-    let roll_back = !isolate && done.iter().all(|(_, r)| r.is_err());
+    let roll_back = !isolate && done.iter().all(|(_, succeeded)| !succeeded);
     let end = if roll_back {
         conn.execute("ROLLBACK", ())
             .await
@@ -259,50 +350,41 @@ async fn run_batch(lease: Lease, jobs: Vec<Job>, queue: std::sync::Arc<WriteQueu
     if let Ok(Some(replica)) = &end {
         replica.after_write().await;
     }
-    for (reply, result) in done {
-        let result = match (&commit_error, result) {
-            (Some(message), Ok(_)) => Err(MemoryError::Storage(message.clone().into())),
-            (_, result) => result,
-        };
-        if result.is_ok() {
-            queue.operations.fetch_add(1, Ordering::Relaxed);
-        } else {
-            queue.failed.fetch_add(1, Ordering::Relaxed);
-        }
-        // A caller that stopped waiting (cancelled) simply gets no answer.
-        let _ = reply.send(result);
+    for (job, _) in done {
+        job.answer(commit_error.as_deref(), &queue);
     }
 }
 
-/// Answers every caller in `replies` with the storage error `message`.
+/// Answers the caller of every job in `jobs` with the storage error `message`.
 fn fail_all(
     queue: &WriteQueue,
-    replies: impl Iterator<Item = oneshot::Sender<Result<Erased>>>,
+    jobs: impl IntoIterator<Item = Box<dyn QueuedWrite>>,
     message: &str,
 ) {
-    for reply in replies {
-        queue.failed.fetch_add(1, Ordering::Relaxed);
-        let _ = reply.send(Err(MemoryError::Storage(message.to_string().into())));
+    for job in jobs {
+        job.fail(message, queue);
     }
 }
 
-/// Runs one job of a batch inside a savepoint, so its failure undoes only its own writes.
-async fn run_isolated(conn: &Conn, run: Run) -> Result<Result<Erased>, TursoError> {
+/// Runs one job of a batch inside a savepoint, so its failure undoes only its own writes;
+/// whether it succeeded, or the error that left the savepoint in doubt.
+async fn run_isolated(conn: &Conn, job: &mut dyn QueuedWrite) -> Result<bool, TursoError> {
     if let Err(err) = conn
         .execute("SAVEPOINT queued_write", ())
         .await
         .ctx("open savepoint")
     {
         // Nothing of the job ran: it alone fails.
-        return Ok(Err(err.into()));
+        job.skip(err.into());
+        return Ok(false);
     }
-    let result = run(conn).await;
+    let succeeded = job.run(conn).await;
     if conn.raw().is_autocommit() {
         // The database rolled everything back; the caller sees it.
-        return Ok(result);
+        return Ok(succeeded);
     }
     conn.reset_statements();
-    if result.is_err() {
+    if !succeeded {
         conn.execute("ROLLBACK TO queued_write", ())
             .await
             .ctx("roll back to savepoint")?;
@@ -310,7 +392,7 @@ async fn run_isolated(conn: &Conn, run: Run) -> Result<Result<Erased>, TursoErro
     conn.execute("RELEASE queued_write", ())
         .await
         .ctx("release savepoint")?;
-    Ok(result)
+    Ok(succeeded)
 }
 
 #[cfg(test)]
@@ -318,7 +400,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use std::sync::Arc;
+    use crate::connection::Connections;
     use std::time::Duration;
 
     async fn open(dir: &tempfile::TempDir) -> Arc<Connections> {

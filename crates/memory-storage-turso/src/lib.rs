@@ -9,7 +9,7 @@
 //! `vector_top_k`) for semantic search.
 //!
 //! ```no_run
-//! use memory_core::{EpisodeFilter, StorageBackend};
+//! use memory_core::{EpisodeFilter, EpisodeStore};
 //! use memory_storage_turso::TursoStorage;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -54,6 +54,7 @@ mod backend;
 mod batch;
 mod change_log;
 mod codec;
+mod conn;
 mod connection;
 mod counts;
 mod episodes;

@@ -2,14 +2,16 @@
 //!
 //! Preparing a statement parses and plans its SQL, which costs tens of microseconds for the
 //! queries this crate runs — often more than running them. Each connection keeps the
-//! statements it prepared in a small LRU keyed by SQL text; a statement is reset before
-//! every reuse, and every statement handed out during one use of the connection is reset
-//! again when the connection is given back, so no statement keeps a read snapshot open
-//! between operations.
+//! statements it prepared in a small LRU keyed by SQL text (the `lru` crate); a statement is
+//! reset before every reuse, and every statement handed out during one use of the
+//! connection is reset again when the connection is given back, so no statement keeps a
+//! read snapshot open between operations. That reset, and the counters, are this module's:
+//! the LRU only keeps and evicts.
 
 use libsql::{Connection, Statement};
+use lru::LruCache;
 use memory_core::metrics::StatementCacheStats;
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,10 +21,8 @@ pub const DEFAULT_STATEMENT_CAPACITY: usize = 128;
 
 /// An LRU of one connection's prepared statements, keyed by SQL text.
 pub(crate) struct PreparedStatementCache {
-    capacity: usize,
-    entries: HashMap<String, Entry>,
-    /// Logical time of the last acquisition, for least-recently-used eviction.
-    tick: u64,
+    /// The statements kept; `None` when caching is off (a capacity of 0).
+    kept: Option<LruCache<String, Arc<Statement>>>,
     /// Statements handed out since the connection was last given back.
     leased: Vec<Arc<Statement>>,
     counters: Arc<StatementCounters>,
@@ -62,11 +62,6 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-struct Entry {
-    statement: Arc<Statement>,
-    last_used: u64,
-}
-
 impl PreparedStatementCache {
     /// An empty cache holding at most `capacity` statements (0 disables caching: every
     /// statement is prepared for one use).
@@ -74,9 +69,7 @@ impl PreparedStatementCache {
         let counters = StatementCounters::default();
         counters.capacity.store(capacity as u64, Ordering::Relaxed);
         PreparedStatementCache {
-            capacity,
-            entries: HashMap::new(),
-            tick: 0,
+            kept: NonZeroUsize::new(capacity).map(LruCache::new),
             leased: Vec::new(),
             counters: Arc::new(counters),
         }
@@ -85,11 +78,7 @@ impl PreparedStatementCache {
     /// The cached statement for `sql`, reset and ready to bind, if there is one.
     pub(crate) fn lookup(&mut self, sql: &str) -> Option<Arc<Statement>> {
         let started = Instant::now();
-        self.tick += 1;
-        let tick = self.tick;
-        let entry = self.entries.get_mut(sql)?;
-        entry.last_used = tick;
-        let statement = Arc::clone(&entry.statement);
+        let statement = Arc::clone(self.kept.as_mut()?.get(sql)?);
         statement.reset();
         self.leased.push(Arc::clone(&statement));
         self.counters.hits.fetch_add(1, Ordering::Relaxed);
@@ -113,30 +102,19 @@ impl PreparedStatementCache {
             .fetch_add(nanos(took), Ordering::Relaxed);
         let statement = Arc::new(statement);
         self.leased.push(Arc::clone(&statement));
-        if self.capacity == 0 {
+        let Some(kept) = &mut self.kept else {
             return statement;
-        }
-        if self.entries.len() >= self.capacity
-            && !self.entries.contains_key(sql)
-            && let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
+        };
+        // `push` hands back the entry it replaced: the same SQL's older statement (two
+        // uses prepared it at once), or the least recently used one, evicted.
+        if let Some((dropped, _)) = kept.push(sql.to_string(), Arc::clone(&statement))
+            && dropped != sql
         {
-            self.entries.remove(&oldest);
             self.counters.evictions.fetch_add(1, Ordering::Relaxed);
         }
-        self.entries.insert(
-            sql.to_string(),
-            Entry {
-                statement: Arc::clone(&statement),
-                last_used: self.tick,
-            },
-        );
         self.counters
             .cached
-            .store(self.entries.len() as u64, Ordering::Relaxed);
+            .store(kept.len() as u64, Ordering::Relaxed);
         statement
     }
 
@@ -151,7 +129,9 @@ impl PreparedStatementCache {
     /// counters go on.
     pub(crate) fn clear(&mut self) {
         self.release();
-        self.entries.clear();
+        if let Some(kept) = &mut self.kept {
+            kept.clear();
+        }
         self.counters.cached.store(0, Ordering::Relaxed);
     }
 

@@ -10,7 +10,7 @@ use crate::error::{RequestTimedOut, SqlContext, TursoError};
 use crate::location::Location;
 use crate::replica;
 use crate::schema;
-use crate::text_search::TextSearch;
+use crate::text_search::{SearchedStore, TextSearch};
 use crate::vectors;
 use memory_core::metrics::{StorageStats, TextIndexStats};
 use std::fmt;
@@ -31,6 +31,15 @@ pub struct TursoStorage {
     /// The full-text index, caught up with the text log before each search (shared with
     /// the background task that writes its snapshot).
     pub(crate) text: Arc<TextSearch>,
+}
+
+impl<'a> From<&'a TursoStorage> for SearchedStore<'a> {
+    fn from(storage: &'a TursoStorage) -> Self {
+        SearchedStore {
+            text: &storage.text,
+            conns: &storage.conns,
+        }
+    }
 }
 
 /// How many rows each table holds; for statistics and integrity checks.

@@ -18,7 +18,6 @@
 use crate::codec::{self, decode_summary};
 use crate::connection::{Conn, Connections};
 use crate::error::{SqlContext, TursoError};
-use crate::storage::TursoStorage;
 use crate::text_index::{TextIndex, TextIndexSize};
 use crate::text_log::{self, RawEntry};
 use crate::text_segment::{PostingList, Segment};
@@ -349,10 +348,19 @@ impl TextSearch {
     }
 }
 
+/// A store as a full-text search sees it: the handle's index and the store's connections
+/// (a [`crate::TursoStorage`] converts into one).
+pub(crate) struct SearchedStore<'a> {
+    /// The handle's full-text index.
+    pub(crate) text: &'a Arc<TextSearch>,
+    /// The store's connections.
+    pub(crate) conns: &'a Arc<Connections>,
+}
+
 /// The `limit` best full-text matches for `terms` among `namespace`'s completed episodes,
 /// best first.
-pub(crate) async fn search(
-    storage: &TursoStorage,
+pub(crate) async fn search<'a>(
+    store: impl Into<SearchedStore<'a>>,
     namespace: &str,
     terms: &[String],
     limit: usize,
@@ -361,11 +369,12 @@ pub(crate) async fn search(
     if limit == 0 || stems.is_empty() {
         return Ok(Vec::new());
     }
-    let text = &storage.text;
+    let store = store.into();
+    let text = store.text;
     let mut attempts = 0;
     let (hits, applied) = loop {
-        text.catch_up(&storage.conns).await?;
-        text.read_terms(&storage.conns, &stems).await?;
+        text.catch_up(store.conns).await?;
+        text.read_terms(store.conns, &stems).await?;
         {
             let index = text.read();
             if let Some(hits) = index.search(namespace, &stems, limit) {
@@ -380,11 +389,11 @@ pub(crate) async fn search(
             }
         }
     };
-    text.start_snapshot(&storage.conns);
+    text.start_snapshot(store.conns);
     if hits.is_empty() {
         return Ok(Vec::new());
     }
-    let conn = storage.conns.reader().await;
+    let conn = store.conns.reader().await;
     let mut found = summaries(&conn, namespace, &hits, applied).await?;
     // In score order; an episode deleted since the index was read is left out.
     Ok(hits

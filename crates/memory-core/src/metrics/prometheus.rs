@@ -1,4 +1,11 @@
 //! Prometheus text exposition (format 0.0.4) of a [`MemoryStats`] snapshot.
+//!
+//! Written by hand on purpose: the snapshot holds finished figures (quantiles from
+//! `hdrhistogram`, float counters), which neither Prometheus crate can encode as they are.
+//! `prometheus-client` has no summary type (the latency summaries would become untyped
+//! families, their `_sum` and `_count` split off) and needs more code of ours than
+//! `Exposition` below; `metrics-exporter-prometheus` computes summaries from raw observations,
+//! not from given quantiles, and its counters are whole numbers.
 
 use super::latency::LatencySummary;
 use super::snapshot::{MemoryStats, PoolStats};

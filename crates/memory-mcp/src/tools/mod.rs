@@ -6,6 +6,7 @@ mod handlers;
 pub mod input;
 mod schema;
 
+pub use crate::tool_names::TOOL_NAMES;
 pub use error::ToolError;
 pub(crate) use handlers::Ctx;
 pub use handlers::ToolOutput;
@@ -20,20 +21,6 @@ use schema::{PageLimit, input_schema};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use uuid::Uuid;
-
-/// Every tool name, in the order `tools/list` shows them.
-pub const TOOL_NAMES: [&str; 10] = [
-    "retrieve_context",
-    "start_episode",
-    "log_step",
-    "complete_episode",
-    "record_feedback",
-    "search_episodes",
-    "get_episode",
-    "list_patterns",
-    "delete_episode",
-    "memory_stats",
-];
 
 const RETRIEVE: &str = "Find what this memory learned from past tasks similar to a new one. \
 Call it at the START of a task, before planning. Returns a Markdown context pack within a token \
