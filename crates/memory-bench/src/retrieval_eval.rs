@@ -4,15 +4,16 @@
 //! the same queries and the same labels.
 //!
 //! **The corpus** ([`CorpusGen`]) is a seeded stream of complete agent episodes over the
-//! hand-written topics in `retrieval_eval/topics.rs`: 23 domains (web APIs in Go, Python,
-//! TypeScript, Rust and Java, databases, Terraform, Kubernetes, CI, frontend, mobile, ML
-//! training, security, observability, payments, search, auth, messaging, caching, CLI tools,
-//! embedded, game dev, docs, serverless, data pipelines, networking, desktop), each with
-//! several topics — a topic is one concrete problem with its own vocabulary, error messages,
-//! fixes and verdicts. Each episode takes a topic, a subject and a file, and is written with
-//! one of the topic's phrasings, a varied sequence of steps (probes, real-looking errors,
-//! fixes, a check) and an outcome (about 70 % success, 15 % partial, 15 % failure). Topics
-//! recur with uneven frequency, and some are near misses of others: same surface words,
+//! hand-written topics of `data/retrieval_topics.json` (loaded and described by
+//! `retrieval_eval/topics.rs`): 23 domains (web APIs in Go, Python, TypeScript, Rust and
+//! Java, databases, Terraform, Kubernetes, CI, frontend, mobile, ML training, security,
+//! observability, payments, search, auth, messaging, caching, CLI tools, embedded, game dev,
+//! docs, serverless, data pipelines, networking, desktop), each with several topics — a
+//! topic is one concrete problem with its own vocabulary, error messages, fixes and
+//! verdicts. Each episode takes a topic, a subject and a file, and is written with one of
+//! the topic's phrasings, a varied sequence of steps (probes, real-looking errors, fixes, a
+//! check) and an outcome (about 70 % success, 15 % partial, 15 % failure). Topics recur
+//! with uneven frequency, and some are near misses of others: same surface words,
 //! different problem.
 //!
 //! **The queries** ([`queries`]) are held out: each is one of a topic's query-side phrasings,
@@ -57,7 +58,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use topics::{DOMAINS, KITS, StepT, TOPICS, Topic};
+use topics::{StepT, Topic, domains, kits, topics};
 use uuid::Uuid;
 
 /// The namespace the evaluation corpus lives in.
@@ -102,7 +103,7 @@ pub struct Label {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelledEpisode {
     /// The complete episode (outcome, reward and reflection included), ready for
-    /// `StorageBackend::store_episode`.
+    /// `EpisodeStore::store_episode`.
     pub episode: Episode,
     /// What it is about.
     pub label: Label,
@@ -142,7 +143,7 @@ impl CorpusGen {
     pub fn new(seed: u64, now: DateTime<Utc>) -> Self {
         let mut rng = Rng(seed ^ 0x5EED_0FC0_4B05);
         let mut total = 0.0;
-        let cumulative = TOPICS
+        let cumulative = topics()
             .iter()
             .map(|_| {
                 total += 0.4 + 1.2 * rng.unit();
@@ -164,15 +165,15 @@ impl CorpusGen {
 
     /// The next episode, in `namespace`.
     pub fn next_episode(&mut self, namespace: &str) -> LabelledEpisode {
-        let topic = if self.produced < 3 * TOPICS.len() {
-            self.produced % TOPICS.len()
+        let topic = if self.produced < 3 * topics().len() {
+            self.produced % topics().len()
         } else {
             let total = self.cumulative.last().copied().unwrap_or(1.0);
             let x = self.rng.unit() * total;
             self.cumulative
                 .iter()
                 .position(|c| x < *c)
-                .unwrap_or(TOPICS.len() - 1)
+                .unwrap_or(topics().len() - 1)
         };
         self.produced += 1;
         let episode = self.episode(namespace, topic);
@@ -183,13 +184,13 @@ impl CorpusGen {
         }
     }
 
-    /// One episode about `TOPICS[t]`.
+    /// One episode about `topics()[t]`.
     fn episode(&mut self, namespace: &str, t: usize) -> Episode {
         let rng = &mut self.rng;
-        let topic = &TOPICS[t];
+        let topic = &topics()[t];
         let domain = domain_of(topic);
         let kit = kit_of(topic);
-        let subject = rng.pick(domain.subjects);
+        let subject = pick_str(rng, &domain.subjects);
         let mut vars = Vars {
             subject,
             file: pick_file(kit, subject, rng),
@@ -198,7 +199,7 @@ impl CorpusGen {
         let task_description = format!(
             "{}{}{}",
             rng.pick(TASK_PREFIXES),
-            vars.fill(rng.pick(topic.tasks), rng),
+            vars.fill(pick_str(rng, &topic.tasks), rng),
             vars.fill(rng.pick(TASK_SUFFIXES), rng)
         );
 
@@ -216,35 +217,38 @@ impl CorpusGen {
         let first_probe = rng.below(topic.probes.len());
         let first_error = rng.below(topic.errors.len());
         if rng.chance(0.7) {
-            plan.push((topic.probes[first_probe], true));
-            plan.push((topic.errors[first_error], false));
+            plan.push((topic.probes[first_probe].parts(), true));
+            plan.push((topic.errors[first_error].parts(), false));
         } else {
-            plan.push((topic.errors[first_error], false));
-            plan.push((topic.probes[first_probe], true));
+            plan.push((topic.errors[first_error].parts(), false));
+            plan.push((topic.probes[first_probe].parts(), true));
         }
         if topic.probes.len() > 1 && rng.chance(0.5) {
             let other = (first_probe + 1 + rng.below(topic.probes.len() - 1)) % topic.probes.len();
-            plan.push((topic.probes[other], true));
+            plan.push((topic.probes[other].parts(), true));
         }
         if rng.chance(0.5) {
             plan.push((rng.pick(GENERIC_STEPS), true));
         }
         if topic.errors.len() > 1 && rng.chance(0.35) {
             let other = (first_error + 1 + rng.below(topic.errors.len() - 1)) % topic.errors.len();
-            plan.push((topic.errors[other], false));
+            plan.push((topic.errors[other].parts(), false));
         }
         let first_fix = rng.below(topic.fixes.len());
         plan.push((
-            topic.fixes[first_fix],
+            topic.fixes[first_fix].parts(),
             kind != Outcome::Failure || rng.chance(0.5),
         ));
         if topic.fixes.len() > 1 && rng.chance(0.4) {
-            plan.push((topic.fixes[(first_fix + 1) % topic.fixes.len()], true));
+            plan.push((
+                topic.fixes[(first_fix + 1) % topic.fixes.len()].parts(),
+                true,
+            ));
         }
-        let check = rng.pick(kit.verify);
+        let check = pick(rng, &kit.verify).parts();
         match kind {
             Outcome::Failure => {
-                let (_, _, message) = topic.errors[rng.below(topic.errors.len())];
+                let (_, _, message) = topic.errors[rng.below(topic.errors.len())].parts();
                 plan.push(((check.0, check.1, message), false));
             }
             _ => plan.push((check, true)),
@@ -292,7 +296,7 @@ impl CorpusGen {
                     artifacts.push(format!("PR #{}", rng.range(100, 9_000)));
                 }
                 TaskOutcome::Success {
-                    verdict: vars.fill(rng.pick(topic.verdicts), rng),
+                    verdict: vars.fill(pick_str(rng, &topic.verdicts), rng),
                     artifacts,
                 }
             }
@@ -308,15 +312,15 @@ impl CorpusGen {
         };
 
         let mut tags = Vec::new();
-        for tag in domain.tags {
+        for tag in &domain.tags {
             if rng.chance(0.5) {
-                tags.push((*tag).to_string());
+                tags.push(tag.clone());
             }
         }
         let context = TaskContext {
-            domain: Some(domain.name.to_string()),
-            language: Some(topic.language.to_string()),
-            framework: Some(topic.framework.to_string()),
+            domain: Some(domain.name.clone()),
+            language: Some(topic.language.clone()),
+            framework: Some(topic.framework.clone()),
             complexity: Some(rng.pick(&[
                 Complexity::Simple,
                 Complexity::Moderate,
@@ -462,44 +466,58 @@ impl Vars {
     }
 }
 
+/// One of `items`, drawn as `Rng::pick` draws (one `below(len)`) but borrowed: the data
+/// file's lists own what they hold.
+fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
+    &items[rng.below(items.len())]
+}
+
+/// One of `items` as [`pick`] draws it, as a `&str`.
+fn pick_str<'a>(rng: &mut Rng, items: &'a [String]) -> &'a str {
+    pick::<String>(rng, items)
+}
+
 /// A file of `kit` about `subject`.
 fn pick_file(kit: &topics::Kit, subject: &str, rng: &mut Rng) -> String {
-    rng.pick(kit.files)
+    pick_str(rng, &kit.files)
         .replace("{subject}", subject)
         .replace("{n}", &format!("{:04}", rng.range(1, 120)))
 }
 
+/// The domain of `topic` (the data file is checked to have it).
 fn domain_of(topic: &Topic) -> &'static topics::Domain {
-    DOMAINS
+    domains()
         .iter()
         .find(|d| d.name == topic.domain)
-        .unwrap_or(&DOMAINS[0])
+        .unwrap_or(&domains()[0])
 }
 
+/// The kit of `topic` (the data file is checked to have it).
 fn kit_of(topic: &Topic) -> &'static topics::Kit {
-    KITS.iter()
+    kits()
+        .iter()
         .find(|k| k.name == topic.kit)
-        .unwrap_or(&KITS[0])
+        .unwrap_or(&kits()[0])
 }
 
 /// How many topics the corpus draws from.
 pub fn topic_count() -> usize {
-    TOPICS.len()
+    topics().len()
 }
 
 /// How many domains the topics span.
 pub fn domain_count() -> usize {
-    DOMAINS.len()
+    domains().len()
 }
 
 /// The stable key of topic `t` (e.g. `go-pg-pool-exhausted`), if it exists.
 pub fn topic_key(t: usize) -> Option<&'static str> {
-    TOPICS.get(t).map(|topic| topic.key)
+    topics().get(t).map(|topic| topic.key.as_str())
 }
 
 /// Whether topics `a` and `b` are different but related: same domain and problem family.
 pub fn related(a: usize, b: usize) -> bool {
-    match (TOPICS.get(a), TOPICS.get(b)) {
+    match (topics().get(a), topics().get(b)) {
         (Some(x), Some(y)) => a != b && x.domain == y.domain && x.family == y.family,
         _ => false,
     }
@@ -538,22 +556,22 @@ pub struct EvalQuery {
 /// as well.
 pub fn queries(seed: u64, n: usize) -> Vec<EvalQuery> {
     let mut rng = Rng(seed ^ 0x009E_21E5);
-    let mut order: Vec<usize> = (0..TOPICS.len()).collect();
+    let mut order: Vec<usize> = (0..topics().len()).collect();
     for i in (1..order.len()).rev() {
         order.swap(i, rng.below(i + 1));
     }
     (0..n)
         .map(|q| {
             let t = order[q % order.len()];
-            let topic = &TOPICS[t];
-            let text = topic.queries[(q / order.len()) % topic.queries.len()];
+            let topic = &topics()[t];
+            let text = &topic.queries[(q / order.len()) % topic.queries.len()];
             let mut query = RetrievalQuery::new(EVAL_NAMESPACE, text);
             query.limit = HITS;
             query.token_budget = TOKEN_BUDGET;
             if rng.chance(0.5) {
-                query.context.domain = Some(topic.domain.to_string());
+                query.context.domain = Some(topic.domain.clone());
                 if rng.chance(0.4) {
-                    query.context.language = Some(topic.language.to_string());
+                    query.context.language = Some(topic.language.clone());
                 }
                 if rng.chance(0.3) {
                     query.task_type = Some(topic.kind);
@@ -585,7 +603,7 @@ fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
 /// (placeholders removed). 0 means no shared word; 1 means the same words.
 pub fn query_overlap(query: &EvalQuery) -> f64 {
     let q = word_set(&query.query.text);
-    TOPICS.get(query.topic).map_or(0.0, |topic| {
+    topics().get(query.topic).map_or(0.0, |topic| {
         topic
             .tasks
             .iter()
@@ -611,8 +629,8 @@ pub fn control_queries(queries: &[EvalQuery]) -> Vec<EvalQuery> {
         .enumerate()
         .map(|(i, q)| {
             let mut control = q.clone();
-            if let Some(topic) = TOPICS.get(q.topic) {
-                control.query.text = strip_placeholders(topic.tasks[i % topic.tasks.len()]);
+            if let Some(topic) = topics().get(q.topic) {
+                control.query.text = strip_placeholders(&topic.tasks[i % topic.tasks.len()]);
             }
             control
         })
@@ -923,7 +941,7 @@ impl Bench {
                 .with_embedder(Some(embedder.clone())),
             corpus: CorpusGen::new(seed, now),
             labels: HashMap::new(),
-            counts: vec![[0, 0]; TOPICS.len()],
+            counts: vec![[0, 0]; topics().len()],
         })
     }
 
@@ -976,7 +994,7 @@ impl Bench {
     /// at most `k` of them (all the ideal DCG at `k` needs), and how many are relevant.
     fn ideal(&self, topic: usize, k: usize) -> (Vec<u8>, usize) {
         let [ok, other] = self.counts[topic];
-        let related: usize = (0..TOPICS.len())
+        let related: usize = (0..topics().len())
             .filter(|&t| related(topic, t))
             .map(|t| self.counts[t][0] + self.counts[t][1])
             .sum();
@@ -1212,8 +1230,8 @@ pub async fn run_with_embedder(
 
     Ok(EvalReport {
         config: config.clone(),
-        topics: TOPICS.len(),
-        domains: DOMAINS.len(),
+        topics: topics().len(),
+        domains: domains().len(),
         mean_query_overlap: mean(&queries.iter().map(query_overlap).collect::<Vec<_>>()),
         queries_with_context: queries
             .iter()
@@ -1401,28 +1419,28 @@ mod tests {
 
     #[test]
     fn the_corpus_is_wide_enough() {
-        assert!(DOMAINS.len() >= 20, "{} domains", DOMAINS.len());
-        assert!(TOPICS.len() >= 80, "{} topics", TOPICS.len());
-        let keys: HashSet<&str> = TOPICS.iter().map(|t| t.key).collect();
-        assert_eq!(keys.len(), TOPICS.len(), "topic keys are unique");
-        for t in TOPICS {
-            assert!(DOMAINS.iter().any(|d| d.name == t.domain), "{}", t.key);
-            assert!(KITS.iter().any(|k| k.name == t.kit), "{}", t.key);
+        assert!(domains().len() >= 20, "{} domains", domains().len());
+        assert!(topics().len() >= 80, "{} topics", topics().len());
+        let keys: HashSet<&str> = topics().iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys.len(), topics().len(), "topic keys are unique");
+        for t in topics() {
+            assert!(domains().iter().any(|d| d.name == t.domain), "{}", t.key);
+            assert!(kits().iter().any(|k| k.name == t.kit), "{}", t.key);
             assert!(!t.tasks.is_empty() && !t.probes.is_empty(), "{}", t.key);
             assert!(!t.errors.is_empty() && !t.fixes.is_empty(), "{}", t.key);
             assert!(!t.verdicts.is_empty(), "{}", t.key);
             assert!(t.queries.len() >= 2, "{}", t.key);
         }
-        for d in DOMAINS {
-            assert!(TOPICS.iter().any(|t| t.domain == d.name), "{}", d.name);
+        for d in domains() {
+            assert!(topics().iter().any(|t| t.domain == d.name), "{}", d.name);
         }
         // Related topics exist, so grade 1 is used.
-        let pairs = (0..TOPICS.len())
-            .flat_map(|a| (0..TOPICS.len()).map(move |b| (a, b)))
+        let pairs = (0..topics().len())
+            .flat_map(|a| (0..topics().len()).map(move |b| (a, b)))
             .filter(|&(a, b)| related(a, b))
             .count();
         assert!(pairs >= 40, "{pairs} related pairs");
-        let phrasings: usize = TOPICS.iter().map(|t| t.queries.len()).sum();
+        let phrasings: usize = topics().iter().map(|t| t.queries.len()).sum();
         assert!(phrasings >= 200, "{phrasings} query phrasings");
     }
 
@@ -1454,7 +1472,7 @@ mod tests {
         let mut topics_seen = HashSet::new();
         let mut success = 0;
         let mut domains = HashSet::new();
-        let n = 3 * TOPICS.len() + 1_000;
+        let n = 3 * topics().len() + 1_000;
         for _ in 0..n {
             let LabelledEpisode { episode: ep, label } = g.next_episode("ns");
             assert!(ep.is_complete() && ep.reward.is_some() && ep.reflection.is_some());
@@ -1476,29 +1494,29 @@ mod tests {
             );
             assert_eq!(
                 ep.context.domain.as_deref(),
-                Some(TOPICS[label.topic].domain)
+                Some(topics()[label.topic].domain.as_str())
             );
             topics_seen.insert(label.topic);
             domains.insert(ep.context.domain.clone().unwrap());
             success += usize::from(label.succeeded);
         }
-        assert_eq!(topics_seen.len(), TOPICS.len());
-        assert_eq!(domains.len(), DOMAINS.len());
+        assert_eq!(topics_seen.len(), topics().len());
+        assert_eq!(domains.len(), super::domains().len());
         let share = success as f64 / n as f64;
         assert!((0.62..0.78).contains(&share), "success share {share}");
     }
 
     #[test]
     fn grades_follow_topic_outcome_and_family() {
-        let pool = TOPICS
+        let pool = topics()
             .iter()
             .position(|t| t.key == "go-pg-pool-exhausted")
             .unwrap();
-        let sqlalchemy = TOPICS
+        let sqlalchemy = topics()
             .iter()
             .position(|t| t.key == "py-sqlalchemy-pool-timeout")
             .unwrap();
-        let lambda = TOPICS
+        let lambda = topics()
             .iter()
             .position(|t| t.key == "lambda-rds-connections")
             .unwrap();
@@ -1530,21 +1548,21 @@ mod tests {
             "most queries share almost no words with their topic's tasks"
         );
         // No query phrasing is copied from any stored template of its topic.
-        for t in TOPICS {
+        for t in topics() {
             let stored: Vec<String> = t
                 .tasks
                 .iter()
-                .chain(t.verdicts)
+                .chain(&t.verdicts)
                 .map(|s| s.to_lowercase())
                 .chain(
                     t.probes
                         .iter()
-                        .chain(t.errors)
-                        .chain(t.fixes)
-                        .flat_map(|(_, a, o)| [a.to_lowercase(), o.to_lowercase()]),
+                        .chain(&t.errors)
+                        .chain(&t.fixes)
+                        .flat_map(|s| [s.action.to_lowercase(), s.result.to_lowercase()]),
                 )
                 .collect();
-            for q in t.queries {
+            for q in &t.queries {
                 let q = q.to_lowercase();
                 assert!(
                     stored
@@ -1557,7 +1575,7 @@ mod tests {
         }
         // Every topic is asked about, with and without context.
         let asked: HashSet<usize> = qs.iter().map(|q| q.topic).collect();
-        assert_eq!(asked.len(), TOPICS.len());
+        assert_eq!(asked.len(), topics().len());
         let with = qs.iter().filter(|q| !q.query.context.is_empty()).count();
         assert!(with > 60 && with < 180, "{with} queries with context");
         let limits = Limits::default();
@@ -1573,7 +1591,7 @@ mod tests {
     fn near_misses_share_words_with_other_topics_queries() {
         // Lexical overlap alone misleads: for a good share of queries, some *other* topic's
         // task description shares at least as many words as the query's own topic's does.
-        let qs = queries(1, TOPICS.len());
+        let qs = queries(1, topics().len());
         let shared = |q: &HashSet<String>, t: &Topic| {
             t.tasks
                 .iter()
@@ -1585,8 +1603,8 @@ mod tests {
             .iter()
             .filter(|q| {
                 let words = word_set(&q.query.text);
-                let own = shared(&words, &TOPICS[q.topic]);
-                TOPICS
+                let own = shared(&words, &topics()[q.topic]);
+                topics()
                     .iter()
                     .enumerate()
                     .any(|(i, t)| i != q.topic && shared(&words, t) >= own.max(1))

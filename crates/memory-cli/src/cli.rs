@@ -211,6 +211,7 @@ pub enum Command {
     /// Prometheus text format).
     Stats(StatsArgs),
     /// Measure the memory: simulations and benchmarks that produce the published figures.
+    #[cfg(feature = "bench")]
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Link two episodes: FROM --kind KIND TO (e.g. a sub-task, a dependency).
@@ -398,6 +399,7 @@ pub struct ServeArgs {
 }
 
 /// `memory bench …`
+#[cfg(feature = "bench")]
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// The learning suite: a simulated agent with memory against the same agent without, in
@@ -433,6 +435,7 @@ pub enum BenchCommand {
 }
 
 /// `memory bench soak`
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct SoakArgs {
     /// Episodes recorded.
@@ -453,6 +456,7 @@ pub struct SoakArgs {
 }
 
 /// `memory bench first-search`
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct FirstSearchArgs {
     /// Episodes in the store.
@@ -471,6 +475,7 @@ pub struct FirstSearchArgs {
 }
 
 /// `memory bench remote`
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct RemoteArgs {
     /// Round-trip times the relay adds, in milliseconds (comma-separated; one run each).
@@ -515,6 +520,7 @@ pub struct RemoteArgs {
 }
 
 /// `memory bench perf`
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct PerfArgs {
     /// Episodes in the store the cache and read figures use.
@@ -553,6 +559,7 @@ pub struct PerfArgs {
 }
 
 /// `memory bench retrieval`
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct RetrievalEvalArgs {
     /// Episodes in the evaluated store.
@@ -582,6 +589,7 @@ pub struct RetrievalEvalArgs {
 }
 
 /// `memory bench completion`
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct CompletionArgs {
     /// Episodes recorded in all.
@@ -596,6 +604,7 @@ pub struct CompletionArgs {
 }
 
 /// `memory bench learning`
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct LearningArgs {
     /// Tasks per run.
@@ -629,6 +638,10 @@ pub struct LearningArgs {
     /// Runs carried out at once [default: the machine's cores].
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Keep each run's memory in the in-memory reference backend instead of a libSQL file
+    /// (the same simulation without the database).
+    #[arg(long)]
+    pub in_memory: bool,
 }
 
 /// `memory episode …`

@@ -184,6 +184,7 @@ fn remote_embedder_stays_off_the_write_path_and_embedders_never_mix() {
     assert_eq!(code(&sb.run(&["--embedder", "magic", "config", "show"])), 2);
 }
 
+#[cfg(feature = "bench")]
 #[test]
 fn retrieval_quality_benchmark_runs() {
     let sb = Sandbox::new();
@@ -235,6 +236,7 @@ fn retrieval_quality_benchmark_runs() {
     );
 }
 
+#[cfg(feature = "bench")]
 #[test]
 fn retrieval_benchmark_keeps_and_reuses_its_store() {
     let sb = Sandbox::new();

@@ -1,12 +1,12 @@
 //! End-to-end tests of learning from the shell: patterns mined as episodes complete, the
-//! heuristics and playbook `retrieve` offers, feedback, and the learning-curve benchmark.
+//! heuristics and playbook `retrieve` offers, feedback, and (with the `bench` feature) the
+//! learning-curve benchmark.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::{Sandbox, code, stderr};
-use serde_json::Value;
 
 /// Records one debugging episode in rust/web-api: `cargo test` times out, is rerun
 /// single-threaded and passes; then the fix is applied. Returns its id.
@@ -262,6 +262,7 @@ fn bad_pattern_arguments_exit_2() {
     assert_eq!(code(&out), 3, "{}", stderr(&out));
 }
 
+#[cfg(feature = "bench")]
 #[test]
 fn learning_suite_runs_each_world_and_variant_and_refuses_unknown_ones() {
     let sb = Sandbox::new();
@@ -288,7 +289,7 @@ fn learning_suite_runs_each_world_and_variant_and_refuses_unknown_ones() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let runs = report["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2 * 2 * 2, "two worlds, two variants, two seeds");
     for run in runs {
@@ -363,4 +364,56 @@ fn learning_suite_runs_each_world_and_variant_and_refuses_unknown_ones() {
         assert_eq!(code(&out), 2, "{}", stderr(&out));
         assert!(stderr(&out).contains(bad[1]), "{}", stderr(&out));
     }
+}
+
+/// The learning suite on the in-memory reference backend learns exactly what it learns on
+/// a libSQL file: every figure of the report but the timings and the flag itself is equal.
+#[cfg(feature = "bench")]
+#[test]
+fn learning_suite_reports_the_same_on_the_in_memory_backend() {
+    let sb = Sandbox::new();
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "--format",
+            "json",
+            "bench",
+            "learning",
+            "--tasks",
+            "60",
+            "--window",
+            "20",
+            "--warmup",
+            "20",
+            "--seeds",
+            "1",
+            "--world",
+            "software",
+            "--variant",
+            "misreport",
+        ];
+        args.extend_from_slice(extra);
+        let out = sb.command().args(&args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    /// The report without what may differ: timings and the backend switch.
+    fn figures(mut v: serde_json::Value) -> serde_json::Value {
+        fn strip(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    map.retain(|k, _| !k.ends_with("_ms") && k != "in_memory");
+                    map.values_mut().for_each(strip);
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        strip(&mut v);
+        v
+    }
+    let file = run(&[]);
+    let memory = run(&["--in-memory"]);
+    assert_eq!(memory["config"]["in_memory"], true);
+    assert!(file["runs"][0]["patterns_learned"].as_u64().unwrap() > 0);
+    assert_eq!(figures(file), figures(memory));
 }

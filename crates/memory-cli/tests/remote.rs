@@ -310,6 +310,7 @@ fn a_server_that_stops_answering_fails_within_the_db_timeout() {
 
 /// Round trips of one call through the relay of `memory bench remote`, at most: what the
 /// store sends a server per operation today. A change that adds round trips fails here.
+#[cfg(feature = "bench")]
 const MOST_ROUND_TRIPS: [(&str, f64); 5] = [
     ("start_episode", 4.0),
     ("log_step", 4.0),
@@ -321,6 +322,7 @@ const MOST_ROUND_TRIPS: [(&str, f64); 5] = [
 /// The same through an embedded replica: each write also syncs the replica (two round
 /// trips), and reads cost none (a warm retrieval's are its session's write and sync). A
 /// periodic sync (two more) may fall within an operation.
+#[cfg(feature = "bench")]
 const MOST_ROUND_TRIPS_THROUGH_A_REPLICA: [(&str, f64); 5] = [
     ("start_episode", 8.0),
     ("log_step", 8.0),
@@ -329,6 +331,7 @@ const MOST_ROUND_TRIPS_THROUGH_A_REPLICA: [(&str, f64); 5] = [
     ("retrieve_context, warm cache", 8.0),
 ];
 
+#[cfg(feature = "bench")]
 #[test]
 fn bench_remote_counts_the_round_trips_of_each_operation() {
     let sb = Sandbox::new();
@@ -397,6 +400,7 @@ fn bench_remote_counts_the_round_trips_of_each_operation() {
     }
 }
 
+#[cfg(feature = "bench")]
 #[test]
 fn bench_remote_measures_a_running_server_with_its_token() {
     let sb = Sandbox::new();

@@ -27,7 +27,10 @@ pub use worlds::{OFFICE, SOFTWARE};
 use crate::rng::Rng;
 use chrono::{Duration, TimeZone, Utc};
 use memory_core::cache::CachedStorage;
-use memory_core::{HashingEmbedder, ManualClock, MemoryConfig, MemoryError, SelfLearningMemory};
+use memory_core::{
+    HashingEmbedder, InMemoryStorage, ManualClock, MemoryConfig, MemoryError, SelfLearningMemory,
+    StorageBackend,
+};
 use memory_storage_turso::TursoStorage;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -132,6 +135,9 @@ pub struct SuiteConfig {
     pub drift_at: usize,
     /// Runs carried out at once (each on its own thread and database).
     pub jobs: usize,
+    /// Keep each run's memory in [`InMemoryStorage`] (the reference backend) instead of a
+    /// libSQL file: the same simulation without the database, to tell learning from storage.
+    pub in_memory: bool,
 }
 
 impl Default for SuiteConfig {
@@ -146,6 +152,7 @@ impl Default for SuiteConfig {
             warmup: 100,
             drift_at: 150,
             jobs: std::thread::available_parallelism().map_or(1, usize::from),
+            in_memory: false,
         }
     }
 }
@@ -325,7 +332,8 @@ fn steps_ratio(records: &[&TaskRecord]) -> Option<f64> {
     (with > 0.0 && without > 0.0).then(|| with / without)
 }
 
-/// Runs one (world, variant, seed) on a fresh database at `db_path`.
+/// Runs one (world, variant, seed) on a fresh database at `db_path` (or, with
+/// [`SuiteConfig::in_memory`], on a fresh [`InMemoryStorage`]).
 pub async fn run_one(
     world: &WorldSpec,
     variant: Variant,
@@ -339,16 +347,22 @@ pub async fn run_one(
     let fams: Vec<Family> = families(&mut env_rng, world, variant.layout(), drift);
     let tasks: Vec<Task> = task_stream(&mut env_rng, world, &fams, cfg.tasks);
 
-    let storage = TursoStorage::open(db_path)
-        .await
-        .map_err(MemoryError::from)?;
+    let storage: Arc<dyn StorageBackend> = if cfg.in_memory {
+        Arc::new(InMemoryStorage::new())
+    } else {
+        Arc::new(
+            TursoStorage::open(db_path)
+                .await
+                .map_err(MemoryError::from)?,
+        )
+    };
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0)
             .single()
             .unwrap_or_else(Utc::now),
     ));
     let memory = SelfLearningMemory::with_config(
-        Arc::new(CachedStorage::new(Arc::new(storage))),
+        Arc::new(CachedStorage::new(storage)),
         MemoryConfig::default(),
         clock.clone(),
     )

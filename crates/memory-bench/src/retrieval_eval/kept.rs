@@ -173,7 +173,7 @@ impl Bench {
                 .with_embedder(Some(embedder.clone())),
             corpus: super::CorpusGen::new(seed, now),
             labels: Default::default(),
-            counts: vec![[0, 0]; super::TOPICS.len()],
+            counts: vec![[0, 0]; super::topic_count()],
         };
         let mut first_and_last = Vec::with_capacity(2);
         for i in 0..episodes {

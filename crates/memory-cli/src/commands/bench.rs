@@ -49,6 +49,7 @@ pub async fn learning(args: &LearningArgs, out: Printer) -> anyhow::Result<()> {
         warmup: args.warmup,
         drift_at: args.drift_at,
         jobs: args.jobs.unwrap_or(defaults.jobs),
+        in_memory: args.in_memory,
     };
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let report = run_suite(&config, dir.path(), |r| {

@@ -1,5 +1,6 @@
 //! One module per command family; `run` dispatches a parsed command line to it.
 
+#[cfg(feature = "bench")]
 mod bench;
 mod config_show;
 mod demo;
@@ -15,9 +16,11 @@ mod serve;
 mod stats;
 mod transfer;
 
+#[cfg(feature = "bench")]
+use crate::cli::BenchCommand;
 use crate::cli::{
-    BenchCommand, Cli, Command, ConfigCommand, EpisodeCommand, Format, HeuristicCommand,
-    ModelCommand, PatternCommand,
+    Cli, Command, ConfigCommand, EpisodeCommand, Format, HeuristicCommand, ModelCommand,
+    PatternCommand,
 };
 use crate::config::{DbLocation, db_location, embedder, open_memory, open_memory_and_store};
 use crate::output::Printer;
@@ -69,16 +72,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let locate = || db_location(&cli.db);
     let open = || async { open_memory(&locate()?, embedder.clone()).await };
     match cli.command {
+        #[cfg(feature = "bench")]
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
+        #[cfg(feature = "bench")]
         Command::Bench(BenchCommand::Completion(a)) => bench::completion(&a, out).await,
+        #[cfg(feature = "bench")]
         Command::Bench(BenchCommand::Perf(a)) => bench::perf(&a, out).await,
+        #[cfg(feature = "bench")]
         Command::Bench(BenchCommand::Soak(a)) => bench::soak(&a, out).await,
+        #[cfg(feature = "bench")]
         Command::Bench(BenchCommand::Remote(a)) => {
             bench::remote(&a, cli.db.db_auth_token.as_deref(), embedder.clone(), out).await
         }
+        #[cfg(feature = "bench")]
         Command::Bench(BenchCommand::FirstSearch(a)) => {
             bench::first_search(&a, embedder.clone(), cli.embedder.embedder.clone(), out).await
         }
+        #[cfg(feature = "bench")]
         Command::Bench(BenchCommand::Retrieval(a)) => {
             bench::retrieval(&a, embedder.clone(), out).await
         }
