@@ -273,7 +273,7 @@ const IMPORT_EPISODES: usize = 10_000;
 
 /// Bulk import into an empty database: `IMPORT_EPISODES` completed episodes of `STEPS` steps
 /// per iteration, first through the batch API (`store_episodes`: one transaction, multi-row
-/// inserts, FTS rows and tags included), then through `import` (the JSON Lines of an export
+/// inserts, text-log rows and tags included), then through `import` (the JSON Lines of an export
 /// parsed and validated line by line, then the same batch path). Each iteration gets a new
 /// database file; generating the episodes and opening the file are outside the timing.
 fn bulk_import(c: &mut Criterion) {

@@ -192,8 +192,8 @@ async fn insert_pipelined(
 
 /// Episodes per encoded chunk. Small, so that the writer starts soon and a batch of an
 /// import (1,000 records) still spans many chunks: the first chunk of every batch is encoded
-/// while the writer waits (BENCHMARKS.md, "bulk encoding on a second thread", has the
-/// `memory import` timings that chose 100 over 500).
+/// while the writer waits (docs/benchmarks-history.md, "bulk encoding on a second thread",
+/// has the `memory import` timings that chose 100 over 500).
 const CHUNK_EPISODES: usize = 100;
 /// Encoded chunks that may wait for the writer (the encoder works on one more).
 const CHUNKS_AHEAD: usize = 2;
