@@ -430,6 +430,24 @@ fn json_depth(value: &serde_json::Value) -> usize {
     deepest
 }
 
+/// Checks that an episode's steps are numbered 1, 2, 3, … in order, as stored steps must be
+/// (the next appended step takes `step_count + 1`).
+pub fn check_step_seqs(episode: &Episode) -> Result<(), ValidationError> {
+    for (i, step) in episode.steps.iter().enumerate() {
+        let expected = i as u64 + 1;
+        if u64::from(step.seq) != expected {
+            return Err(ValidationError::new(
+                format!("steps[{i}].seq"),
+                format!(
+                    "is {}; steps must be numbered 1, 2, 3, … in order, so it should be {expected}",
+                    step.seq
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,6 @@ use crate::episodes::{
 };
 use crate::error::{SqlContext, TursoError};
 use crate::off_runtime::off_runtime;
-use crate::steps::check_step_seqs;
 use crate::storage::TursoStorage;
 use crate::text_log::TextDocument;
 use crate::tx::{begin_read, begin_write, finish, finish_read};
@@ -35,6 +34,8 @@ use crate::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use memory_core::embedding::{check_chunks, check_space};
+use memory_core::limits::check_step_seqs;
 use memory_core::metrics::StorageStats;
 use memory_core::{
     BatchCounts, Checkpoint, Completion, Episode, EpisodeCost, EpisodeCounts, EpisodeFilter,
@@ -270,7 +271,7 @@ impl SessionStore for TursoStorage {
 impl VectorStore for TursoStorage {
     async fn ensure_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
         off_runtime(self.conns.local_writer(), async {
-            vectors::check_space(embedder, dimension)?;
+            check_space(embedder, dimension)?;
             // The usual case (the space is already this one) needs no write lock.
             {
                 let conn = self.conns.reader().await;
@@ -291,7 +292,7 @@ impl VectorStore for TursoStorage {
 
     async fn reset_vector_space(&self, embedder: &str, dimension: usize) -> Result<()> {
         off_runtime(self.conns.local_writer(), async {
-            vectors::check_space(embedder, dimension)?;
+            check_space(embedder, dimension)?;
             let conn = self.conns.writer().await;
             let tx = begin_write(&conn).await?;
             let result = vectors::reset(tx, embedder, dimension).await;
@@ -314,7 +315,7 @@ impl VectorStore for TursoStorage {
         list: &[EpisodeVectors],
     ) -> Result<()> {
         for (i, (_, chunks)) in list.iter().enumerate() {
-            vectors::check_chunks(|| format!("vectors[{i}]"), chunks)?;
+            check_chunks(|| format!("vectors[{i}]"), chunks)?;
         }
         if list.is_empty() {
             return Ok(());

@@ -218,7 +218,7 @@ impl EncodedChunk {
             text: Rows::new(3),
         };
         for (rowid, e) in (first_rowid..).zip(episodes) {
-            crate::steps::check_step_seqs(e)?;
+            memory_core::limits::check_step_seqs(e)?;
             let c = EpisodeColumns::of(e)?;
             for s in &e.steps {
                 let record = step_record(&c.id, s)?;

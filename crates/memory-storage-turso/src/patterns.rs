@@ -21,7 +21,7 @@ use crate::connection::{Conn, Prepared};
 use crate::error::{SqlContext, TursoError};
 use chrono::{DateTime, Utc};
 use libsql::Value;
-use memory_core::learning::{Mined, Observation};
+use memory_core::learning::{Mined, merge};
 use memory_core::{
     Completion, Feedback, OutcomeKind, OutcomeStats, Pattern, PatternFilter, PatternOrder, Result,
     ValidationError,
@@ -78,33 +78,13 @@ pub(crate) async fn merge_learned(
     let (now, half_life) = (completion.ended_at, completion.half_life_days);
 
     let mut baselines = baselines_of(conn, namespace, learned).await?;
-    let mut counted: Vec<(String, OutcomeStats)> = Vec::with_capacity(learned.contexts.len());
-    for scope in &learned.contexts {
-        let key = scope.key();
-        if counted.iter().any(|(k, _)| *k == key) {
-            continue;
-        }
-        let mut stats = baselines
-            .remove(&key)
-            .unwrap_or_else(|| OutcomeStats::empty(now));
-        stats.record(learned.success, learned.reward, now, half_life);
-        counted.push((key, stats));
-    }
+    let counted = merge::count_in_contexts(learned, &mut baselines, now, half_life);
     save_context_stats(conn, namespace, &counted).await?;
-    baselines.extend(counted);
 
     let signatures = signatures_of(learned);
     let mut existing = by_signatures(conn, namespace, &signatures).await?;
-    let mut merged: HashSet<&str> = HashSet::with_capacity(learned.observations.len());
     let mut patterns = Vec::with_capacity(learned.observations.len());
-    for obs in &learned.observations {
-        if !merged.insert(obs.signature.as_str()) {
-            continue;
-        }
-        let baseline = baselines
-            .get(&obs.scope.key())
-            .cloned()
-            .unwrap_or_else(|| OutcomeStats::empty(now));
+    for (obs, baseline) in merge::observations_to_merge(learned, &baselines, now) {
         let pattern = match existing.remove(obs.signature.as_str()) {
             Some(mut p) => {
                 p.absorb(obs, &baseline, now, half_life);
@@ -181,26 +161,18 @@ pub(crate) async fn forget_learned(
     let (at, half_life) = (forget.ended_at, forget.half_life_days);
 
     let mut baselines = baselines_of(conn, namespace, learned).await?;
-    let mut counted: HashSet<String> = HashSet::with_capacity(learned.contexts.len());
     let mut kept = Vec::new();
-    for scope in &learned.contexts {
-        let key = scope.key();
-        if !counted.insert(key.clone()) {
-            continue;
-        }
-        let Some(stats) = baselines.get_mut(&key) else {
-            continue;
-        };
-        stats.forget(learned.success, learned.reward, at, half_life);
-        if stats.episodes == 0 {
-            conn.execute(
-                "DELETE FROM context_stats WHERE namespace = ?1 AND scope_key = ?2",
-                libsql::params![namespace, key.as_str()],
-            )
-            .await
-            .ctx("delete an empty context baseline")?;
-        } else {
-            kept.push((key, stats.clone()));
+    for (key, stats) in merge::uncount_in_contexts(learned, &mut baselines, at, half_life) {
+        match stats {
+            Some(stats) => kept.push((key, stats)),
+            None => {
+                conn.execute(
+                    "DELETE FROM context_stats WHERE namespace = ?1 AND scope_key = ?2",
+                    libsql::params![namespace, key.as_str()],
+                )
+                .await
+                .ctx("delete an empty context baseline")?;
+            }
         }
     }
     save_context_stats(conn, namespace, &kept).await?;
@@ -228,31 +200,7 @@ pub(crate) async fn forget_learned(
 
     let mut changed = Vec::with_capacity(fed.len());
     for mut pattern in fed {
-        let plain;
-        let obs = match learned
-            .observations
-            .iter()
-            .find(|o| o.signature == pattern.signature)
-        {
-            Some(obs) => obs,
-            None => {
-                plain = Observation {
-                    kind: pattern.kind.clone(),
-                    scope: pattern.scope.clone(),
-                    signature: pattern.signature.clone(),
-                    success: learned.success,
-                    reward: learned.reward,
-                    episode_id,
-                    example: None,
-                };
-                &plain
-            }
-        };
-        let baseline = baselines
-            .get(&pattern.scope.key())
-            .cloned()
-            .unwrap_or_else(|| OutcomeStats::empty(at));
-        pattern.forget(obs, &baseline, at, half_life);
+        merge::forget_in_pattern(&mut pattern, learned, episode_id, &baselines, at, half_life);
         if pattern.stats.episodes == 0 {
             conn.execute(
                 "DELETE FROM patterns WHERE id = ?1",

@@ -5,26 +5,8 @@
 use crate::codec::{self, decode_step};
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
-use memory_core::{Episode, ExecutionStep, ValidationError};
+use memory_core::ExecutionStep;
 use std::collections::HashMap;
-
-/// Checks that an episode's steps are numbered 1, 2, 3, … in order, as stored steps must be
-/// (the next appended step takes `step_count + 1`).
-pub(crate) fn check_step_seqs(episode: &Episode) -> Result<(), ValidationError> {
-    for (i, step) in episode.steps.iter().enumerate() {
-        let expected = i as u64 + 1;
-        if u64::from(step.seq) != expected {
-            return Err(ValidationError::new(
-                format!("steps[{i}].seq"),
-                format!(
-                    "is {}; steps must be numbered 1, 2, 3, … in order, so it should be {expected}",
-                    step.seq
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// Loads an episode's steps in order.
 pub(crate) async fn load_steps(

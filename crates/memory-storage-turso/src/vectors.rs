@@ -61,7 +61,6 @@ use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::steps::load_steps_of;
 use libsql::Value;
-use memory_core::embedding::MAX_CHUNKS;
 use memory_core::{Episode, EpisodeVectors, MemoryError, Result, ValidationError, VectorMatch};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -80,10 +79,7 @@ pub(crate) const INDEX_OPTIONS: &str =
     "'metric=cosine', 'compress_neighbors=float8', 'max_neighbors=40'";
 
 /// The largest dimension libSQL vectors can have.
-pub(crate) const MAX_DIMENSION: usize = 65_536;
-
-/// The longest embedder id accepted.
-const MAX_EMBEDDER_ID: usize = 256;
+pub(crate) use memory_core::embedding::MAX_DIMENSION;
 
 /// How many rows a `WHERE … IN (…)` lookup binds at once.
 const CHUNK: usize = 200;
@@ -127,67 +123,6 @@ pub(crate) async fn space(conn: &Conn) -> Result<Option<Space>, TursoError> {
         embedder,
         dimension,
     }))
-}
-
-/// Checks the embedder id and dimension a space is declared with.
-pub(crate) fn check_space(embedder: &str, dimension: usize) -> Result<(), ValidationError> {
-    if embedder.trim().is_empty() {
-        return Err(ValidationError::new("embedder", "is empty"));
-    }
-    let chars = embedder.chars().count();
-    if chars > MAX_EMBEDDER_ID {
-        return Err(ValidationError::new(
-            "embedder",
-            format!("is {chars} characters; the limit is {MAX_EMBEDDER_ID}"),
-        ));
-    }
-    if !(1..=MAX_DIMENSION).contains(&dimension) {
-        return Err(ValidationError::new(
-            "dimension",
-            format!("is {dimension}; it must be between 1 and {MAX_DIMENSION}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks that a vector can be stored: every component finite, not all zero.
-pub(crate) fn check_vector(
-    field: impl FnOnce() -> String,
-    v: &[f32],
-) -> Result<(), ValidationError> {
-    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-        return Err(ValidationError::new(
-            field(),
-            format!("component {i} is {}; vectors must be finite", v[i]),
-        ));
-    }
-    if v.iter().all(|x| *x == 0.0) {
-        return Err(ValidationError::new(
-            field(),
-            "is a zero vector; cosine similarity is undefined for it",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks an episode's chunk vectors: between 1 and [`MAX_CHUNKS`], each finite and not zero.
-pub(crate) fn check_chunks(
-    field: impl Fn() -> String,
-    chunks: &[Vec<f32>],
-) -> Result<(), ValidationError> {
-    if chunks.is_empty() || chunks.len() > MAX_CHUNKS {
-        return Err(ValidationError::new(
-            field(),
-            format!(
-                "has {} vectors; an episode has between 1 and {MAX_CHUNKS}",
-                chunks.len()
-            ),
-        ));
-    }
-    for (c, v) in chunks.iter().enumerate() {
-        check_vector(|| format!("{}[{c}]", field()), v)?;
-    }
-    Ok(())
 }
 
 /// The error for vectors written before any space was declared.
@@ -413,7 +348,7 @@ pub(crate) async fn delete(conn: &Conn, rowid: i64) -> Result<(), TursoError> {
 }
 
 /// The body of `store_vectors`; runs on a write transaction. The vectors' values were
-/// checked by the caller ([`check_vector`]).
+/// checked by the caller ([`memory_core::embedding::check_vector`]).
 pub(crate) async fn store(
     conn: &Conn,
     embedder: &str,
@@ -876,19 +811,6 @@ mod tests {
         assert_eq!(from_blob(&typed, || "v".into()).ok(), Some(v));
         assert!(from_blob(&[0, 0, 0], || "v".into()).is_err());
         assert!(from_blob(&[0, 0, 0, 0, 2], || "v".into()).is_err());
-    }
-
-    #[test]
-    fn vectors_are_checked() {
-        assert!(check_vector(|| "v".into(), &[0.0, 1.0]).is_ok());
-        let zero = check_vector(|| "v".into(), &[0.0, 0.0]).err();
-        assert!(zero.is_some_and(|e| e.problem.contains("zero vector")));
-        let nan = check_vector(|| "vectors[2]".into(), &[1.0, f32::NAN]).err();
-        assert!(nan.is_some_and(|e| e.field == "vectors[2]" && e.problem.contains("component 1")));
-        assert!(check_space("hash-v1-384", 384).is_ok());
-        assert!(check_space("", 384).is_err());
-        assert!(check_space("x", 0).is_err());
-        assert!(check_space("x", MAX_DIMENSION + 1).is_err());
     }
 
     /// The foreign key alone removes a vector when its episode row goes, so a vector can

@@ -8,10 +8,12 @@
 //! [`EmbedError`], what an embedder fails with, is defined in [`crate::error`] beside the
 //! [`MemoryError`](crate::MemoryError) that carries it.
 
+mod checks;
 mod chunks;
 mod hashing;
 mod vectors;
 
+pub use checks::{MAX_DIMENSION, MAX_EMBEDDER_ID, check_chunks, check_space, check_vector};
 pub use chunks::{DEFAULT_WINDOW_CHARS, MAX_CHUNKS, episode_chunks};
 
 pub use crate::error::EmbedError;

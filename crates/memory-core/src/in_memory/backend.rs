@@ -5,7 +5,7 @@
 //! libSQL store checks them before its transaction.
 
 use super::InMemoryStorage;
-use super::vectors::{check_chunks, check_space};
+use crate::embedding::{check_chunks, check_space};
 use crate::metrics::StorageStats;
 use crate::{
     BatchCounts, Changed, Checkpoint, Completion, Episode, EpisodeCost, EpisodeCounts,

@@ -3,11 +3,12 @@
 //! the pattern listing — each as the libSQL store's `patterns` module does it.
 
 use super::state::{NamespaceData, State, micros};
+use crate::Mined;
+use crate::learning::merge;
 use crate::{
     Completion, Feedback, OutcomeKind, OutcomeStats, Pattern, PatternFilter, PatternOrder, Result,
     ValidationError,
 };
-use crate::{Mined, Observation};
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
@@ -149,33 +150,11 @@ impl State {
         let (now, half_life) = (completion.ended_at, completion.half_life_days);
         let data = self.namespace_mut(namespace);
         let mut baselines = baselines_of(data, learned);
-        let mut counted: Vec<(String, OutcomeStats)> = Vec::with_capacity(learned.contexts.len());
-        for scope in &learned.contexts {
-            let key = scope.key();
-            if counted.iter().any(|(k, _)| *k == key) {
-                continue;
-            }
-            let mut stats = baselines
-                .remove(&key)
-                .unwrap_or_else(|| OutcomeStats::empty(now));
-            stats.record(learned.success, learned.reward, now, half_life);
-            counted.push((key, stats));
-        }
-        for (key, stats) in &counted {
-            data.context_stats.insert(key.clone(), stats.clone());
-        }
-        baselines.extend(counted);
+        let counted = merge::count_in_contexts(learned, &mut baselines, now, half_life);
+        data.context_stats.extend(counted);
 
-        let mut merged: HashSet<&str> = HashSet::with_capacity(learned.observations.len());
         let mut ids = Vec::with_capacity(learned.observations.len());
-        for obs in &learned.observations {
-            if !merged.insert(obs.signature.as_str()) {
-                continue;
-            }
-            let baseline = baselines
-                .get(&obs.scope.key())
-                .cloned()
-                .unwrap_or_else(|| OutcomeStats::empty(now));
+        for (obs, baseline) in merge::observations_to_merge(learned, &baselines, now) {
             let stored = data
                 .signatures
                 .get(&obs.signature)
@@ -214,21 +193,11 @@ impl State {
         let (at, half_life) = (forget.ended_at, forget.half_life_days);
         let data = self.namespace_mut(namespace);
         let mut baselines = baselines_of(data, learned);
-        let mut counted: HashSet<String> = HashSet::with_capacity(learned.contexts.len());
-        for scope in &learned.contexts {
-            let key = scope.key();
-            if !counted.insert(key.clone()) {
-                continue;
-            }
-            let Some(stats) = baselines.get_mut(&key) else {
-                continue;
+        for (key, stats) in merge::uncount_in_contexts(learned, &mut baselines, at, half_life) {
+            match stats {
+                Some(stats) => data.context_stats.insert(key, stats),
+                None => data.context_stats.remove(&key),
             };
-            stats.forget(learned.success, learned.reward, at, half_life);
-            if stats.episodes == 0 {
-                data.context_stats.remove(&key);
-            } else {
-                data.context_stats.insert(key, stats.clone());
-            }
         }
 
         let mut fed: Vec<Uuid> = learned
@@ -248,31 +217,7 @@ impl State {
             let Some(pattern) = data.patterns.get_mut(&id) else {
                 continue;
             };
-            let plain;
-            let obs = match learned
-                .observations
-                .iter()
-                .find(|o| o.signature == pattern.signature)
-            {
-                Some(obs) => obs,
-                None => {
-                    plain = Observation {
-                        kind: pattern.kind.clone(),
-                        scope: pattern.scope.clone(),
-                        signature: pattern.signature.clone(),
-                        success: learned.success,
-                        reward: learned.reward,
-                        episode_id,
-                        example: None,
-                    };
-                    &plain
-                }
-            };
-            let baseline = baselines
-                .get(&pattern.scope.key())
-                .cloned()
-                .unwrap_or_else(|| OutcomeStats::empty(at));
-            pattern.forget(obs, &baseline, at, half_life);
+            merge::forget_in_pattern(pattern, learned, episode_id, &baselines, at, half_life);
             if pattern.stats.episodes == 0 {
                 let signature = pattern.signature.clone();
                 data.patterns.remove(&id);

@@ -6,8 +6,7 @@
 
 use super::text::TextIndex;
 use crate::{
-    Checkpoint, Episode, MemoryError, OutcomeStats, Pattern, Relationship, Result,
-    RetrievalSession, ValidationError,
+    Checkpoint, Episode, MemoryError, OutcomeStats, Pattern, Relationship, Result, RetrievalSession,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -99,24 +98,6 @@ pub(super) fn tag_set(episode: &Episode) -> BTreeSet<&str> {
         .collect()
 }
 
-/// Checks that an episode's steps are numbered 1, 2, 3, … in order, as stored steps must
-/// be (the next appended step takes the step count plus one).
-pub(super) fn check_step_seqs(episode: &Episode) -> Result<(), ValidationError> {
-    for (i, step) in episode.steps.iter().enumerate() {
-        let expected = i as u64 + 1;
-        if u64::from(step.seq) != expected {
-            return Err(ValidationError::new(
-                format!("steps[{i}].seq"),
-                format!(
-                    "is {}; steps must be numbered 1, 2, 3, … in order, so it should be {expected}",
-                    step.seq
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// A latency as the libSQL store sums it: clamped to `i64::MAX`.
 pub(super) fn clamp_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -156,7 +137,7 @@ impl State {
     /// taken (in any namespace). A completed episode is indexed for full-text search; a
     /// running one is when it completes.
     pub(super) fn insert_episode(&mut self, episode: Episode) -> Result<u64> {
-        check_step_seqs(&episode)?;
+        crate::limits::check_step_seqs(&episode)?;
         if self.episodes.contains_key(&episode.id) {
             return Err(MemoryError::Conflict(format!(
                 "episode {} already exists",

@@ -6,74 +6,8 @@
 //! chunk (the libSQL store's index is approximate for large namespaces).
 
 use super::state::{State, VectorSpace};
-use crate::embedding::MAX_CHUNKS;
 use crate::{Episode, EpisodeVectors, MemoryError, Result, ValidationError, VectorMatch};
 use uuid::Uuid;
-
-/// The largest dimension the libSQL store's vectors can have.
-const MAX_DIMENSION: usize = 65_536;
-
-/// The longest embedder id accepted.
-const MAX_EMBEDDER_ID: usize = 256;
-
-/// Checks the embedder id and dimension a space is declared with.
-pub(super) fn check_space(embedder: &str, dimension: usize) -> Result<(), ValidationError> {
-    if embedder.trim().is_empty() {
-        return Err(ValidationError::new("embedder", "is empty"));
-    }
-    let chars = embedder.chars().count();
-    if chars > MAX_EMBEDDER_ID {
-        return Err(ValidationError::new(
-            "embedder",
-            format!("is {chars} characters; the limit is {MAX_EMBEDDER_ID}"),
-        ));
-    }
-    if !(1..=MAX_DIMENSION).contains(&dimension) {
-        return Err(ValidationError::new(
-            "dimension",
-            format!("is {dimension}; it must be between 1 and {MAX_DIMENSION}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks that a vector can be stored: every component finite, not all zero.
-fn check_vector(field: impl FnOnce() -> String, v: &[f32]) -> Result<(), ValidationError> {
-    if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return Err(ValidationError::new(
-            field(),
-            format!("component {i} is {x}; vectors must be finite"),
-        ));
-    }
-    if v.iter().all(|x| *x == 0.0) {
-        return Err(ValidationError::new(
-            field(),
-            "is a zero vector; cosine similarity is undefined for it",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks an episode's chunk vectors: between 1 and [`MAX_CHUNKS`], each finite and not
-/// zero.
-pub(super) fn check_chunks(
-    field: impl Fn() -> String,
-    chunks: &[Vec<f32>],
-) -> Result<(), ValidationError> {
-    if chunks.is_empty() || chunks.len() > MAX_CHUNKS {
-        return Err(ValidationError::new(
-            field(),
-            format!(
-                "has {} vectors; an episode has between 1 and {MAX_CHUNKS}",
-                chunks.len()
-            ),
-        ));
-    }
-    for (c, v) in chunks.iter().enumerate() {
-        check_vector(|| format!("{}[{c}]", field()), v)?;
-    }
-    Ok(())
-}
 
 /// The error for a vector whose dimension is not the space's.
 fn wrong_dimension(field: String, got: usize, space: &VectorSpace) -> MemoryError {

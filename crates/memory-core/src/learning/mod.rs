@@ -5,6 +5,7 @@
 //! so it must stay cheap (microseconds for a typical episode).
 
 pub mod heuristics;
+pub mod merge;
 pub mod mining;
 pub mod normalize;
 mod recovery;
