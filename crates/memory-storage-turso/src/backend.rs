@@ -35,6 +35,7 @@ use crate::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use memory_core::embedding::{check_chunks, check_space};
+use memory_core::learning::merge;
 use memory_core::limits::check_step_seqs;
 use memory_core::metrics::StorageStats;
 use memory_core::{
@@ -96,7 +97,7 @@ impl EpisodeStore for TursoStorage {
         episode_id: Uuid,
         completion: &Completion,
     ) -> Result<Vec<Uuid>> {
-        patterns::check_learned(completion)?;
+        merge::check_learned(&completion.learned, completion.half_life_days)?;
         let namespace = namespace.to_string();
         let completion = completion.clone();
         self.conns

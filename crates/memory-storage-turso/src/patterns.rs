@@ -24,42 +24,12 @@ use libsql::Value;
 use memory_core::learning::{Mined, merge};
 use memory_core::{
     Completion, Feedback, OutcomeKind, OutcomeStats, Pattern, PatternFilter, PatternOrder, Result,
-    ValidationError,
 };
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 const SELECT_BY_ID: &str = "SELECT id, record FROM patterns WHERE namespace = ?1 AND id = ?2";
 const UPDATE_RECORD: &str = "UPDATE patterns SET record = ?1 WHERE id = ?2";
-
-/// Checks the numbers a completion feeds into the statistics: a NaN or infinity would be
-/// stored as JSON `null` and make the pattern unreadable, so it is refused up front.
-pub(crate) fn check_learned(completion: &Completion) -> Result<(), ValidationError> {
-    let finite = |field: String, value: f64| {
-        if value.is_finite() {
-            Ok(())
-        } else {
-            Err(ValidationError::new(
-                field,
-                format!("is {value}; it must be a finite number"),
-            ))
-        }
-    };
-    if completion.half_life_days.is_nan() {
-        return Err(ValidationError::new(
-            "half_life_days",
-            "is NaN; it must be a number of days",
-        ));
-    }
-    let learned = &completion.learned;
-    finite("learned.success".into(), learned.success)?;
-    finite("learned.reward".into(), learned.reward)?;
-    for (i, obs) in learned.observations.iter().enumerate() {
-        finite(format!("learned.observations[{i}].success"), obs.success)?;
-        finite(format!("learned.observations[{i}].reward"), obs.reward)?;
-    }
-    Ok(())
-}
 
 /// Merges what a completing episode taught into the namespace's context statistics and
 /// patterns, and returns the ids of the patterns it contributed to, in observation order.

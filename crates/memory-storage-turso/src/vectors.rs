@@ -61,6 +61,7 @@ use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::steps::load_steps_of;
 use libsql::Value;
+use memory_core::embedding::{check_against_space, no_space, wrong_dimension};
 use memory_core::{Episode, EpisodeVectors, MemoryError, Result, ValidationError, VectorMatch};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -123,26 +124,6 @@ pub(crate) async fn space(conn: &Conn) -> Result<Option<Space>, TursoError> {
         embedder,
         dimension,
     }))
-}
-
-/// The error for vectors written before any space was declared.
-fn no_space() -> MemoryError {
-    MemoryError::Conflict(
-        "no vector space declared; declare one (`ensure_vector_space`) before storing vectors"
-            .into(),
-    )
-}
-
-/// The error for a vector whose dimension is not the space's.
-fn wrong_dimension(field: String, got: usize, space: &Space) -> MemoryError {
-    ValidationError::new(
-        field,
-        format!(
-            "has dimension {got}; the store's vectors (from `{}`) have dimension {}",
-            space.embedder, space.dimension
-        ),
-    )
-    .into()
 }
 
 /// The statements that create the vector table and its indexes for `dimension`.
@@ -356,26 +337,7 @@ pub(crate) async fn store(
     vectors: &[EpisodeVectors],
 ) -> Result<()> {
     let space = space(conn).await?.ok_or_else(no_space)?;
-    if space.embedder != embedder {
-        return Err(MemoryError::Conflict(format!(
-            "the store's vectors come from `{}` (dimension {}), not `{embedder}`; \
-             they were re-embedded since this process started",
-            space.embedder, space.dimension
-        )));
-    }
-    for (i, (_, chunks)) in vectors.iter().enumerate() {
-        if let Some((c, v)) = chunks
-            .iter()
-            .enumerate()
-            .find(|(_, v)| v.len() != space.dimension)
-        {
-            return Err(wrong_dimension(
-                format!("vectors[{i}][{c}]"),
-                v.len(),
-                &space,
-            ));
-        }
-    }
+    check_against_space(embedder, &space.embedder, space.dimension, vectors)?;
     // The episodes' rowids in one lookup, then their old vectors out, the new ones in and
     // the episodes marked in a few statements for the whole batch (through a server each
     // statement is a round trip, so the count must not grow with the batch).
@@ -433,7 +395,12 @@ pub(crate) async fn search(
         return Ok(Vec::new());
     };
     if query.len() != space.dimension {
-        return Err(wrong_dimension("vector".into(), query.len(), &space));
+        return Err(wrong_dimension(
+            "vector".into(),
+            query.len(),
+            &space.embedder,
+            space.dimension,
+        ));
     }
     let blob = Value::Blob(to_blob(query));
     if with_vectors(conn, namespace).await? > EXACT_UP_TO

@@ -3,7 +3,7 @@
 //! vectors per episode.
 
 use super::MAX_CHUNKS;
-use crate::ValidationError;
+use crate::{EpisodeVectors, MemoryError, ValidationError};
 
 /// The largest dimension a store's vectors can have.
 pub const MAX_DIMENSION: usize = 65_536;
@@ -65,6 +65,56 @@ pub fn check_chunks(
     }
     for (c, v) in chunks.iter().enumerate() {
         check_vector(|| format!("{}[{c}]", field()), v)?;
+    }
+    Ok(())
+}
+
+/// The error for vectors stored before the store declared a vector space.
+pub fn no_space() -> MemoryError {
+    MemoryError::Conflict(
+        "no vector space declared; declare one (`ensure_vector_space`) before storing vectors"
+            .into(),
+    )
+}
+
+/// The error for a vector of dimension `got` in a store whose vectors, from `embedder`, have
+/// `dimension`.
+pub fn wrong_dimension(field: String, got: usize, embedder: &str, dimension: usize) -> MemoryError {
+    ValidationError::new(
+        field,
+        format!("has dimension {got}; the store's vectors (from `{embedder}`) have dimension {dimension}"),
+    )
+    .into()
+}
+
+/// Checks episode vectors about to be stored against the store's space (`space_embedder`,
+/// `dimension`): written by that embedder (another means they were re-embedded since the
+/// caller looked), every chunk of that dimension.
+pub fn check_against_space(
+    embedder: &str,
+    space_embedder: &str,
+    dimension: usize,
+    vectors: &[EpisodeVectors],
+) -> Result<(), MemoryError> {
+    if space_embedder != embedder {
+        return Err(MemoryError::Conflict(format!(
+            "the store's vectors come from `{space_embedder}` (dimension {dimension}), not \
+             `{embedder}`; they were re-embedded since this process started"
+        )));
+    }
+    for (i, (_, chunks)) in vectors.iter().enumerate() {
+        if let Some((c, v)) = chunks
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.len() != dimension)
+        {
+            return Err(wrong_dimension(
+                format!("vectors[{i}][{c}]"),
+                v.len(),
+                space_embedder,
+                dimension,
+            ));
+        }
     }
     Ok(())
 }

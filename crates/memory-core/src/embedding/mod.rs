@@ -13,7 +13,10 @@ mod chunks;
 mod hashing;
 mod vectors;
 
-pub use checks::{MAX_DIMENSION, MAX_EMBEDDER_ID, check_chunks, check_space, check_vector};
+pub use checks::{
+    MAX_DIMENSION, MAX_EMBEDDER_ID, check_against_space, check_chunks, check_space, check_vector,
+    no_space, wrong_dimension,
+};
 pub use chunks::{DEFAULT_WINDOW_CHARS, MAX_CHUNKS, episode_chunks};
 
 pub use crate::error::EmbedError;

@@ -3,7 +3,7 @@
 //! that back), the listing with its filters and keyset cursor, the cost baseline, the
 //! full-text search and the search for idle running episodes.
 
-use super::patterns::{Forget, check_learned};
+use super::patterns::Forget;
 use super::state::{State, clamp_i64, micros, tag_set};
 use crate::learning::mine;
 use crate::{
@@ -56,7 +56,7 @@ impl State {
         episode_id: Uuid,
         completion: &Completion,
     ) -> Result<Vec<Uuid>> {
-        check_learned(completion)?;
+        crate::learning::merge::check_learned(&completion.learned, completion.half_life_days)?;
         let Some(stored) = self.episode_in(namespace, episode_id) else {
             return Err(MemoryError::episode_not_found(namespace, episode_id));
         };

@@ -6,42 +6,12 @@ use super::state::{NamespaceData, State, micros};
 use crate::Mined;
 use crate::learning::merge;
 use crate::{
-    Completion, Feedback, OutcomeKind, OutcomeStats, Pattern, PatternFilter, PatternOrder, Result,
-    ValidationError,
+    Completion, Feedback, OutcomeKind, OutcomeStats, Pattern, PatternFilter, PatternOrder,
 };
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
-
-/// Checks the numbers a completion feeds into the statistics: a NaN or an infinity would
-/// make the pattern unreadable in a store that writes JSON, so it is refused up front.
-pub(super) fn check_learned(completion: &Completion) -> Result<(), ValidationError> {
-    let finite = |field: String, value: f64| {
-        if value.is_finite() {
-            Ok(())
-        } else {
-            Err(ValidationError::new(
-                field,
-                format!("is {value}; it must be a finite number"),
-            ))
-        }
-    };
-    if completion.half_life_days.is_nan() {
-        return Err(ValidationError::new(
-            "half_life_days",
-            "is NaN; it must be a number of days",
-        ));
-    }
-    let learned = &completion.learned;
-    finite("learned.success".into(), learned.success)?;
-    finite("learned.reward".into(), learned.reward)?;
-    for (i, obs) in learned.observations.iter().enumerate() {
-        finite(format!("learned.observations[{i}].success"), obs.success)?;
-        finite(format!("learned.observations[{i}].reward"), obs.reward)?;
-    }
-    Ok(())
-}
 
 /// What deleting a completed episode takes back from the statistics it fed.
 pub(super) struct Forget {

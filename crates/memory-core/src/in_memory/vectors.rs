@@ -6,20 +6,9 @@
 //! chunk (the libSQL store's index is approximate for large namespaces).
 
 use super::state::{State, VectorSpace};
+use crate::embedding::{check_against_space, no_space, wrong_dimension};
 use crate::{Episode, EpisodeVectors, MemoryError, Result, ValidationError, VectorMatch};
 use uuid::Uuid;
-
-/// The error for a vector whose dimension is not the space's.
-fn wrong_dimension(field: String, got: usize, space: &VectorSpace) -> MemoryError {
-    ValidationError::new(
-        field,
-        format!(
-            "has dimension {got}; the store's vectors (from `{}`) have dimension {}",
-            space.embedder, space.dimension
-        ),
-    )
-    .into()
-}
 
 /// The cosine similarity of two vectors of one dimension (0 when either has no length).
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -76,32 +65,9 @@ impl State {
         list: &[EpisodeVectors],
     ) -> Result<()> {
         let Some(space) = &self.vector_space else {
-            return Err(MemoryError::Conflict(
-                "no vector space declared; declare one (`ensure_vector_space`) before storing \
-                 vectors"
-                    .into(),
-            ));
+            return Err(no_space());
         };
-        if space.embedder != embedder {
-            return Err(MemoryError::Conflict(format!(
-                "the store's vectors come from `{}` (dimension {}), not `{embedder}`; \
-                 they were re-embedded since this process started",
-                space.embedder, space.dimension
-            )));
-        }
-        for (i, (_, chunks)) in list.iter().enumerate() {
-            if let Some((c, v)) = chunks
-                .iter()
-                .enumerate()
-                .find(|(_, v)| v.len() != space.dimension)
-            {
-                return Err(wrong_dimension(
-                    format!("vectors[{i}][{c}]"),
-                    v.len(),
-                    space,
-                ));
-            }
-        }
+        check_against_space(embedder, &space.embedder, space.dimension, list)?;
         if let Some((id, _)) = list
             .iter()
             .find(|(id, _)| self.episode_in(namespace, *id).is_none())
@@ -139,7 +105,12 @@ impl State {
             return Ok(Vec::new());
         };
         if query.len() != space.dimension {
-            return Err(wrong_dimension("vector".into(), query.len(), space));
+            return Err(wrong_dimension(
+                "vector".into(),
+                query.len(),
+                &space.embedder,
+                space.dimension,
+            ));
         }
         let Some(data) = self.namespace(namespace) else {
             return Ok(Vec::new());

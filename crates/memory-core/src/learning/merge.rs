@@ -4,10 +4,39 @@
 //!
 //! [`PatternScope::key`]: crate::PatternScope::key
 
-use crate::{Mined, Observation, OutcomeStats, Pattern};
+use crate::{Mined, Observation, OutcomeStats, Pattern, ValidationError};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
+
+/// Checks the numbers a completion feeds into the statistics (`half_life_days` and what
+/// it `learned`): a NaN or an infinity would be stored as JSON `null` and make the pattern
+/// unreadable, so it is refused up front.
+pub fn check_learned(learned: &Mined, half_life_days: f64) -> Result<(), ValidationError> {
+    let finite = |field: String, value: f64| {
+        if value.is_finite() {
+            Ok(())
+        } else {
+            Err(ValidationError::new(
+                field,
+                format!("is {value}; it must be a finite number"),
+            ))
+        }
+    };
+    if half_life_days.is_nan() {
+        return Err(ValidationError::new(
+            "half_life_days",
+            "is NaN; it must be a number of days",
+        ));
+    }
+    finite("learned.success".into(), learned.success)?;
+    finite("learned.reward".into(), learned.reward)?;
+    for (i, obs) in learned.observations.iter().enumerate() {
+        finite(format!("learned.observations[{i}].success"), obs.success)?;
+        finite(format!("learned.observations[{i}].reward"), obs.reward)?;
+    }
+    Ok(())
+}
 
 /// Counts a completing episode once in each context it lists (a context listed twice
 /// counts once), updating `baselines`; returns those contexts' new statistics, for the
