@@ -136,14 +136,30 @@ impl Replica {
     /// downloads the whole database).
     pub(crate) async fn sync_within(&self, limit: Duration) -> Result<(), libsql::Error> {
         let _one_at_a_time = self.running.lock().await;
-        // In a task of its own: libSQL's replication must never be stopped half-way through
-        // applying what it fetched, so a timeout stops only the waiting.
-        let db = Arc::clone(&self.db);
-        let syncing = tokio::spawn(async move { db.sync().await.map(|_| ()) });
-        let result = match tokio::time::timeout(limit, syncing).await {
-            Ok(Ok(synced)) => synced,
-            Ok(Err(stopped)) => Err(libsql::Error::Replication(Box::new(stopped))),
-            Err(_) => Err(crate::error::RequestTimedOut::error(&self.url, limit)),
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut pause = Duration::from_millis(20);
+        let result = loop {
+            // In a task of its own: libSQL's replication must never be stopped half-way
+            // through applying what it fetched, so a timeout stops only the waiting.
+            let db = Arc::clone(&self.db);
+            let syncing = tokio::spawn(async move { db.sync().await.map(|_| ()) });
+            let result = match tokio::time::timeout_at(deadline, syncing).await {
+                Ok(Ok(synced)) => synced,
+                Ok(Err(stopped)) => Err(libsql::Error::Replication(Box::new(stopped))),
+                Err(_) => Err(crate::error::RequestTimedOut::error(&self.url, limit)),
+            };
+            // A server that has just compacted its log answers "snapshot not found" until
+            // the snapshot is written (seconds at most): it is there, so wait for it.
+            match result {
+                Err(err)
+                    if snapshot_pending(&err) && tokio::time::Instant::now() + pause < deadline =>
+                {
+                    tracing::debug!(server = %self.url, "the server is writing a snapshot; syncing again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                result => break result,
+            }
         };
         self.syncs.fetch_add(1, Ordering::Relaxed);
         match &result {
@@ -236,4 +252,11 @@ impl Drop for PeriodicSync {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Whether a sync failed because the server has just compacted its replication log and
+/// has not yet written the snapshot that replaces it (it answers "snapshot not found"
+/// meanwhile; tursodatabase/libsql#1310).
+fn snapshot_pending(err: &libsql::Error) -> bool {
+    err.to_string().contains("snapshot not found")
 }
