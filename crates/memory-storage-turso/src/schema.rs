@@ -501,6 +501,11 @@ pub(crate) async fn user_version(conn: &Connection) -> Result<i64, TursoError> {
         .await
         .ctx("read schema version")?;
     let row = rows.next().await.ctx("read schema version")?;
+    version_in(row)
+}
+
+/// The schema version in the row `PRAGMA user_version` answered.
+pub(crate) fn version_in(row: Option<libsql::Row>) -> Result<i64, TursoError> {
     match row.map(|r| r.get_value(0)) {
         Some(Ok(libsql::Value::Integer(v))) => Ok(v),
         Some(Ok(other)) => Err(TursoError::corrupt(

@@ -243,8 +243,13 @@ impl TursoStorage {
     /// The schema version recorded in the database (`user_version`; through a replica, the
     /// version the replica holds).
     pub async fn schema_version(&self) -> Result<i64, TursoError> {
+        // Through the connection's own query, so a server's request timeout bounds it.
         let conn = self.conns.reader().await;
-        schema::user_version(conn.raw()).await
+        let mut rows = conn
+            .query("PRAGMA user_version", ())
+            .await
+            .ctx("read schema version")?;
+        schema::version_in(rows.next().await.ctx("read schema version")?)
     }
 
     /// Counts the rows of every table, across all namespaces.

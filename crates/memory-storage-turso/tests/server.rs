@@ -103,6 +103,9 @@ async fn a_server_that_stops_answering_fails_requests_in_time_and_is_used_again_
     let started = Instant::now();
     assert!(storage.get_episode(NS, before.id).await.is_err());
     assert!(started.elapsed() < SHORT * 4, "{:?}", started.elapsed());
+    let started = Instant::now();
+    assert!(storage.schema_version().await.is_err());
+    assert!(started.elapsed() < SHORT * 4, "{:?}", started.elapsed());
 
     server.resume();
     let back = storage.get_episode(NS, before.id).await.unwrap().unwrap();
