@@ -21,8 +21,10 @@
 //! saves.
 
 use crate::codec::{self, EpisodeColumns, decode_summary, step_record};
+use crate::completion;
 use crate::episodes::{
-    append_step_tx, complete_tx, costs_query, delete_tx, insert_episode, list_query, load_episode,
+    append_step_statements, appended, complete_tx, costs_query, delete_tx, insert_episode,
+    list_query, load_episode, store_running_statements, stored_running,
 };
 use crate::error::{SqlContext, TursoError};
 use crate::off_runtime::off_runtime;
@@ -60,6 +62,17 @@ impl EpisodeStore for TursoStorage {
             .iter()
             .map(|s| step_record(&columns.id, s))
             .collect::<Result<Vec<_>, TursoError>>()?;
+        if episode.ended_at.is_none() {
+            let steps: Vec<(&ExecutionStep, String)> = episode.steps.iter().zip(records).collect();
+            let statements = store_running_statements(episode, &columns, &steps)?;
+            let count = steps.len();
+            return self
+                .conns
+                .write_planned(statements, move |_, outcomes| {
+                    Box::pin(async move { stored_running(&columns, count, outcomes) })
+                })
+                .await;
+        }
         let doc = TextDocument::new(episode, &episode.steps);
         let episode = episode.clone();
         self.conns
@@ -81,11 +94,12 @@ impl EpisodeStore for TursoStorage {
         at: DateTime<Utc>,
         max_steps: u32,
     ) -> Result<ExecutionStep> {
+        let statements = append_step_statements(namespace, episode_id, &step, at, max_steps)?;
         let namespace = namespace.to_string();
         self.conns
-            .write(move |conn| {
+            .write_planned(statements, move |conn, outcomes| {
                 Box::pin(async move {
-                    append_step_tx(conn, &namespace, episode_id, step, at, max_steps).await
+                    appended(conn, &namespace, episode_id, step, at, max_steps, outcomes).await
                 })
             })
             .await
@@ -98,6 +112,36 @@ impl EpisodeStore for TursoStorage {
         completion: &Completion,
     ) -> Result<Vec<Uuid>> {
         merge::check_learned(&completion.learned, completion.half_life_days)?;
+        // Through a server: read first, then one request (see `crate::completion`); again
+        // from the server itself when what was read changed meanwhile; the long way below
+        // when it keeps changing.
+        if self.conns.on_server() {
+            for attempt in 0..completion::ATTEMPTS {
+                let from_server = attempt > 0;
+                let Some(basis) = completion::read_basis(
+                    &self.conns,
+                    namespace,
+                    episode_id,
+                    completion,
+                    from_server,
+                )
+                .await?
+                else {
+                    break;
+                };
+                let (statements, pattern_ids) =
+                    completion::statements(namespace, completion, basis)?;
+                let written = self
+                    .conns
+                    .write_planned(statements, move |_, outcomes| {
+                        Box::pin(async move { Ok(completion::written(outcomes, pattern_ids)) })
+                    })
+                    .await?;
+                if let Some(pattern_ids) = written {
+                    return Ok(pattern_ids);
+                }
+            }
+        }
         let namespace = namespace.to_string();
         let completion = completion.clone();
         self.conns
@@ -241,11 +285,11 @@ impl SessionStore for TursoStorage {
         session: &RetrievalSession,
         retention: &SessionRetention,
     ) -> Result<()> {
+        let statements = sessions::store_statements(session, retention)?;
         let session = session.clone();
-        let retention = *retention;
         self.conns
-            .write(move |conn| {
-                Box::pin(async move { sessions::store(conn, &session, &retention).await })
+            .write_planned(statements, move |_, outcomes| {
+                Box::pin(async move { sessions::stored(&session, outcomes) })
             })
             .await
     }

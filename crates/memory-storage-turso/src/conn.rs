@@ -5,8 +5,9 @@
 //! database and hands out its connections, one operation at a time.
 
 use crate::error::RequestTimedOut;
+use crate::pipeline::Pipeline;
 use crate::replica::Replica;
-use crate::statements::{self, PreparedStatementCache, StatementCounters};
+use crate::statements::{self, PreparedStatementCache, SQL_TRACE, StatementCounters};
 use libsql::params::IntoParams;
 use libsql::{Connection, Database, Rows, Statement};
 use std::future::Future as _;
@@ -62,11 +63,6 @@ fn change_log_writer_sql(writer: i64) -> String {
 /// Keeps the change log's newest `CHANGE_LOG_KEEP` rows (a unit test ties the two).
 const CHANGE_LOG_PRUNE: &str =
     "DELETE FROM change_log WHERE seq <= (SELECT max(seq) FROM change_log) - 20000";
-
-/// The tracing target of every statement a connection is given, before it runs
-/// (`MEMORY_LOG=memory_storage_turso::sql=trace` lists them; on a server each run is one
-/// round trip, and preparing a statement not yet cached is another).
-const SQL_TRACE: &str = "memory_storage_turso::sql";
 
 /// How long a server connection may sit idle before it is replaced rather than used: a
 /// libSQL server drops an idle Hrana stream after about ten seconds and then refuses the
@@ -167,6 +163,41 @@ impl Conn {
             replica.after_write().await;
         }
         Ok(())
+    }
+
+    /// What a write transaction sent as one request (see [`crate::planned`]) runs around its
+    /// writes: what [`Conn::begin_write`] and [`Conn::commit_write`] run around theirs.
+    /// Through a replica whose server has stopped answering its syncs, fails at once.
+    pub(crate) fn write_frame(&self) -> Result<WriteFrame, libsql::Error> {
+        if let Some(replica) = &self.replica {
+            replica.refuse_writes_while_away()?;
+        }
+        let Some(name) = &self.names_writer else {
+            return Ok(WriteFrame::default());
+        };
+        let prune = self
+            .commits
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(CHANGE_LOG_PRUNE_EVERY);
+        Ok(WriteFrame {
+            begin: vec![name.clone()],
+            before_commit: if prune {
+                vec![CHANGE_LOG_PRUNE.to_string()]
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// The server's pipeline, to send a batch of statements as one request; `None` on a
+    /// local file.
+    pub(crate) fn pipeline(&self) -> Option<&Pipeline> {
+        self.server.as_ref().map(|server| server.pipeline.as_ref())
+    }
+
+    /// The embedded replica this writer syncs after its commits, if any.
+    pub(crate) fn replica(&self) -> Option<Arc<Replica>> {
+        self.replica.clone()
     }
 
     /// [`Conn::commit_write`] without the sync: returns the embedded replica (if the store
@@ -357,6 +388,16 @@ impl Conn {
     }
 }
 
+/// The statements a write transaction runs besides its writes: after `BEGIN IMMEDIATE`, and
+/// before `COMMIT`.
+#[derive(Debug, Default)]
+pub(crate) struct WriteFrame {
+    /// Run first, in order.
+    pub(crate) begin: Vec<String>,
+    /// Run last, in order, just before the commit.
+    pub(crate) before_commit: Vec<String>,
+}
+
 /// A prepared statement of a [`Conn`], run within the connection's request timeout.
 pub(crate) struct Prepared<'c> {
     conn: &'c Conn,
@@ -387,17 +428,30 @@ pub(crate) struct ServerLink {
     url: Arc<str>,
     /// How long one request may go unanswered.
     timeout: Duration,
+    /// The server's pipeline endpoint, for writes sent as one request.
+    pipeline: Arc<Pipeline>,
 }
 
 impl ServerLink {
     /// The server `url`, whose database `db` connections are made from, each request
-    /// answered within `timeout`.
-    pub(crate) fn new(db: Arc<Database>, url: &str, timeout: Duration) -> ServerLink {
+    /// sending `auth_token` (when not empty) and answered within `timeout`.
+    pub(crate) fn new(
+        db: Arc<Database>,
+        url: &str,
+        auth_token: &str,
+        timeout: Duration,
+    ) -> ServerLink {
         ServerLink {
             db,
             url: Arc::from(url),
             timeout,
+            pipeline: Arc::new(Pipeline::new(url, auth_token, timeout)),
         }
+    }
+
+    /// The server's pipeline endpoint.
+    pub(crate) fn pipeline(&self) -> Arc<Pipeline> {
+        Arc::clone(&self.pipeline)
     }
 
     /// The error of a request it did not answer in time.

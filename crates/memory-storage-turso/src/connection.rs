@@ -19,9 +19,12 @@ use crate::conn::ServerLink;
 #[cfg(test)]
 pub(crate) use crate::conn::{CHANGE_LOG_KEEP, CHANGE_LOG_PRUNE_EVERY};
 pub(crate) use crate::conn::{Conn, Prepared};
+use crate::error::SqlContext;
 use crate::error::TursoError;
 use crate::group_commit::{WriteFuture, WriteQueue};
 use crate::location::Location;
+use crate::pipeline::Pipeline;
+use crate::planned::{self, Outcome, Outcomes, PlannedStatement};
 use crate::replica::{DEFAULT_SYNC_INTERVAL, PeriodicSync, Replica, ReplicaLock};
 use crate::statements::{DEFAULT_STATEMENT_CAPACITY, StatementCounters};
 use libsql::Database;
@@ -191,6 +194,8 @@ pub(crate) struct Connections {
     local_writer: bool,
     /// Whether reads come from a file on this machine (a local store or a replica).
     local_reads: bool,
+    /// The server's pipeline, for reads sent as one request (see [`crate::planned`]).
+    pipeline: Option<Arc<Pipeline>>,
     /// Kept so the database outlives every connection made from it.
     _db: Arc<Database>,
 }
@@ -272,9 +277,18 @@ impl Connections {
             _ => None,
         };
         let server = location.is_server();
-        let link = location
-            .url()
-            .map(|url| ServerLink::new(Arc::clone(&db), url, config.request_timeout));
+        let link = match location {
+            Location::File(_) => None,
+            Location::Server { url, auth_token }
+            | Location::Replica {
+                url, auth_token, ..
+            } => Some(ServerLink::new(
+                Arc::clone(&db),
+                url,
+                auth_token,
+                config.request_timeout,
+            )),
+        };
         let mut writer = connect(&db, config, link.clone()).await.map_err(open_err)?;
         // Random, so that two handles on one store (two processes, two machines) tell their
         // changes apart.
@@ -337,6 +351,7 @@ impl Connections {
             unreachable: std::sync::Mutex::new(unreachable),
             local_writer: matches!(location, Location::File(_)),
             local_reads: !matches!(location, Location::Server { .. }),
+            pipeline: link.as_ref().map(ServerLink::pipeline),
             _db: db,
         })
     }
@@ -438,6 +453,53 @@ impl Connections {
         F: for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.queue.write(self.writer(), op).await
+    }
+
+    /// Runs the planned write of `statements` (see [`crate::planned`]) inside a
+    /// group-commit transaction and returns what `decode` reads from their outcomes once
+    /// that transaction has committed; on a libSQL server, in one request with the batch's
+    /// other planned writes.
+    pub(crate) async fn write_planned<T, D>(
+        &self,
+        statements: Vec<PlannedStatement>,
+        decode: D,
+    ) -> Result<T, memory_core::MemoryError>
+    where
+        T: Send + 'static,
+        D: for<'c> FnOnce(&'c Conn, Outcomes) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.queue
+            .write_planned(self.writer(), statements, decode)
+            .await
+    }
+
+    /// Runs the queries `statements` and returns their rows: on a server in one request;
+    /// from the embedded replica or the local file on a reader, statement by statement —
+    /// unless `from_server` asks for the server's own rows, which a replica may lag behind.
+    pub(crate) async fn read_planned(
+        &self,
+        statements: Vec<PlannedStatement>,
+        from_server: bool,
+    ) -> Result<Vec<Outcome>, TursoError> {
+        let pipeline = match &self.pipeline {
+            Some(pipeline) if from_server || self.replica.is_none() => pipeline,
+            _ => {
+                let reader = self.reader().await;
+                return planned::run_each(&reader, &statements).await.ctx("read");
+            }
+        };
+        let mut request = planned::reads(&statements);
+        let result = pipeline
+            .batch(std::mem::take(&mut request.batch))
+            .await
+            .ctx("read")?;
+        let outcomes = request.outcomes(result).unwrap_or_default().pop();
+        outcomes.unwrap_or_else(|| Ok(Vec::new())).ctx("read")
+    }
+
+    /// Whether the data is on a libSQL server (directly or through an embedded replica).
+    pub(crate) fn on_server(&self) -> bool {
+        !self.local_writer
     }
 
     /// How the connections have been used, and their statement caches summed.

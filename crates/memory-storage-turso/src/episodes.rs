@@ -13,24 +13,18 @@ use crate::codec::{
 use crate::connection::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::patterns::Forget;
+use crate::planned::{Outcomes, PlannedStatement};
 use crate::steps::load_steps;
 use crate::text_log::{self, TextDocument};
 use crate::{patterns, sessions, text_snapshot, vectors};
 use chrono::{DateTime, Utc};
-use libsql::{Rows, Value};
+use libsql::Value;
 use memory_core::learning::mine;
 use memory_core::{
     Completion, Episode, EpisodeFilter, EpisodeStatus, ExecutionStep, MemoryError, Result,
     StepInput, TaskType,
 };
 use uuid::Uuid;
-
-/// Reads the rest of `rows`, so that the statement behind it is finished before the
-/// transaction commits (a write with `RETURNING` is only complete once fully stepped).
-async fn drain(rows: &mut Rows, context: &'static str) -> Result<(), TursoError> {
-    while rows.next().await.ctx(context)?.is_some() {}
-    Ok(())
-}
 
 /// The body of `store_episode`.
 pub(crate) async fn insert_episode(
@@ -40,32 +34,9 @@ pub(crate) async fn insert_episode(
     steps: &[(&ExecutionStep, String)],
     doc: &TextDocument,
 ) -> Result<()> {
-    conn.execute(
-        "INSERT INTO episodes (id, namespace, task_type, domain, language, framework, \
-         outcome_kind, reward, started_at, ended_at, step_count, total_latency_ms, record) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        libsql::params![
-            cols.id.as_str(),
-            cols.namespace.as_str(),
-            cols.task_type,
-            cols.domain.clone(),
-            cols.language.clone(),
-            cols.framework.clone(),
-            cols.outcome_kind,
-            cols.reward,
-            cols.started_at,
-            cols.ended_at,
-            cols.step_count,
-            cols.total_latency_ms,
-            cols.record.as_str()
-        ],
-    )
-    .await
-    .map_err(|err| {
-        // Ids are unique across namespaces.
-        let taken = || format!("episode {} already exists", cols.id);
-        crate::error::taken_or(err, "episodes.id", taken, "insert episode")
-    })?;
+    conn.execute(INSERT_EPISODE, episode_params(cols))
+        .await
+        .map_err(|err| episode_taken(cols, err))?;
     let rowid = conn.last_insert_rowid();
 
     if !steps.is_empty() {
@@ -79,12 +50,7 @@ pub(crate) async fn insert_episode(
         }
     }
 
-    let tags = tag_set(episode);
-    if !tags.is_empty() {
-        let tags = serde_json::to_string(&tags).map_err(|source| TursoError::Encode {
-            what: "the tags".into(),
-            source,
-        })?;
+    if let Some(tags) = tags_json(episode)? {
         conn.execute(
             "INSERT INTO episode_tags (episode_rowid, tag) SELECT ?1, value FROM json_each(?2)",
             libsql::params![rowid, tags],
@@ -99,6 +65,96 @@ pub(crate) async fn insert_episode(
         doc.record(conn, rowid).await?;
     }
     tracing::debug!(id = %cols.id, namespace = %cols.namespace, steps = steps.len(), "stored episode");
+    Ok(())
+}
+
+/// Stores an episode's row; its parameters are [`episode_params`].
+const INSERT_EPISODE: &str = "INSERT INTO episodes (id, namespace, task_type, domain, language, \
+     framework, outcome_kind, reward, started_at, ended_at, step_count, total_latency_ms, \
+     record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+/// The parameters of [`INSERT_EPISODE`].
+fn episode_params(cols: &EpisodeColumns) -> Vec<Value> {
+    vec![
+        Value::from(cols.id.as_str()),
+        Value::from(cols.namespace.as_str()),
+        Value::from(cols.task_type),
+        Value::from(cols.domain.clone()),
+        Value::from(cols.language.clone()),
+        Value::from(cols.framework.clone()),
+        Value::from(cols.outcome_kind),
+        Value::from(cols.reward),
+        Value::from(cols.started_at),
+        Value::from(cols.ended_at),
+        Value::from(cols.step_count),
+        Value::from(cols.total_latency_ms),
+        Value::from(cols.record.as_str()),
+    ]
+}
+
+/// The error of an episode's insert: a conflict when its id is taken (ids are unique
+/// across namespaces).
+fn episode_taken(cols: &EpisodeColumns, err: libsql::Error) -> MemoryError {
+    let taken = || format!("episode {} already exists", cols.id);
+    crate::error::taken_or(err, "episodes.id", taken, "insert episode")
+}
+
+/// The statements of `store_episode` for an episode still running (a planned write, see
+/// [`crate::planned`]): its row, its steps' rows and its tags, each finding the episode's
+/// rowid by its id. A completed episode is also indexed for search, which is not planned
+/// ([`insert_episode`]).
+pub(crate) fn store_running_statements(
+    episode: &Episode,
+    cols: &EpisodeColumns,
+    steps: &[(&ExecutionStep, String)],
+) -> Result<Vec<PlannedStatement>> {
+    let mut statements = vec![PlannedStatement::execute(
+        INSERT_EPISODE,
+        episode_params(cols),
+    )];
+    for (step, record) in steps {
+        let mut params = step_params(0, step, record);
+        params[0] = Value::from(cols.id.as_str());
+        statements.push(PlannedStatement::execute(
+            "INSERT INTO steps (episode_rowid, seq, at, tool, status, latency_ms, record) \
+             SELECT rowid, ?2, ?3, ?4, ?5, ?6, ?7 FROM episodes WHERE id = ?1",
+            params,
+        ));
+    }
+    if let Some(tags) = tags_json(episode)? {
+        statements.push(PlannedStatement::execute(
+            "INSERT INTO episode_tags (episode_rowid, tag) \
+             SELECT e.rowid, t.value FROM episodes e, json_each(?2) t WHERE e.id = ?1",
+            vec![Value::from(cols.id.as_str()), Value::from(tags)],
+        ));
+    }
+    Ok(statements)
+}
+
+/// The episode's tags (its own and its context's, distinct) as a JSON array, for
+/// `json_each`; `None` when it has none.
+fn tags_json(episode: &Episode) -> Result<Option<String>, TursoError> {
+    let tags = tag_set(episode);
+    if tags.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&tags)
+        .map(Some)
+        .map_err(|source| TursoError::Encode {
+            what: "the tags".into(),
+            source,
+        })
+}
+
+/// What the statements of [`store_running_statements`] gave back, as `store_episode`'s
+/// result.
+pub(crate) fn stored_running(
+    cols: &EpisodeColumns,
+    steps: usize,
+    outcomes: Outcomes,
+) -> Result<()> {
+    outcomes.map_err(|err| episode_taken(cols, err))?;
+    tracing::debug!(id = %cols.id, namespace = %cols.namespace, steps, "stored episode");
     Ok(())
 }
 
@@ -118,51 +174,94 @@ fn step_params(rowid: i64, step: &ExecutionStep, record: &str) -> Vec<Value> {
     ]
 }
 
-/// The body of `append_step`.
-pub(crate) async fn append_step_tx(
+/// The statements of `append_step` (a planned write, see [`crate::planned`]). The first
+/// claims the next seq and adds the latency; its guard is what enforces "running" and the
+/// step limit, and the sum saturates instead of overflowing into a float. The second adds
+/// the step's row only when the claim changed one, numbered in SQL from the claim: its
+/// record is the step's JSON with the seq spliced in after `{"seq":`.
+pub(crate) fn append_step_statements(
+    namespace: &str,
+    episode_id: Uuid,
+    step: &StepInput,
+    at: DateTime<Utc>,
+    max_steps: u32,
+) -> Result<Vec<PlannedStatement>> {
+    let id = episode_id.to_string();
+    let unnumbered = step.clone().into_step(0, at);
+    let record = step_record(&id, &unnumbered)?;
+    let rest = record
+        .strip_prefix(r#"{"seq":0"#)
+        .ok_or_else(|| TursoError::Encode {
+            what: format!("a step of episode {id}"),
+            source: serde::ser::Error::custom("its record does not start with its seq"),
+        })?;
+    let episode = [Value::from(namespace), Value::from(id.as_str())];
+    let mut claim = vec![Value::from(clamp_i64(step.latency_ms))];
+    claim.extend(episode.iter().cloned());
+    claim.push(Value::from(i64::from(max_steps)));
+    let mut insert = vec![
+        Value::from(micros(at)),
+        Value::from(unnumbered.tool.as_str()),
+        Value::from(unnumbered.result.status().as_str()),
+        Value::from(clamp_i64(unnumbered.latency_ms)),
+        Value::from(r#"{"seq":"#),
+        Value::from(rest),
+    ];
+    insert.extend(episode);
+    Ok(vec![
+        PlannedStatement::query(
+            "UPDATE episodes SET step_count = step_count + 1, \
+             total_latency_ms = CASE WHEN total_latency_ms > 9223372036854775807 - ?1 \
+                 THEN 9223372036854775807 ELSE total_latency_ms + ?1 END \
+             WHERE namespace = ?2 AND id = ?3 AND ended_at IS NULL AND step_count < ?4 \
+             RETURNING step_count",
+            claim,
+        ),
+        PlannedStatement::execute(
+            "INSERT INTO steps (episode_rowid, seq, at, tool, status, latency_ms, record) \
+             SELECT rowid, step_count, ?1, ?2, ?3, ?4, ?5 || step_count || ?6 FROM episodes \
+             WHERE namespace = ?7 AND id = ?8 AND changes() = 1",
+            insert,
+        ),
+    ])
+}
+
+/// What the statements of [`append_step_statements`] gave back, as `append_step`'s
+/// result: the step as stored, or why it could not be added (read on `conn`).
+pub(crate) async fn appended(
     conn: &Conn,
     namespace: &str,
     episode_id: Uuid,
     step: StepInput,
     at: DateTime<Utc>,
     max_steps: u32,
+    outcomes: Outcomes,
 ) -> Result<ExecutionStep> {
     let id = episode_id.to_string();
-    let latency = clamp_i64(step.latency_ms);
-    // Claim the next seq and add the latency in one statement; the guard in the WHERE clause
-    // is what enforces "running" and the step limit. The sum saturates instead of
-    // overflowing into a float.
-    let mut claimed = conn
-        .query(
-            "UPDATE episodes SET step_count = step_count + 1, \
-             total_latency_ms = CASE WHEN total_latency_ms > 9223372036854775807 - ?1 \
-                 THEN 9223372036854775807 ELSE total_latency_ms + ?1 END \
-             WHERE namespace = ?2 AND id = ?3 AND ended_at IS NULL AND step_count < ?4 \
-             RETURNING step_count, rowid",
-            libsql::params![latency, namespace, id.as_str(), i64::from(max_steps)],
-        )
-        .await
-        .ctx("claim step number")?;
-    let claim = match claimed.next().await.ctx("claim step number")? {
-        Some(row) => {
-            let what = format!("episode {id}");
-            Some((codec::int(&row, 0, &what)?, codec::int(&row, 1, &what)?))
+    let outcomes = outcomes.ctx("append step")?;
+    let claimed = outcomes
+        .first()
+        .and_then(|claim| claim.rows.first())
+        .and_then(|row| row.first());
+    let seq = match claimed {
+        Some(Value::Integer(seq)) => *seq,
+        Some(_) => {
+            return Err(
+                TursoError::corrupt(format!("episode {id}"), "step_count is not a number").into(),
+            );
         }
-        None => None,
+        None => return Err(why_no_step(conn, namespace, &id, max_steps).await),
     };
-    drain(&mut claimed, "claim step number").await?;
-    drop(claimed);
-
-    let Some((seq, rowid)) = claim else {
-        return Err(why_no_step(conn, namespace, &id, max_steps).await);
-    };
+    let inserted = outcomes.get(1).map_or(0, |insert| insert.changed);
+    if inserted != 1 {
+        return Err(TursoError::corrupt(
+            format!("episode {id}"),
+            format!("its step {seq} was claimed but {inserted} rows were added"),
+        )
+        .into());
+    }
     let seq = codec::to_u32(seq, &format!("episode {id}"), "step_count")?;
-    let step = step.into_step(seq, at);
-    let record = step_record(&id, &step)?;
-    conn.execute(INSERT_STEP, step_params(rowid, &step, &record))
-        .await
-        .ctx("insert step")?;
-    Ok(step)
+    Ok(step.into_step(seq, at))
 }
 
 /// Explains why a step could not be claimed for an episode.
@@ -194,6 +293,28 @@ async fn why_no_step(conn: &Conn, namespace: &str, id: &str, max_steps: u32) -> 
             "episode {id} already has {count} steps; the limit is {max_steps}"
         )),
     }
+}
+
+/// Completes an episode's row: record, outcome, reward and end (`?1`–`?4`), when the row
+/// (`?5`) is still running with the steps (`?6`) the completion was computed from.
+pub(crate) const COMPLETE_ROW: &str = "UPDATE episodes SET record = ?1, outcome_kind = ?2, \
+     reward = ?3, ended_at = ?4 WHERE rowid = ?5 AND ended_at IS NULL AND step_count = ?6";
+
+/// `episode` (as stored while running) completed by `completion`, having fed the patterns
+/// `pattern_ids`; and its record as stored (the steps are rows of their own).
+pub(crate) fn completed(
+    mut episode: Episode,
+    completion: &Completion,
+    pattern_ids: &[Uuid],
+) -> Result<(Episode, String)> {
+    episode.steps = Vec::new();
+    episode.pattern_ids = pattern_ids.to_vec();
+    episode.ended_at = Some(completion.ended_at);
+    episode.outcome = Some(completion.outcome.clone());
+    episode.reward = Some(completion.reward.clone());
+    episode.reflection = Some(completion.reflection.clone());
+    let record = codec::episode_record(&episode)?;
+    Ok((episode, record))
 }
 
 /// The body of `complete_episode`: checks, merges the lessons into the patterns, then
@@ -237,20 +358,13 @@ pub(crate) async fn complete_tx(
         )));
     }
 
-    let mut episode = decode_episode(&id, &record)?;
+    let episode = decode_episode(&id, &record)?;
     let pattern_ids = patterns::merge_learned(conn, namespace, completion).await?;
-    episode.steps = Vec::new();
-    episode.pattern_ids = pattern_ids.clone();
-    episode.ended_at = Some(completion.ended_at);
-    episode.outcome = Some(completion.outcome.clone());
-    episode.reward = Some(completion.reward.clone());
-    episode.reflection = Some(completion.reflection.clone());
-    let record = codec::episode_record(&episode)?;
+    let (episode, record) = completed(episode, completion, &pattern_ids)?;
 
     let changed = conn
         .execute(
-            "UPDATE episodes SET record = ?1, outcome_kind = ?2, reward = ?3, ended_at = ?4 \
-             WHERE rowid = ?5 AND ended_at IS NULL AND step_count = ?6",
+            COMPLETE_ROW,
             libsql::params![
                 record,
                 outcome_kind(&completion.outcome),

@@ -18,6 +18,8 @@
 use crate::conn::Conn;
 use crate::error::{SqlContext, TursoError};
 use crate::off_runtime::off_runtime_holding;
+use crate::planned::{self, Outcomes, PlannedStatement};
+use crate::replica::Replica;
 use memory_core::metrics::WriteQueueStats;
 use memory_core::{MemoryError, Result};
 use std::future::Future;
@@ -50,6 +52,23 @@ trait QueuedWrite: Send {
     /// Answers the caller with the failure `message`, whatever the write's result, counted
     /// in `queue` first.
     fn fail(self: Box<Self>, message: &str, queue: &WriteQueue);
+
+    /// The statements that carry the write out, when it is a planned write (see
+    /// [`crate::planned`]): then a server's batch may send it with others as one request.
+    fn planned(&self) -> Option<&[PlannedStatement]> {
+        None
+    }
+
+    /// Keeps the result of a planned write whose statements ran (in a transaction that
+    /// committed) and gave `outcomes`; whether it succeeded.
+    fn settle<'a>(
+        &'a mut self,
+        conn: &'a Conn,
+        outcomes: Outcomes,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        let _ = (conn, outcomes);
+        Box::pin(async { false })
+    }
 }
 
 /// A queued write returning `T`: its operation until it runs, then its result, and the
@@ -87,21 +106,104 @@ where
     }
 
     fn answer(self: Box<Self>, uncommitted: Option<&str>, queue: &WriteQueue) {
-        let result = match (self.result, uncommitted) {
-            (Some(Err(err)), _) => Err(err),
-            (Some(Ok(value)), None) => Ok(value),
-            (_, Some(message)) => Err(storage_error(message)),
-            (None, None) => Err(storage_error("a queued write was answered before it ran")),
-        };
-        queue.count(result.is_ok());
-        // A caller that stopped waiting (cancelled) simply gets no answer.
-        let _ = self.reply.send(result);
+        answer(self.result, self.reply, uncommitted, queue);
     }
 
     fn fail(self: Box<Self>, message: &str, queue: &WriteQueue) {
         queue.count(false);
         let _ = self.reply.send(Err(storage_error(message)));
     }
+}
+
+/// A planned write returning `T` (see [`crate::planned`]): its statements, the function
+/// that reads their outcomes into its result, and the channel its caller waits on.
+struct PlannedWrite<T, D> {
+    statements: Vec<PlannedStatement>,
+    decode: Option<D>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, D> PlannedWrite<T, D>
+where
+    T: Send + 'static,
+    D: for<'c> FnOnce(&'c Conn, Outcomes) -> WriteFuture<'c, T> + Send + 'static,
+{
+    async fn decode(&mut self, conn: &Conn, outcomes: Outcomes) -> bool {
+        let result = match self.decode.take() {
+            Some(decode) => decode(conn, outcomes).await,
+            None => Err(storage_error("a queued write was run twice")),
+        };
+        let succeeded = result.is_ok();
+        self.result = Some(result);
+        succeeded
+    }
+}
+
+impl<T, D> QueuedWrite for PlannedWrite<T, D>
+where
+    T: Send + 'static,
+    D: for<'c> FnOnce(&'c Conn, Outcomes) -> WriteFuture<'c, T> + Send + 'static,
+{
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    fn run<'a>(&'a mut self, conn: &'a Conn) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            let outcomes = planned::run_each(conn, &self.statements).await;
+            // A write whose statements did not all run is undone, whatever its result says
+            // (as one sent to a server is, by the request's conditions).
+            let ran = outcomes.is_ok();
+            self.decode(conn, outcomes).await && ran
+        })
+    }
+
+    fn skip(&mut self, err: MemoryError) {
+        self.decode = None;
+        self.result = Some(Err(err));
+    }
+
+    fn answer(self: Box<Self>, uncommitted: Option<&str>, queue: &WriteQueue) {
+        answer(self.result, self.reply, uncommitted, queue);
+    }
+
+    fn fail(self: Box<Self>, message: &str, queue: &WriteQueue) {
+        queue.count(false);
+        let _ = self.reply.send(Err(storage_error(message)));
+    }
+
+    fn planned(&self) -> Option<&[PlannedStatement]> {
+        Some(&self.statements)
+    }
+
+    fn settle<'a>(
+        &'a mut self,
+        conn: &'a Conn,
+        outcomes: Outcomes,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(self.decode(conn, outcomes))
+    }
+}
+
+/// Answers `reply` with a write's `result`, counted in `queue` first; with `uncommitted`,
+/// the reason its transaction did not commit, a success (or a write that never ran) is
+/// answered with that failure instead, and a failure keeps its own error.
+fn answer<T>(
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+    uncommitted: Option<&str>,
+    queue: &WriteQueue,
+) {
+    let result = match (result, uncommitted) {
+        (Some(Err(err)), _) => Err(err),
+        (Some(Ok(value)), None) => Ok(value),
+        (_, Some(message)) => Err(storage_error(message)),
+        (None, None) => Err(storage_error("a queued write was answered before it ran")),
+    };
+    queue.count(result.is_ok());
+    // A caller that stopped waiting (cancelled) simply gets no answer.
+    let _ = reply.send(result);
 }
 
 /// A write in the queue.
@@ -205,17 +307,53 @@ impl WriteQueue {
         F: for<'c> FnOnce(&'c Conn) -> WriteFuture<'c, T> + Send + 'static,
         W: Deref<Target = Conn> + Send + 'static,
     {
-        let (reply, mut answer) = oneshot::channel();
-        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
         let write = TypedWrite {
             op: Some(op),
             result: None,
             reply,
         };
-        self.push(Job {
-            ticket,
-            write: Box::new(write),
-        })?;
+        self.carry(writer, Box::new(write), answer).await
+    }
+
+    /// Queues the planned write of `statements` (see [`crate::planned`]) and returns what
+    /// `decode` reads from their outcomes once the transaction carrying it has committed.
+    /// On a libSQL server, the planned writes of a batch are sent as one request; `decode`
+    /// then runs after the commit, on the writer (to explain a refusal, say).
+    pub(crate) async fn write_planned<T, D, W>(
+        self: &Arc<Self>,
+        writer: impl Future<Output = W>,
+        statements: Vec<PlannedStatement>,
+        decode: D,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        D: for<'c> FnOnce(&'c Conn, Outcomes) -> WriteFuture<'c, T> + Send + 'static,
+        W: Deref<Target = Conn> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let write = PlannedWrite {
+            statements,
+            decode: Some(decode),
+            result: None,
+            reply,
+        };
+        self.carry(writer, Box::new(write), answer).await
+    }
+
+    /// Queues `write` and waits for `answer`, leading the next batch should the writer
+    /// come first.
+    async fn carry<T, W>(
+        self: &Arc<Self>,
+        writer: impl Future<Output = W>,
+        write: Box<dyn QueuedWrite>,
+        mut answer: oneshot::Receiver<Result<T>>,
+    ) -> Result<T>
+    where
+        W: Deref<Target = Conn> + Send + 'static,
+    {
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        self.push(Job { ticket, write })?;
 
         // A caller waits for whichever comes first: its answer, from a batch another leader
         // carried it in, or the writer, to lead the next batch itself. Waiting for the writer
@@ -267,22 +405,122 @@ fn abandoned() -> MemoryError {
     )
 }
 
-/// Runs `jobs` in one transaction on the leased writer and answers each caller.
+/// Runs `jobs` on the leased writer and answers each caller once what carries its write
+/// has committed. On a libSQL server the planned writes go first, all in one request (see
+/// [`crate::planned`]); the others (and planned ones the server did not commit) run in one
+/// transaction statement by statement, as every write does on a local file.
 async fn run_batch<W: Deref<Target = Conn>>(lease: W, jobs: Vec<Job>, queue: Arc<WriteQueue>) {
     let conn: &Conn = &lease;
     // A caller that stopped waiting (its request was cancelled) before its write started
     // does not get it carried out behind its back.
-    let jobs: Vec<Box<dyn QueuedWrite>> = jobs
+    let mut jobs: Vec<Box<dyn QueuedWrite>> = jobs
         .into_iter()
         .map(|j| j.write)
         .filter(|w| !w.abandoned())
         .collect();
-    if jobs.is_empty() {
-        return;
+    let mut finished: Vec<(Box<dyn QueuedWrite>, Option<String>)> = Vec::new();
+    let mut replica = None;
+    if conn.pipeline().is_some() && jobs.iter().any(|job| job.planned().is_some()) {
+        let (planned, others): (Vec<_>, Vec<_>) =
+            jobs.into_iter().partition(|job| job.planned().is_some());
+        jobs = others;
+        match run_in_one_request(conn, planned, &queue).await {
+            OneRequestEnd::Committed(done) => {
+                replica = conn.replica();
+                finished.extend(done.into_iter().map(|job| (job, None)));
+            }
+            OneRequestEnd::NotCommitted(planned) => jobs.extend(planned),
+            OneRequestEnd::Answered => {}
+        }
     }
+    if !jobs.is_empty()
+        && let Some((done, synced)) = run_in_transaction(conn, jobs, &queue).await
+    {
+        replica = replica.or(synced);
+        finished.extend(done);
+    }
+    // The writer is free for the next batch while an embedded replica fetches this one;
+    // the callers are answered once it has, so that they read what they wrote.
+    drop(lease);
+    if let Some(replica) = replica {
+        replica.after_write().await;
+    }
+    for (job, uncommitted) in finished {
+        job.answer(uncommitted.as_deref(), &queue);
+    }
+}
+
+/// How a batch of planned writes sent as one request ended.
+enum OneRequestEnd {
+    /// The transaction committed; each write has its result.
+    Committed(Vec<Box<dyn QueuedWrite>>),
+    /// The server ran the request but did not commit it (its write lock was busy, a
+    /// savepoint failed): nothing was kept, and the writes are still to run.
+    NotCommitted(Vec<Box<dyn QueuedWrite>>),
+    /// The request failed as a whole (not sent, not answered); every caller was answered
+    /// with that failure.
+    Answered,
+}
+
+/// Sends the planned writes `jobs` to the server in one write transaction, in one request.
+async fn run_in_one_request(
+    conn: &Conn,
+    mut jobs: Vec<Box<dyn QueuedWrite>>,
+    queue: &WriteQueue,
+) -> OneRequestEnd {
+    let Some(pipeline) = conn.pipeline() else {
+        return OneRequestEnd::NotCommitted(jobs);
+    };
+    let frame = match conn.write_frame().ctx("begin write transaction") {
+        Ok(frame) => frame,
+        Err(err) => {
+            fail_all(queue, jobs, &err.to_string());
+            return OneRequestEnd::Answered;
+        }
+    };
+    let mut request = {
+        let writes: Vec<&[PlannedStatement]> = jobs
+            .iter()
+            .map(|job| job.planned().unwrap_or_default())
+            .collect();
+        planned::one_request(&frame, &writes)
+    };
+    let result = match pipeline.batch(std::mem::take(&mut request.batch)).await {
+        Ok(result) => result,
+        Err(err) => {
+            let err = TursoError::Sql {
+                context: "write",
+                source: err,
+            };
+            fail_all(queue, jobs, &err.to_string());
+            return OneRequestEnd::Answered;
+        }
+    };
+    let Some(outcomes) = request.outcomes(result) else {
+        return OneRequestEnd::NotCommitted(jobs);
+    };
+    queue.commits.fetch_add(1, Ordering::Relaxed);
+    for (job, outcomes) in jobs.iter_mut().zip(outcomes) {
+        job.settle(conn, outcomes).await;
+    }
+    OneRequestEnd::Committed(jobs)
+}
+
+/// Runs `jobs` in one transaction on `conn`, each in a savepoint of its own when there are
+/// several. Returns each job with the reason its transaction did not commit (if it did
+/// not), and the embedded replica to sync before answering; `None` when every caller was
+/// answered already (the transaction could not begin, or broke half-way).
+async fn run_in_transaction(
+    conn: &Conn,
+    jobs: Vec<Box<dyn QueuedWrite>>,
+    queue: &WriteQueue,
+) -> Option<(
+    Vec<(Box<dyn QueuedWrite>, Option<String>)>,
+    Option<Arc<Replica>>,
+)> {
     if let Err(err) = conn.begin_write().await.ctx("begin write transaction") {
-        fail_all(&queue, jobs, &err.to_string());
-        return;
+        fail_all(queue, jobs, &err.to_string());
+        return None;
     }
     let isolate = jobs.len() > 1;
     let mut done: Vec<(Box<dyn QueuedWrite>, bool)> = Vec::with_capacity(jobs.len());
@@ -306,8 +544,8 @@ async fn run_batch<W: Deref<Target = Conn>>(lease: W, jobs: Vec<Job>, queue: Arc
                         .map(|(job, _)| job)
                         .chain(std::iter::once(job))
                         .chain(jobs);
-                    fail_all(&queue, all, &message);
-                    return;
+                    fail_all(queue, all, &message);
+                    return None;
                 }
             }
         } else {
@@ -321,9 +559,9 @@ async fn run_batch<W: Deref<Target = Conn>>(lease: W, jobs: Vec<Job>, queue: Arc
             let message = "the database rolled back the transaction after an error; nothing \
                            in it was written";
             for job in done.into_iter().map(|(job, _)| job).chain(jobs) {
-                job.answer(Some(message), &queue);
+                job.answer(Some(message), queue);
             }
-            return;
+            return None;
         }
     }
     // Statements stay active until reset; SQLite refuses to commit while a write is.
@@ -344,15 +582,12 @@ async fn run_batch<W: Deref<Target = Conn>>(lease: W, jobs: Vec<Job>, queue: Arc
     if commit_error.is_some() && !conn.raw().is_autocommit() {
         let _ = conn.execute("ROLLBACK", ()).await;
     }
-    // The writer is free for the next batch while an embedded replica fetches this one;
-    // the callers are answered once it has, so that they read what they wrote.
-    drop(lease);
-    if let Ok(Some(replica)) = &end {
-        replica.after_write().await;
-    }
-    for (job, _) in done {
-        job.answer(commit_error.as_deref(), &queue);
-    }
+    let replica = end.ok().flatten();
+    let done = done
+        .into_iter()
+        .map(|(job, _)| (job, commit_error.clone()))
+        .collect();
+    Some((done, replica))
 }
 
 /// Answers the caller of every job in `jobs` with the storage error `message`.

@@ -54,6 +54,7 @@ mod backend;
 mod batch;
 mod change_log;
 mod codec;
+mod completion;
 mod conn;
 mod connection;
 mod counts;
@@ -64,6 +65,8 @@ mod group_commit;
 mod location;
 mod off_runtime;
 mod patterns;
+mod pipeline;
+mod planned;
 #[cfg(test)]
 mod query_plan;
 mod relationships;

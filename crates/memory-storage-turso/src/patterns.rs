@@ -28,8 +28,9 @@ use memory_core::{
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-const SELECT_BY_ID: &str = "SELECT id, record FROM patterns WHERE namespace = ?1 AND id = ?2";
-const UPDATE_RECORD: &str = "UPDATE patterns SET record = ?1 WHERE id = ?2";
+pub(crate) const SELECT_BY_ID: &str =
+    "SELECT id, record FROM patterns WHERE namespace = ?1 AND id = ?2";
+pub(crate) const UPDATE_RECORD: &str = "UPDATE patterns SET record = ?1 WHERE id = ?2";
 
 /// Merges what a completing episode taught into the namespace's context statistics and
 /// patterns, and returns the ids of the patterns it contributed to, in observation order.
@@ -45,14 +46,33 @@ pub(crate) async fn merge_learned(
     if learned.is_empty() {
         return Ok(Vec::new());
     }
-    let (now, half_life) = (completion.ended_at, completion.half_life_days);
-
-    let mut baselines = baselines_of(conn, namespace, learned).await?;
-    let counted = merge::count_in_contexts(learned, &mut baselines, now, half_life);
+    let baselines = baselines_of(conn, namespace, learned).await?;
+    let existing = by_signatures(conn, namespace, &signatures_of(learned)).await?;
+    let (counted, patterns) = merged(namespace, completion, baselines, existing);
     save_context_stats(conn, namespace, &counted).await?;
+    save_patterns(conn, &patterns).await?;
+    let ids: Vec<Uuid> = patterns.iter().map(|p| p.id).collect();
+    tracing::trace!(
+        namespace,
+        contexts = counted.len(),
+        patterns = ids.len(),
+        "merged episode into patterns"
+    );
+    Ok(ids)
+}
 
-    let signatures = signatures_of(learned);
-    let mut existing = by_signatures(conn, namespace, &signatures).await?;
+/// What merging `completion`'s lessons into the stored `baselines` (by scope key) and
+/// `existing` patterns (by signature) of `namespace` makes of them: the baselines the
+/// episode counts in, and the merged patterns in observation order.
+pub(crate) fn merged(
+    namespace: &str,
+    completion: &Completion,
+    mut baselines: HashMap<String, OutcomeStats>,
+    mut existing: HashMap<String, Pattern>,
+) -> (Vec<(String, OutcomeStats)>, Vec<Pattern>) {
+    let learned = &completion.learned;
+    let (now, half_life) = (completion.ended_at, completion.half_life_days);
+    let counted = merge::count_in_contexts(learned, &mut baselines, now, half_life);
     let mut patterns = Vec::with_capacity(learned.observations.len());
     for (obs, baseline) in merge::observations_to_merge(learned, &baselines, now) {
         let pattern = match existing.remove(obs.signature.as_str()) {
@@ -64,15 +84,7 @@ pub(crate) async fn merge_learned(
         };
         patterns.push(pattern);
     }
-    save_patterns(conn, &patterns).await?;
-    let ids: Vec<Uuid> = patterns.iter().map(|p| p.id).collect();
-    tracing::trace!(
-        namespace,
-        contexts = baselines.len(),
-        patterns = ids.len(),
-        "merged episode into patterns"
-    );
-    Ok(ids)
+    (counted, patterns)
 }
 
 /// The stored baselines of every context what `learned` touches, by scope key, loaded at
@@ -82,6 +94,12 @@ async fn baselines_of(
     namespace: &str,
     learned: &Mined,
 ) -> Result<HashMap<String, OutcomeStats>, TursoError> {
+    load_context_stats(conn, namespace, &baseline_keys(learned)).await
+}
+
+/// The scope keys of every context `learned` touches, sorted and distinct: those the
+/// episode counts in, and the scopes of its observations.
+pub(crate) fn baseline_keys(learned: &Mined) -> Vec<String> {
     let mut keys: Vec<String> = learned
         .contexts
         .iter()
@@ -90,11 +108,11 @@ async fn baselines_of(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    load_context_stats(conn, namespace, &keys).await
+    keys
 }
 
 /// The distinct signatures of `learned`'s observations, sorted.
-fn signatures_of(learned: &Mined) -> Vec<&str> {
+pub(crate) fn signatures_of(learned: &Mined) -> Vec<&str> {
     let mut signatures: Vec<&str> = learned
         .observations
         .iter()
@@ -215,20 +233,7 @@ pub(crate) async fn apply_feedback(
             tracing::debug!(%id, namespace, "feedback names a pattern that no longer exists");
             continue;
         };
-        let e = &mut pattern.effectiveness;
-        let count = |n: u32| {
-            if take_back {
-                n.saturating_sub(1)
-            } else {
-                n.saturating_add(1)
-            }
-        };
-        e.applied = count(e.applied);
-        match feedback.outcome {
-            OutcomeKind::Success => e.helped = count(e.helped),
-            OutcomeKind::Failure => e.hindered = count(e.hindered),
-            OutcomeKind::PartialSuccess | OutcomeKind::Abstained => {}
-        }
+        credit(&mut pattern, feedback.outcome, take_back);
         let record = codec::to_json(&pattern, || format!("pattern {id}"))?;
         update.reset();
         update
@@ -237,6 +242,25 @@ pub(crate) async fn apply_feedback(
             .ctx("update pattern effectiveness")?;
     }
     Ok(())
+}
+
+/// Credits `pattern` with one application that ended in `outcome`, or takes that credit
+/// back (`take_back`, when the feedback's episode is deleted).
+pub(crate) fn credit(pattern: &mut Pattern, outcome: OutcomeKind, take_back: bool) {
+    let e = &mut pattern.effectiveness;
+    let count = |n: u32| {
+        if take_back {
+            n.saturating_sub(1)
+        } else {
+            n.saturating_add(1)
+        }
+    };
+    e.applied = count(e.applied);
+    match outcome {
+        OutcomeKind::Success => e.helped = count(e.helped),
+        OutcomeKind::Failure => e.hindered = count(e.hindered),
+        OutcomeKind::PartialSuccess | OutcomeKind::Abstained => {}
+    }
 }
 
 /// The body of `get_pattern`.
@@ -319,11 +343,14 @@ fn list_query(filter: &PatternFilter) -> (String, Vec<Value>) {
 
 /// Signatures looked up per statement when loading a completion's patterns. Short lists are
 /// padded by repeating a signature, so every lookup runs the same (cached) statement.
-const SIGNATURES_PER_LOOKUP: usize = 32;
+pub(crate) const SIGNATURES_PER_LOOKUP: usize = 32;
 
-static SELECT_BY_SIGNATURES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    keyed_lookup("SELECT id, record, signature FROM patterns WHERE namespace = ?1 AND signature")
-});
+pub(crate) static SELECT_BY_SIGNATURES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        keyed_lookup(
+            "SELECT id, record, signature FROM patterns WHERE namespace = ?1 AND signature",
+        )
+    });
 
 /// `head IN (?2, …)` with [`SIGNATURES_PER_LOOKUP`] parameters after the namespace's `?1`.
 fn keyed_lookup(head: &str) -> String {
@@ -335,7 +362,7 @@ fn keyed_lookup(head: &str) -> String {
 
 /// The parameters of a [`keyed_lookup`] of `keys` (at most [`SIGNATURES_PER_LOOKUP`]) in
 /// `namespace`, padded by repeating the last key.
-fn lookup_params(namespace: &str, keys: &[&str]) -> Vec<Value> {
+pub(crate) fn lookup_params(namespace: &str, keys: &[&str]) -> Vec<Value> {
     let mut params: Vec<Value> = Vec::with_capacity(SIGNATURES_PER_LOOKUP + 1);
     params.push(Value::from(namespace));
     params.extend(keys.iter().map(|k| Value::from(*k)));
@@ -415,9 +442,10 @@ fn multi_row(head: &str, rows: usize, cols: usize, tail: &str) -> String {
 }
 
 /// An upsert statement in its two forms: of [`ROWS_PER_UPSERT`] rows, and of one row.
-struct Upsert {
+pub(crate) struct Upsert {
     many: String,
-    one: String,
+    /// The statement of one row.
+    pub(crate) one: String,
 }
 
 impl Upsert {
@@ -429,11 +457,14 @@ impl Upsert {
     }
 }
 
-static SELECT_STATS_BY_KEYS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    keyed_lookup("SELECT scope_key, record FROM context_stats WHERE namespace = ?1 AND scope_key")
-});
+pub(crate) static SELECT_STATS_BY_KEYS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        keyed_lookup(
+            "SELECT scope_key, record FROM context_stats WHERE namespace = ?1 AND scope_key",
+        )
+    });
 
-static UPSERT_STATS: std::sync::LazyLock<Upsert> = std::sync::LazyLock::new(|| {
+pub(crate) static UPSERT_STATS: std::sync::LazyLock<Upsert> = std::sync::LazyLock::new(|| {
     Upsert::new(
         "INSERT INTO context_stats (namespace, scope_key, record)",
         3,
@@ -445,7 +476,7 @@ static UPSERT_STATS: std::sync::LazyLock<Upsert> = std::sync::LazyLock::new(|| {
 /// signature. Kind and scope are not rewritten on update: the signature is a hash of them,
 /// so they cannot differ, and leaving them out of `SET` spares the `(namespace, kind)`
 /// index a write.
-static UPSERT_PATTERNS: std::sync::LazyLock<Upsert> = std::sync::LazyLock::new(|| {
+pub(crate) static UPSERT_PATTERNS: std::sync::LazyLock<Upsert> = std::sync::LazyLock::new(|| {
     Upsert::new(
         "INSERT INTO patterns (id, namespace, signature, kind, scope_domain, scope_language, \
          scope_framework, scope_task_type, scope_tag, episodes, confidence, lift, last_seen, \
@@ -491,41 +522,55 @@ async fn save_context_stats(
     namespace: &str,
     stats: &[(String, OutcomeStats)],
 ) -> Result<(), TursoError> {
-    let mut rows = Vec::with_capacity(stats.len());
-    for (key, s) in stats {
-        let record = codec::to_json(s, || format!("statistics of context `{key}`"))?;
-        rows.push(vec![
-            Value::from(namespace),
-            Value::from(key.as_str()),
-            Value::from(record),
-        ]);
-    }
+    let rows = stats
+        .iter()
+        .map(|(key, s)| stats_row(namespace, key, s))
+        .collect::<Result<Vec<_>, _>>()?;
     upsert_rows(conn, &UPSERT_STATS, rows, "save context statistics").await
 }
 
 /// Inserts `patterns`, or updates the rows with their namespace and signature.
 async fn save_patterns(conn: &Conn, patterns: &[Pattern]) -> Result<(), TursoError> {
-    let mut rows = Vec::with_capacity(patterns.len());
-    for pattern in patterns {
-        let cols = PatternColumns::of(pattern)?;
-        rows.push(vec![
-            Value::from(cols.id),
-            Value::from(pattern.namespace.as_str()),
-            Value::from(pattern.signature.as_str()),
-            Value::from(cols.kind),
-            cols.scope_domain.map_or(Value::Null, Value::from),
-            cols.scope_language.map_or(Value::Null, Value::from),
-            cols.scope_framework.map_or(Value::Null, Value::from),
-            cols.scope_task_type.map_or(Value::Null, Value::from),
-            cols.scope_tag.map_or(Value::Null, Value::from),
-            Value::from(cols.episodes),
-            Value::from(cols.confidence),
-            Value::from(cols.lift),
-            Value::from(cols.last_seen),
-            Value::from(cols.record),
-        ]);
-    }
+    let rows = patterns
+        .iter()
+        .map(pattern_row)
+        .collect::<Result<Vec<_>, _>>()?;
     upsert_rows(conn, &UPSERT_PATTERNS, rows, "save patterns").await
+}
+
+/// One row of [`UPSERT_STATS`]: the statistics `stats` of the context `key` of `namespace`.
+pub(crate) fn stats_row(
+    namespace: &str,
+    key: &str,
+    stats: &OutcomeStats,
+) -> Result<Vec<Value>, TursoError> {
+    let record = codec::to_json(stats, || format!("statistics of context `{key}`"))?;
+    Ok(vec![
+        Value::from(namespace),
+        Value::from(key),
+        Value::from(record),
+    ])
+}
+
+/// One row of [`UPSERT_PATTERNS`]: `pattern`.
+pub(crate) fn pattern_row(pattern: &Pattern) -> Result<Vec<Value>, TursoError> {
+    let cols = PatternColumns::of(pattern)?;
+    Ok(vec![
+        Value::from(cols.id),
+        Value::from(pattern.namespace.as_str()),
+        Value::from(pattern.signature.as_str()),
+        Value::from(cols.kind),
+        cols.scope_domain.map_or(Value::Null, Value::from),
+        cols.scope_language.map_or(Value::Null, Value::from),
+        cols.scope_framework.map_or(Value::Null, Value::from),
+        cols.scope_task_type.map_or(Value::Null, Value::from),
+        cols.scope_tag.map_or(Value::Null, Value::from),
+        Value::from(cols.episodes),
+        Value::from(cols.confidence),
+        Value::from(cols.lift),
+        Value::from(cols.last_seen),
+        Value::from(cols.record),
+    ])
 }
 
 /// Runs `upsert` over `rows`: through a server [`ROWS_PER_UPSERT`] rows per statement

@@ -113,13 +113,19 @@
 //! listing, or of a filter few episodes match, is found in the index without reading the
 //! rows it passes over (one index entry more is rewritten when an episode completes). No
 //! data changes.
+//!
+//! Added in version 16 (one request per write on a server; see [`crate::completion`]):
+//! `write_guards`, a table that stays empty — inserting into it fails with the row's reason
+//! (`RAISE` is only allowed in triggers). A write computed from rows read earlier inserts
+//! into it when one of them has changed since, which fails the write and rolls it back. No
+//! data changes.
 
 use crate::error::{SqlContext, TursoError};
 use crate::text_log;
 use libsql::Connection;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// Support (episodes) from which a pattern is in the confidence index (migration 5); a
 /// pattern listing that asks for at least this much support — retrieval asks for the
@@ -144,6 +150,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     MIGRATION_13,
     MIGRATION_14,
     MIGRATION_15,
+    MIGRATION_16,
 ];
 
 const MIGRATION_1: &str = r#"
@@ -491,6 +498,13 @@ WHEN OLD.namespace IS NOT NEW.namespace OR OLD.outcome_kind IS NOT NEW.outcome_k
         VALUES (NEW.namespace, COALESCE(NEW.outcome_kind, ''), 1, NEW.has_vector)
         ON CONFLICT (namespace, outcome_kind) DO UPDATE
         SET episodes = episodes + 1, with_vector = with_vector + excluded.with_vector;
+END;
+"#;
+
+const MIGRATION_16: &str = r#"
+CREATE TABLE write_guards (reason TEXT NOT NULL);
+CREATE TRIGGER write_guards_refuse BEFORE INSERT ON write_guards BEGIN
+    SELECT RAISE(ABORT, 'stale write: a row it was computed from has changed');
 END;
 "#;
 

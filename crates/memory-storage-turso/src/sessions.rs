@@ -11,73 +11,69 @@ use crate::codec::{self, decode_session, micros};
 use crate::connection::Conn;
 use crate::error::SqlContext;
 use crate::patterns;
+use crate::planned::{Outcomes, PlannedStatement};
 use chrono::{DateTime, Utc};
 use memory_core::{Feedback, MemoryError, OutcomeKind, Result, RetrievalSession, SessionRetention};
 use uuid::Uuid;
 
-/// The body of `store_session`; runs on a write transaction.
-pub(crate) async fn store(
-    conn: &Conn,
+/// The statements of `store_session` (a planned write, see [`crate::planned`]): the
+/// session's row, then the sessions of its namespace that `retention` no longer keeps, as
+/// of the session's creation — those older than the age limit and those past the newest
+/// `max_per_namespace`, in one statement. Both halves walk the `(namespace, created_at)`
+/// index, so they cost what they remove (plus, for the second, the kept sessions it steps
+/// over).
+pub(crate) fn store_statements(
     session: &RetrievalSession,
     retention: &SessionRetention,
-) -> Result<()> {
+) -> Result<Vec<PlannedStatement>> {
     let id = session.id.to_string();
     let record = codec::to_json(session, || format!("retrieval session {id}"))?;
-    conn.execute(
-        "INSERT INTO retrieval_sessions (id, namespace, created_at, record) \
-         VALUES (?1, ?2, ?3, ?4)",
-        libsql::params![
-            id.as_str(),
-            session.namespace.as_str(),
-            micros(session.created_at),
-            record
-        ],
-    )
-    .await
-    .map_err(|err| {
-        let taken = || format!("retrieval session {id} already exists");
-        crate::error::taken_or(
-            err,
-            "retrieval_sessions.id",
-            taken,
-            "insert retrieval session",
-        )
-    })?;
-    tracing::debug!(%id, namespace = %session.namespace, offered = session.recommended.len(), "stored retrieval session");
-    prune(conn, &session.namespace, session.created_at, retention).await
-}
-
-/// Drops the sessions of `namespace` that `retention` no longer keeps, as of `now`, in one
-/// statement: those older than the age limit, and those past the newest
-/// `max_per_namespace`. Both halves walk the `(namespace, created_at)` index, so they cost
-/// what they remove (plus, for the second, the kept sessions it steps over).
-async fn prune(
-    conn: &Conn,
-    namespace: &str,
-    now: chrono::DateTime<chrono::Utc>,
-    retention: &SessionRetention,
-) -> Result<()> {
     let max_age = chrono::Duration::milliseconds(
         (retention.max_age_days.max(0.0) * 86_400_000.0).min(i64::MAX as f64 / 2.0) as i64,
     );
-    let cutoff = now
+    let cutoff = session
+        .created_at
         .checked_sub_signed(max_age)
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
     let keep = i64::try_from(retention.max_per_namespace).unwrap_or(i64::MAX);
-    let dropped = conn
-        .execute(
+    let namespace = libsql::Value::from(session.namespace.as_str());
+    Ok(vec![
+        PlannedStatement::execute(
+            "INSERT INTO retrieval_sessions (id, namespace, created_at, record) \
+             VALUES (?1, ?2, ?3, ?4)",
+            vec![
+                id.into(),
+                namespace.clone(),
+                micros(session.created_at).into(),
+                record.into(),
+            ],
+        ),
+        PlannedStatement::execute(
             "DELETE FROM retrieval_sessions WHERE rowid IN ( \
                SELECT rowid FROM retrieval_sessions WHERE namespace = ?1 AND created_at < ?2 \
                UNION ALL \
                SELECT rowid FROM (SELECT rowid FROM retrieval_sessions WHERE namespace = ?1 \
                                   ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?3))",
-            libsql::params![namespace, micros(cutoff), keep],
+            vec![namespace, micros(cutoff).into(), keep.into()],
+        ),
+    ])
+}
+
+/// What the statements of [`store_statements`] for `session` gave back, as
+/// `store_session`'s result.
+pub(crate) fn stored(session: &RetrievalSession, outcomes: Outcomes) -> Result<()> {
+    let id = session.id.to_string();
+    let outcomes = outcomes.map_err(|err| {
+        let taken = || format!("retrieval session {id} already exists");
+        crate::error::taken_or(
+            err,
+            "retrieval_sessions.id",
+            taken,
+            "store retrieval session",
         )
-        .await
-        .ctx("drop expired and surplus retrieval sessions")?;
-    if dropped > 0 {
-        tracing::debug!(%namespace, dropped, "dropped retrieval sessions");
-    }
+    })?;
+    let dropped = outcomes.get(1).map_or(0, |outcome| outcome.changed);
+    tracing::debug!(%id, namespace = %session.namespace, offered = session.recommended.len(), dropped, "stored retrieval session");
     Ok(())
 }
 
@@ -168,6 +164,9 @@ pub(crate) async fn forget(conn: &Conn, namespace: &str, session_id: Uuid) -> Re
     Ok(())
 }
 
+/// Stores a session's record with its feedback (`?1`) by its id (`?2`).
+pub(crate) const SAVE_FEEDBACK: &str = "UPDATE retrieval_sessions SET record = ?1 WHERE id = ?2";
+
 /// Stores `feedback` on `session` and applies it to the patterns it names.
 async fn save_feedback(
     conn: &Conn,
@@ -179,12 +178,9 @@ async fn save_feedback(
     session.feedback = Some(feedback.clone());
     let id = session_id.to_string();
     let record = codec::to_json(&session, || format!("retrieval session {id}"))?;
-    conn.execute(
-        "UPDATE retrieval_sessions SET record = ?1 WHERE id = ?2",
-        libsql::params![record, id.as_str()],
-    )
-    .await
-    .ctx("save feedback")?;
+    conn.execute(SAVE_FEEDBACK, libsql::params![record, id.as_str()])
+        .await
+        .ctx("save feedback")?;
     patterns::apply_feedback(conn, namespace, feedback, false).await?;
     tracing::debug!(%id, namespace, applied = feedback.applied.len(), outcome = feedback.outcome.as_str(), "recorded feedback");
     Ok(())

@@ -16,6 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The tracing target of every statement the store sends, before it runs
+/// (`MEMORY_LOG=memory_storage_turso::sql=trace` lists them; on a server each run is one
+/// round trip, and preparing a statement not yet cached is another — except statements
+/// traced "in one request", which [`crate::pipeline`] sends together).
+pub(crate) const SQL_TRACE: &str = "memory_storage_turso::sql";
+
 /// Statements kept per connection unless configured otherwise.
 pub const DEFAULT_STATEMENT_CAPACITY: usize = 128;
 

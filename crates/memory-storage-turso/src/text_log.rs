@@ -80,7 +80,8 @@ impl TextDocument {
 pub(crate) const INSERT_COLUMNS: &str =
     "INSERT OR REPLACE INTO episode_text (episode_rowid, namespace, terms)";
 
-const UPSERT: &str = "INSERT OR REPLACE INTO episode_text (episode_rowid, namespace, terms) \
+/// Stores an episode's entry (rowid, namespace, terms), replacing its earlier one.
+pub(crate) const UPSERT: &str = "INSERT OR REPLACE INTO episode_text (episode_rowid, namespace, terms) \
                       VALUES (?1, ?2, ?3)";
 
 /// Records that the episode at `rowid` is gone, if it was ever indexed: its entry is

@@ -110,6 +110,58 @@ async fn a_failing_write_does_not_undo_its_neighbours() {
     assert_eq!((queue.operations, queue.failed), (30, 10));
 }
 
+/// A write the database itself refuses (a constraint) is undone alone, whether the batch
+/// runs statement by statement (a file) or as one request (a server), and its caller gets
+/// the conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_the_database_refuses_is_undone_alone() {
+    let (_dir, storage) = common::fresh().await;
+    let storage = Arc::new(storage);
+    let taken = episode("ns", "stored first");
+    storage.store_episode(&taken).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let storage = Arc::clone(&storage);
+        let taken = taken.id;
+        tasks.push(tokio::spawn(async move {
+            if i % 3 == 0 {
+                let mut again = episode("ns", &format!("again {i}"));
+                again.id = taken;
+                let err = storage.store_episode(&again).await.unwrap_err();
+                assert!(matches!(err, MemoryError::Conflict(_)), "{err}");
+                None
+            } else {
+                let ep = episode("ns", &format!("task {i}"));
+                storage.store_episode(&ep).await.unwrap();
+                let stored = storage
+                    .append_step("ns", ep.id, step("x"), Utc::now(), 100)
+                    .await
+                    .unwrap();
+                assert_eq!(stored.seq, 1);
+                Some(ep.id)
+            }
+        }));
+    }
+    let mut stored = Vec::new();
+    for t in tasks {
+        stored.extend(t.await.unwrap());
+    }
+    assert_eq!(stored.len(), 16);
+    for id in stored {
+        let back = storage.get_episode("ns", id).await.unwrap().unwrap();
+        assert_eq!(back.steps.len(), 1);
+    }
+    let first = storage.get_episode("ns", taken.id).await.unwrap().unwrap();
+    assert_eq!(
+        *first, taken,
+        "the refused writes left the first episode as it was"
+    );
+    let stats = storage.storage_stats().await.unwrap();
+    assert_eq!((stats.episodes, stats.steps), (17, 16));
+    let queue = stats.write_queue.unwrap();
+    assert_eq!((queue.operations, queue.failed), (33, 8));
+}
+
 #[tokio::test]
 async fn a_write_whose_caller_is_cancelled_leaves_the_store_usable() {
     let (_dir, storage) = common::fresh().await;

@@ -1264,13 +1264,30 @@ async fn concurrent_completions_from_two_handles_lose_no_counts() {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
     ));
+    // On a server each completion is computed from what it read before its one write
+    // request; two handles feeding the same patterns make those reads go stale, which the
+    // write must notice (see `completion.rs`).
+    let mut handles = Vec::new();
+    let mut _fixture = None;
+    if common::on_server() {
+        let (fixture, first) = common::fresh().await;
+        let second = common::reopen(&first).await;
+        handles.extend([first, second]);
+        _fixture = Some(fixture);
+    } else {
+        for _ in 0..2 {
+            handles.push(
+                TursoStorage::open_with(&path, config.clone())
+                    .await
+                    .unwrap(),
+            );
+        }
+    }
+    let storages: Vec<Arc<TursoStorage>> = handles.into_iter().map(Arc::new).collect();
     let mut memories = Vec::new();
-    for _ in 0..2 {
-        let storage = TursoStorage::open_with(&path, config.clone())
-            .await
-            .unwrap();
+    for storage in &storages {
         memories.push(SelfLearningMemory::with_config(
-            Arc::new(storage),
+            storage.clone(),
             MemoryConfig::default(),
             clock.clone(),
         ));
@@ -1296,6 +1313,9 @@ async fn concurrent_completions_from_two_handles_lose_no_counts() {
     let mut episode_ids = Vec::new();
     for t in tasks {
         episode_ids.push(t.await.unwrap());
+    }
+    for storage in &storages {
+        common::caught_up(storage).await;
     }
     for memory in &memories {
         let all = memory.list_patterns(&PatternFilter::new(NS)).await.unwrap();
