@@ -391,12 +391,21 @@ fn bench_remote_counts_the_round_trips_of_each_operation() {
             assert!(shown["latency"]["p50_us"].as_f64().unwrap() < 2_000_000.0);
         }
         let step = &run["ops"]["log_step"];
-        assert!(step["round_trips_median"].as_f64().unwrap() >= 1.0);
-        // Each round trip waits for the added time.
+        let trips = step["round_trips_median"].as_f64().unwrap();
+        assert!(trips >= 1.0);
+        // Each round trip waits for the added time. Through a replica the sync after the
+        // write asks for frames twice and the two requests overlap in part (at 20 ms the
+        // three counted round trips take about 2.7 RTTs), so only the write and the sync's
+        // first request are counted on.
+        let waits = if via == "direct" {
+            trips
+        } else {
+            trips.min(2.0)
+        };
         let p50_us = step["latency"]["p50_us"].as_f64().unwrap();
         assert!(
-            p50_us >= rtt_ms * 1000.0 * step["round_trips_median"].as_f64().unwrap() * 0.9,
-            "log_step p50 {p50_us} µs at {rtt_ms} ms"
+            p50_us >= rtt_ms * 1000.0 * waits * 0.9,
+            "log_step p50 {p50_us} µs at {rtt_ms} ms, {trips} round trips {via}"
         );
         assert!(run["import_episodes_per_s"].as_f64().unwrap() > 0.0);
         assert!(run["online_episodes_per_s"]["2"].as_f64().unwrap() > 0.0);
