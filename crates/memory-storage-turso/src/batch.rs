@@ -324,11 +324,11 @@ async fn first_stored(
             "SELECT id FROM {table} WHERE id IN ({}) LIMIT 1",
             vec!["?"; chunk.len()].join(", ")
         );
-        let mut rows = conn
+        let rows = conn
             .query(&sql, libsql::params_from_iter(chunk.to_vec()))
             .await
             .ctx("find a stored id")?;
-        if let Some(row) = rows.next().await.ctx("find a stored id")? {
+        if let Some(row) = rows.one().await.ctx("find a stored id")? {
             return crate::codec::text(&row, 0, "stored id").map(Some);
         }
     }
@@ -337,11 +337,11 @@ async fn first_stored(
 
 /// The largest episode rowid (0 in an empty table).
 async fn max_rowid(conn: &Conn) -> Result<i64, TursoError> {
-    let mut rows = conn
+    let rows = conn
         .query("SELECT coalesce(max(rowid), 0) FROM episodes", ())
         .await
         .ctx("read the largest episode rowid")?;
-    match rows.next().await.ctx("read the largest episode rowid")? {
+    match rows.one().await.ctx("read the largest episode rowid")? {
         Some(row) => crate::codec::int(&row, 0, "largest episode rowid"),
         None => Ok(0),
     }

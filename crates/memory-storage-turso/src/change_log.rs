@@ -130,11 +130,11 @@ fn key(row: &Row) -> Option<ChangedKey> {
 
 /// The newest position in the log (0 when it is empty).
 async fn end(conn: &Conn) -> Result<u64, TursoError> {
-    let mut rows = conn
+    let rows = conn
         .query("SELECT coalesce(max(seq), 0) FROM change_log", ())
         .await
         .ctx("read the end of the change log")?;
-    let seq = match rows.next().await.ctx("read the end of the change log")? {
+    let seq = match rows.one().await.ctx("read the end of the change log")? {
         Some(row) => row.get::<i64>(0).ctx("read the end of the change log")?,
         None => 0,
     };

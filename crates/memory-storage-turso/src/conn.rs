@@ -4,12 +4,13 @@
 //! [`Conn`] is what every query of the crate runs on; [`crate::connection`] opens the
 //! database and hands out its connections, one operation at a time.
 
-use crate::error::RequestTimedOut;
+use crate::error::{RequestTimedOut, interrupted};
 use crate::pipeline::Pipeline;
 use crate::replica::Replica;
 use crate::statements::{self, PreparedStatementCache, SQL_TRACE, StatementCounters};
 use libsql::params::IntoParams;
-use libsql::{Connection, Database, Rows, Statement};
+use crate::rows::Rows;
+use libsql::{Connection, Database, Statement};
 use std::future::Future as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -398,6 +399,10 @@ pub(crate) struct WriteFrame {
     pub(crate) before_commit: Vec<String>,
 }
 
+/// How many times a statement runs when the server keeps cancelling it (see
+/// [`Prepared::query`]).
+const CANCELLED_TRIES: u32 = 3;
+
 /// A prepared statement of a [`Conn`], run within the connection's request timeout.
 pub(crate) struct Prepared<'c> {
     conn: &'c Conn,
@@ -406,13 +411,49 @@ pub(crate) struct Prepared<'c> {
 
 impl Prepared<'_> {
     /// Runs the statement with `params`; returns how many rows it changed.
+    ///
+    /// On a server, a statement outside a transaction that the server cancelled for another
+    /// request (see [`crate::error::interrupted`]) runs again: cancelled, it changed
+    /// nothing. Within a transaction the cancel rolled the transaction back, and the
+    /// failure goes to the caller.
     pub(crate) async fn execute(&self, params: impl IntoParams) -> Result<usize, libsql::Error> {
-        self.conn.bounded(self.statement.execute(params)).await
+        let params = params.into_params()?;
+        let mut tries = 1;
+        loop {
+            let alone = self.conn.conn.is_autocommit();
+            match self.conn.bounded(self.statement.execute(params.clone())).await {
+                Err(err) if alone && self.cancelled_for_another(&err, tries) => tries += 1,
+                done => return done,
+            }
+        }
     }
 
     /// Runs the statement with `params` and returns its rows.
+    ///
+    /// On a server, a query the server cancelled for another request (see
+    /// [`crate::error::interrupted`]) runs again: a cancelled query leaves a read
+    /// transaction as it was.
     pub(crate) async fn query(&self, params: impl IntoParams) -> Result<Rows, libsql::Error> {
-        self.conn.bounded(self.statement.query(params)).await
+        let params = params.into_params()?;
+        let mut tries = 1;
+        loop {
+            match self.conn.bounded(self.statement.query(params.clone())).await {
+                Ok(rows) => return Ok(Rows::new(rows, self.conn.on_server())),
+                Err(err) if self.cancelled_for_another(&err, tries) => tries += 1,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Whether `err`, the answer to try number `tries`, is a server's cancel meant for
+    /// another request, to run the statement again after (at most [`CANCELLED_TRIES`]).
+    fn cancelled_for_another(&self, err: &libsql::Error, tries: u32) -> bool {
+        let again = self.conn.on_server() && tries < CANCELLED_TRIES && interrupted(err);
+        if again {
+            tracing::debug!("the server cancelled a statement meant for another request; running it again");
+            self.statement.reset();
+        }
+        again
     }
 
     /// Resets the statement for its next run with new parameters.

@@ -267,14 +267,14 @@ pub(crate) async fn appended(
 /// Explains why a step could not be claimed for an episode.
 async fn why_no_step(conn: &Conn, namespace: &str, id: &str, max_steps: u32) -> MemoryError {
     let state = async {
-        let mut rows = conn
+        let rows = conn
             .query(
                 "SELECT ended_at, step_count FROM episodes WHERE namespace = ?1 AND id = ?2",
                 [namespace, id],
             )
             .await
             .ctx("load episode state")?;
-        let Some(row) = rows.next().await.ctx("load episode state")? else {
+        let Some(row) = rows.one().await.ctx("load episode state")? else {
             return Ok::<_, TursoError>(None);
         };
         let what = format!("episode {id}");
@@ -327,7 +327,7 @@ pub(crate) async fn complete_tx(
 ) -> Result<Vec<Uuid>> {
     let id = episode_id.to_string();
     let what = format!("episode {id}");
-    let mut rows = conn
+    let rows = conn
         .query(
             "SELECT rowid, ended_at, step_count, record FROM episodes \
              WHERE namespace = ?1 AND id = ?2",
@@ -335,7 +335,7 @@ pub(crate) async fn complete_tx(
         )
         .await
         .ctx("load episode")?;
-    let Some(row) = rows.next().await.ctx("load episode")? else {
+    let Some(row) = rows.one().await.ctx("load episode")? else {
         return Err(MemoryError::episode_not_found(namespace, &id));
     };
     let rowid = codec::int(&row, 0, &what)?;
@@ -343,7 +343,6 @@ pub(crate) async fn complete_tx(
     let step_count = codec::int(&row, 2, &what)?;
     let record = codec::text(&row, 3, &what)?;
     drop(row);
-    drop(rows);
 
     if ended_at.is_some() {
         return Err(MemoryError::Conflict(format!(
@@ -447,14 +446,14 @@ pub(crate) async fn delete_tx(
     half_life_days: f64,
 ) -> Result<bool> {
     let id = episode_id.to_string();
-    let mut rows = conn
+    let rows = conn
         .query(
             "SELECT rowid, ended_at, record FROM episodes WHERE namespace = ?1 AND id = ?2",
             [namespace, id.as_str()],
         )
         .await
         .ctx("find episode")?;
-    let Some(row) = rows.next().await.ctx("find episode")? else {
+    let Some(row) = rows.one().await.ctx("find episode")? else {
         return Ok(false);
     };
     let what = format!("episode {id}");
@@ -462,7 +461,6 @@ pub(crate) async fn delete_tx(
     let ended_at = codec::opt_int(&row, 1, &what)?;
     let record = codec::text(&row, 2, &what)?;
     drop(row);
-    drop(rows);
     let mut episode = codec::decode_episode(&id, &record)?;
     if let (Some(_), Some(ended_at)) = (ended_at, episode.ended_at) {
         episode.steps = load_steps(conn, rowid, &id).await?;

@@ -187,6 +187,17 @@ fn disk_full(err: &libsql::Error) -> bool {
     }
 }
 
+/// Whether `err` is a server's `SQLITE_INTERRUPT`: the server cancelled the statement. A
+/// libSQL server cancels a request whose client went away, and that cancel can land on the
+/// next request of the same stream; the statement did nothing, and may run again (see
+/// `Prepared::query`).
+pub(crate) fn interrupted(err: &libsql::Error) -> bool {
+    match err {
+        libsql::Error::Hrana(inner) => format!("{inner:?}").contains("code: \"SQLITE_INTERRUPT"),
+        _ => false,
+    }
+}
+
 /// `err` from inserting a row as the caller should see it: a `Conflict` saying `taken` when
 /// the unique key `column` (`table.column`, as SQLite names it) was already taken, the
 /// statement's error with `context` otherwise.

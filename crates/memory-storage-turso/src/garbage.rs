@@ -205,11 +205,11 @@ async fn cached_embeddings(conns: &Connections, plan: &GarbagePlan) -> Result<u6
 
 /// The single count a `SELECT count(*) …` returns.
 async fn count(conn: &crate::connection::Conn, sql: &str, params: Vec<Value>) -> Result<u64> {
-    let mut rows = conn
+    let rows = conn
         .query(sql, libsql::params_from_iter(params))
         .await
         .ctx("count garbage")?;
-    let Some(row) = rows.next().await.ctx("count garbage")? else {
+    let Some(row) = rows.one().await.ctx("count garbage")? else {
         return Ok(0);
     };
     Ok(codec::to_u64(

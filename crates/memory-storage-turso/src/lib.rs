@@ -71,6 +71,7 @@ mod planned;
 mod query_plan;
 mod relationships;
 mod replica;
+mod rows;
 mod schema;
 mod sessions;
 mod statements;

@@ -405,11 +405,11 @@ async fn load_one(
 ) -> Result<Option<Pattern>, TursoError> {
     // A row reads its values from the statement, so they are copied out before the next reset.
     stmt.reset();
-    let mut rows = stmt
+    let rows = stmt
         .query(libsql::params![namespace, key])
         .await
         .ctx("load pattern")?;
-    let found = match rows.next().await.ctx("load pattern")? {
+    let found = match rows.one().await.ctx("load pattern")? {
         Some(row) => {
             let id = codec::text(&row, 0, "pattern")?;
             let record = codec::text(&row, 1, &format!("pattern {id}"))?;
@@ -417,7 +417,6 @@ async fn load_one(
         }
         None => None,
     };
-    drop(rows);
     stmt.reset();
     found
         .map(|(id, record)| decode_pattern(&id, &record))

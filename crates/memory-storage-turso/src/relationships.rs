@@ -142,15 +142,14 @@ fn parse_id(text: &str) -> Result<Uuid, TursoError> {
 async fn rowid_of(lookup: &Prepared<'_>, namespace: &str, id: Uuid) -> Result<i64> {
     lookup.reset();
     let key = id.to_string();
-    let mut rows = lookup
+    let rows = lookup
         .query(libsql::params![namespace, key.as_str()])
         .await
         .ctx("find episode")?;
-    let found = match rows.next().await.ctx("find episode")? {
+    let found = match rows.one().await.ctx("find episode")? {
         Some(row) => Some(codec::int(&row, 0, &format!("episode {key}"))?),
         None => None,
     };
-    drop(rows);
     lookup.reset();
     found.ok_or_else(|| MemoryError::episode_not_found(namespace, id))
 }
@@ -161,9 +160,8 @@ async fn exists(
     params: impl libsql::params::IntoParams,
 ) -> Result<bool, TursoError> {
     stmt.reset();
-    let mut rows = stmt.query(params).await.ctx("look up a row")?;
-    let found = rows.next().await.ctx("look up a row")?.is_some();
-    drop(rows);
+    let rows = stmt.query(params).await.ctx("look up a row")?;
+    let found = rows.one().await.ctx("look up a row")?.is_some();
     stmt.reset();
     Ok(found)
 }
@@ -349,14 +347,14 @@ async fn insert_checkpoint_row(conn: &Conn, rowid: i64, c: &Checkpoint) -> Resul
 /// The body of `store_checkpoint`: checks the episode is running, records its step count.
 pub(crate) async fn checkpoint(conn: &Conn, c: &Checkpoint) -> Result<Checkpoint> {
     let key = c.episode_id.to_string();
-    let mut rows = conn
+    let rows = conn
         .query(
             "SELECT rowid, ended_at, step_count FROM episodes WHERE namespace = ?1 AND id = ?2",
             libsql::params![c.namespace.as_str(), key.as_str()],
         )
         .await
         .ctx("load episode")?;
-    let Some(row) = rows.next().await.ctx("load episode")? else {
+    let Some(row) = rows.one().await.ctx("load episode")? else {
         return Err(MemoryError::episode_not_found(&c.namespace, c.episode_id));
     };
     let what = format!("episode {key}");
@@ -364,7 +362,6 @@ pub(crate) async fn checkpoint(conn: &Conn, c: &Checkpoint) -> Result<Checkpoint
     let ended = codec::opt_int(&row, 1, &what)?;
     let steps = codec::to_u32(codec::int(&row, 2, &what)?, &what, "step_count")?;
     drop(row);
-    drop(rows);
     if ended.is_some() {
         return Err(MemoryError::Conflict(format!(
             "episode {key} is already completed; checkpoints are for running episodes"

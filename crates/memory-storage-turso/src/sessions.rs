@@ -84,14 +84,14 @@ pub(crate) async fn get(
     id: Uuid,
 ) -> Result<Option<RetrievalSession>> {
     let id = id.to_string();
-    let mut rows = conn
+    let rows = conn
         .query(
             "SELECT record FROM retrieval_sessions WHERE namespace = ?1 AND id = ?2",
             [namespace, id.as_str()],
         )
         .await
         .ctx("load retrieval session")?;
-    let Some(row) = rows.next().await.ctx("load retrieval session")? else {
+    let Some(row) = rows.one().await.ctx("load retrieval session")? else {
         return Ok(None);
     };
     let record = codec::text(&row, 0, &format!("retrieval session {id}"))?;

@@ -245,11 +245,11 @@ impl TursoStorage {
     pub async fn schema_version(&self) -> Result<i64, TursoError> {
         // Through the connection's own query, so a server's request timeout bounds it.
         let conn = self.conns.reader().await;
-        let mut rows = conn
+        let rows = conn
             .query("PRAGMA user_version", ())
             .await
             .ctx("read schema version")?;
-        schema::version_in(rows.next().await.ctx("read schema version")?)
+        schema::version_in(rows.one().await.ctx("read schema version")?)
     }
 
     /// Counts the rows of every table, across all namespaces.
@@ -259,8 +259,8 @@ impl TursoStorage {
         let what = "row counts";
         let conn = self.conns.reader().await;
         let tx = crate::tx::begin_read(&conn).await?;
-        let mut rows = tx.query(SQL, ()).await.ctx("count rows")?;
-        let Some(row) = rows.next().await.ctx("count rows")? else {
+        let rows = tx.query(SQL, ()).await.ctx("count rows")?;
+        let Some(row) = rows.one().await.ctx("count rows")? else {
             return Err(TursoError::corrupt(what, "the count query returned no row"));
         };
         let count =
@@ -273,7 +273,6 @@ impl TursoStorage {
             vectors: 0,
         };
         drop(row);
-        drop(rows);
         counts.vectors = vectors::count(tx).await?;
         tx.end_read("COMMIT").await.ctx("end read")?;
         Ok(counts)
@@ -293,8 +292,8 @@ impl TursoStorage {
         let what = "storage statistics";
         let counts = {
             let conn = self.conns.reader().await;
-            let mut rows = conn.query(&sql, ()).await.ctx("count rows")?;
-            let Some(row) = rows.next().await.ctx("count rows")? else {
+            let rows = conn.query(&sql, ()).await.ctx("count rows")?;
+            let Some(row) = rows.one().await.ctx("count rows")? else {
                 return Err(TursoError::corrupt(what, "the count query returned no row"));
             };
             let count =
@@ -321,8 +320,8 @@ impl TursoStorage {
                 const SIZE: &str = "SELECT p.page_count * s.page_size \
                                     FROM pragma_page_count() AS p, pragma_page_size() AS s";
                 let conn = self.conns.reader().await;
-                let mut rows = conn.query(SIZE, ()).await.ctx("database size")?;
-                match rows.next().await.ctx("database size")? {
+                let rows = conn.query(SIZE, ()).await.ctx("database size")?;
+                match rows.one().await.ctx("database size")? {
                     Some(row) => codec::to_u64(codec::int(&row, 0, what)?, what, "a size").ok(),
                     None => None,
                 }

@@ -58,11 +58,11 @@ pub(crate) enum Stored {
 /// documents are not read).
 pub(crate) async fn header(conn: &Conn) -> Result<Option<(i64, i64)>, TursoError> {
     const WHAT: &str = "read the text index snapshot";
-    let mut rows = conn
+    let rows = conn
         .query("SELECT seq, format FROM text_snapshot WHERE id = 1", ())
         .await
         .ctx(WHAT)?;
-    let Some(row) = rows.next().await.ctx(WHAT)? else {
+    let Some(row) = rows.one().await.ctx(WHAT)? else {
         return Ok(None);
     };
     let seq = crate::codec::int(&row, 0, "the text index snapshot")?;
@@ -73,14 +73,14 @@ pub(crate) async fn header(conn: &Conn) -> Result<Option<(i64, i64)>, TursoError
 /// Reads the stored snapshot's documents, to search it as a [`Segment`].
 pub(crate) async fn load(conn: &Conn) -> Result<Stored, TursoError> {
     const WHAT: &str = "read the text index snapshot";
-    let mut rows = conn
+    let rows = conn
         .query(
             "SELECT seq, format, terms, postings, docs FROM text_snapshot WHERE id = 1",
             (),
         )
         .await
         .ctx(WHAT)?;
-    let Some(row) = rows.next().await.ctx(WHAT)? else {
+    let Some(row) = rows.one().await.ctx(WHAT)? else {
         return Ok(Stored::Missing);
     };
     let what = "the text index snapshot";

@@ -104,14 +104,14 @@ pub(crate) struct Space {
 /// The vector space declared in the store, if any.
 pub(crate) async fn space(conn: &Conn) -> Result<Option<Space>, TursoError> {
     let what = "vector space";
-    let mut rows = conn
+    let rows = conn
         .query(
             "SELECT embedder, dimension FROM vector_space WHERE id = 1",
             (),
         )
         .await
         .ctx("read vector space")?;
-    let Some(row) = rows.next().await.ctx("read vector space")? else {
+    let Some(row) = rows.one().await.ctx("read vector space")? else {
         return Ok(None);
     };
     let embedder = codec::text(&row, 0, what)?;
@@ -433,14 +433,14 @@ pub(crate) async fn search(
 
 /// How many of a namespace's episodes have vectors, from the trigger-kept counts.
 async fn with_vectors(conn: &Conn, namespace: &str) -> Result<u64> {
-    let mut rows = conn
+    let rows = conn
         .query(
             "SELECT COALESCE(sum(with_vector), 0) FROM episode_counts WHERE namespace = ?1",
             [namespace],
         )
         .await
         .ctx("count episode vectors")?;
-    match rows.next().await.ctx("count episode vectors")? {
+    match rows.one().await.ctx("count episode vectors")? {
         Some(row) => Ok(u64::try_from(codec::int(&row, 0, "vector count")?).unwrap_or(0)),
         None => Ok(0),
     }
@@ -654,11 +654,11 @@ pub(crate) async fn count_without(conn: &Conn) -> Result<u64> {
         "SELECT count(*) FROM episodes INDEXED BY episodes_without_vector WHERE {WITHOUT_VECTOR}"
     );
     let what = "count of episodes without vectors";
-    let mut rows = conn
+    let rows = conn
         .query(&sql, ())
         .await
         .ctx("count episodes without vectors")?;
-    let Some(row) = rows.next().await.ctx("count episodes without vectors")? else {
+    let Some(row) = rows.one().await.ctx("count episodes without vectors")? else {
         return Err(TursoError::corrupt(what, "the count query returned no row").into());
     };
     Ok(codec::to_u64(codec::int(&row, 0, what)?, what, "count")?)
@@ -670,11 +670,11 @@ pub(crate) async fn count(conn: &Conn) -> Result<u64, TursoError> {
         return Ok(0);
     }
     let what = "count of vectors";
-    let mut rows = conn
+    let rows = conn
         .query("SELECT count(*) FROM episode_vectors", ())
         .await
         .ctx("count vectors")?;
-    let Some(row) = rows.next().await.ctx("count vectors")? else {
+    let Some(row) = rows.one().await.ctx("count vectors")? else {
         return Err(TursoError::corrupt(what, "the count query returned no row"));
     };
     codec::to_u64(codec::int(&row, 0, what)?, what, "count")
