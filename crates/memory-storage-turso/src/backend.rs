@@ -576,10 +576,18 @@ impl StatsStore for TursoStorage {
         // Through a replica the log is read locally: it shows others' writes as syncs bring
         // them in.
         let conn = self.conns.reader().await;
-        change_log::since(&conn, since, self.conns.writer_tag())
+        // Reads served while the replica lacked this handle's own writes (the sync after
+        // them failed) may have filled the caches without them: those writes are reported
+        // like others' until the replica holds them.
+        let stale = self.conns.replica().and_then(|replica| replica.stale_reads());
+        let own = stale.is_none().then(|| self.conns.writer_tag());
+        let changes = change_log::since(&conn, since, own)
             .await
-            .map(Some)
-            .map_err(MemoryError::from)
+            .map_err(MemoryError::from)?;
+        if let (Some(replica), Some(stale)) = (self.conns.replica(), stale) {
+            replica.stale_reads_reported(stale);
+        }
+        Ok(Some(changes))
     }
 }
 

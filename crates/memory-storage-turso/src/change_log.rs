@@ -29,12 +29,12 @@ const READ_AT_MOST: u64 = 4_096;
 pub(crate) const EVERYTHING: &str = "INSERT INTO change_log (namespace, kind, key, writer) \
      SELECT '', 'all', '', writer FROM change_writer WHERE id = 1";
 
-/// What writers other than `own` changed after position `since` (`None`: the log's
-/// current end, with everything counted as changed).
+/// What writers other than `own` (`None`: every writer) changed after position `since`
+/// (`None`: the log's current end, with everything counted as changed).
 pub(crate) async fn since(
     conn: &Conn,
     since: Option<u64>,
-    own: i64,
+    own: Option<i64>,
 ) -> Result<ExternalChanges, TursoError> {
     let Some(since) = since else {
         return Ok(ExternalChanges {
@@ -83,9 +83,9 @@ struct Row {
 }
 
 /// What `rows` (the log from position `since` on, the row at `since` included when
-/// `since` > 0) say others changed; `None` when they cannot tell (rows missing, too many,
+/// `since` > 0) say writers other than `own` (`None`: every writer) changed; `None` when they cannot tell (rows missing, too many,
 /// a kind this build does not know).
-fn interpret(since: u64, rows: &[Row], own: i64) -> Option<ExternalChanges> {
+fn interpret(since: u64, rows: &[Row], own: Option<i64>) -> Option<ExternalChanges> {
     let mut rows = rows.iter().peekable();
     if since > 0 {
         // The row at the position last read must still be there.
@@ -99,7 +99,7 @@ fn interpret(since: u64, rows: &[Row], own: i64) -> Option<ExternalChanges> {
             return None;
         }
         position = row.seq;
-        if row.writer == Some(own) {
+        if own.is_some() && row.writer == own {
             continue;
         }
         let key = key(row)?;
@@ -180,7 +180,7 @@ mod tests {
             row(7, "episode", &b.to_string(), Some(2)),
             row(8, "searches", "", None),
         ];
-        let answer = interpret(4, &rows, OWN).unwrap();
+        let answer = interpret(4, &rows, Some(OWN)).unwrap();
         assert_eq!(answer.position, 8);
         assert_eq!(
             answer.changed,
@@ -196,11 +196,11 @@ mod tests {
     #[test]
     fn nothing_new_is_an_empty_list_at_the_same_position() {
         let rows = [row(4, "episode", &Uuid::new_v4().to_string(), Some(1))];
-        let answer = interpret(4, &rows, OWN).unwrap();
+        let answer = interpret(4, &rows, Some(OWN)).unwrap();
         assert_eq!(answer.position, 4);
         assert_eq!(answer.changed, Changed::Keys(Vec::new()));
         // An empty log, never read from.
-        let answer = interpret(0, &[], OWN).unwrap();
+        let answer = interpret(0, &[], Some(OWN)).unwrap();
         assert_eq!(answer.position, 0);
     }
 
@@ -208,18 +208,18 @@ mod tests {
     fn pruned_or_missing_rows_mean_anything_may_have_changed() {
         let id = Uuid::new_v4().to_string();
         // The row at the position read last is gone.
-        assert!(interpret(4, &[row(6, "episode", &id, Some(1))], OWN).is_none());
+        assert!(interpret(4, &[row(6, "episode", &id, Some(1))], Some(OWN)).is_none());
         // A gap after it.
         let rows = [
             row(4, "episode", &id, Some(1)),
             row(6, "episode", &id, Some(1)),
         ];
-        assert!(interpret(4, &rows, OWN).is_none());
+        assert!(interpret(4, &rows, Some(OWN)).is_none());
         // From an empty log, the first rows were pruned.
-        assert!(interpret(0, &[row(3, "episode", &id, Some(1))], OWN).is_none());
+        assert!(interpret(0, &[row(3, "episode", &id, Some(1))], Some(OWN)).is_none());
         // A row that means "anything", or one this build cannot read.
-        assert!(interpret(0, &[row(1, "all", "", Some(1))], OWN).is_none());
-        assert!(interpret(0, &[row(1, "episode", "not an id", Some(1))], OWN).is_none());
+        assert!(interpret(0, &[row(1, "all", "", Some(1))], Some(OWN)).is_none());
+        assert!(interpret(0, &[row(1, "episode", "not an id", Some(1))], Some(OWN)).is_none());
     }
 
     /// A commit prunes the log to its newest [`KEEP`] rows, and a reader whose position was
@@ -249,7 +249,7 @@ mod tests {
         writer.begin_write().await.unwrap();
         writer.execute(&fill(10), ()).await.unwrap();
         writer.commit_write().await.unwrap();
-        let start = since(&writer, None, 1).await.unwrap().position;
+        let start = since(&writer, None, Some(1)).await.unwrap().position;
         assert_eq!(start, 10);
         assert_eq!(count().await, (10, Some(1)));
 
@@ -263,11 +263,11 @@ mod tests {
         writer.execute(&fill(KEEP + 5), ()).await.unwrap();
         writer.commit_write().await.unwrap();
         assert_eq!(count().await, (KEEP, Some(16)));
-        let answer = since(&writer, Some(start), 1).await.unwrap();
+        let answer = since(&writer, Some(start), Some(1)).await.unwrap();
         assert_eq!(answer.changed, Changed::Everything);
         assert_eq!(answer.position, KEEP + 15);
         // From there on, the log lists changes again.
-        let answer = since(&writer, Some(answer.position), 1).await.unwrap();
+        let answer = since(&writer, Some(answer.position), Some(1)).await.unwrap();
         assert_eq!(answer.changed, Changed::Keys(Vec::new()));
     }
 
@@ -277,7 +277,7 @@ mod tests {
         let rows: Vec<Row> = (1..=READ_AT_MOST + 1)
             .map(|seq| row(seq, "episode", &id, Some(1)))
             .collect();
-        assert!(interpret(0, &rows, OWN).is_none());
-        assert!(interpret(0, &rows[..READ_AT_MOST as usize], OWN).is_some());
+        assert!(interpret(0, &rows, Some(OWN)).is_none());
+        assert!(interpret(0, &rows[..READ_AT_MOST as usize], Some(OWN)).is_some());
     }
 }

@@ -157,11 +157,12 @@ impl Conn {
     }
 
     /// Commits the write transaction, pruning the change log now and then (see
-    /// [`crate::change_log`]; in the same request on a server). An embedded replica is then
-    /// synced, so that this handle reads what it wrote.
+    /// [`crate::change_log`]; in the same request on a server). An embedded replica then
+    /// syncs in the background, and this handle's reads wait for it (see
+    /// [`Replica::after_write`]).
     pub(crate) async fn commit_write(&self) -> Result<(), libsql::Error> {
         if let Some(replica) = self.commit_write_unsynced().await? {
-            replica.after_write().await;
+            replica.after_write();
         }
         Ok(())
     }

@@ -423,8 +423,13 @@ impl Connections {
     }
 
     /// A reader connection: the first idle one, or else the next in turn once it is free.
+    /// Through an embedded replica, once the replica holds this handle's writes answered
+    /// so far (see [`Replica::after_write`]).
     pub(crate) async fn reader(&self) -> Lease {
         let started = Instant::now();
+        if let Some(replica) = &self.replica {
+            replica.caught_up().await;
+        }
         for reader in &self.readers {
             if let Ok(guard) = Arc::clone(reader).try_lock_owned() {
                 return lease(guard, &self.reader_meter, started).await;

@@ -439,11 +439,11 @@ async fn run_batch<W: Deref<Target = Conn>>(lease: W, jobs: Vec<Job>, queue: Arc
         replica = replica.or(synced);
         finished.extend(done);
     }
-    // The writer is free for the next batch while an embedded replica fetches this one;
-    // the callers are answered once it has, so that they read what they wrote.
+    // An embedded replica fetches this batch in the background; the callers are answered
+    // now, and their next reads from the replica wait for it.
     drop(lease);
     if let Some(replica) = replica {
-        replica.after_write().await;
+        replica.after_write();
     }
     for (job, uncommitted) in finished {
         job.answer(uncommitted.as_deref(), &queue);

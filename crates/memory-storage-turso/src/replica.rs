@@ -2,9 +2,12 @@
 //!
 //! A [`crate::Location::Replica`] store reads from a local file that libSQL's replication
 //! fills from the server's log; its writes go to the server. The replica is brought up to
-//! date when the store opens, after each of the handle's own writes (so a process reads its
-//! own writes; if that sync fails, they show from the next one that succeeds) and on an
-//! interval (so it sees other processes' writes within that interval). While the server
+//! date when the store opens, after each of the handle's own writes and on an interval (so
+//! it sees other processes' writes within that interval). The sync after a write runs once
+//! the write is answered, not before: a write costs its writer one request, and the next
+//! read from the replica waits for the syncs of the writes answered before it, so a process
+//! still reads its own writes (if that sync fails, they show from the next one that
+//! succeeds). While the server
 //! cannot be reached the replica keeps answering reads with what it has, and it catches up
 //! on the first sync after the server returns. A sync is never cut off half-way: it runs in
 //! a task of its own, and a timeout only stops waiting for it.
@@ -87,6 +90,16 @@ pub(crate) struct Replica {
     failed_syncs: AtomicU64,
     /// When the last successful sync ended.
     last_synced: std::sync::Mutex<Option<Instant>>,
+    /// How many of this handle's writes have been answered.
+    written: AtomicU64,
+    /// How many of them a sync has run after (successfully or not): what a read waits for.
+    settled: tokio::sync::watch::Sender<u64>,
+    /// How many of them a successful sync has brought into the replica.
+    synced_through: AtomicU64,
+    /// How many reads were served while the replica lacked some of them (their syncs
+    /// failed), since the change log last reported this handle's own writes: what those
+    /// reads put in the caches may miss them (see [`Replica::stale_reads`]).
+    stale_reads: AtomicU64,
     /// This process's claim on the file, held as long as anything may sync it.
     _lock: ReplicaLock,
 }
@@ -112,6 +125,10 @@ impl Replica {
             syncs: AtomicU64::new(0),
             failed_syncs: AtomicU64::new(0),
             last_synced: std::sync::Mutex::new(None),
+            written: AtomicU64::new(0),
+            settled: tokio::sync::watch::Sender::new(0),
+            synced_through: AtomicU64::new(0),
+            stale_reads: AtomicU64::new(0),
         }
     }
 
@@ -135,7 +152,18 @@ impl Replica {
     /// Like [`Replica::sync`], waiting up to `limit` (the first sync of a new replica
     /// downloads the whole database).
     pub(crate) async fn sync_within(&self, limit: Duration) -> Result<(), libsql::Error> {
-        let _one_at_a_time = self.running.lock().await;
+        let one_at_a_time = self.running.lock().await;
+        self.sync_holding(&one_at_a_time, limit).await
+    }
+
+    /// Syncs, waiting up to `limit`, while holding the one-at-a-time lock `_running`.
+    async fn sync_holding(
+        &self,
+        _running: &tokio::sync::MutexGuard<'_, ()>,
+        limit: Duration,
+    ) -> Result<(), libsql::Error> {
+        // Every write answered by now is on the server, so this sync brings it.
+        let covers = self.written.load(Ordering::Acquire);
         let deadline = tokio::time::Instant::now() + limit;
         let mut pause = Duration::from_millis(20);
         let result = loop {
@@ -162,8 +190,14 @@ impl Replica {
             }
         };
         self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.settled.send_if_modified(|settled| {
+            let later = covers > *settled;
+            *settled = (*settled).max(covers);
+            later
+        });
         match &result {
             Ok(()) => {
+                self.synced_through.fetch_max(covers, Ordering::AcqRel);
                 *self.last_synced.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
                 if self.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!(server = %self.url, "the replica is syncing with its server again");
@@ -184,11 +218,71 @@ impl Replica {
         result
     }
 
-    /// Syncs after this process's write, so that its own reads see it. A failure is logged
-    /// (the write itself is committed on the server; the next sync brings it).
-    pub(crate) async fn after_write(&self) {
-        if let Err(err) = self.sync().await {
-            tracing::debug!(error = %err, "sync after a write failed");
+    /// Notes a write of this handle committed on the server, about to be answered, and
+    /// syncs in the background so that this handle's next read (see
+    /// [`Replica::caught_up`]) sees it. A failed sync is logged (the write itself is
+    /// committed on the server; the next sync brings it).
+    pub(crate) fn after_write(self: &Arc<Self>) {
+        let write = self.written.fetch_add(1, Ordering::AcqRel) + 1;
+        let replica = Arc::clone(self);
+        tokio::spawn(async move {
+            // One sync brings every write answered before it started: a write whose sync
+            // is already done is not synced again.
+            let one_at_a_time = replica.running.lock().await;
+            if *replica.settled.borrow() >= write {
+                return;
+            }
+            if let Err(err) = replica.sync_holding(&one_at_a_time, replica.timeout).await {
+                tracing::debug!(error = %err, "sync after a write failed");
+            }
+        });
+    }
+
+    /// Waits until a sync has run after each of this handle's writes answered so far, so
+    /// that a read from the replica sees them; at once when none is pending. The wait is
+    /// bounded by the request timeout, as each sync is: when that sync fails, the read is
+    /// served from what the replica holds (the writes are safe on the server; a later sync
+    /// brings them).
+    pub(crate) async fn caught_up(&self) {
+        let written = self.written.load(Ordering::Acquire);
+        let mut settled = self.settled.subscribe();
+        // Each write's own sync task settles it; the sender lives as long as `self`.
+        let _ = settled.wait_for(|settled| *settled >= written).await;
+        if self.synced_through.load(Ordering::Acquire) < written {
+            self.stale_reads.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// For the change log's reader: `None` when every read was served with this handle's
+    /// writes in the replica. Otherwise some read may have put in the caches what those
+    /// writes changed, and the log's rows of this handle's own writes must be reported too
+    /// (as other writers' are) until the replica holds them all; then, once a read of the
+    /// log has reported them, [`Replica::stale_reads_reported`] with what this returned.
+    pub(crate) fn stale_reads(&self) -> Option<StaleReads> {
+        let reads = self.stale_reads.load(Ordering::Acquire);
+        if reads == 0 {
+            return None;
+        }
+        let holds_own_writes =
+            self.synced_through.load(Ordering::Acquire) >= self.written.load(Ordering::Acquire);
+        Some(StaleReads {
+            reads,
+            holds_own_writes,
+        })
+    }
+
+    /// The change log has reported this handle's own writes after `stale` (from
+    /// [`Replica::stale_reads`]): the stale reads counted then are dealt with, unless the
+    /// replica did not yet hold every own write.
+    pub(crate) fn stale_reads_reported(&self, stale: StaleReads) {
+        if stale.holds_own_writes {
+            // A stale read counted since is left for the next report.
+            let _ = self.stale_reads.compare_exchange(
+                stale.reads,
+                0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         }
     }
 
@@ -231,6 +325,13 @@ impl Replica {
         });
         PeriodicSync { task }
     }
+}
+
+/// What [`Replica::stale_reads`] found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StaleReads {
+    reads: u64,
+    holds_own_writes: bool,
 }
 
 /// A write refused because the replica's server stopped answering its syncs.

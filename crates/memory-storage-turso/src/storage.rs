@@ -192,12 +192,16 @@ impl TursoStorage {
         })
     }
 
-    /// Waits for the work a search may have left running in the background — writing a new
-    /// snapshot of the full-text index (see `TursoConfig::text_snapshot_after`) — to finish.
-    /// A one-shot process calls it before exiting, after it has answered, so that the
-    /// snapshot it started is not lost; a failure is logged, never returned.
+    /// Waits for the work left running in the background to finish: writing a new snapshot
+    /// of the full-text index a search started (see `TursoConfig::text_snapshot_after`),
+    /// and an embedded replica's syncs after this handle's writes. A one-shot process calls
+    /// it before exiting, after it has answered, so that neither is lost; a failure is
+    /// logged, never returned.
     pub async fn finish_background_work(&self) {
         self.text.finish_snapshot().await;
+        if let Some(replica) = self.conns.replica() {
+            replica.caught_up().await;
+        }
     }
 
     /// Drops the stored snapshot of the full-text index, so that the next search of every

@@ -125,6 +125,8 @@ async fn while_the_server_is_down_the_replica_answers_reads_and_writes_fail_clea
     let storage = open(at.clone()).await;
     let before = running(NS, "stored before the outage", 0);
     storage.store_episode(&before).await.unwrap();
+    // The replica fetches a write once it is answered; here it has.
+    storage.finish_background_work().await;
 
     server.stop();
     // Reads: answered from the replica.
@@ -214,8 +216,20 @@ async fn reads_never_wait_for_a_server_that_stopped_answering() {
     let storage = open(replica_of(&server, dir.path(), "replica.db")).await;
     let stored = running(NS, "stored before the server hung", 0);
     storage.store_episode(&stored).await.unwrap();
+    storage.finish_background_work().await;
+    storage
+        .store_episode(&running(NS, "answered as the server hung", 4))
+        .await
+        .unwrap();
 
     server.pause();
+    // The sync after that write hangs too: the next read waits for it, at most one request
+    // timeout, and is served from the replica.
+    let asked = Instant::now();
+    assert!(storage.get_episode(NS, stored.id).await.unwrap().is_some());
+    let first = asked.elapsed();
+    assert!(first < SHORT * 2, "the first read took {first:?}");
+    // Later reads do not wait at all.
     let asked = Instant::now();
     for _ in 0..20 {
         assert!(storage.get_episode(NS, stored.id).await.unwrap().is_some());
