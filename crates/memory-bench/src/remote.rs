@@ -443,6 +443,7 @@ async fn measure(
         for query in &queries {
             let mut query = query.clone();
             query.namespace.clone_from(&ns);
+            store.finish_background_work().await;
             let (took, trips, _) = counted(relay, memory.retrieve_context(&query)).await?;
             let _ = round;
             timed(op, took, trips);

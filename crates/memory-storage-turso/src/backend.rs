@@ -393,10 +393,7 @@ impl VectorStore for TursoStorage {
     async fn vectors_of(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<f32>)>> {
         off_runtime(self.conns.local_reads(), async {
             let conn = self.conns.reader().await;
-            // The space and the vectors come from one snapshot (a reembed may replace both).
-            let tx = begin_read(&conn).await?;
-            let result = vectors::of(tx, namespace, ids).await;
-            finish_read(tx, result).await
+            vectors::of(&conn, namespace, ids).await
         })
         .await
     }

@@ -549,42 +549,64 @@ async fn run_search(conn: &Conn, sql: &str, params: Vec<Value>) -> Result<Vec<Ve
     Ok(out)
 }
 
-/// The body of `vectors_of`: the stored vectors of `ids` in `namespace`, in the order asked.
+/// The stored vectors of `ids` in `namespace`, while the vector space is still the one
+/// named by `?3` and `?4` (embedder and dimension): a reembed replaces the space and its
+/// vectors together, and this reads them without a read transaction (which would cost two
+/// more requests on a server).
+const VECTORS_OF: &str = "SELECT e.id, v.embedding FROM json_each(?2) AS asked \
+     CROSS JOIN episodes e ON e.namespace = ?1 AND e.id = asked.value \
+     JOIN episode_vectors v ON v.episode_rowid = e.rowid AND v.chunk = 0 \
+     WHERE EXISTS (SELECT 1 FROM vector_space WHERE id = 1 AND embedder = ?3 AND dimension = ?4) \
+     ORDER BY asked.key";
+
+/// The body of `vectors_of`: the stored vectors of `ids` in `namespace`, in the order
+/// asked (an id asked twice is answered once).
 pub(crate) async fn of(
     conn: &Conn,
     namespace: &str,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, Vec<f32>)>> {
-    if ids.is_empty() || space(conn).await?.is_none() {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut found: Vec<(usize, Uuid, Vec<f32>)> = Vec::with_capacity(ids.len());
-    for (c, chunk) in ids.chunks(CHUNK).enumerate() {
-        let sql = format!(
-            "SELECT e.id, v.embedding FROM episodes e \
-             JOIN episode_vectors v ON v.episode_rowid = e.rowid AND v.chunk = 0 \
-             WHERE +e.namespace = ? AND e.id IN ({})",
-            placeholders(chunk.len())
-        );
-        let mut params = vec![Value::from(namespace)];
-        params.extend(chunk.iter().map(|id| Value::from(id.to_string())));
-        let mut rows = conn
-            .query(&sql, libsql::params_from_iter(params))
-            .await
-            .ctx("load episode vectors")?;
-        while let Some(row) = rows.next().await.ctx("load episode vectors")? {
-            let id = codec::text(&row, 0, "episode vector")?;
-            let what = format!("the vector of episode {id}");
-            let uuid = Uuid::parse_str(&id)
-                .map_err(|e| TursoError::corrupt(what.clone(), format!("its id: {e}")))?;
-            let vector = blob_vector(&row, 1, &what)?;
-            // The position asked for (the first, should an id be asked twice).
-            let pos = chunk.iter().position(|i| *i == uuid).unwrap_or(0) + c * CHUNK;
-            found.push((pos, uuid, vector));
+    let Some(space) = space(conn).await? else {
+        return Ok(Vec::new());
+    };
+    let asked = serde_json::Value::from(ids.iter().map(Uuid::to_string).collect::<Vec<_>>());
+    let params = libsql::params![
+        namespace,
+        asked.to_string(),
+        space.embedder,
+        i64::try_from(space.dimension).unwrap_or(i64::MAX)
+    ];
+    let mut rows = match conn.query(VECTORS_OF, params).await {
+        Ok(rows) => rows,
+        // The space was removed since it was read: no vectors.
+        Err(err) if err.to_string().contains("no such table: episode_vectors") => {
+            return Ok(Vec::new());
         }
+        Err(source) => {
+            return Err(TursoError::Sql {
+                context: "load episode vectors",
+                source,
+            }
+            .into());
+        }
+    };
+    let mut found: Vec<(Uuid, Vec<f32>)> = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    while let Some(row) = rows.next().await.ctx("load episode vectors")? {
+        let id = codec::text(&row, 0, "episode vector")?;
+        let what = format!("the vector of episode {id}");
+        let uuid = Uuid::parse_str(&id)
+            .map_err(|e| TursoError::corrupt(what.clone(), format!("its id: {e}")))?;
+        if !seen.insert(uuid) {
+            continue;
+        }
+        let vector = blob_vector(&row, 1, &what)?;
+        found.push((uuid, vector));
     }
-    found.sort_by_key(|(pos, _, _)| *pos);
-    Ok(found.into_iter().map(|(_, id, v)| (id, v)).collect())
+    Ok(found)
 }
 
 /// `?, ?, …` with `n` placeholders.
