@@ -576,7 +576,10 @@ impl StatsStore for TursoStorage {
         // Reads served while the replica lacked this handle's own writes (the sync after
         // them failed) may have filled the caches without them: those writes are reported
         // like others' until the replica holds them.
-        let stale = self.conns.replica().and_then(|replica| replica.stale_reads());
+        let stale = self
+            .conns
+            .replica()
+            .and_then(|replica| replica.stale_reads());
         let own = stale.is_none().then(|| self.conns.writer_tag());
         let changes = change_log::since(&conn, since, own)
             .await

@@ -267,7 +267,9 @@ mod tests {
         assert_eq!(answer.changed, Changed::Everything);
         assert_eq!(answer.position, KEEP + 15);
         // From there on, the log lists changes again.
-        let answer = since(&writer, Some(answer.position), Some(1)).await.unwrap();
+        let answer = since(&writer, Some(answer.position), Some(1))
+            .await
+            .unwrap();
         assert_eq!(answer.changed, Changed::Keys(Vec::new()));
     }
 

@@ -7,9 +7,9 @@
 use crate::error::{RequestTimedOut, interrupted};
 use crate::pipeline::Pipeline;
 use crate::replica::Replica;
+use crate::rows::Rows;
 use crate::statements::{self, PreparedStatementCache, SQL_TRACE, StatementCounters};
 use libsql::params::IntoParams;
-use crate::rows::Rows;
 use libsql::{Connection, Database, Statement};
 use std::future::Future as _;
 use std::sync::Arc;
@@ -422,7 +422,11 @@ impl Prepared<'_> {
         let mut tries = 1;
         loop {
             let alone = self.conn.conn.is_autocommit();
-            match self.conn.bounded(self.statement.execute(params.clone())).await {
+            match self
+                .conn
+                .bounded(self.statement.execute(params.clone()))
+                .await
+            {
                 Err(err) if alone && self.cancelled_for_another(&err, tries) => tries += 1,
                 done => return done,
             }
@@ -438,7 +442,11 @@ impl Prepared<'_> {
         let params = params.into_params()?;
         let mut tries = 1;
         loop {
-            match self.conn.bounded(self.statement.query(params.clone())).await {
+            match self
+                .conn
+                .bounded(self.statement.query(params.clone()))
+                .await
+            {
                 Ok(rows) => return Ok(Rows::new(rows, self.conn.on_server())),
                 Err(err) if self.cancelled_for_another(&err, tries) => tries += 1,
                 Err(err) => return Err(err),
@@ -451,7 +459,9 @@ impl Prepared<'_> {
     fn cancelled_for_another(&self, err: &libsql::Error, tries: u32) -> bool {
         let again = self.conn.on_server() && tries < CANCELLED_TRIES && interrupted(err);
         if again {
-            tracing::debug!("the server cancelled a statement meant for another request; running it again");
+            tracing::debug!(
+                "the server cancelled a statement meant for another request; running it again"
+            );
             self.statement.reset();
         }
         again
