@@ -283,11 +283,29 @@ impl Conn {
 
     /// The cached prepared statement for `sql` (prepared now if it is not cached), reset and
     /// ready to bind. It is reset again when the connection is given back.
+    ///
+    /// On a server, preparing asks the server to describe the statement. A cancel meant for
+    /// another request (see [`Prepared::query`]) stays on the server's connection until it
+    /// next runs a statement, and every description fails meanwhile: a trivial statement
+    /// is run, then the description asked for again.
     pub(crate) async fn prepare(&self, sql: &str) -> Result<Prepared<'_>, libsql::Error> {
         tracing::trace!(target: SQL_TRACE, sql);
-        let statement = self
-            .bounded(statements::acquire(&self.statements, &self.conn, sql))
-            .await?;
+        let mut tries = 1;
+        let statement = loop {
+            match self
+                .bounded(statements::acquire(&self.statements, &self.conn, sql))
+                .await
+            {
+                Err(err) if self.on_server() && tries < CANCELLED_TRIES && interrupted(&err) => {
+                    tokio::time::sleep(CANCELLED_PAUSE * tries).await;
+                    if let Err(err) = self.bounded(self.conn.execute("SELECT 1", ())).await {
+                        tracing::debug!(error = %err, "clearing a cancel on the server failed");
+                    }
+                    tries += 1;
+                }
+                prepared => break prepared?,
+            }
+        };
         Ok(Prepared {
             conn: self,
             statement,
@@ -402,7 +420,12 @@ pub(crate) struct WriteFrame {
 
 /// How many times a statement runs when the server keeps cancelling it (see
 /// [`Prepared::query`]).
-const CANCELLED_TRIES: u32 = 3;
+const CANCELLED_TRIES: u32 = 5;
+
+/// How long a statement the server cancelled waits before it runs again, times the tries
+/// so far: the cancelled request's own end on the server (its rows dropped) can cancel
+/// a request sent at once after it.
+const CANCELLED_PAUSE: Duration = Duration::from_millis(10);
 
 /// A prepared statement of a [`Conn`], run within the connection's request timeout.
 pub(crate) struct Prepared<'c> {
@@ -427,7 +450,10 @@ impl Prepared<'_> {
                 .bounded(self.statement.execute(params.clone()))
                 .await
             {
-                Err(err) if alone && self.cancelled_for_another(&err, tries) => tries += 1,
+                Err(err) if alone && self.cancelled_for_another(&err, tries) => {
+                    tokio::time::sleep(CANCELLED_PAUSE * tries).await;
+                    tries += 1;
+                }
                 done => return done,
             }
         }
@@ -448,7 +474,10 @@ impl Prepared<'_> {
                 .await
             {
                 Ok(rows) => return Ok(Rows::new(rows, self.conn.on_server())),
-                Err(err) if self.cancelled_for_another(&err, tries) => tries += 1,
+                Err(err) if self.cancelled_for_another(&err, tries) => {
+                    tokio::time::sleep(CANCELLED_PAUSE * tries).await;
+                    tries += 1;
+                }
                 Err(err) => return Err(err),
             }
         }
