@@ -98,6 +98,10 @@ pub(crate) async fn remove(conn: &Conn, rowid: i64) -> Result<(), TursoError> {
     Ok(())
 }
 
+/// The log entries after position `?1`, in order.
+pub(crate) const AFTER: &str = "SELECT seq, episode_rowid, namespace, terms FROM episode_text \
+     WHERE seq > ?1 ORDER BY seq";
+
 /// One entry of the text log as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawEntry {
@@ -111,6 +115,36 @@ pub(crate) struct RawEntry {
     pub(crate) terms: Option<Vec<u8>>,
 }
 
+impl RawEntry {
+    /// The entry in a row of [`AFTER`] read as values (terms stored as anything but a blob
+    /// become empty bytes, which do not decode).
+    pub(crate) fn from_values(row: &[libsql::Value]) -> Result<RawEntry, TursoError> {
+        let what = "a text log entry";
+        let int = |i: usize| match row.get(i) {
+            Some(Value::Integer(n)) => Ok(*n),
+            other => Err(TursoError::corrupt(
+                what,
+                format!("column {i} is {other:?}"),
+            )),
+        };
+        let namespace = match row.get(2) {
+            Some(Value::Text(text)) => text.clone(),
+            other => return Err(TursoError::corrupt(what, format!("column 2 is {other:?}"))),
+        };
+        let terms = match row.get(3) {
+            Some(Value::Null) | None => None,
+            Some(Value::Blob(bytes)) => Some(bytes.clone()),
+            Some(_) => Some(Vec::new()),
+        };
+        Ok(RawEntry {
+            seq: int(0)?,
+            rowid: int(1)?,
+            namespace,
+            terms,
+        })
+    }
+}
+
 /// The log entries after `after`, in order, handed to `apply` in chunks of at most
 /// `chunk` (so that loading a large store never holds all of it in memory at once); returns
 /// how many there were. Terms stored as anything but a blob are handed on as empty bytes,
@@ -122,14 +156,7 @@ pub(crate) async fn read_after(
     mut apply: impl FnMut(&[RawEntry]),
 ) -> Result<usize, TursoError> {
     const WHAT: &str = "read the text log";
-    let mut rows = conn
-        .query(
-            "SELECT seq, episode_rowid, namespace, terms FROM episode_text \
-             WHERE seq > ?1 ORDER BY seq",
-            [after],
-        )
-        .await
-        .ctx(WHAT)?;
+    let mut rows = conn.query(AFTER, [after]).await.ctx(WHAT)?;
     let mut batch = Vec::with_capacity(chunk.min(1024));
     let mut read = 0;
     while let Some(row) = rows.next().await.ctx(WHAT)? {

@@ -18,6 +18,7 @@
 use crate::codec::{self, decode_summary};
 use crate::connection::{Conn, Connections};
 use crate::error::{SqlContext, TursoError};
+use crate::planned::{Outcome, PlannedStatement};
 use crate::text_index::{TextIndex, TextIndexSize};
 use crate::text_log::{self, RawEntry};
 use crate::text_segment::{PostingList, Segment};
@@ -83,6 +84,12 @@ impl TextSearch {
     /// hold no connection other reads need.
     async fn catch_up(&self, conns: &Connections) -> Result<(), TursoError> {
         let _only_one = self.catching_up.lock().await;
+        if conns.on_server()
+            && conns.replica().is_none()
+            && self.caught_up_in_one_request(conns).await?
+        {
+            return Ok(());
+        }
         let conn = conns.reader().await;
         self.follow_snapshot(&conn).await?;
         let after = self.read().applied();
@@ -120,16 +127,69 @@ impl TextSearch {
         }
     }
 
+    /// On a server read directly, the usual catch-up of a built index — the stored
+    /// snapshot unchanged, a few new log entries — in one request: the snapshot's header and
+    /// the log after the index, applied when the header is the index's. `false` when the
+    /// index is not built yet or the snapshot changed: the caller catches up the long way.
+    async fn caught_up_in_one_request(&self, conns: &Connections) -> Result<bool, TursoError> {
+        let (current, after) = {
+            let index = self.read();
+            (index.segment().map(Segment::seq), index.applied())
+        };
+        if current.is_none() && after == 0 {
+            return Ok(false);
+        }
+        let read = conns
+            .read_planned(
+                vec![
+                    PlannedStatement::query(text_snapshot::HEADER, Vec::new()),
+                    PlannedStatement::query(text_log::AFTER, vec![after.into()]),
+                ],
+                false,
+            )
+            .await?;
+        let [header, log] = <[Outcome; 2]>::try_from(read)
+            .map_err(|_| TursoError::corrupt("the text log", "a read lost a statement's rows"))?;
+        let stored = match header.rows.first().map(Vec::as_slice) {
+            None => None,
+            Some([libsql::Value::Integer(seq), libsql::Value::Integer(format)]) => {
+                Some((*seq, *format))
+            }
+            Some(other) => {
+                return Err(TursoError::corrupt(
+                    "the text index snapshot",
+                    format!("its header is {other:?}"),
+                ));
+            }
+        };
+        if self.usable_snapshot(stored) != current {
+            return Ok(false);
+        }
+        let entries = log
+            .rows
+            .iter()
+            .map(|row| RawEntry::from_values(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.apply(&mut self.write(), &entries);
+        Ok(true)
+    }
+
+    /// The log position of the stored snapshot whose header is `stored`, if this build can
+    /// read it and has not found it unreadable.
+    fn usable_snapshot(&self, stored: Option<(i64, i64)>) -> Option<i64> {
+        let refused = self.refused.load(Ordering::Relaxed);
+        stored
+            .filter(|&(seq, format)| format == text_snapshot::FORMAT && seq != refused)
+            .map(|(seq, _)| seq)
+    }
+
     /// Replaces the index by one built from the stored snapshot (or from the whole log, when
     /// the snapshot the index was built from is no longer usable) if the stored snapshot is
     /// not the one the index starts from. The new index is built and caught up aside, then
     /// swapped in.
     async fn follow_snapshot(&self, conn: &Conn) -> Result<(), TursoError> {
         let refused = self.refused.load(Ordering::Relaxed);
-        let stored = text_snapshot::header(conn)
-            .await?
-            .filter(|&(seq, format)| format == text_snapshot::FORMAT && seq != refused)
-            .map(|(seq, _)| seq);
+        let stored = self.usable_snapshot(text_snapshot::header(conn).await?);
         let current = self.read().segment().map(Segment::seq);
         if stored == current {
             return Ok(());

@@ -54,14 +54,14 @@ pub(crate) enum Stored {
     Usable(Box<Segment>),
 }
 
+/// The log position and format of the stored snapshot: no row when there is none.
+pub(crate) const HEADER: &str = "SELECT seq, format FROM text_snapshot WHERE id = 1";
+
 /// The log position and format of the stored snapshot, if there is one (a cheap read: the
 /// documents are not read).
 pub(crate) async fn header(conn: &Conn) -> Result<Option<(i64, i64)>, TursoError> {
     const WHAT: &str = "read the text index snapshot";
-    let rows = conn
-        .query("SELECT seq, format FROM text_snapshot WHERE id = 1", ())
-        .await
-        .ctx(WHAT)?;
+    let rows = conn.query(HEADER, ()).await.ctx(WHAT)?;
     let Some(row) = rows.one().await.ctx(WHAT)? else {
         return Ok(None);
     };
