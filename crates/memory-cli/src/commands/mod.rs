@@ -25,7 +25,8 @@ use crate::cli::{
 use crate::config::{DbLocation, db_location, embedder, open_memory, open_memory_and_store};
 use crate::output::Printer;
 use memory_core::MemoryError;
-use memory_storage_turso::{Location, TursoError, is_server_url};
+use memory_storage_turso::{Location, TursoError, TursoStorage, is_server_url};
+use std::sync::Arc;
 
 /// Runs the parsed command line. A storage failure on a libSQL server names the server.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -70,8 +71,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let choice = embedder(&cli.embedder)?;
     let embedder = choice.embedder.clone();
     let locate = || db_location(&cli.db);
-    let open = || async { open_memory(&locate()?, embedder.clone()).await };
-    match cli.command {
+    // The stores opened for the command: their background work (an embedded replica's
+    // sync after a write, a snapshot of the text index a search started) is finished after
+    // the answer, rather than cut off with the process.
+    let opened: std::sync::Mutex<Vec<Arc<TursoStorage>>> = std::sync::Mutex::default();
+    let open = || async {
+        let (memory, store) = open_memory_and_store(&locate()?, embedder.clone()).await?;
+        opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(store);
+        Ok::<_, anyhow::Error>(memory)
+    };
+    let answered = match cli.command {
         #[cfg(feature = "bench")]
         Command::Bench(BenchCommand::Learning(a)) => bench::learning(&a, out).await,
         #[cfg(feature = "bench")]
@@ -143,15 +155,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let memory = open_memory(&location, embedder.clone()).await?;
             serve::ui(memory, ns, &location.location, &a).await
         }
-        Command::Retrieve(args) => {
-            let location = locate()?;
-            let (memory, store) = open_memory_and_store(&location, embedder.clone()).await?;
-            let answered = retrieve::run(&memory, ns, &args, out).await;
-            // After the answer is printed: a snapshot of the text index the search started
-            // writing is finished rather than lost with the process.
-            store.finish_background_work().await;
-            answered
-        }
+        Command::Retrieve(args) => retrieve::run(&open().await?, ns, &args, out).await,
         Command::Pattern(cmd) => {
             let memory = open().await?;
             match cmd {
@@ -187,5 +191,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 EpisodeCommand::Delete(a) => episode::delete(&memory, ns, &a.id, out).await,
             }
         }
+    };
+    let opened = std::mem::take(
+        &mut *opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for store in opened {
+        store.finish_background_work().await;
     }
+    answered
 }
