@@ -296,12 +296,10 @@ impl Conn {
                 .bounded(statements::acquire(&self.statements, &self.conn, sql))
                 .await
             {
-                Err(err) if self.on_server() && tries < CANCELLED_TRIES && interrupted(&err) => {
-                    tokio::time::sleep(CANCELLED_PAUSE * tries).await;
+                Err(err) if self.paused_after_cancel(&err, &mut tries).await => {
                     if let Err(err) = self.bounded(self.conn.execute("SELECT 1", ())).await {
                         tracing::debug!(error = %err, "clearing a cancel on the server failed");
                     }
-                    tries += 1;
                 }
                 prepared => break prepared?,
             }
@@ -310,6 +308,19 @@ impl Conn {
             conn: self,
             statement,
         })
+    }
+
+    /// Whether `err`, the answer to try number `tries`, is a server's cancel meant for
+    /// another request (see [`Prepared::query`]) that the request may be sent again after:
+    /// at most [`CANCELLED_TRIES`] tries, each after a pause longer than the last.
+    async fn paused_after_cancel(&self, err: &libsql::Error, tries: &mut u32) -> bool {
+        if !self.on_server() || *tries >= CANCELLED_TRIES || !interrupted(err) {
+            return false;
+        }
+        tracing::debug!("the server cancelled a request meant for another; sending it again");
+        tokio::time::sleep(CANCELLED_PAUSE * *tries).await;
+        *tries += 1;
+        true
     }
 
     /// Whether the connection is to a libSQL server (where each request is a round trip).
@@ -450,9 +461,8 @@ impl Prepared<'_> {
                 .bounded(self.statement.execute(params.clone()))
                 .await
             {
-                Err(err) if alone && self.cancelled_for_another(&err, tries) => {
-                    tokio::time::sleep(CANCELLED_PAUSE * tries).await;
-                    tries += 1;
+                Err(err) if alone && self.conn.paused_after_cancel(&err, &mut tries).await => {
+                    self.statement.reset();
                 }
                 done => return done,
             }
@@ -474,26 +484,12 @@ impl Prepared<'_> {
                 .await
             {
                 Ok(rows) => return Ok(Rows::new(rows, self.conn.on_server())),
-                Err(err) if self.cancelled_for_another(&err, tries) => {
-                    tokio::time::sleep(CANCELLED_PAUSE * tries).await;
-                    tries += 1;
+                Err(err) if self.conn.paused_after_cancel(&err, &mut tries).await => {
+                    self.statement.reset();
                 }
                 Err(err) => return Err(err),
             }
         }
-    }
-
-    /// Whether `err`, the answer to try number `tries`, is a server's cancel meant for
-    /// another request, to run the statement again after (at most [`CANCELLED_TRIES`]).
-    fn cancelled_for_another(&self, err: &libsql::Error, tries: u32) -> bool {
-        let again = self.conn.on_server() && tries < CANCELLED_TRIES && interrupted(err);
-        if again {
-            tracing::debug!(
-                "the server cancelled a statement meant for another request; running it again"
-            );
-            self.statement.reset();
-        }
-        again
     }
 
     /// Resets the statement for its next run with new parameters.

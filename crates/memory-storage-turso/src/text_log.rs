@@ -118,27 +118,31 @@ pub(crate) struct RawEntry {
 impl RawEntry {
     /// The entry in a row of [`AFTER`] read as values (terms stored as anything but a blob
     /// become empty bytes, which do not decode).
-    pub(crate) fn from_values(row: &[libsql::Value]) -> Result<RawEntry, TursoError> {
-        let what = "a text log entry";
-        let int = |i: usize| match row.get(i) {
-            Some(Value::Integer(n)) => Ok(*n),
-            other => Err(TursoError::corrupt(
-                what,
-                format!("column {i} is {other:?}"),
-            )),
+    pub(crate) fn from_values(row: Vec<Value>) -> Result<RawEntry, TursoError> {
+        let corrupt = |column: usize, expected: &str, found: Option<Value>| {
+            TursoError::corrupt(
+                "a text log entry",
+                format!("column {column} should be {expected} but is {found:?}"),
+            )
         };
-        let namespace = match row.get(2) {
-            Some(Value::Text(text)) => text.clone(),
-            other => return Err(TursoError::corrupt(what, format!("column 2 is {other:?}"))),
+        let mut row = row.into_iter();
+        let mut int = |column: usize| match row.next() {
+            Some(Value::Integer(n)) => Ok(n),
+            other => Err(corrupt(column, "an integer", other)),
         };
-        let terms = match row.get(3) {
+        let (seq, rowid) = (int(0)?, int(1)?);
+        let namespace = match row.next() {
+            Some(Value::Text(text)) => text,
+            other => return Err(corrupt(2, "text", other)),
+        };
+        let terms = match row.next() {
             Some(Value::Null) | None => None,
-            Some(Value::Blob(bytes)) => Some(bytes.clone()),
+            Some(Value::Blob(bytes)) => Some(bytes),
             Some(_) => Some(Vec::new()),
         };
         Ok(RawEntry {
-            seq: int(0)?,
-            rowid: int(1)?,
+            seq,
+            rowid,
             namespace,
             terms,
         })
@@ -161,20 +165,11 @@ pub(crate) async fn read_after(
     let mut read = 0;
     while let Some(row) = rows.next().await.ctx(WHAT)? {
         read += 1;
-        let seq = codec::int(&row, 0, "a text log entry")?;
-        let rowid = codec::int(&row, 1, "a text log entry")?;
-        let namespace = codec::text(&row, 2, "a text log entry")?;
-        let terms = match row.get_value(3).ctx(WHAT)? {
-            Value::Null => None,
-            Value::Blob(bytes) => Some(bytes),
-            _ => Some(Vec::new()),
-        };
-        batch.push(RawEntry {
-            seq,
-            rowid,
-            namespace,
-            terms,
-        });
+        let values = (0..4)
+            .map(|column| row.get_value(column))
+            .collect::<Result<Vec<_>, _>>()
+            .ctx(WHAT)?;
+        batch.push(RawEntry::from_values(values)?);
         if batch.len() >= chunk {
             apply(&batch);
             batch.clear();

@@ -167,8 +167,8 @@ impl TextSearch {
         }
         let entries = log
             .rows
-            .iter()
-            .map(|row| RawEntry::from_values(row))
+            .into_iter()
+            .map(RawEntry::from_values)
             .collect::<Result<Vec<_>, _>>()?;
         self.apply(&mut self.write(), &entries);
         Ok(true)
